@@ -1,0 +1,248 @@
+/**
+ * hangup on Node (`node:net`): a translation of `net.Socket` events into the
+ * core's `ConnSource` contract. Every policy lives in `hangup/core`.
+ *
+ * @example
+ * ```ts
+ * import { listen, serve } from "hangup/node";
+ * const listener = await listen({ port: 7000 });
+ * await serve(listener, async (conn) => {
+ *   for await (const chunk of conn) await conn.write(chunk);
+ * });
+ * ```
+ *
+ * @module
+ */
+import * as net from "node:net";
+import {
+  type Addr,
+  checkConnectOptions,
+  checkListenOptions,
+  type Conn,
+  type ConnectOptions,
+  type ConnOptions,
+  connOptionsOf,
+  type ConnSink,
+  type ConnSource,
+  createConn,
+  createListener,
+  type Endpoint,
+  type Listener,
+  type ListenOptions,
+  toSocketError,
+  withDeadline,
+} from "../src/index.ts";
+
+export * from "../src/index.ts";
+
+/** Which adapter this entry is. */
+export const runtime = "node" as const;
+
+const EMPTY = new Uint8Array(0);
+
+function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
+  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
+}
+
+/**
+ * Node 20 and 22 can report a peer's RST as a clean `'end'` (libuv's POLLHUP
+ * short-read shortcut leaves the socket error pending in the kernel). A
+ * zero-length write reads that pending error without putting a byte on the
+ * wire: it fails with ECONNRESET after a reset and succeeds after a FIN.
+ */
+function confirmEnd(socket: net.Socket, sink: ConnSink): void {
+  if (!socket.writable || socket.writableEnded) {
+    // Our write side is shut: no probe can be sent. See the README ("Node's false EOF").
+    sink.end();
+    return;
+  }
+  socket.write(EMPTY, (err) => (err ? sink.error(err) : sink.end()));
+}
+
+function nodeSource(socket: net.Socket, localAddr: Addr, remoteAddr: Addr): ConnSource {
+  let sink: ConnSink | undefined;
+  let earlyError: unknown;
+  const onData = (chunk: Buffer): void => sink!.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  const onEnd = (): void => confirmEnd(socket, sink!);
+  const onError = (err: unknown): void => {
+    if (sink) sink.error(err);
+    else earlyError ??= err;
+  };
+  const onClose = (): void => sink?.closed();
+  socket.on("error", onError);
+  socket.on("close", onClose);
+  // A socket closed before `start` (reset while queued) still reports `closed` at start.
+  const isClosed = (): boolean => socket.destroyed && !socket.connecting && socket.readyState === "closed";
+
+  return {
+    localAddr,
+    remoteAddr,
+    native: socket,
+    start(s) {
+      sink = s;
+      socket.on("data", onData);
+      socket.on("end", onEnd);
+      if (earlyError !== undefined) s.error(earlyError);
+      if (isClosed()) s.closed();
+      else socket.resume();
+    },
+    pause: () => void socket.pause(),
+    resume: () => void socket.resume(),
+    write: (bytes) => new Promise<void>((resolve, reject) => void socket.write(bytes, (err) => (err ? reject(err) : resolve()))),
+    closeWrite: () => new Promise<void>((resolve) => void socket.end(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.once("close", () => resolve());
+        socket.end(() => socket.destroy());
+      }),
+    destroy: () => void socket.destroy(),
+    reset() {
+      // resetAndDestroy() sends RST on TCP; a Unix socket has no RST, so it is closed.
+      if (socket.destroyed) return;
+      try {
+        socket.resetAndDestroy();
+      } catch {
+        socket.destroy();
+      }
+    },
+    detach() {
+      socket.pause();
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+      socket.off("close", onClose);
+      // Kept on purpose: an 'error' with no listener would crash the process.
+      socket.off("error", onError);
+      socket.on("error", () => {});
+    },
+    setKeepAlive: (delay) => void (delay === false ? socket.setKeepAlive(false) : socket.setKeepAlive(true, delay)),
+    setNoDelay: (noDelay) => void socket.setNoDelay(noDelay),
+  };
+}
+
+function addrsOf(socket: net.Socket, endpoint?: Endpoint): { local: Addr; remote: Addr } {
+  if (endpoint?.transport === "unix") {
+    return { local: { transport: "unix", path: endpoint.path }, remote: { transport: "unix", path: endpoint.path } };
+  }
+  return {
+    local: tcpAddr(socket.localAddress, socket.localPort),
+    remote: tcpAddr(socket.remoteAddress, socket.remotePort),
+  };
+}
+
+/**
+ * Connects over TCP (`hostname`, default `127.0.0.1`, and `port`) or a Unix socket (`path`).
+ *
+ * Rejects with `ConnectionRefusedError`, `TimedOutError` (after `timeout` ms), a
+ * `SocketError` with the OS code (`ENOTFOUND`, `EACCES`, ...), `signal.reason`,
+ * or a TypeError/RangeError for bad options.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "hangup/node";
+ * const conn = await connect({ port: 7000, timeout: 5000 });
+ * await conn.write("hello\n");
+ * console.log(await conn.readUntil("\n"));
+ * await conn.close();
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<Conn> {
+  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  const socket = endpoint.transport === "unix"
+    ? net.connect({ path: endpoint.path, allowHalfOpen: true })
+    : net.connect({ host: endpoint.hostname, port: endpoint.port, allowHalfOpen: true });
+  const connected = new Promise<net.Socket>((resolve, reject) => {
+    const onError = (err: unknown): void => {
+      socket.off("connect", onConnect);
+      reject(toSocketError(err, "connect"));
+    };
+    const onConnect = (): void => {
+      socket.off("error", onError);
+      resolve(socket);
+    };
+    socket.once("error", onError);
+    socket.once("connect", onConnect);
+  });
+  await withDeadline(connected, {
+    timeout,
+    signal: o.signal,
+    cancel: () => {
+      socket.on("error", () => {});
+      socket.destroy();
+    },
+    discard: (late) => late.destroy(),
+  });
+  const { local, remote } = addrsOf(socket, endpoint);
+  return createConn(nodeSource(socket, local, remote), connOptionsOf(o));
+}
+
+/**
+ * Listens on TCP (`hostname`, default `0.0.0.0`, and `port`, 0 or absent for an
+ * ephemeral one reported by `listener.addr`) or a Unix socket (`path`).
+ * ConnOptions apply to every accepted connection.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "hangup/node";
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0, idleTimeout: 60_000 });
+ * console.log(listener.addr);
+ * for await (const conn of listener) void conn.close();
+ * ```
+ */
+export async function listen(options?: ListenOptions): Promise<Listener> {
+  const { endpoint, backlog, options: o } = checkListenOptions(options);
+  // pauseOnConnect: nothing is read from a connection until the application accepts it.
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) => reject(toSocketError(err, "listen")));
+    const listenOptions = endpoint.transport === "unix"
+      ? { path: endpoint.path, backlog }
+      : { host: endpoint.hostname, port: endpoint.port, backlog };
+    server.listen(listenOptions, () => resolve());
+  });
+  server.removeAllListeners("error");
+  // Accept failures (EMFILE, ECONNABORTED) are transient: the server keeps listening.
+  server.on("error", () => {});
+
+  const bound = server.address();
+  const addr: Addr = endpoint.transport === "unix"
+    ? { transport: "unix", path: endpoint.path }
+    : tcpAddr((bound as net.AddressInfo).address, (bound as net.AddressInfo).port);
+
+  return createListener({
+    addr,
+    start(sink) {
+      server.on("connection", (socket: net.Socket) => {
+        const { local, remote } = addrsOf(socket, endpoint.transport === "unix" ? endpoint : undefined);
+        sink.connection(nodeSource(socket, local, remote));
+      });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        // server.close()'s callback waits for every connection; the address is free as soon as the handle closes.
+        if (server.listening) server.close();
+        setImmediate(resolve);
+      }),
+  }, connOptionsOf(o));
+}
+
+/**
+ * A `Conn` over a connected `net.Socket` you already have. hangup sets
+ * `allowHalfOpen` on it so the peer's FIN does not end our write side.
+ *
+ * @example
+ * ```ts
+ * import * as net from "node:net";
+ * import { wrap } from "hangup/node";
+ * const socket = net.connect({ port: 7000, allowHalfOpen: true });
+ * socket.once("connect", () => {
+ *   const conn = wrap(socket, { idleTimeout: 10_000 });
+ * });
+ * ```
+ */
+export function wrap(native: net.Socket, options?: ConnOptions): Conn {
+  if (!(native instanceof net.Socket)) throw new TypeError("native must be a connected net.Socket");
+  (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
+  const { local, remote } = addrsOf(native);
+  return createConn(nodeSource(native, local, remote), options);
+}

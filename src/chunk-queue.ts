@@ -1,0 +1,157 @@
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The unread bytes of a connection: a queue of chunks with a running length.
+ * Taking n bytes copies at most once; searching resumes where the last search
+ * stopped, so a long line arriving in many chunks costs linear time.
+ */
+export class ChunkQueue {
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  /** Bytes held. */
+  length = 0;
+  /** Where the current search stopped: chunk index (absolute) and its byte offset. */
+  #scanChunk = 0;
+  #scanBase = 0;
+  #scanned = 0;
+  #scanDelimiter: Uint8Array | undefined;
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** The first chunk, not consumed. */
+  first(): Uint8Array | undefined {
+    return this.#chunks[this.#head];
+  }
+
+  /** The byte at `offset` (offset < length), not consumed. */
+  byteAt(offset: number): number {
+    for (let i = this.#head; ; i++) {
+      const chunk = this.#chunks[i]!;
+      if (offset < chunk.length) return chunk[offset]!;
+      offset -= chunk.length;
+    }
+  }
+
+  /** Removes and returns the first chunk. */
+  shift(): Uint8Array {
+    const chunk = this.#chunks[this.#head]!;
+    this.#chunks[this.#head++] = EMPTY;
+    this.length -= chunk.length;
+    this.#consumed();
+    return chunk;
+  }
+
+  /** Removes and returns exactly `n` bytes (n ≤ length). */
+  take(n: number): Uint8Array {
+    if (n === 0) return EMPTY;
+    const first = this.#chunks[this.#head]!;
+    if (first.length === n) return this.shift();
+    if (first.length > n) {
+      this.#chunks[this.#head] = first.subarray(n);
+      this.length -= n;
+      this.#consumed();
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[this.#head]!;
+      const want = n - filled;
+      if (chunk.length <= want) {
+        out.set(chunk, filled);
+        filled += chunk.length;
+        this.#chunks[this.#head++] = EMPTY;
+      } else {
+        out.set(chunk.subarray(0, want), filled);
+        this.#chunks[this.#head] = chunk.subarray(want);
+        filled = n;
+      }
+    }
+    this.length -= n;
+    this.#consumed();
+    return out;
+  }
+
+  /** Removes and returns every byte held. */
+  takeAll(): Uint8Array {
+    return this.take(this.length);
+  }
+
+  /**
+   * The offset of the first `delimiter` that ends within the first `limit` bytes,
+   * or -1. Repeated calls between consumptions resume where the previous one stopped.
+   */
+  indexOf(delimiter: Uint8Array, limit: number): number {
+    if (delimiter !== this.#scanDelimiter) {
+      this.#resetScan();
+      this.#scanDelimiter = delimiter;
+    }
+    const end = Math.min(this.length, limit);
+    const lastStart = end - delimiter.length;
+    const first = delimiter[0]!;
+    let index = Math.max(this.#scanChunk, this.#head);
+    let base = index === this.#scanChunk ? this.#scanBase : 0;
+    let from = this.#scanned;
+    while (index < this.#chunks.length && base <= lastStart) {
+      const chunk = this.#chunks[index]!;
+      let local = Math.max(0, from - base);
+      while (local < chunk.length && base + local <= lastStart) {
+        const hit = chunk.indexOf(first, local);
+        if (hit < 0 || base + hit > lastStart) break;
+        if (this.#matches(index, hit, delimiter)) return base + hit;
+        local = hit + 1;
+      }
+      if (base + chunk.length > lastStart + 1) break;
+      base += chunk.length;
+      index++;
+    }
+    // Next search starts where this one could not look yet.
+    const resumeAt = Math.max(0, lastStart + 1);
+    while (index > this.#head && base > resumeAt) {
+      index--;
+      base -= this.#chunks[index]!.length;
+    }
+    this.#scanChunk = index;
+    this.#scanBase = base;
+    this.#scanned = Math.max(this.#scanned, resumeAt);
+    return -1;
+  }
+
+  #matches(index: number, local: number, delimiter: Uint8Array): boolean {
+    let chunk = this.#chunks[index]!;
+    for (let i = 1; i < delimiter.length; i++) {
+      local++;
+      while (local >= chunk.length) {
+        index++;
+        if (index >= this.#chunks.length) return false;
+        local -= chunk.length;
+        chunk = this.#chunks[index]!;
+      }
+      if (chunk[local] !== delimiter[i]) return false;
+    }
+    return true;
+  }
+
+  #resetScan(): void {
+    this.#scanChunk = this.#head;
+    this.#scanBase = 0;
+    this.#scanned = 0;
+  }
+
+  #consumed(): void {
+    this.#resetScan();
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+      this.#scanChunk = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+      this.#scanChunk = 0;
+    }
+  }
+}

@@ -1,0 +1,554 @@
+import { ChunkQueue } from "./chunk-queue.ts";
+import {
+  IdleTimeoutError,
+  LimitExceededError,
+  SocketClosedError,
+  SocketError,
+  UnexpectedEofError,
+} from "./errors.ts";
+import {
+  checkInteger,
+  checkOptionsObject,
+  checkSignal,
+  DEFAULT_LIMIT,
+  resolveConnOptions,
+  type ResolvedConnOptions,
+  toBytes,
+} from "./options.ts";
+import type { ConnSink, ConnSource } from "./source.ts";
+import { type SocketOperation, toSocketError } from "./to-socket-error.ts";
+import type { Addr, Conn, ConnOptions, EndInfo, EndReason, OperationOptions, ScanOptions } from "./types.ts";
+
+const WAIT: unique symbol = Symbol("wait");
+type Attempt<T> = () => T | typeof WAIT;
+
+const NEWLINE = new Uint8Array([10]);
+const CARRIAGE_RETURN = 13;
+const decoder = new TextDecoder();
+const noop = (): void => {};
+
+/** Why our side stopped the connection: every later operation is refused. */
+type Stop = { by: "local" | "unwrapped" } | { by: "aborted"; reason: unknown };
+
+/**
+ * Builds a `Conn` over an adapter's source: the one place where buffering,
+ * backpressure, the end state, errors, timeouts and aborts are decided.
+ *
+ * @param source the runtime socket, translated (see `ConnSource`)
+ * @param options `ConnOptions`; a bad one throws a TypeError or RangeError naming it
+ * @example
+ * ```ts
+ * import { createConn } from "hangup/core";
+ * const conn = createConn(mySource, { idleTimeout: 30_000 });
+ * for await (const chunk of conn) console.log(chunk.length);
+ * ```
+ */
+export function createConn(source: ConnSource, options?: ConnOptions): Conn {
+  return new SourceConn(source, resolveConnOptions(options));
+}
+
+class SourceConn implements Conn {
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+  readonly ended: Promise<EndInfo>;
+  readonly closed: Promise<void>;
+
+  readonly #source: ConnSource;
+  readonly #options: ResolvedConnOptions;
+  readonly #queue = new ChunkQueue();
+  readonly #controller = new AbortController();
+  #resolveEnded!: (info: EndInfo) => void;
+  #resolveClosed!: () => void;
+  #endInfo: EndInfo | undefined;
+
+  /** What reads meet once the buffer is empty: undefined while open, null for EOF, else the error. */
+  #readEnd: SocketError | null | undefined = undefined;
+  /** Set by our own close, reset, abort or unwrap: every later operation is refused at once. */
+  #stop: Stop | undefined;
+  /** The first failure of the transport, which later writes report. */
+  #failure: SocketError | undefined;
+  #sourceClosed = false;
+
+  #reading = false;
+  #wake: (() => void) | undefined;
+  /** A pending read needs more bytes, even above the high-water mark. */
+  #wanting = false;
+  #paused = false;
+
+  #writeTail: Promise<void> = Promise.resolve();
+  #writeClosed = false;
+  #closing: Promise<void> | undefined;
+
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastData = Date.now();
+  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastWrite = Date.now();
+
+  constructor(source: ConnSource, options: ResolvedConnOptions) {
+    this.#source = source;
+    this.#options = options;
+    this.localAddr = source.localAddr;
+    this.remoteAddr = source.remoteAddr;
+    this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+
+    if (options.noDelay !== undefined) source.setNoDelay?.(options.noDelay);
+    if (options.keepAlive !== false) source.setKeepAlive?.(options.keepAlive);
+
+    const sink: ConnSink = {
+      data: (chunk) => this.#onData(chunk),
+      end: () => this.#onEnd(),
+      error: (err) => this.#fail(toSocketError(err, "read")),
+      closed: () => this.#onClosed(),
+    };
+    source.start(sink);
+    this.#armIdle();
+    this.#armHeartbeat(options.heartbeat?.interval ?? 0);
+
+    const signal = options.signal;
+    if (signal?.aborted) this.#onAbort();
+    else signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  // ---- events from the source -------------------------------------------
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#stop || this.#readEnd !== undefined) return;
+    this.#queue.push(chunk);
+    this.#lastData = Date.now();
+    this.#wakeReader();
+    if (!this.#paused && this.#queue.length >= this.#options.highWaterMark && !this.#wanting) this.#updateFlow();
+  }
+
+  #onEnd(): void {
+    if (this.#stop || this.#readEnd !== undefined) return;
+    this.#readEnd = null;
+    this.#settle("eof");
+    this.#wakeReader();
+    if (this.#writeClosed) this.#release();
+  }
+
+  /** The transport failed: reads meet `error` after the buffered bytes; the handle is released. */
+  #fail(error: SocketError): void {
+    this.#failure ??= error;
+    if (!this.#stop && this.#readEnd === undefined) {
+      this.#readEnd = error;
+      this.#settle(endReasonOf(error), error);
+      this.#wakeReader();
+    }
+    if (!this.#sourceClosed && this.#stop?.by !== "unwrapped") this.#source.destroy();
+  }
+
+  #onClosed(): void {
+    if (this.#sourceClosed) return;
+    this.#sourceClosed = true;
+    if (!this.#stop && this.#readEnd === undefined) {
+      // A source that closes without reporting end or error: nothing more can come.
+      this.#readEnd = null;
+      this.#settle("eof");
+    }
+    this.#stopTimers();
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#wakeReader();
+    this.#resolveClosed();
+  }
+
+  readonly #onAbort = (): void => {
+    const reason = this.#options.signal!.reason;
+    if (this.#halt({ by: "aborted", reason })) this.#source.destroy();
+  };
+
+  // ---- state --------------------------------------------------------------
+
+  #settle(reason: EndReason, error?: SocketError, signalReason?: unknown): void {
+    if (this.#endInfo) return;
+    this.#endInfo = error ? { reason, error } : { reason };
+    this.#stopTimers();
+    this.#resolveEnded(this.#endInfo);
+    this.#controller.abort(signalReason ?? error ?? signalReasonFor(reason));
+  }
+
+  /** Our side stops the connection; false if it was already stopped. */
+  #halt(stop: Stop): boolean {
+    if (this.#stop) return false;
+    this.#stop = stop;
+    const abortReason = stop.by === "aborted" ? stop.reason : undefined;
+    this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
+    this.#stopTimers();
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#wakeReader();
+    return true;
+  }
+
+  #refusal(operation: SocketOperation | "unwrap"): unknown {
+    const stop = this.#stop!;
+    if (stop.by === "aborted") return stop.reason;
+    const why = stop.by === "unwrapped" ? "the connection was unwrapped" : "the connection was closed here";
+    return new SocketClosedError(`Cannot ${operation}: ${why}`);
+  }
+
+  /** Releases the handle once both directions are done; reads of buffered bytes go on. */
+  #release(): void {
+    if (this.#sourceClosed) return;
+    this.#source.close().catch(() => this.#source.destroy());
+  }
+
+  // ---- flow control and timers -------------------------------------------
+
+  #updateFlow(): void {
+    if (this.#stop || this.#readEnd !== undefined) return;
+    const pause = this.#queue.length >= this.#options.highWaterMark && !this.#wanting;
+    if (pause === this.#paused) return;
+    this.#paused = pause;
+    if (pause) {
+      this.#source.pause();
+      this.#clearIdle();
+    } else {
+      this.#source.resume();
+      this.#lastData = Date.now();
+      this.#armIdle();
+    }
+  }
+
+  #armIdle(): void {
+    const idle = this.#options.idleTimeout;
+    if (idle === 0 || this.#idleTimer !== undefined || this.#endInfo) return;
+    this.#idleTimer = setTimeout(this.#checkIdle, idle);
+  }
+
+  #clearIdle(): void {
+    if (this.#idleTimer === undefined) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  readonly #checkIdle = (): void => {
+    this.#idleTimer = undefined;
+    if (this.#paused || this.#endInfo) return;
+    const idle = this.#options.idleTimeout;
+    const quiet = Date.now() - this.#lastData;
+    if (quiet < idle) {
+      this.#idleTimer = setTimeout(this.#checkIdle, idle - quiet);
+      return;
+    }
+    this.#fail(new IdleTimeoutError(`Connection idle: no byte received for ${idle} ms`));
+  };
+
+  #armHeartbeat(delay: number): void {
+    if (delay > 0) this.#heartbeatTimer = setTimeout(this.#beat, delay);
+  }
+
+  readonly #beat = (): void => {
+    this.#heartbeatTimer = undefined;
+    const heartbeat = this.#options.heartbeat!;
+    if (this.#endInfo || this.#writeClosed) return;
+    const quiet = Date.now() - this.#lastWrite;
+    if (quiet >= heartbeat.interval) {
+      this.write(heartbeat.message).catch((err: unknown) => {
+        if (!this.#stop) this.#fail(toSocketError(err, "write"));
+      });
+      this.#armHeartbeat(heartbeat.interval);
+    } else {
+      this.#armHeartbeat(heartbeat.interval - quiet);
+    }
+  };
+
+  #stopTimers(): void {
+    this.#clearIdle();
+    if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+  }
+
+  // ---- reading --------------------------------------------------------------
+
+  #wakeReader(): void {
+    this.#wake?.();
+  }
+
+  async #readOp<T>(signal: AbortSignal | undefined, attempt: Attempt<T>): Promise<T> {
+    if (this.#reading) throw new TypeError("Cannot read: another read is already pending on this connection; await it first");
+    this.#reading = true;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        if (this.#stop) throw this.#refusal("read");
+        const result = attempt();
+        if (result !== WAIT) return result;
+        await this.#nextEvent(signal);
+      }
+    } finally {
+      this.#reading = false;
+      this.#wanting = false;
+      this.#updateFlow();
+    }
+  }
+
+  #nextEvent(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#wake = undefined;
+        reject(signal!.reason);
+      };
+      this.#wake = () => {
+        this.#wake = undefined;
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#wanting = true;
+      this.#updateFlow();
+    });
+  }
+
+  /** After the buffered bytes: WAIT while open, null at EOF, else throw the sticky error. */
+  #atEnd(): null | typeof WAIT {
+    if (this.#readEnd === undefined) return WAIT;
+    if (this.#readEnd === null) return null;
+    throw this.#readEnd;
+  }
+
+  read(options?: OperationOptions): Promise<Uint8Array | null> {
+    if (options === undefined && !this.#reading && !this.#stop && this.#queue.length > 0) {
+      const chunk = this.#queue.shift();
+      if (this.#paused) this.#updateFlow();
+      return Promise.resolve(chunk);
+    }
+    return this.#withSignal(options, (signal) =>
+      this.#readOp(signal, () => (this.#queue.length > 0 ? this.#queue.shift() : this.#atEnd())));
+  }
+
+  peek(options?: OperationOptions): Promise<Uint8Array | null> {
+    return this.#withSignal(options, (signal) => this.#readOp(signal, () => this.#queue.first() ?? this.#atEnd()));
+  }
+
+  readExactly(n: number, options?: OperationOptions): Promise<Uint8Array> {
+    return this.#withSignal(options, (signal) => {
+      checkInteger(n, "n", 0, 0);
+      return this.#readOp(signal, () => {
+        if (this.#queue.length >= n) return this.#queue.take(n);
+        if (this.#atEnd() === WAIT) return WAIT;
+        const partial = this.#queue.takeAll();
+        throw new UnexpectedEofError(partial, `Cannot read: the peer closed the connection after ${partial.length} of ${n} bytes`);
+      });
+    });
+  }
+
+  readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null> {
+    return this.#withSignal(options, (signal) => {
+      const delim = toBytes(delimiter, "delimiter");
+      if (delim.length === 0) throw new RangeError("delimiter must not be empty");
+      const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
+      if (maxBytes < delim.length) throw new RangeError(`maxBytes (${maxBytes}) must be at least the delimiter's length (${delim.length})`);
+      return this.#readOp(signal, () => {
+        const at = this.#queue.indexOf(delim, maxBytes);
+        if (at >= 0) return this.#queue.take(at + delim.length);
+        if (this.#queue.length >= maxBytes) throw new LimitExceededError(maxBytes);
+        if (this.#atEnd() === WAIT) return WAIT;
+        if (this.#queue.length === 0) return null;
+        const partial = this.#queue.takeAll();
+        throw new UnexpectedEofError(partial, `Cannot read: the peer closed the connection ${partial.length} bytes into a message, before its delimiter`);
+      });
+    });
+  }
+
+  async *lines(options?: ScanOptions): AsyncGenerator<string, void, undefined> {
+    const { signal } = this.#checkOperationOptions(options);
+    const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
+    for (;;) {
+      const line = await this.#readOp(signal, () => this.#nextLine(maxBytes));
+      if (line === null) return;
+      yield line;
+    }
+  }
+
+  /** A line of at most `maxBytes` bytes before its `\n` or `\r\n`; bytes stay buffered on a limit error. */
+  #nextLine(maxBytes: number): string | null | typeof WAIT {
+    const queue = this.#queue;
+    const at = queue.indexOf(NEWLINE, maxBytes + 2);
+    if (at >= 0) {
+      if (at > maxBytes && !(at === maxBytes + 1 && queue.byteAt(maxBytes) === CARRIAGE_RETURN)) {
+        throw new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
+      }
+      const line = queue.take(at + 1);
+      const end = at > 0 && line[at - 1] === CARRIAGE_RETURN ? at - 1 : at;
+      return decoder.decode(line.subarray(0, end));
+    }
+    if (queue.length >= maxBytes + 2) throw new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
+    if (this.#atEnd() === WAIT) return WAIT;
+    if (queue.length === 0) return null;
+    if (queue.length > maxBytes) throw new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
+    return decoder.decode(queue.takeAll());
+  }
+
+  #checkOperationOptions(options: OperationOptions | undefined): { signal: AbortSignal | undefined } {
+    const o = checkOptionsObject(options, "options");
+    return { signal: checkSignal(o.signal, "options.signal") };
+  }
+
+  /** Checks options, then runs `operation`; argument errors become rejections. */
+  #withSignal<T>(options: OperationOptions | undefined, operation: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    try {
+      return operation(this.#checkOperationOptions(options).signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: () => this.read().then(toIteratorResult),
+      // Breaking out of a loop keeps the connection and its buffered bytes.
+      return: () => Promise.resolve({ done: true, value: undefined }),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  unwrap(): { buffered: Uint8Array; native: unknown } {
+    if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
+    if (this.#stop) throw this.#refusal("unwrap");
+    this.#source.detach();
+    const buffered = this.#queue.takeAll();
+    this.#halt({ by: "unwrapped" });
+    this.#resolveClosed();
+    return { buffered, native: this.#source.native };
+  }
+
+  // ---- writing ------------------------------------------------------------
+
+  write(data: Uint8Array | string, options?: OperationOptions): Promise<void> {
+    let bytes: Uint8Array;
+    let signal: AbortSignal | undefined;
+    try {
+      bytes = toBytes(data, "data");
+      signal = options === undefined ? undefined : this.#checkOperationOptions(options).signal;
+      signal?.throwIfAborted();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const refused = this.#writeRefusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    this.#lastWrite = Date.now();
+    const written = this.#writeTail.then(() => this.#writeNow(bytes, signal));
+    this.#writeTail = written.catch(noop);
+    return signal ? abortable(written, signal) : written;
+  }
+
+  /** A write accepted before close() still flushes; after reset or abort the source refuses it. */
+  async #writeNow(bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    try {
+      await this.#source.write(bytes);
+    } catch (err) {
+      throw this.#writeError(err);
+    }
+  }
+
+  #writeRefusal(): unknown {
+    if (this.#stop) return this.#refusal("write");
+    if (this.#writeClosed) return new SocketClosedError("Cannot write: the write side was closed here with closeWrite()");
+    if (this.#failure) return relabel(this.#failure, "write");
+    return undefined;
+  }
+
+  #writeError(err: unknown): unknown {
+    if (this.#stop) return this.#refusal("write");
+    const error = toSocketError(err, "write");
+    if (error instanceof SocketClosedError && this.#failure) return relabel(this.#failure, "write");
+    this.#failure ??= error;
+    return error;
+  }
+
+  async closeWrite(): Promise<void> {
+    if (this.#stop) throw this.#refusal("write");
+    if (this.#writeClosed) return;
+    this.#writeClosed = true;
+    if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
+    await this.#writeTail;
+    try {
+      await this.#source.closeWrite();
+    } catch (err) {
+      throw this.#writeError(err);
+    }
+    if (this.#readEnd === null) this.#release();
+  }
+
+  close(): Promise<void> {
+    return (this.#closing ??= this.#closeGracefully());
+  }
+
+  async #closeGracefully(): Promise<void> {
+    if (this.#stop?.by === "unwrapped") return;
+    this.#halt({ by: "local" });
+    await this.#writeTail;
+    if (!this.#sourceClosed) {
+      try {
+        await this.#source.close();
+      } catch {
+        this.#source.destroy();
+      }
+    }
+    await this.closed;
+  }
+
+  reset(): void {
+    if (this.#stop?.by === "unwrapped") return;
+    this.#halt({ by: "local" });
+    this.#closing ??= this.closed;
+    if (!this.#sourceClosed) this.#source.reset();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function toIteratorResult(chunk: Uint8Array | null): IteratorResult<Uint8Array> {
+  return chunk === null ? { done: true, value: undefined } : { done: false, value: chunk };
+}
+
+function endReasonOf(error: SocketError): EndReason {
+  switch (error.code) {
+    case "ECONNRESET":
+      return "reset";
+    case "ETIMEDOUT":
+      return "timeout";
+    case "ERR_IDLE_TIMEOUT":
+      return "idle";
+    default:
+      return "error";
+  }
+}
+
+function signalReasonFor(reason: EndReason): SocketError {
+  return reason === "eof"
+    ? new SocketError("The peer closed the connection", "EOF")
+    : new SocketClosedError("The connection was closed here");
+}
+
+/** The same failure, worded for another operation ("Cannot write: connection reset by peer"). */
+function relabel(error: SocketError, operation: SocketOperation): SocketError {
+  return error.cause === undefined ? error : toSocketError(error.cause, operation);
+}
+
+/** `promise`, or `signal.reason` as soon as `signal` aborts (the work itself goes on). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}

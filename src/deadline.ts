@@ -1,0 +1,55 @@
+import { TimedOutError } from "./errors.ts";
+
+/** How an adapter's connect attempt is cut short. */
+export interface DeadlineOptions<T> {
+  /** ms before `TimedOutError`; 0 for none. */
+  timeout: number;
+  signal: AbortSignal | undefined;
+  /** Stop the attempt (destroy the half-open socket). */
+  cancel: () => void;
+  /** Release a value that arrived after the attempt was given up. */
+  discard: (late: T) => void;
+}
+
+/**
+ * `attempt`, or `TimedOutError` after `timeout` ms, or `signal.reason` on abort,
+ * whichever comes first; what loses is cancelled or discarded, never leaked.
+ *
+ * @example
+ * ```ts
+ * const socket = await withDeadline(openSocket(), {
+ *   timeout: 5000, signal, cancel: () => pending.destroy(), discard: (s) => s.close(),
+ * });
+ * ```
+ */
+export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>): Promise<T> {
+  const { timeout, signal, cancel, discard } = options;
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      return true;
+    };
+    const giveUp = (reason: unknown): void => {
+      if (!finish()) return;
+      cancel();
+      reject(reason);
+    };
+    const onAbort = (): void => giveUp(signal!.reason);
+    if (signal?.aborted) return giveUp(signal.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (timeout > 0) {
+      timer = setTimeout(() => giveUp(new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)), timeout);
+    }
+    attempt.then(
+      (value) => (finish() ? resolve(value) : discard(value)),
+      (err: unknown) => {
+        if (finish()) reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,75 @@
+import { checkDuration, checkInteger, checkOptionsObject, describe, resolveConnOptions } from "./options.ts";
+import type { ConnOptions } from "./types.ts";
+
+/** Options of `connect`: a TCP host and port, or a Unix socket path. */
+export type ConnectOptions = ({ hostname?: string; port: number } | { path: string }) & ConnOptions & {
+  /** ms to wait for the connection; rejects with `TimedOutError`. */
+  timeout?: number;
+};
+
+/** Options of `listen`: a TCP host and port (0 or absent: ephemeral), or a Unix socket path. */
+export type ListenOptions = ({ hostname?: string; port?: number } | { path: string }) & ConnOptions & {
+  /** Length of the OS queue of connections not yet accepted. */
+  backlog?: number;
+};
+
+/** Where to connect or listen, checked. */
+export type Endpoint = { transport: "tcp"; hostname: string; port: number } | { transport: "unix"; path: string };
+
+/** The address `connect` uses when none is given. */
+export const DEFAULT_CONNECT_HOSTNAME = "127.0.0.1";
+/** The address `listen` binds when none is given: every IPv4 interface, as Deno and Bun do. */
+export const DEFAULT_LISTEN_HOSTNAME = "0.0.0.0";
+
+function endpointOf(o: Record<string, unknown>, portRequired: boolean, defaultHostname: string): Endpoint {
+  if (o.path !== undefined) {
+    if (typeof o.path !== "string" || o.path === "") throw new TypeError(`path must be a non-empty string, got ${describe(o.path)}`);
+    if (o.port !== undefined || o.hostname !== undefined) throw new TypeError("Give either path (Unix socket) or hostname and port (TCP), not both");
+    return { transport: "unix", path: o.path };
+  }
+  if (o.hostname !== undefined && (typeof o.hostname !== "string" || o.hostname === "")) {
+    throw new TypeError(`hostname must be a non-empty string, got ${describe(o.hostname)}`);
+  }
+  if (portRequired && o.port === undefined) throw new TypeError("port is required (or path, for a Unix socket)");
+  const port = checkInteger(o.port, "port", 0, portRequired ? 1 : 0, 65535);
+  return { transport: "tcp", hostname: (o.hostname as string | undefined) ?? defaultHostname, port };
+}
+
+/**
+ * Checks `connect` options: the endpoint, `timeout` and every ConnOptions field.
+ *
+ * @example
+ * ```ts
+ * checkConnectOptions({ port: 70000 }); // RangeError: port must be an integer from 1 to 65535, got 70000
+ * ```
+ */
+export function checkConnectOptions(options: unknown): { endpoint: Endpoint; timeout: number; options: ConnectOptions } {
+  const o = checkOptionsObject(options, "options");
+  if (options === undefined) throw new TypeError("options must be an object with port (or path), got undefined");
+  const endpoint = endpointOf(o, true, DEFAULT_CONNECT_HOSTNAME);
+  const timeout = checkDuration(o.timeout, "timeout", 0);
+  resolveConnOptions(o);
+  return { endpoint, timeout, options: o as unknown as ConnectOptions };
+}
+
+/**
+ * Checks `listen` options: the endpoint, `backlog` and every ConnOptions field.
+ *
+ * @example
+ * ```ts
+ * checkListenOptions({ port: -1 }); // RangeError: port must be an integer from 0 to 65535, got -1
+ * ```
+ */
+export function checkListenOptions(options: unknown): { endpoint: Endpoint; backlog: number | undefined; options: ListenOptions } {
+  const o = checkOptionsObject(options, "options");
+  const endpoint = endpointOf(o, false, DEFAULT_LISTEN_HOSTNAME);
+  const backlog = o.backlog === undefined ? undefined : checkInteger(o.backlog, "backlog", 0, 1);
+  resolveConnOptions(o);
+  return { endpoint, backlog, options: o as unknown as ListenOptions };
+}
+
+/** The ConnOptions part of connect/listen options, for `createConn` / `createListener`. */
+export function connOptionsOf(options: ConnOptions): ConnOptions {
+  const { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal } = options;
+  return { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal };
+}

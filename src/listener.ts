@@ -1,0 +1,127 @@
+import { createConn } from "./conn.ts";
+import { checkSignal, resolveConnOptions } from "./options.ts";
+import type { ConnSource, ListenerSource } from "./source.ts";
+import type { Addr, Conn, ConnOptions, Listener, OperationOptions } from "./types.ts";
+
+/**
+ * Most accepted connections held for the application; past it the listener stops
+ * accepting where the runtime can, and resets newcomers where it cannot.
+ */
+const MAX_QUEUED = 128;
+
+/**
+ * Builds a `Listener` over an adapter's listening source. `options` (ConnOptions)
+ * apply to every accepted connection; aborting `options.signal` also closes the listener.
+ *
+ * @example
+ * ```ts
+ * import { createListener } from "hangup/core";
+ * const listener = createListener(myListenerSource, { idleTimeout: 60_000 });
+ * for await (const conn of listener) handle(conn);
+ * ```
+ */
+export function createListener(source: ListenerSource, options?: ConnOptions): Listener {
+  const connOptions = { ...options };
+  resolveConnOptions(connOptions);
+  return new SourceListener(source, connOptions);
+}
+
+class SourceListener implements Listener {
+  readonly addr: Addr;
+  readonly #source: ListenerSource;
+  readonly #connOptions: ConnOptions;
+  readonly #queue: ConnSource[] = [];
+  #head = 0;
+  #paused = false;
+  #closing: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(source: ListenerSource, connOptions: ConnOptions) {
+    this.#source = source;
+    this.#connOptions = connOptions;
+    this.addr = source.addr;
+    source.start({ connection: (conn) => this.#onConnection(conn) });
+    const signal = connOptions.signal;
+    if (signal?.aborted) void this.close();
+    else signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  readonly #onAbort = (): void => void this.close();
+
+  #onConnection(conn: ConnSource): void {
+    if (this.#closing || this.#queued() >= MAX_QUEUED) {
+      conn.reset();
+      return;
+    }
+    this.#queue.push(conn);
+    if (this.#queued() >= MAX_QUEUED && this.#source.pause) {
+      this.#paused = true;
+      this.#source.pause();
+    }
+    this.#wake?.();
+  }
+
+  #queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  #next(): ConnSource | undefined {
+    if (this.#queued() === 0) return undefined;
+    const conn = this.#queue[this.#head++]!;
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+    if (this.#paused) {
+      this.#paused = false;
+      this.#source.resume?.();
+    }
+    return conn;
+  }
+
+  async accept(options?: OperationOptions): Promise<Conn | null> {
+    const signal = checkSignal(options?.signal, "options.signal");
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.#closing) return null;
+      const source = this.#next();
+      if (source) return createConn(source, this.#connOptions);
+      if (this.#wake) throw new TypeError("Cannot accept: another accept() is already pending on this listener");
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.#wake = undefined;
+          reject(signal!.reason);
+        };
+        this.#wake = () => {
+          this.#wake = undefined;
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Conn, void, undefined> {
+    for (;;) {
+      const conn = await this.accept();
+      if (conn === null) return;
+      yield conn;
+    }
+  }
+
+  close(): Promise<void> {
+    return (this.#closing ??= this.#closeNow());
+  }
+
+  async #closeNow(): Promise<void> {
+    this.#connOptions.signal?.removeEventListener("abort", this.#onAbort);
+    for (let conn = this.#next(); conn; conn = this.#next()) conn.reset();
+    this.#wake?.();
+    await this.#source.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

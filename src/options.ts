@@ -1,0 +1,100 @@
+import type { ConnOptions } from "./types.ts";
+
+/** Default of `highWaterMark`, and of `maxBytes` for `readUntil` / `lines`. */
+export const DEFAULT_LIMIT = 65536;
+
+/** ConnOptions after checking, with defaults filled in. */
+export interface ResolvedConnOptions {
+  idleTimeout: number;
+  keepAlive: number | false;
+  noDelay: boolean | undefined;
+  highWaterMark: number;
+  heartbeat: { interval: number; message: Uint8Array } | undefined;
+  signal: AbortSignal | undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** Throws unless `value` is an object or absent. */
+export function checkOptionsObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(`${what} must be an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A short, safe description of a bad value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return `the string "${value.length > 40 ? value.slice(0, 40) + "…" : value}"`;
+  if (value === null) return "null";
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return `${typeof value} ${String(value)}`;
+  return typeof value;
+}
+
+/** A finite number ≥ `min` in ms, or the default when absent. */
+export function checkDuration(value: unknown, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number of milliseconds, got ${describe(value)}`);
+  if (!Number.isFinite(value) || value < min) {
+    throw new RangeError(`${name} must be a finite number of milliseconds ≥ ${min}, got ${value}`);
+  }
+  return value;
+}
+
+/** A safe integer ≥ `min`, or the default when absent. */
+export function checkInteger(value: unknown, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** An AbortSignal, or absent. */
+export function checkSignal(value: unknown, name = "signal"): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw new TypeError(`${name} must be an AbortSignal, got ${describe(value)}`);
+  return value;
+}
+
+/** Bytes from a `Uint8Array` or a string (UTF-8). */
+export function toBytes(value: unknown, name: string): Uint8Array {
+  if (typeof value === "string") return encoder.encode(value);
+  if (value instanceof Uint8Array) return value;
+  throw new TypeError(`${name} must be a Uint8Array or a string, got ${describe(value)}`);
+}
+
+/**
+ * Checks ConnOptions, throwing a TypeError or RangeError that names the bad option.
+ *
+ * @example
+ * ```ts
+ * resolveConnOptions({ idleTimeout: -1 }); // RangeError: idleTimeout must be a finite number of milliseconds ≥ 0, got -1
+ * ```
+ */
+export function resolveConnOptions(options: unknown): ResolvedConnOptions {
+  const o = checkOptionsObject(options, "options");
+  const keepAlive = o.keepAlive === undefined || o.keepAlive === false ? false : checkDuration(o.keepAlive, "keepAlive", 0);
+  if (o.noDelay !== undefined && typeof o.noDelay !== "boolean") {
+    throw new TypeError(`noDelay must be a boolean, got ${describe(o.noDelay)}`);
+  }
+  let heartbeat: ResolvedConnOptions["heartbeat"];
+  if (o.heartbeat !== undefined) {
+    const h = checkOptionsObject(o.heartbeat, "heartbeat");
+    const interval = checkDuration(h.interval, "heartbeat.interval", Number.NaN, 1);
+    if (Number.isNaN(interval)) throw new TypeError("heartbeat.interval must be a number of milliseconds, got undefined");
+    const message = toBytes(h.message, "heartbeat.message");
+    if (message.length === 0) throw new RangeError("heartbeat.message must not be empty");
+    heartbeat = { interval, message };
+  }
+  return {
+    idleTimeout: checkDuration(o.idleTimeout, "idleTimeout", 0),
+    keepAlive,
+    noDelay: o.noDelay as boolean | undefined,
+    highWaterMark: checkInteger(o.highWaterMark, "highWaterMark", DEFAULT_LIMIT, 1),
+    heartbeat,
+    signal: checkSignal(o.signal),
+  };
+}

@@ -1,0 +1,96 @@
+import { SocketError } from "./errors.ts";
+import { checkDuration, checkInteger, checkOptionsObject, checkSignal } from "./options.ts";
+import type { Conn, Listener } from "./types.ts";
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  /** Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are reset. */
+  signal?: AbortSignal;
+  /** ms handlers get to finish after `signal` aborts; default 10000. */
+  drainTimeout?: number;
+  /** Most handlers running at once; connections past it are closed at once. */
+  maxConnections?: number;
+  /** Where a handler's throw lands; default: non-`SocketError` throws are reported on stderr. */
+  onError?: (error: unknown, conn: Conn) => void;
+}
+
+const reportOnStderr = (error: unknown): void => {
+  if (!(error instanceof SocketError)) console.error("hangup: a connection handler threw:", error);
+};
+
+/**
+ * Runs `handler` for every connection of `listener`, concurrently. A handler's
+ * throw, a client's reset, any per-connection failure never stops the server.
+ * Each connection is closed when its handler settles. Resolves once the listener
+ * is closed and every handler has settled.
+ *
+ * @example
+ * ```ts
+ * import { listen, serve } from "hangup";
+ * const listener = await listen({ port: 7000 });
+ * const stop = new AbortController();
+ * await serve(listener, async (conn) => {
+ *   for await (const line of conn.lines()) await conn.write(`echo: ${line}\n`);
+ * }, { signal: stop.signal, maxConnections: 1000 });
+ * ```
+ */
+export async function serve(listener: Listener, handler: (conn: Conn) => unknown, options?: ServeOptions): Promise<void> {
+  if (typeof handler !== "function") throw new TypeError("handler must be a function");
+  const o = checkOptionsObject(options, "options");
+  const signal = checkSignal(o.signal);
+  const drainTimeout = checkDuration(o.drainTimeout, "drainTimeout", 10_000);
+  const maxConnections = checkInteger(o.maxConnections, "maxConnections", Number.MAX_SAFE_INTEGER, 1);
+  if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("onError must be a function");
+  const onError = (o.onError as ServeOptions["onError"]) ?? reportOnStderr;
+
+  const running = new Set<Promise<void>>();
+  const conns = new Set<Conn>();
+  const stop = (): void => void listener.close();
+  if (signal?.aborted) stop();
+  signal?.addEventListener("abort", stop, { once: true });
+
+  const run = async (conn: Conn): Promise<void> => {
+    try {
+      await handler(conn);
+    } catch (error) {
+      try {
+        onError(error, conn);
+      } catch (reportError) {
+        reportOnStderr(reportError);
+      }
+    } finally {
+      await conn.close().catch(() => conn.reset());
+    }
+  };
+
+  try {
+    for await (const conn of listener) {
+      if (conns.size >= maxConnections) {
+        void conn.close().catch(() => conn.reset());
+        continue;
+      }
+      conns.add(conn);
+      const task = run(conn).finally(() => {
+        conns.delete(conn);
+        running.delete(task);
+      });
+      running.add(task);
+    }
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    await listener.close();
+    if (running.size > 0) {
+      if (signal?.aborted) await drain(running, conns, drainTimeout);
+      await Promise.all(running);
+    }
+  }
+}
+
+/** Waits up to `timeout` ms for the handlers, then resets the connections left. */
+async function drain(running: Set<Promise<void>>, conns: Set<Conn>, timeout: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)));
+  await Promise.race([Promise.all(running), timedOut]);
+  clearTimeout(timer);
+  for (const conn of conns) conn.reset();
+}

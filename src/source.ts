@@ -1,0 +1,105 @@
+import type { Addr } from "./types.ts";
+
+/**
+ * What a connection source tells the core. An adapter calls these from its
+ * runtime's callbacks; the core owns every policy (buffering, end state, errors).
+ */
+export interface ConnSink {
+  /** Bytes from the peer, in order. The core keeps the chunk: do not reuse its memory. */
+  data(chunk: Uint8Array): void;
+  /** The peer's FIN: no more bytes will come. Only for a real FIN, never for a reset. */
+  end(): void;
+  /** The transport failed; pass the runtime's error unchanged, the core maps it with `toSocketError`. */
+  error(err: unknown): void;
+  /** The handle is released. Call once, after `end`/`error` if any; calls after it are ignored. */
+  closed(): void;
+}
+
+/**
+ * The adapter contract: one runtime socket, translated. Build a `Conn` from it
+ * with `createConn(source, options)`.
+ *
+ * Rules an adapter keeps:
+ * - `start` is called once; before it no sink method may be called.
+ * - `pause` / `resume` are advice: a chunk already on its way may still arrive.
+ * - `write` is never called again before the previous call settled; it resolves
+ *   when the runtime accepted the bytes, and rejects with the runtime's error.
+ * - `close`, `destroy` and `reset` may be called in any order, more than once,
+ *   and may call sink methods synchronously; every path ends in `sink.closed()`.
+ *
+ * @example
+ * ```ts
+ * import { createConn, type ConnSource } from "hangup/core";
+ * const source: ConnSource = {
+ *   localAddr, remoteAddr, native: socket,
+ *   start(sink) { socket.onData = (b) => sink.data(b); socket.onEnd = () => sink.end(); },
+ *   pause() { socket.pause(); }, resume() { socket.resume(); },
+ *   write: (bytes) => socket.writeAll(bytes),
+ *   closeWrite: () => socket.shutdown(),
+ *   close: () => socket.close(),
+ *   destroy() { socket.destroy(); }, reset() { socket.abort(); },
+ * };
+ * const conn = createConn(source, { idleTimeout: 30_000 });
+ * ```
+ */
+export interface ConnSource {
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+  /** The runtime's socket, handed out by `Conn.unwrap()`. */
+  readonly native: unknown;
+  /** Begin reading and reporting to `sink`. */
+  start(sink: ConnSink): void;
+  /** Stop reading from the OS (the core holds `highWaterMark` unread bytes). */
+  pause(): void;
+  /** Read from the OS again. */
+  resume(): void;
+  /** Write all of `bytes`; resolve once the runtime accepted them. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Send FIN after pending writes; reading goes on. */
+  closeWrite(): Promise<void>;
+  /** Graceful close of both directions; resolves when done. */
+  close(): Promise<void>;
+  /** Close now, dropping pending writes; releases the handle. */
+  destroy(): void;
+  /** Abortive close: RST where the runtime can, else the closest it has. */
+  reset(): void;
+  /** Stop reporting to the sink and reading, leaving the socket open (for `Conn.unwrap`). */
+  detach(): void;
+  /** TCP keepalive: initial delay in ms, or `false` for off. */
+  setKeepAlive?(delay: number | false): void;
+  /** TCP_NODELAY. */
+  setNoDelay?(noDelay: boolean): void;
+}
+
+/** What a listening source tells the core. */
+export interface ListenerSink {
+  /** A new connection, not yet reading (it starts when the core calls `start`). */
+  connection(source: ConnSource): void;
+}
+
+/**
+ * The adapter contract for a listening socket. Build a `Listener` from it with
+ * `createListener(source, options)`.
+ *
+ * @example
+ * ```ts
+ * import { createListener, type ListenerSource } from "hangup/core";
+ * const source: ListenerSource = {
+ *   addr: { transport: "tcp", hostname: "127.0.0.1", port: server.port },
+ *   start(sink) { server.onConnection = (socket) => sink.connection(toSource(socket)); },
+ *   close: () => server.close(),
+ * };
+ * const listener = createListener(source);
+ * ```
+ */
+export interface ListenerSource {
+  readonly addr: Addr;
+  /** Begin accepting and reporting to `sink`. */
+  start(sink: ListenerSink): void;
+  /** Stop accepting from the OS while the core's queue is full, where the runtime can. */
+  pause?(): void;
+  /** Accept again. */
+  resume?(): void;
+  /** Stop listening; resolves when the address is released. */
+  close(): Promise<void>;
+}

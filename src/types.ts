@@ -1,0 +1,91 @@
+import type { SocketError } from "./errors.ts";
+
+/** Where a socket is bound or connected. */
+export type Addr =
+  | { transport: "tcp"; hostname: string; port: number }
+  | { transport: "unix"; path: string };
+
+/** Options every connection takes, from `connect`, `listen`, `wrap` or `createConn`. */
+export interface ConnOptions {
+  /** ms with no byte received: the read side ends with `IdleTimeoutError` and the connection closes. Off when 0 or absent. */
+  idleTimeout?: number;
+  /** TCP keepalive, initial delay in ms; `false` or absent leaves it off. */
+  keepAlive?: number | false;
+  /** TCP_NODELAY. */
+  noDelay?: boolean;
+  /** Most unread bytes held before reading from the OS pauses; default 65536. */
+  highWaterMark?: number;
+  /** Write `message` whenever nothing was written for `interval` ms. */
+  heartbeat?: { interval: number; message: Uint8Array | string };
+  /** Abort: the connection is closed, pending operations reject with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** Why the read side ended. */
+export type EndReason = "eof" | "reset" | "timeout" | "idle" | "aborted" | "local" | "error";
+
+/** What `Conn.ended` resolves with. */
+export interface EndInfo {
+  reason: EndReason;
+  /** The typed error, where there is one. */
+  error?: SocketError;
+}
+
+/** Options of a single operation. */
+export interface OperationOptions {
+  /** Aborts this operation only: it rejects with `signal.reason`; buffered bytes stay. */
+  signal?: AbortSignal;
+}
+
+/** Options of `readUntil` and `lines`. */
+export interface ScanOptions extends OperationOptions {
+  /** Most bytes scanned for the delimiter before `LimitExceededError`; default 65536. */
+  maxBytes?: number;
+}
+
+/**
+ * A connection whose `for await` ends at the peer's FIN, throws `ConnectionResetError`
+ * at its RST, and never loses a byte.
+ */
+export interface Conn extends AsyncIterable<Uint8Array>, AsyncDisposable {
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+
+  /** The next bytes; `null` at EOF, forever. */
+  read(options?: OperationOptions): Promise<Uint8Array | null>;
+  /** The bytes `read()` would return next, not consumed; `null` at EOF. */
+  peek(options?: OperationOptions): Promise<Uint8Array | null>;
+  /** Exactly `n` bytes, or `UnexpectedEofError` with the `partial` bytes. */
+  readExactly(n: number, options?: OperationOptions): Promise<Uint8Array>;
+  /** The bytes up to and including `delimiter`; `null` at a clean EOF with nothing buffered. */
+  readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null>;
+  /** UTF-8 lines without their `\n` / `\r\n`. */
+  lines(options?: ScanOptions): AsyncIterable<string>;
+  /** Stops reading and hands the socket over, with the bytes already read ahead. */
+  unwrap(): { buffered: Uint8Array; native: unknown };
+
+  /** The read side is over; never rejects. */
+  readonly ended: Promise<EndInfo>;
+  /** Aborted when `ended` settles. */
+  readonly signal: AbortSignal;
+  /** Fully closed and released. */
+  readonly closed: Promise<void>;
+
+  /** Resolves when the runtime accepted the bytes; awaiting it is backpressure. */
+  write(data: Uint8Array | string, options?: OperationOptions): Promise<void>;
+  /** Half-close: FIN after pending writes; reading goes on. */
+  closeWrite(): Promise<void>;
+  /** Flush pending writes, close both ways; idempotent. */
+  close(): Promise<void>;
+  /** Abortive close: RST where the runtime can; idempotent. */
+  reset(): void;
+}
+
+/** A listening socket: iterate it, or `accept()`, to get connections. */
+export interface Listener extends AsyncIterable<Conn>, AsyncDisposable {
+  readonly addr: Addr;
+  /** The next connection; `null` once the listener is closed. */
+  accept(options?: OperationOptions): Promise<Conn | null>;
+  /** Stop accepting; iteration and pending `accept()` end; established connections stay. Idempotent. */
+  close(): Promise<void>;
+}

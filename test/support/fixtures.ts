@@ -1,0 +1,90 @@
+import type { Conn } from "../../src/index.ts";
+import { type Peer, withPeer } from "./peer.ts";
+import { hangup } from "./runtime.ts";
+import type { ConnOptions } from "../../src/index.ts";
+
+/** hangup's role in a case: accepting (server) or connecting (client). */
+export type Side = "server" | "client";
+export const SIDES: readonly Side[] = ["server", "client"];
+
+export interface Pair {
+  conn: Conn;
+  peer: Peer;
+  /** The peer's handle of its end of the connection. */
+  remote: number;
+}
+
+/** One connection between hangup (on `side`) and the raw peer. */
+export async function openPair(peer: Peer, side: Side, options: ConnOptions = {}): Promise<Pair> {
+  if (side === "server") {
+    const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, ...options });
+    try {
+      const port = (listener.addr as { port: number }).port;
+      const [remote, conn] = await Promise.all([peer.connect({ port }), listener.accept()]);
+      return { conn: conn!, peer, remote };
+    } finally {
+      await listener.close();
+    }
+  }
+  const { listener, port } = await peer.listen();
+  const [conn, remote] = await Promise.all([hangup.connect({ port, ...options }), peer.accept(listener)]);
+  await peer.close(listener);
+  return { conn, peer, remote };
+}
+
+/** Runs `body` over a fresh pair; the connection is reset afterwards whatever happened. */
+export function withPair(side: Side, body: (pair: Pair) => Promise<void>, options: ConnOptions = {}): () => Promise<void> {
+  return () =>
+    withPeer(async (peer) => {
+      const pair = await openPair(peer, side, options);
+      try {
+        await body(pair);
+      } finally {
+        pair.conn.reset();
+        await pair.conn.closed;
+      }
+    });
+}
+
+/** Every byte until EOF, through `for await`; throws what the loop throws. */
+export async function collect(conn: Conn, into: Uint8Array[] = []): Promise<Uint8Array> {
+  for await (const chunk of conn) into.push(chunk);
+  return concat(into);
+}
+
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const text = (bytes: Uint8Array | null): string => (bytes === null ? "<null>" : new TextDecoder().decode(bytes));
+
+/** The error `promise` rejects with; fails if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a rejection, but the promise resolved");
+}
+
+/** Settles within `ms`, or fails saying what did not happen. */
+export async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+const PEER_SCRIPT = fileURLToPath(new URL("../peer/peer.py", import.meta.url));
+
+/** How the peer saw a stream end. */
+export type PeerEnd = "eof" | "reset" | "timeout" | "count" | "epipe";
+
+export interface Received {
+  length: number;
+  sha256: string;
+  end: PeerEnd;
+  data: Uint8Array;
+}
+
+export interface Sent {
+  sent: number;
+  sha256: string;
+  sendError?: string;
+}
+
+type Send = { data?: Uint8Array; text?: string; size?: number; then?: "fin" | "rst" | "close"; chunk?: number };
+
+/**
+ * The controllable raw-socket peer (test/peer/peer.py), one process per test.
+ * It tells the truth about the wire: FIN is shutdown(SHUT_WR), RST is SO_LINGER 0.
+ */
+export class Peer {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  #nextId = 0;
+  #buffer = "";
+
+  constructor() {
+    this.#child = spawn("python3", ["-u", PEER_SCRIPT], { stdio: ["pipe", "pipe", "inherit"] });
+    this.#child.stdout!.setEncoding("utf8");
+    this.#child.stdout!.on("data", (text: string) => {
+      this.#buffer += text;
+      for (let nl = this.#buffer.indexOf("\n"); nl >= 0; nl = this.#buffer.indexOf("\n")) {
+        const message = JSON.parse(this.#buffer.slice(0, nl)) as Record<string, unknown>;
+        this.#buffer = this.#buffer.slice(nl + 1);
+        const waiter = this.#pending.get(message.id as number);
+        this.#pending.delete(message.id as number);
+        if (typeof message.error === "string") waiter?.reject(new Error(`peer: ${message.error}`));
+        else waiter?.resolve(message);
+      }
+    });
+    this.#child.on("error", (err) => {
+      for (const waiter of this.#pending.values()) waiter.reject(err);
+    });
+  }
+
+  command(op: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const id = ++this.#nextId;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#child.stdin!.write(JSON.stringify({ id, op, ...args }) + "\n");
+    });
+  }
+
+  /** Listens on 127.0.0.1 (or a Unix path); returns the listener handle and port. */
+  async listen(args: { path?: string } = {}): Promise<{ listener: number; port: number }> {
+    const r = await this.command("listen", args);
+    return { listener: r.listener as number, port: r.port as number };
+  }
+
+  async accept(listener: number): Promise<number> {
+    return (await this.command("accept", { listener })).conn as number;
+  }
+
+  async connect(args: { port?: number; path?: string; rcvbuf?: number }): Promise<number> {
+    return (await this.command("connect", args)).conn as number;
+  }
+
+  async send(conn: number, what: Send): Promise<Sent> {
+    const { data, ...rest } = what;
+    const args = data ? { ...rest, data: Buffer.from(data).toString("base64") } : rest;
+    return (await this.command("send", { conn, ...args })) as unknown as Sent;
+  }
+
+  async drip(conn: number, what: { text?: string; data?: Uint8Array; intervalMs: number; piece?: number }): Promise<Sent> {
+    const args: Record<string, unknown> = { conn, interval_ms: what.intervalMs, piece: what.piece ?? 1 };
+    if (what.data) args.data = Buffer.from(what.data).toString("base64");
+    else args.text = what.text;
+    return (await this.command("drip", args)) as unknown as Sent;
+  }
+
+  fin(conn: number): Promise<unknown> {
+    return this.command("fin", { conn });
+  }
+
+  rst(conn: number): Promise<unknown> {
+    return this.command("rst", { conn });
+  }
+
+  close(conn: number): Promise<unknown> {
+    return this.command("close", { conn });
+  }
+
+  async sentSoFar(conn: number): Promise<number> {
+    return (await this.command("stats", { conn })).sent as number;
+  }
+
+  /** Reads until `count` bytes, EOF, reset or `timeoutMs`. */
+  async recv(conn: number, opts: { count?: number; timeoutMs?: number } = {}): Promise<Received> {
+    const r = await this.command("recv", { conn, count: opts.count, timeout_ms: opts.timeoutMs ?? 10_000 });
+    return {
+      length: r.length as number,
+      sha256: r.sha256 as string,
+      end: r.end as PeerEnd,
+      data: r.data ? new Uint8Array(Buffer.from(r.data as string, "base64")) : new Uint8Array(0),
+    };
+  }
+
+  stop(): void {
+    this.#child.stdin!.end();
+    this.#child.kill();
+  }
+}
+
+export function sha256(...parts: Uint8Array[]): string {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part);
+  return hash.digest("hex");
+}
+
+/** Runs `body` with a fresh peer process, stopped whatever happens. */
+export async function withPeer<T>(body: (peer: Peer) => Promise<T>): Promise<T> {
+  const peer = new Peer();
+  try {
+    return await body(peer);
+  } finally {
+    peer.stop();
+  }
+}

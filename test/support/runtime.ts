@@ -1,0 +1,17 @@
+/**
+ * The adapter under test: the one for the runtime running the suite. The suite
+ * imports only this, so it runs unchanged on Node, Deno and Bun.
+ */
+import type * as NodeAdapter from "../../adapters/node.ts";
+import { runtime } from "./harness.ts";
+
+export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve">;
+
+const modules: Record<typeof runtime, string> = {
+  node: "../../adapters/node.ts",
+  deno: "../../adapters/deno.ts",
+  bun: "../../adapters/bun.ts",
+};
+
+export const hangup = (await import(modules[runtime])) as Adapter;
+export { runtime };
