@@ -8,8 +8,7 @@ import { sha256 } from "../support/peer.ts";
 for (const side of SIDES) {
   describe(`ending (hangup as ${side})`, () => {
     test("EOF ends iteration after every byte, in order; read() then returns null, forever", withPair(side, async ({ conn, peer, remote }) => {
-      const sent = await peer.send(remote, { size: 1 << 20, then: "fin" });
-      const received = await collect(conn);
+      const [sent, received] = await Promise.all([peer.send(remote, { size: 1 << 20, then: "fin" }), collect(conn)]);
       assert.equal(received.length, 1 << 20);
       assert.equal(sha256(received), sent.sha256);
       assert.equal(await conn.read(), null);

@@ -1,0 +1,199 @@
+/** connect/listen: errors, bad options, Unix sockets. */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AddressInUseError, ConnectionRefusedError, SocketError, TimedOutError } from "../../src/index.ts";
+import { describe, test } from "../support/harness.ts";
+import { collect, rejection, text } from "../support/fixtures.ts";
+import { sha256, withPeer } from "../support/peer.ts";
+import { hangup } from "../support/runtime.ts";
+
+function withTempDir(body: (dir: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hangup-"));
+    try {
+      await body(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** A port nothing listens on: bound, then released. */
+async function freePort(): Promise<number> {
+  const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as { port: number }).port;
+  await listener.close();
+  return port;
+}
+
+describe("connect", () => {
+  test("to a port nothing listens on rejects with ConnectionRefusedError", async () => {
+    const err = await rejection(hangup.connect({ port: await freePort() }));
+    assert.ok(err instanceof ConnectionRefusedError, `got ${String(err)}`);
+    assert.equal(err.code, "ECONNREFUSED");
+    assert.match(err.message, /^Cannot connect: connection refused/);
+  });
+
+  test("that cannot complete rejects with TimedOutError after `timeout` ms, or signal.reason on abort", () =>
+    withPeer(async (peer) => {
+      // A listener whose accept queue is full drops new SYNs: the handshake never completes.
+      const { port } = await peer.command("listen", { backlog: 0 }) as { port: number };
+      const fillers = await Promise.allSettled([1, 2, 3].map(() => peer.command("connect", { port, timeout_ms: 500 })));
+      assert.ok(fillers.some((f) => f.status === "fulfilled"), "the accept queue was filled");
+      const started = Date.now();
+      const err = await rejection(hangup.connect({ port, timeout: 300 }));
+      assert.ok(err instanceof TimedOutError, `got ${String(err)}`);
+      assert.equal(err.code, "ETIMEDOUT");
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 250 && elapsed < 5000, `timed out after ${elapsed} ms`);
+      const reason = new Error("gave up");
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(reason), 100);
+      assert.equal(await rejection(hangup.connect({ port, signal: controller.signal })), reason);
+    }), { timeout: 20_000 });
+
+  test("bad options throw TypeError or RangeError naming the option", async () => {
+    const cases: Array<[unknown, typeof TypeError | typeof RangeError, RegExp]> = [
+      [undefined, TypeError, /options/],
+      [{ port: "80" }, TypeError, /port/],
+      [{ port: 70000 }, RangeError, /port/],
+      [{ port: 0 }, RangeError, /port/],
+      [{ port: 80, hostname: 7 }, TypeError, /hostname/],
+      [{ port: 80, timeout: -5 }, RangeError, /timeout/],
+      [{ port: 80, idleTimeout: -1 }, RangeError, /idleTimeout/],
+      [{ port: 80, highWaterMark: 0 }, RangeError, /highWaterMark/],
+      [{ port: 80, noDelay: "yes" }, TypeError, /noDelay/],
+      [{ port: 80, keepAlive: "on" }, TypeError, /keepAlive/],
+      [{ port: 80, signal: {} }, TypeError, /signal/],
+      [{ port: 80, heartbeat: { interval: 0, message: "x" } }, RangeError, /heartbeat.interval/],
+      [{ path: "" }, TypeError, /path/],
+    ];
+    for (const [options, ErrorClass, message] of cases) {
+      const err = await rejection(hangup.connect(options as never));
+      assert.ok(err instanceof ErrorClass, `${JSON.stringify(options)}: expected ${ErrorClass.name}, got ${String(err)}`);
+      assert.match((err as Error).message, message, JSON.stringify(options));
+    }
+  });
+
+  test("to a Unix socket path that does not exist rejects with a SocketError carrying the OS code", withTempDir(async (dir) => {
+    const err = await rejection(hangup.connect({ path: join(dir, "nobody.sock") }));
+    assert.ok(err instanceof SocketError, `got ${String(err)}`);
+    assert.equal(err.code, "ENOENT");
+  }));
+});
+
+describe("listen", () => {
+  test("port 0 gives an ephemeral port, reported by addr", async () => {
+    const listener = await hangup.listen({ hostname: "127.0.0.1" });
+    try {
+      assert.equal(listener.addr.transport, "tcp");
+      const { hostname, port } = listener.addr as { hostname: string; port: number };
+      assert.equal(hostname, "127.0.0.1");
+      assert.ok(port > 0);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  test("on a taken address rejects with AddressInUseError", async () => {
+    const first = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const err = await rejection(hangup.listen({ hostname: "127.0.0.1", port: (first.addr as { port: number }).port }));
+      assert.ok(err instanceof AddressInUseError, `got ${String(err)}`);
+      assert.equal(err.code, "EADDRINUSE");
+    } finally {
+      await first.close();
+    }
+  });
+
+  test("bad options throw TypeError or RangeError naming the option", async () => {
+    for (const [options, ErrorClass, message] of [
+      [{ port: -1 }, RangeError, /port/],
+      [{ port: 1.5 }, RangeError, /port/],
+      [{ backlog: 0 }, RangeError, /backlog/],
+      [{ idleTimeout: "soon" }, TypeError, /idleTimeout/],
+      [7, TypeError, /options/],
+    ] as const) {
+      const err = await rejection(hangup.listen(options as never));
+      assert.ok(err instanceof ErrorClass, `${JSON.stringify(options)}: got ${String(err)}`);
+      assert.match((err as Error).message, message);
+    }
+  });
+
+  test("close() ends iteration and pending accept(), leaves accepted connections alone, and is idempotent", () =>
+    withPeer(async (peer) => {
+      const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as { port: number }).port;
+      const [remote, conn] = await Promise.all([peer.connect({ port }), listener.accept()]);
+      const pending = listener.accept();
+      await Promise.all([listener.close(), listener.close()]);
+      assert.equal(await pending, null);
+      assert.equal(await listener.accept(), null);
+      await peer.send(remote, { text: "still connected", then: "fin" });
+      assert.equal(text(await collect(conn!)), "still connected");
+      await conn!.close();
+    }));
+
+  test("a client that connects and resets before it is accepted does not break the loop", () =>
+    withPeer(async (peer) => {
+      const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as { port: number }).port;
+      try {
+        for (let i = 0; i < 20; i++) await peer.rst(await peer.connect({ port }));
+        const good = await peer.connect({ port });
+        await peer.send(good, { text: "good client", then: "fin" });
+        let answered = false;
+        for (let i = 0; i < 25 && !answered; i++) {
+          const conn = (await listener.accept())!;
+          const body = await collect(conn).then(text, () => "");
+          if (body === "good client") {
+            answered = true;
+            await conn.write("welcome");
+          }
+          await conn.close();
+        }
+        assert.ok(answered, "the good client was accepted after the resets");
+        assert.equal(text((await peer.recv(good)).data), "welcome");
+      } finally {
+        await listener.close();
+      }
+    }));
+});
+
+describe("Unix sockets", () => {
+  test("hangup as server: bytes and checksum round trip, then EOF", withTempDir(async (dir) => {
+    const path = join(dir, "server.sock");
+    const listener = await hangup.listen({ path });
+    try {
+      assert.deepEqual(listener.addr, { transport: "unix", path });
+      await withPeer(async (peer) => {
+        const [remote, conn] = await Promise.all([peer.connect({ path }), listener.accept()]);
+        const [sent, received] = await Promise.all([peer.send(remote, { size: 256 * 1024, then: "fin" }), collect(conn!)]);
+        assert.equal(sha256(received), sent.sha256);
+        await conn!.write("ok");
+        await conn!.close();
+        assert.equal(text((await peer.recv(remote)).data), "ok");
+      });
+    } finally {
+      await listener.close();
+    }
+  }));
+
+  test("hangup as client: bytes round trip, and reset() closes", withTempDir(async (dir) => {
+    const path = join(dir, "peer.sock");
+    await withPeer(async (peer) => {
+      const { listener } = await peer.listen({ path });
+      const [conn, remote] = await Promise.all([hangup.connect({ path }), peer.accept(listener)]);
+      assert.equal(conn.remoteAddr.transport, "unix");
+      await conn.write("over unix");
+      await conn.closeWrite();
+      const seen = await peer.recv(remote);
+      assert.equal(text(seen.data), "over unix");
+      assert.equal(seen.end, "eof");
+      conn.reset();
+      await conn.closed;
+    });
+  }));
+});
