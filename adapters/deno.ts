@@ -1,0 +1,228 @@
+/**
+ * hangup on Deno: a translation of `Deno.Conn` into the core's `ConnSource`
+ * contract. Reads use `conn.read()` into fresh buffers, never `for await` over
+ * `conn.readable`, which closes the connection at EOF and loses the reply to a
+ * half-close. Every policy lives in `hangup/core`.
+ *
+ * @example
+ * ```ts
+ * import { listen, serve } from "hangup/deno";
+ * const listener = await listen({ port: 7000 });
+ * await serve(listener, async (conn) => {
+ *   for await (const chunk of conn) await conn.write(chunk);
+ * });
+ * ```
+ *
+ * @module
+ */
+import {
+  type Addr,
+  checkConnectOptions,
+  checkListenOptions,
+  type Conn,
+  type ConnectOptions,
+  type ConnOptions,
+  connOptionsOf,
+  type ConnSink,
+  type ConnSource,
+  createConn,
+  createListener,
+  type Listener,
+  type ListenOptions,
+  toSocketError,
+  withDeadline,
+} from "../src/index.ts";
+
+export * from "../src/index.ts";
+
+/** Which adapter this entry is. */
+export const runtime = "deno" as const;
+
+const READ_SIZE = 65536;
+/** A read smaller than this is copied out, so a small message does not pin a 64 KiB buffer. */
+const COPY_BELOW = 16384;
+
+function addrOf(addr: Deno.Addr): Addr {
+  if (addr.transport === "unix" || addr.transport === "unixpacket") return { transport: "unix", path: addr.path ?? "" };
+  const net = addr as Deno.NetAddr;
+  return { transport: "tcp", hostname: net.hostname, port: net.port };
+}
+
+function denoSource(conn: Deno.Conn): ConnSource {
+  let sink: ConnSink | undefined;
+  let paused = false;
+  let wakePump: (() => void) | undefined;
+  /** Closed here or detached: errors from the pending read are ours, not the peer's. */
+  let stopped = false;
+  let released = false;
+
+  const release = (): void => {
+    stopped = true;
+    wakePump?.();
+    if (released) return;
+    released = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    sink?.closed();
+  };
+
+  const pump = async (): Promise<void> => {
+    for (;;) {
+      while (paused && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
+      if (stopped) return;
+      const buffer = new Uint8Array(READ_SIZE);
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (err) {
+        if (!stopped) sink!.error(err);
+        return;
+      }
+      if (stopped) return;
+      if (n === null) return sink!.end();
+      sink!.data(n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n));
+    }
+  };
+
+  return {
+    localAddr: addrOf(conn.localAddr),
+    remoteAddr: addrOf(conn.remoteAddr),
+    native: conn,
+    start(s) {
+      sink = s;
+      if (released) s.closed();
+      else void pump();
+    },
+    pause: () => void (paused = true),
+    resume() {
+      paused = false;
+      wakePump?.();
+    },
+    async write(bytes) {
+      for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
+    },
+    closeWrite: () => conn.closeWrite(),
+    close: async () => release(),
+    destroy: release,
+    // Deno has no API for an abortive close: the closest is a close, which sends FIN.
+    reset: release,
+    detach() {
+      stopped = true;
+      wakePump?.();
+    },
+    setKeepAlive: (delay) => (conn as Deno.TcpConn).setKeepAlive?.(delay !== false),
+    setNoDelay: (noDelay) => (conn as Deno.TcpConn).setNoDelay?.(noDelay),
+  };
+}
+
+/**
+ * Connects over TCP (`hostname`, default `127.0.0.1`, and `port`) or a Unix socket (`path`).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "hangup/deno";
+ * const conn = await connect({ port: 7000, timeout: 5000 });
+ * await conn.write("hello\n");
+ * console.log(await conn.readUntil("\n"));
+ * await conn.close();
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<Conn> {
+  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  const attempt = (endpoint.transport === "unix"
+    ? Deno.connect({ transport: "unix", path: endpoint.path })
+    : Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port }))
+    .catch((err: unknown) => Promise.reject(toSocketError(err, "connect")));
+  const conn: Deno.Conn = await withDeadline<Deno.Conn>(attempt, {
+    timeout,
+    signal: o.signal,
+    cancel: () => {},
+    discard: (late) => late.close(),
+  });
+  return createConn(denoSource(conn), connOptionsOf(o));
+}
+
+/**
+ * Listens on TCP (`hostname`, default `0.0.0.0`, and `port`, 0 or absent for an
+ * ephemeral one) or a Unix socket (`path`). `backlog` is not settable on Deno.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "hangup/deno";
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.addr);
+ * for await (const conn of listener) void conn.close();
+ * ```
+ */
+export async function listen(options?: ListenOptions): Promise<Listener> {
+  const { endpoint, options: o } = checkListenOptions(options);
+  let server: Deno.Listener;
+  try {
+    server = endpoint.transport === "unix"
+      ? Deno.listen({ transport: "unix", path: endpoint.path })
+      : Deno.listen({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port });
+  } catch (err) {
+    throw toSocketError(err, "listen");
+  }
+  let closed = false;
+  let paused = false;
+  let wake: (() => void) | undefined;
+  let accepting: Promise<void> = Promise.resolve();
+
+  return createListener({
+    addr: addrOf(server.addr),
+    start(sink) {
+      accepting = (async () => {
+        while (!closed) {
+          while (paused && !closed) await new Promise<void>((resolve) => (wake = resolve));
+          if (closed) return;
+          try {
+            sink.connection(denoSource(await server.accept()));
+          } catch {
+            // Closed, or a transient accept failure (EMFILE, ECONNABORTED): keep listening unless closed.
+            if (!closed) await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        }
+      })();
+    },
+    pause: () => void (paused = true),
+    resume() {
+      paused = false;
+      wake?.();
+    },
+    async close() {
+      closed = true;
+      wake?.();
+      try {
+        server.close();
+      } catch {
+        // Already closed.
+      }
+      // The address is released only once the pending accept has ended.
+      await accepting;
+      if (endpoint.transport === "unix") {
+        // Deno leaves the socket file behind; Node and Bun remove it.
+        await Deno.remove(endpoint.path).catch(() => {});
+      }
+    },
+  }, connOptionsOf(o));
+}
+
+/**
+ * A `Conn` over a `Deno.Conn` you already have.
+ *
+ * @example
+ * ```ts
+ * import { wrap } from "hangup/deno";
+ * const conn = wrap(await Deno.connect({ port: 7000 }), { idleTimeout: 10_000 });
+ * ```
+ */
+export function wrap(native: Deno.Conn, options?: ConnOptions): Conn {
+  if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
+    throw new TypeError("native must be a Deno.Conn");
+  }
+  return createConn(denoSource(native), options);
+}
