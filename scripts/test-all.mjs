@@ -1,41 +1,64 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, then the one conformance suite (and the core unit tests) on every runtime.
-// Runtimes run one after another so timing-sensitive cases do not fight over the 2 cores.
+// `npm test`: type checks, then the one conformance suite and the core unit tests on Node
+// (vitest), Deno (deno test) and Bun (bun test). Runtimes run one after another so the
+// timing-sensitive cases do not fight over the machine's 2 cores. Exits non-zero if any fails.
 import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
 
 const runs = [
-  { name: "typecheck", cmd: "npx", args: ["tsc", "-p", "tsconfig.json"] },
-  { name: "node", cmd: "npx", args: ["vitest", "run"], runtime: true },
+  { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
+  { name: "tsc (bun)", cmd: bin("tsc"), args: ["-p", "tsconfig.bun.json"] },
+  { name: "deno check", cmd: bin("deno"), args: ["check", "adapters/deno.ts", "src/index.ts"] },
+  { name: "node", cmd: bin("vitest"), args: ["run"], count: vitestCounts },
+  { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
+  { name: "bun", cmd: bin("bun"), args: ["test", "--timeout", "120000", "test/"], count: bunCounts },
 ];
 
-const results = [];
-for (const run of runs) {
-  console.log(`\n=== ${run.name} ===`);
-  const started = Date.now();
-  const child = spawnSync(run.cmd, run.args, { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8", maxBuffer: 64 << 20 });
-  process.stdout.write(child.stdout ?? "");
-  const counts = run.runtime ? countCases(child.stdout ?? "") : undefined;
-  results.push({ name: run.name, ok: child.status === 0, counts, seconds: (Date.now() - started) / 1000 });
+const strip = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
+
+function vitestCounts(out) {
+  const m = strip(out).match(/Tests\s+(?:(\d+) failed \| )?(\d+) passed/);
+  return m && { passed: Number(m[2]), failed: Number(m[1] ?? 0) };
+}
+function denoCounts(out) {
+  const m = strip(out).match(/\| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed/);
+  return m && { passed: Number(m[1]), failed: Number(m[3]) };
+}
+function bunCounts(out) {
+  const text = strip(out);
+  const pass = text.match(/^\s*(\d+) pass$/m);
+  const fail = text.match(/^\s*(\d+) fail$/m);
+  return pass && { passed: Number(pass[1]), failed: Number(fail?.[1] ?? 0) };
 }
 
-function countCases(out) {
-  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
-  const vitest = plain.match(/Tests\s+(?:(\d+) failed \| )?(\d+) passed/);
-  if (vitest) return { passed: Number(vitest[2]), failed: Number(vitest[1] ?? 0) };
-  return undefined;
+const only = process.argv.slice(2);
+const results = [];
+for (const run of runs.filter((r) => only.length === 0 || only.includes(r.name))) {
+  console.log(`\n=== ${run.name} ===`);
+  const started = Date.now();
+  const child = spawnSync(run.cmd, run.args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 256 << 20 });
+  const output = (child.stdout ?? "") + (child.stderr ?? "");
+  process.stdout.write(output);
+  const counts = run.count ? run.count(output) : undefined;
+  const ok = child.status === 0 && (!run.count || (counts !== null && counts.failed === 0 && counts.passed > 0));
+  results.push({ name: run.name, ok, counts, seconds: (Date.now() - started) / 1000 });
 }
 
 console.log("\n=== summary ===");
 let passed = 0;
 let failed = 0;
 for (const r of results) {
-  const c = r.counts ? `${r.counts.passed} passed, ${r.counts.failed} failed` : r.ok ? "ok" : "FAILED";
-  console.log(`${r.name.padEnd(10)} ${r.ok ? "ok  " : "FAIL"} ${c} (${r.seconds.toFixed(1)} s)`);
+  const detail = r.counts ? `${r.counts.passed} passed, ${r.counts.failed} failed` : r.ok ? "ok" : "failed";
+  console.log(`${r.ok ? "ok  " : "FAIL"} ${r.name.padEnd(11)} ${detail} (${r.seconds.toFixed(1)} s)`);
   if (r.counts) {
     passed += r.counts.passed;
     failed += r.counts.failed;
   }
-  if (!r.ok && !r.counts) failed += 1;
+  if (!r.ok && !(r.counts && r.counts.failed > 0)) failed += 1;
 }
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(results.every((r) => r.ok) ? 0 : 1);

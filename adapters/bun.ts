@@ -1,0 +1,274 @@
+/**
+ * hangup on Bun: a translation of `Bun.connect` / `Bun.listen` socket handlers
+ * into the core's `ConnSource` contract. Every policy lives in `hangup/core`.
+ *
+ * Bun's own traps, translated here: errors arrive only as `close`'s second
+ * argument; `end()` closes both directions (half-close is `shutdown()`); after
+ * our `shutdown()` the peer's FIN shows up as `close` with no `end`; a write on
+ * a dead socket returns -1; `drain` fires stray; `end()` and `terminate()` call
+ * `close` re-entrantly.
+ *
+ * @example
+ * ```ts
+ * import { listen, serve } from "hangup/bun";
+ * const listener = await listen({ port: 7000 });
+ * await serve(listener, async (conn) => {
+ *   for await (const chunk of conn) await conn.write(chunk);
+ * });
+ * ```
+ *
+ * @module
+ */
+import type { Socket, SocketHandler } from "bun";
+import {
+  type Addr,
+  checkConnectOptions,
+  checkListenOptions,
+  type Conn,
+  type ConnectOptions,
+  connOptionsOf,
+  type ConnSink,
+  type ConnSource,
+  createConn,
+  createListener,
+  type Listener,
+  type ListenOptions,
+  type ListenerSink,
+  toSocketError,
+  withDeadline,
+} from "../src/index.ts";
+
+export * from "../src/index.ts";
+
+/** Which adapter this entry is. */
+export const runtime = "bun" as const;
+
+/** What Bun reports for a socket, routed to its source. */
+class SocketState {
+  sink: ConnSink | undefined;
+  /** Events before `start` (a connection waiting in the accept queue). */
+  earlyError: unknown;
+  earlyClose = false;
+  sawEnd = false;
+  closed = false;
+  detached = false;
+  closeError: unknown;
+  pendingWrite: { bytes: Uint8Array; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  onClosed: (() => void)[] = [];
+
+  constructor(readonly socket: Socket<SocketState>) {}
+
+  data(chunk: Uint8Array): void {
+    if (!this.detached) this.sink?.data(chunk);
+  }
+
+  end(): void {
+    this.sawEnd = true;
+    if (!this.detached) this.sink?.end();
+  }
+
+  close(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    this.failPendingWrite(error);
+    for (const resolve of this.onClosed.splice(0)) resolve();
+    if (this.detached) return;
+    const sink = this.sink;
+    if (!sink) {
+      this.earlyClose = true;
+      this.earlyError = error;
+      return;
+    }
+    if (error !== undefined) sink.error(error);
+    // After our shutdown() Bun reports the peer's FIN as a close with no `end`.
+    else if (!this.sawEnd) sink.end();
+    sink.closed();
+  }
+
+  drain(): void {
+    const pending = this.pendingWrite;
+    if (!pending) return; // Bun fires stray drains
+    this.pendingWrite = undefined;
+    this.writeFrom(pending.bytes, pending.resolve, pending.reject);
+  }
+
+  writeFrom(bytes: Uint8Array, resolve: () => void, reject: (err: unknown) => void): void {
+    const written = this.closed ? -1 : this.socket.write(bytes);
+    if (written < 0) return reject(this.deadSocketError());
+    if (written === bytes.length) return resolve();
+    this.pendingWrite = { bytes: bytes.subarray(written), resolve, reject };
+  }
+
+  failPendingWrite(error: unknown): void {
+    const pending = this.pendingWrite;
+    this.pendingWrite = undefined;
+    pending?.reject(error ?? this.deadSocketError());
+  }
+
+  /** Bun's write on a dead socket returns -1 with no error: name it. */
+  deadSocketError(): unknown {
+    return this.closeError ?? Object.assign(new Error("The socket is closed"), { code: this.sawEnd ? "EPIPE" : "ERR_SOCKET_CLOSED" });
+  }
+
+  whenClosed(): Promise<void> {
+    return this.closed ? Promise.resolve() : new Promise((resolve) => this.onClosed.push(resolve));
+  }
+}
+
+const handlers: SocketHandler<SocketState> = {
+  // Plain Uint8Array chunks, as on every runtime (the types still say Buffer, a subclass).
+  binaryType: "uint8array",
+  data: (socket, chunk) => socket.data.data(chunk),
+  end: (socket) => socket.data.end(),
+  close: (socket, error) => socket.data.close(error),
+  drain: (socket) => socket.data.drain(),
+  // Called when a handler throws: none of ours should, but never let it pass silently.
+  error: (socket, error) => socket.data.close(error),
+};
+
+function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
+  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
+}
+
+function bunSource(state: SocketState, localAddr: Addr, remoteAddr: Addr): ConnSource {
+  const socket = state.socket;
+  return {
+    localAddr,
+    remoteAddr,
+    native: socket,
+    start(sink) {
+      state.sink = sink;
+      if (state.earlyClose) {
+        if (state.earlyError !== undefined) sink.error(state.earlyError);
+        else sink.end();
+        sink.closed();
+        return;
+      }
+      socket.resume();
+    },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    write: (bytes) => new Promise<void>((resolve, reject) => state.writeFrom(bytes, resolve, reject)),
+    async closeWrite() {
+      if (!state.closed) socket.shutdown();
+    },
+    close() {
+      // Bun's end() closes both directions (and may call `close` before it returns).
+      if (!state.closed) socket.end();
+      return state.whenClosed();
+    },
+    destroy() {
+      if (!state.closed) socket.end();
+    },
+    reset() {
+      if (!state.closed) socket.terminate();
+    },
+    detach() {
+      // The new owner takes the socket over with `socket.reload({ socket: handlers })`.
+      state.detached = true;
+      socket.pause();
+    },
+    setKeepAlive: (delay) => void (delay === false ? socket.setKeepAlive(false) : socket.setKeepAlive(true, delay)),
+    setNoDelay: (noDelay) => void socket.setNoDelay(noDelay),
+  };
+}
+
+function addrsOf(socket: Socket<SocketState>, unixPath: string | undefined): { local: Addr; remote: Addr } {
+  if (unixPath !== undefined) {
+    return { local: { transport: "unix", path: unixPath }, remote: { transport: "unix", path: unixPath } };
+  }
+  return {
+    local: tcpAddr(socket.localAddress, socket.localPort),
+    remote: tcpAddr(socket.remoteAddress, socket.remotePort),
+  };
+}
+
+/**
+ * Connects over TCP (`hostname`, default `127.0.0.1`, and `port`) or a Unix socket (`path`).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "hangup/bun";
+ * const conn = await connect({ port: 7000, timeout: 5000 });
+ * await conn.write("hello\n");
+ * console.log(await conn.readUntil("\n"));
+ * await conn.close();
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<Conn> {
+  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  let abandoned = false;
+  const socketHandlers: SocketHandler<SocketState> = {
+    ...handlers,
+    // The socket is created (and its state set) before any event can fire.
+    open: (socket) => {
+      socket.data = new SocketState(socket);
+      socket.pause();
+      if (abandoned) socket.terminate();
+    },
+    connectError: () => {},
+  };
+  const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
+  const attempt = (endpoint.transport === "unix"
+    ? Bun.connect({ ...common, unix: endpoint.path })
+    : Bun.connect({ ...common, hostname: endpoint.hostname, port: endpoint.port }))
+    .catch((err: unknown) => Promise.reject(toSocketError(err, "connect")));
+  const socket = await withDeadline(attempt, {
+    timeout,
+    signal: o.signal,
+    cancel: () => void (abandoned = true),
+    discard: (late) => late.terminate(),
+  });
+  socket.data ??= new SocketState(socket);
+  const { local, remote } = addrsOf(socket, endpoint.transport === "unix" ? endpoint.path : undefined);
+  return createConn(bunSource(socket.data, local, remote), connOptionsOf(o));
+}
+
+/**
+ * Listens on TCP (`hostname`, default `0.0.0.0`, and `port`, 0 or absent for an
+ * ephemeral one) or a Unix socket (`path`). `backlog` is not settable on Bun.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "hangup/bun";
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.addr);
+ * for await (const conn of listener) void conn.close();
+ * ```
+ */
+export async function listen(options?: ListenOptions): Promise<Listener> {
+  const { endpoint, options: o } = checkListenOptions(options);
+  let sink: ListenerSink | undefined;
+  const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
+  const socketHandlers: SocketHandler<SocketState> = {
+    ...handlers,
+    open(socket) {
+      socket.data = new SocketState(socket);
+      // Nothing is read until the application accepts the connection.
+      socket.pause();
+      const { local, remote } = addrsOf(socket, unixPath);
+      sink!.connection(bunSource(socket.data, local, remote));
+    },
+  };
+  const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
+  let server: { stop(closeActiveConnections?: boolean): void; hostname?: string; port?: number };
+  try {
+    server = endpoint.transport === "unix"
+      ? Bun.listen({ ...common, unix: endpoint.path })
+      : Bun.listen({ ...common, hostname: endpoint.hostname, port: endpoint.port, exclusive: true });
+  } catch (err) {
+    throw toSocketError(err, "listen");
+  }
+  const addr: Addr = endpoint.transport === "unix"
+    ? { transport: "unix", path: endpoint.path }
+    : tcpAddr(server.hostname, server.port);
+  return createListener({
+    addr,
+    start: (s) => void (sink = s),
+    async close() {
+      // false: established connections stay open.
+      server.stop(false);
+    },
+  }, connOptionsOf(o));
+}
