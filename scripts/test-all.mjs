@@ -13,6 +13,7 @@ const runs = [
   { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
   { name: "tsc (bun)", cmd: bin("tsc"), args: ["-p", "tsconfig.bun.json"] },
   { name: "deno check", cmd: bin("deno"), args: ["check", "adapters/deno.ts", "src/index.ts"] },
+  { name: "exports", cmd: process.execPath, args: ["scripts/test-exports.mjs"], count: plainCounts },
   { name: "node", cmd: bin("vitest"), args: ["run"], count: vitestCounts },
   { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
   { name: "bun", cmd: bin("bun"), args: ["test", "--timeout", "120000", "test/"], count: bunCounts },
@@ -20,6 +21,10 @@ const runs = [
 
 const strip = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
+function plainCounts(out) {
+  const m = strip(out).match(/^(\d+) passed, (\d+) failed$/m);
+  return m && { passed: Number(m[1]), failed: Number(m[2]) };
+}
 function vitestCounts(out) {
   const m = strip(out).match(/Tests\s+(?:(\d+) failed \| )?(\d+) passed/);
   return m && { passed: Number(m[2]), failed: Number(m[1] ?? 0) };

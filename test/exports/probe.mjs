@@ -1,0 +1,22 @@
+// Imported by its package name from a project that depends on hangup: which adapter did the
+// "hangup" export condition pick, and do the entries share one identity for the error classes?
+import * as main from "hangup";
+import * as core from "hangup/core";
+
+const adapter = await import(`hangup/${main.runtime}`);
+const result = {
+  runtime: main.runtime,
+  sameResetClass: main.ConnectionResetError === core.ConnectionResetError && adapter.ConnectionResetError === core.ConnectionResetError,
+  crossInstanceof: new core.ConnectionResetError() instanceof main.SocketError,
+  hasAdapter: typeof main.connect === "function" && typeof main.listen === "function" && typeof main.serve === "function",
+};
+// A real round trip through the picked adapter.
+const listener = await main.listen({ hostname: "127.0.0.1", port: 0 });
+const [client, server] = await Promise.all([main.connect({ port: listener.addr.port }), listener.accept()]);
+await client.write("ping");
+await client.closeWrite();
+let received = "";
+for await (const chunk of server) received += new TextDecoder().decode(chunk);
+await Promise.all([client.close(), server.close(), listener.close()]);
+result.roundTrip = received;
+console.log(JSON.stringify(result));
