@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ConnectionResetError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, SIDES } from "../support/fixtures.ts";
+import { runtime } from "../support/runtime.ts";
 import { withPeer } from "../support/peer.ts";
 import { openPair } from "../support/fixtures.ts";
 
@@ -36,3 +37,29 @@ for (const side of SIDES) {
 }
 
 
+
+/** Node 20 and 22 keep the false-EOF shortcut; Node 24+ dropped it (RUNTIME-NOTES). */
+const nodeMajor = Number((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node?.split(".")[0] ?? 0);
+const falseEofPossible = runtime === "node" && nodeMajor < 24;
+
+describe("reset race after our closeWrite() (hangup as server)", () => {
+  test("every byte arrives; the end is a reset, except the documented Node 20/22 fallback to eof", () =>
+    withPeer(async (peer) => {
+      const wrong: string[] = [];
+      for (let trial = 0; trial < 50; trial++) {
+        const { conn, remote } = await openPair(peer, "server");
+        await conn.closeWrite();
+        await peer.recv(remote);
+        await peer.send(remote, { size: 1000, then: "rst" });
+        const chunks: Uint8Array[] = [];
+        const outcome = await collect(conn, chunks).then(() => "eof", (err: unknown) => err);
+        const bytes = chunks.reduce((n, c) => n + c.length, 0);
+        const acceptable = outcome instanceof ConnectionResetError || (falseEofPossible && outcome === "eof");
+        if (!acceptable) wrong.push(`trial ${trial}: ${String(outcome)}`);
+        if (bytes !== 1000) wrong.push(`trial ${trial}: ${bytes} of 1000 bytes`);
+        conn.reset();
+        await conn.closed;
+      }
+      assert.deepEqual(wrong, []);
+    }), { timeout: 60_000 });
+});
