@@ -36,7 +36,7 @@ describe("core Conn over a scripted source", () => {
     await conn.close();
   });
 
-  test("readExactly and readUntil past highWaterMark resume the source while they wait", async () => {
+  test("a readExactly past highWaterMark resumes the source while it waits", async () => {
     const { source, state, sink } = scripted();
     const conn = createConn(source, { highWaterMark: 100 });
     sink().data(new Uint8Array(150));
