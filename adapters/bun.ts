@@ -33,6 +33,7 @@ import {
   createListener,
   type Listener,
   type ListenOptions,
+  tcpAddr,
   type ListenerSink,
   toSocketError,
   withDeadline,
@@ -126,10 +127,6 @@ const handlers: SocketHandler<SocketState> = {
   // Called when a handler throws: none of ours should, but never let it pass silently.
   error: (socket, error) => socket.data.close(error),
 };
-
-function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
-  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
-}
 
 function bunSource(state: SocketState, localAddr: Addr, remoteAddr: Addr): ConnSource {
   const socket = state.socket;

@@ -29,6 +29,7 @@ import {
   type Endpoint,
   type Listener,
   type ListenOptions,
+  tcpAddr,
   toSocketError,
   withDeadline,
 } from "../src/index.ts";
@@ -39,10 +40,6 @@ export * from "../src/index.ts";
 export const runtime = "node" as const;
 
 const EMPTY = new Uint8Array(0);
-
-function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
-  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
-}
 
 /**
  * Node 20 and 22 can report a peer's RST as a clean `'end'` (libuv's POLLHUP
@@ -71,8 +68,6 @@ function nodeSource(socket: net.Socket, localAddr: Addr, remoteAddr: Addr): Conn
   const onClose = (): void => sink?.closed();
   socket.on("error", onError);
   socket.on("close", onClose);
-  // A socket closed before `start` (reset while queued) still reports `closed` at start.
-  const isClosed = (): boolean => socket.destroyed && !socket.connecting && socket.readyState === "closed";
 
   return {
     localAddr,
@@ -83,7 +78,8 @@ function nodeSource(socket: net.Socket, localAddr: Addr, remoteAddr: Addr): Conn
       socket.on("data", onData);
       socket.on("end", onEnd);
       if (earlyError !== undefined) s.error(earlyError);
-      if (isClosed()) s.closed();
+      // A socket closed before `start` (reset while queued) reports `closed` now; a repeat is ignored.
+      if (socket.destroyed) s.closed();
       else socket.resume();
     },
     pause: () => void socket.pause(),

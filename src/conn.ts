@@ -151,7 +151,6 @@ class SourceConn implements Conn {
       this.#readEnd = null;
       this.#settle("eof");
     }
-    this.#stopTimers();
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#wakeReader();
     this.#resolveClosed();
@@ -178,7 +177,6 @@ class SourceConn implements Conn {
     this.#stop = stop;
     const abortReason = stop.by === "aborted" ? stop.reason : undefined;
     this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
-    this.#stopTimers();
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#wakeReader();
     return true;

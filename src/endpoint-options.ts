@@ -16,6 +16,19 @@ export type ListenOptions = ({ hostname?: string; port?: number } | { path: stri
 /** Where to connect or listen, checked. */
 export type Endpoint = { transport: "tcp"; hostname: string; port: number } | { transport: "unix"; path: string };
 
+/**
+ * A TCP `Addr` from what a runtime reports (either may be missing on a socket
+ * that closed before it was looked at).
+ *
+ * @example
+ * ```ts
+ * tcpAddr(socket.remoteAddress, socket.remotePort); // { transport: "tcp", hostname: "127.0.0.1", port: 52114 }
+ * ```
+ */
+export function tcpAddr(hostname: string | undefined, port: number | undefined): Endpoint & { transport: "tcp" } {
+  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
+}
+
 /** The address `connect` uses when none is given. */
 export const DEFAULT_CONNECT_HOSTNAME = "127.0.0.1";
 /** The address `listen` binds when none is given: every IPv4 interface, as Deno and Bun do. */

@@ -42,4 +42,5 @@ export {
   connOptionsOf,
   type Endpoint,
   type ListenOptions,
+  tcpAddr,
 } from "./endpoint-options.ts";

@@ -5,10 +5,9 @@
 import assert from "node:assert/strict";
 import { ConnectionResetError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, SIDES } from "../support/fixtures.ts";
-import { runtime } from "../support/runtime.ts";
+import { collect, openPair, SIDES } from "../support/fixtures.ts";
 import { withPeer } from "../support/peer.ts";
-import { openPair } from "../support/fixtures.ts";
+import { runtime } from "../support/runtime.ts";
 
 const TRIALS = 200;
 
@@ -19,7 +18,6 @@ for (const side of SIDES) {
         const misreports: string[] = [];
         for (let trial = 0; trial < TRIALS; trial++) {
           const { conn, remote } = await openPair(peer, side);
-          // Give the connection a moment so the RST arrives right behind the data, not before accept.
           await peer.send(remote, { size: 1000, then: "rst" });
           const chunks: Uint8Array[] = [];
           const outcome = await collect(conn, chunks).then(() => "eof", (err: unknown) => err);
