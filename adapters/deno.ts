@@ -55,6 +55,8 @@ function denoSource(conn: Deno.Conn): ConnSource {
   /** Closed here or detached: errors from the pending read are ours, not the peer's. */
   let stopped = false;
   let released = false;
+  /** The read the pump is waiting on: Deno cannot cancel it, so unwrap hands its bytes over. */
+  let inFlight: Promise<Uint8Array | null> | undefined;
 
   const release = (): void => {
     stopped = true;
@@ -74,16 +76,20 @@ function denoSource(conn: Deno.Conn): ConnSource {
       while (paused && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
       if (stopped) return;
       const buffer = new Uint8Array(READ_SIZE);
-      let n: number | null;
+      const reading = conn.read(buffer).then((n) => (n === null ? null : n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n)));
+      inFlight = reading;
+      let bytes: Uint8Array | null;
       try {
-        n = await conn.read(buffer);
+        bytes = await reading;
       } catch (err) {
         if (!stopped) sink!.error(err);
         return;
+      } finally {
+        inFlight = undefined;
       }
       if (stopped) return;
-      if (n === null) return sink!.end();
-      sink!.data(n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n));
+      if (bytes === null) return sink!.end();
+      sink!.data(bytes);
     }
   };
 
@@ -112,10 +118,61 @@ function denoSource(conn: Deno.Conn): ConnSource {
     detach() {
       stopped = true;
       wakePump?.();
+      if (inFlight) handOverInFlightRead(conn, inFlight);
     },
     setKeepAlive: (delay) => (conn as Deno.TcpConn).setKeepAlive?.(delay !== false),
     setNoDelay: (noDelay) => (conn as Deno.TcpConn).setNoDelay?.(noDelay),
   };
+}
+
+/**
+ * After `unwrap()`, a `conn.read()` of ours may still be waiting in Deno, and it
+ * cannot be cancelled. Its bytes belong to the new owner: until they are taken,
+ * the conn's own `read` (and a `readable` made from it) returns them first.
+ */
+function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | null>): void {
+  let late: Uint8Array | null | undefined;
+  let failure: { error: unknown } | undefined;
+  const settled = pending.then(
+    (bytes) => void (late = bytes),
+    (error: unknown) => void (failure = { error }),
+  );
+  const ownRead = conn.read.bind(conn);
+  const restore = (): void => {
+    delete (conn as { read?: unknown }).read;
+    delete (conn as { readable?: unknown }).readable;
+  };
+  const read = async (p: Uint8Array): Promise<number | null> => {
+    await settled;
+    if (failure) {
+      restore();
+      throw failure.error;
+    }
+    if (late === null) {
+      restore();
+      return null;
+    }
+    if (late === undefined || late.length === 0) return ownRead(p);
+    const n = Math.min(p.length, late.length);
+    p.set(late.subarray(0, n));
+    late = late.subarray(n);
+    if (late.length === 0) restore();
+    return n;
+  };
+  let readable: ReadableStream<Uint8Array> | undefined;
+  Object.defineProperty(conn, "read", { value: read, configurable: true, writable: true });
+  Object.defineProperty(conn, "readable", {
+    configurable: true,
+    get: () =>
+      (readable ??= new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const buffer = new Uint8Array(READ_SIZE);
+          const n = await conn.read(buffer);
+          if (n === null) controller.close();
+          else controller.enqueue(buffer.subarray(0, n));
+        },
+      })),
+  });
 }
 
 /**
