@@ -93,7 +93,7 @@ class SourceConn implements Conn {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
 
     if (options.noDelay !== undefined) source.setNoDelay?.(options.noDelay);
-    if (options.keepAlive !== false) source.setKeepAlive?.(options.keepAlive);
+    if (options.keepAlive !== undefined) source.setKeepAlive?.(options.keepAlive);
 
     const sink: ConnSink = {
       data: (chunk) => this.#onData(chunk),

@@ -6,7 +6,8 @@ export const DEFAULT_LIMIT = 65536;
 /** ConnOptions after checking, with defaults filled in. */
 export interface ResolvedConnOptions {
   idleTimeout: number;
-  keepAlive: number | false;
+  /** Absent: the runtime's default is left alone. */
+  keepAlive: number | false | undefined;
   noDelay: boolean | undefined;
   highWaterMark: number;
   heartbeat: { interval: number; message: Uint8Array } | undefined;
@@ -76,7 +77,7 @@ export function toBytes(value: unknown, name: string): Uint8Array {
  */
 export function resolveConnOptions(options: unknown): ResolvedConnOptions {
   const o = checkOptionsObject(options, "options");
-  const keepAlive = o.keepAlive === undefined || o.keepAlive === false ? false : checkDuration(o.keepAlive, "keepAlive", 0);
+  const keepAlive = o.keepAlive === undefined ? undefined : o.keepAlive === false ? false : checkDuration(o.keepAlive, "keepAlive", 0);
   if (o.noDelay !== undefined && typeof o.noDelay !== "boolean") {
     throw new TypeError(`noDelay must be a boolean, got ${describe(o.noDelay)}`);
   }
