@@ -1,28 +1,9 @@
 /** The core's policies over a scripted source: buffering bounds, flow control, the read helpers' edges. */
 import assert from "node:assert/strict";
-import { type ConnSink, type ConnSource, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
+import { BrokenPipeError, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
 import { ChunkQueue } from "../../src/chunk-queue.ts";
 import { describe, test } from "../support/harness.ts";
-
-function scripted() {
-  let sink!: ConnSink;
-  const state = { paused: false, pauses: 0 };
-  const source: ConnSource = {
-    localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
-    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 2 },
-    native: null,
-    start: (s) => void (sink = s),
-    pause: () => void ((state.paused = true), state.pauses++),
-    resume: () => void (state.paused = false),
-    write: async () => {},
-    closeWrite: async () => {},
-    close: async () => sink.closed(),
-    destroy: () => sink.closed(),
-    reset: () => sink.closed(),
-    detach: () => {},
-  };
-  return { source, state, sink: () => sink };
-}
+import { scripted } from "../support/scripted-source.ts";
 
 describe("core Conn over a scripted source", () => {
   test("pauses the source at highWaterMark and resumes once the reader drains below it", async () => {
@@ -61,6 +42,40 @@ describe("core Conn over a scripted source", () => {
     assert.ok(eof instanceof UnexpectedEofError);
     assert.equal(new TextDecoder().decode(eof.partial), "abcdefgh");
     assert.equal(await conn.read(), null);
+  });
+});
+
+describe("heartbeat over a scripted source", () => {
+  test("a heartbeat whose write fails ends the connection with the typed error, never unhandled", async () => {
+    const { source } = scripted({
+      write: () => Promise.reject(Object.assign(new Error("write EPIPE"), { code: "EPIPE" })),
+    });
+    const conn = createConn(source, { heartbeat: { interval: 10, message: "ping\n" } });
+    const info = await conn.ended;
+    assert.equal(info.reason, "error");
+    assert.ok(info.error instanceof BrokenPipeError);
+    assert.equal(info.error.message, "Cannot write: broken pipe, the peer closed the connection");
+    await conn.closed;
+    const later = await conn.write("x").catch((e: unknown) => e);
+    assert.ok(later instanceof BrokenPipeError);
+  });
+
+  test("heartbeats are written only when nothing else was written for the interval", async () => {
+    const { source, state } = scripted();
+    const conn = createConn(source, { heartbeat: { interval: 40, message: "." } });
+    for (let i = 0; i < 6; i++) {
+      await conn.write("data");
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    const duringWrites = state.written.map((b) => new TextDecoder().decode(b));
+    assert.deepEqual(duringWrites, Array(6).fill("data"));
+    await new Promise((resolve) => setTimeout(resolve, 130));
+    const beats = state.written.length - 6;
+    assert.ok(beats >= 2 && beats <= 4, `expected about 3 heartbeats in 130 ms at 40 ms, got ${beats}`);
+    await conn.close();
+    const afterClose = state.written.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(state.written.length, afterClose, "no heartbeat after close");
   });
 });
 
