@@ -29,6 +29,7 @@ export {
 } from "./errors.ts";
 export { type SocketOperation, toSocketError } from "./to-socket-error.ts";
 export { createConn } from "./conn.ts";
+export { fromStreams, type StreamPair } from "./from-streams.ts";
 export { createListener } from "./listener.ts";
 export { serve, type ServeOptions } from "./serve.ts";
 export type { ConnSink, ConnSource, ListenerSink, ListenerSource } from "./source.ts";

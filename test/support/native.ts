@@ -61,3 +61,29 @@ export async function readNativeToEnd(native: unknown): Promise<Uint8Array> {
   socket.destroy();
   return concat(chunks);
 }
+
+export interface NativeStreams {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * A real TCP connection to 127.0.0.1:`port` opened with the runtime's own API and
+ * seen as Web Streams: Deno's `conn.readable`/`conn.writable`, and on Node and Bun
+ * `Duplex.toWeb(net.Socket)`.
+ */
+export async function connectStreams(port: number): Promise<NativeStreams> {
+  if (runtime === "deno") {
+    const deno = (globalThis as unknown as { Deno: { connect(o: { hostname: string; port: number }): Promise<NativeStreams> } }).Deno;
+    const conn = await deno.connect({ hostname: "127.0.0.1", port });
+    return { readable: conn.readable, writable: conn.writable };
+  }
+  const net = await import("node:net");
+  const { Duplex } = await import("node:stream");
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  return Duplex.toWeb(socket) as unknown as NativeStreams;
+}
