@@ -68,7 +68,7 @@ def op_listen(cmd):
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", cmd.get("port", 0)))
+        sock.bind((cmd.get("host", "127.0.0.1"), cmd.get("port", 0)))
     sock.listen(cmd.get("backlog", 128))
     handle = register(sock)
     port = sock.getsockname()[1] if "path" not in cmd else 0
@@ -89,7 +89,7 @@ def op_connect(cmd):
         target = cmd["path"]
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        target = ("127.0.0.1", cmd["port"])
+        target = (cmd.get("host", "127.0.0.1"), cmd["port"])
     if "rcvbuf" in cmd:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cmd["rcvbuf"])
     sock.settimeout(cmd.get("timeout_ms", 10000) / 1000)

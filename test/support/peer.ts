@@ -32,8 +32,10 @@ export class Peer {
   #nextId = 0;
   #buffer = "";
 
-  constructor() {
-    this.#child = spawn("python3", ["-u", PEER_SCRIPT], { stdio: ["pipe", "pipe", "inherit"] });
+  /** @param prefix a command that runs the peer, e.g. `["ip", "netns", "exec", name]` */
+  constructor(prefix: string[] = []) {
+    const [command, ...args] = [...prefix, "python3", "-u", PEER_SCRIPT];
+    this.#child = spawn(command!, args, { stdio: ["pipe", "pipe", "inherit"] });
     this.#child.stdout!.setEncoding("utf8");
     this.#child.stdout!.on("data", (text: string) => {
       this.#buffer += text;
@@ -59,8 +61,8 @@ export class Peer {
     });
   }
 
-  /** Listens on 127.0.0.1 (or a Unix path); returns the listener handle and port. */
-  async listen(args: { path?: string } = {}): Promise<{ listener: number; port: number }> {
+  /** Listens on 127.0.0.1 (or `host`, or a Unix path); returns the listener handle and port. */
+  async listen(args: { path?: string; host?: string } = {}): Promise<{ listener: number; port: number }> {
     const r = await this.command("listen", args);
     return { listener: r.listener as number, port: r.port as number };
   }
@@ -69,7 +71,7 @@ export class Peer {
     return (await this.command("accept", { listener })).conn as number;
   }
 
-  async connect(args: { port?: number; path?: string; rcvbuf?: number }): Promise<number> {
+  async connect(args: { port?: number; host?: string; path?: string; rcvbuf?: number }): Promise<number> {
     return (await this.command("connect", args)).conn as number;
   }
 
