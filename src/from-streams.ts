@@ -13,6 +13,8 @@ export interface StreamPair {
   readonly remoteAddr?: Addr;
 }
 
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+
 const UNKNOWN_ADDR: Addr = { transport: "tcp", hostname: "", port: 0 };
 const noop = (): void => {};
 
@@ -59,7 +61,7 @@ function streamSource(streams: StreamPair): ConnSource {
   let stopped = false;
   let released = false;
   /** The read the pump waits on; after unwrap its chunk goes to the new owner. */
-  let inFlight: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  let inFlight: Promise<ReadResult> | undefined;
   let handedOver: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } | undefined;
 
   const release = (): void => {
@@ -82,7 +84,7 @@ function streamSource(streams: StreamPair): ConnSource {
     for (;;) {
       while (paused && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
       if (stopped) return;
-      let result: ReadableStreamReadResult<Uint8Array>;
+      let result: ReadResult;
       try {
         inFlight = reader.read();
         result = await inFlight;
@@ -99,7 +101,7 @@ function streamSource(streams: StreamPair): ConnSource {
   };
 
   /** The rest of the readable for the new owner: the in-flight chunk first, then the original stream. */
-  const continuation = (pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined): ReadableStream<Uint8Array> =>
+  const continuation = (pending: Promise<ReadResult> | undefined): ReadableStream<Uint8Array> =>
     new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
