@@ -1,19 +1,37 @@
-import { defineConfig } from "tsup";
+import { defineConfig, type Options } from "tsup";
 
-// One ESM build with code splitting: the core lives in one shared chunk, so every
-// entry point hands out the same error classes.
-export default defineConfig({
-  entry: {
-    node: "adapters/node.ts",
-    deno: "adapters/deno.ts",
-    bun: "adapters/bun.ts",
-    core: "src/index.ts",
-  },
-  format: ["esm"],
+// ESM and CJS for every entry. Code splitting puts the core in one
+// shared chunk per format, so every entry point of a format hands out the same error
+// classes (and `instanceof` checks a global brand, so ESM and CJS copies agree too).
+// Declarations are built per runtime, each against that runtime's own types.
+const shared: Options = {
   splitting: true,
-  dts: false,
-  clean: true,
   target: "es2022",
   platform: "neutral",
   external: ["node:net", "bun"],
+  outDir: "dist",
+};
+
+const declarations = (entry: Record<string, string>, tsconfig: string, format: Options["format"]): Options => ({
+  ...shared,
+  entry: { ...entry, core: "src/index.ts" },
+  format,
+  tsconfig,
+  dts: { only: true },
 });
+
+export default defineConfig([
+  {
+    ...shared,
+    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", core: "src/index.ts" },
+    format: ["esm"],
+  },
+  {
+    ...shared,
+    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", core: "src/index.ts" },
+    format: ["cjs"],
+  },
+  declarations({ node: "adapters/node.ts" }, "tsconfig.json", ["esm", "cjs"]),
+  declarations({ deno: "adapters/deno.ts" }, "tsconfig.deno.json", ["esm", "cjs"]),
+  declarations({ bun: "adapters/bun.ts" }, "tsconfig.bun.json", ["esm", "cjs"]),
+]);

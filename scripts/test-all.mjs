@@ -13,7 +13,7 @@ const runs = [
   { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
   { name: "tsc (bun)", cmd: bin("tsc"), args: ["-p", "tsconfig.bun.json"] },
   { name: "deno check", cmd: bin("deno"), args: ["check", "adapters/deno.ts", "src/index.ts"] },
-  { name: "exports", cmd: process.execPath, args: ["scripts/test-exports.mjs"], count: plainCounts },
+  { name: "package", cmd: process.execPath, args: ["scripts/test-package.mjs"], count: plainCounts },
   { name: "node", cmd: bin("vitest"), args: ["run"], count: vitestCounts },
   { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
   { name: "bun", cmd: bin("bun"), args: ["test", "--timeout", "120000", "test/"], count: bunCounts },

@@ -1,0 +1,23 @@
+// Required by its package name from a CommonJS project: the CJS build must give Node's
+// adapter, one identity for the error classes across entries, and a working round trip.
+const main = require("hangup");
+const core = require("hangup/core");
+const node = require("hangup/node");
+
+(async () => {
+  const result = {
+    runtime: main.runtime,
+    sameResetClass: main.ConnectionResetError === core.ConnectionResetError && node.ConnectionResetError === core.ConnectionResetError,
+    crossInstanceof: new core.ConnectionResetError() instanceof main.SocketError,
+    hasAdapter: typeof main.connect === "function" && typeof main.listen === "function" && typeof main.serve === "function",
+  };
+  const listener = await main.listen({ hostname: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([main.connect({ port: listener.addr.port }), listener.accept()]);
+  await client.write("ping");
+  await client.closeWrite();
+  let received = "";
+  for await (const chunk of server) received += new TextDecoder().decode(chunk);
+  await Promise.all([client.close(), server.close(), listener.close()]);
+  result.roundTrip = received;
+  console.log(JSON.stringify(result));
+})();
