@@ -12,7 +12,7 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const runs = [
   { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
   { name: "tsc (bun)", cmd: bin("tsc"), args: ["-p", "tsconfig.bun.json"] },
-  { name: "deno check", cmd: bin("deno"), args: ["check", "adapters/deno.ts", "src/index.ts"] },
+  { name: "jsr", cmd: bin("deno"), args: ["publish", "--dry-run", "--allow-dirty"] },
   { name: "package", cmd: process.execPath, args: ["scripts/test-package.mjs"], count: plainCounts },
   { name: "node", cmd: bin("vitest"), args: ["run"], count: vitestCounts },
   { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
