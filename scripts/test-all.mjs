@@ -14,6 +14,7 @@ const runs = [
   { name: "tsc (bun)", cmd: bin("tsc"), args: ["-p", "tsconfig.bun.json"] },
   { name: "jsr", cmd: bin("deno"), args: ["publish", "--dry-run", "--allow-dirty"] },
   { name: "package", cmd: process.execPath, args: ["scripts/test-package.mjs"], count: plainCounts },
+  { name: "examples", cmd: process.execPath, args: ["scripts/test-examples.mjs"], count: plainCounts },
   { name: "node", cmd: bin("vitest"), args: ["run"], count: vitestCounts },
   { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
   { name: "bun", cmd: bin("bun"), args: ["test", "--timeout", "120000", "test/"], count: bunCounts },

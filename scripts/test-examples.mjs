@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Runs every example with --check, and the demo, on Node (tsx), Deno and Bun. The examples
+// import "hangup" by name, so they run the built package (npm test builds it first); the
+// demo must finish by itself, exit 0 and show hangup's verdict for every scenario.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const runtimes = {
+  node: (file, args) => [bin("tsx"), [file, ...args]],
+  deno: (file, args) => [bin("deno"), ["run", "--allow-all", file, ...args]],
+  bun: (file, args) => [bin("bun"), [file, ...args]],
+};
+
+if (!existsSync(join(root, "dist", "node.js"))) {
+  spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: "inherit" });
+}
+
+/** What the demo's hangup column must say, row by row. */
+const DEMO_VERDICTS = [
+  /FIN after a request .*eof: loop ended/,
+  /RST right after data .*ConnectionResetError \(ECONNRESET\)/,
+  /RST while idle .*ConnectionResetError \(ECONNRESET\)/,
+  /half-close, then wait .*eof: loop ended.*the client got it/,
+  /silence: the peer vanished .*IdleTimeoutError/,
+  /an endless line .*LimitExceededError/,
+  /slow drip .*request deadline/,
+];
+
+let passes = 0;
+let failures = 0;
+function run(name, runtime, file, args, verify = () => undefined) {
+  const [cmd, argv] = runtimes[runtime](file, args);
+  const started = Date.now();
+  const child = spawnSync(cmd, argv, { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, npm_config_loglevel: "error" } });
+  const output = (child.stdout ?? "") + (child.stderr ?? "");
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const problem = child.status !== 0 ? `exit ${child.status ?? child.signal}` : verify(output);
+  if (problem) {
+    failures++;
+    console.log(`FAIL ${runtime.padEnd(5)} ${name} (${seconds} s): ${problem}\n${output}`);
+  } else {
+    passes++;
+    console.log(`ok   ${runtime.padEnd(5)} ${name} (${seconds} s)`);
+  }
+}
+
+const examples = readdirSync(join(root, "examples")).filter((f) => f.endsWith(".ts")).sort();
+for (const runtime of Object.keys(runtimes)) {
+  for (const example of examples) run(`examples/${example} --check`, runtime, join("examples", example), ["--check"]);
+  run("demo", runtime, join("demo", "demo.ts"), [], (output) => {
+    const missing = DEMO_VERDICTS.filter((verdict) => !verdict.test(output));
+    if (missing.length > 0) return `the demo did not show ${missing.map(String).join(", ")}`;
+    if (runtime === "node") process.stdout.write(output);
+    return undefined;
+  });
+}
+console.log(`${passes} passed, ${failures} failed`);
+process.exit(failures === 0 ? 0 : 1);
