@@ -41,7 +41,15 @@ import {
 
 export * from "../src/index.ts";
 
-/** Which adapter this entry is. */
+/**
+ * Which adapter this entry is.
+ *
+ * @example
+ * ```ts
+ * import { runtime } from "hangup";
+ * console.log(runtime); // "bun" when this adapter was picked
+ * ```
+ */
 export const runtime = "bun" as const;
 
 /** What Bun reports for a socket, routed to its source. */

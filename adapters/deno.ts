@@ -35,7 +35,15 @@ import {
 
 export * from "../src/index.ts";
 
-/** Which adapter this entry is. */
+/**
+ * Which adapter this entry is.
+ *
+ * @example
+ * ```ts
+ * import { runtime } from "hangup";
+ * console.log(runtime); // "deno" when this adapter was picked
+ * ```
+ */
 export const runtime = "deno" as const;
 
 const READ_SIZE = 65536;

@@ -36,7 +36,15 @@ import {
 
 export * from "../src/index.ts";
 
-/** Which adapter this entry is. */
+/**
+ * Which adapter this entry is.
+ *
+ * @example
+ * ```ts
+ * import { runtime } from "hangup";
+ * console.log(runtime); // "node" when this adapter was picked
+ * ```
+ */
 export const runtime = "node" as const;
 
 const EMPTY = new Uint8Array(0);

@@ -1,6 +1,13 @@
 import { TimedOutError } from "./errors.ts";
 
-/** How an adapter's connect attempt is cut short. */
+/**
+ * How an adapter's connect attempt is cut short.
+ *
+ * @example
+ * ```ts
+ * await withDeadline(attempt, { timeout: 5000, signal, cancel: () => socket.destroy(), discard: (s) => s.close() });
+ * ```
+ */
 export interface DeadlineOptions<T> {
   /** ms before `TimedOutError`; 0 for none. */
   timeout: number;

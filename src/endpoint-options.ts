@@ -1,19 +1,41 @@
 import { checkDuration, checkInteger, checkOptionsObject, describe, resolveConnOptions } from "./options.ts";
 import type { ConnOptions } from "./types.ts";
 
-/** Options of `connect`: a TCP host and port, or a Unix socket path. */
+/**
+ * Options of `connect`: a TCP host and port, or a Unix socket path.
+ *
+ * @example
+ * ```ts
+ * await connect({ hostname: "127.0.0.1", port: 7000, timeout: 5000 });
+ * await connect({ path: "/tmp/app.sock" });
+ * ```
+ */
 export type ConnectOptions = ({ hostname?: string; port: number } | { path: string }) & ConnOptions & {
   /** ms to wait for the connection; rejects with `TimedOutError`. */
   timeout?: number;
 };
 
-/** Options of `listen`: a TCP host and port (0 or absent: ephemeral), or a Unix socket path. */
+/**
+ * Options of `listen`: a TCP host and port (0 or absent: ephemeral), or a Unix socket path.
+ *
+ * @example
+ * ```ts
+ * await listen({ hostname: "127.0.0.1", port: 0, backlog: 511, idleTimeout: 30_000 });
+ * ```
+ */
 export type ListenOptions = ({ hostname?: string; port?: number } | { path: string }) & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
   backlog?: number;
 };
 
-/** Where to connect or listen, checked. */
+/**
+ * Where to connect or listen, checked.
+ *
+ * @example
+ * ```ts
+ * const { endpoint } = checkConnectOptions({ port: 7000 }); // { transport: "tcp", hostname: "127.0.0.1", port: 7000 }
+ * ```
+ */
 export type Endpoint = { transport: "tcp"; hostname: string; port: number } | { transport: "unix"; path: string };
 
 /**
@@ -29,9 +51,23 @@ export function tcpAddr(hostname: string | undefined, port: number | undefined):
   return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
 }
 
-/** The address `connect` uses when none is given. */
+/**
+ * The address `connect` uses when none is given.
+ *
+ * @example
+ * ```ts
+ * connect({ port: 7000 }); // connects to DEFAULT_CONNECT_HOSTNAME, "127.0.0.1"
+ * ```
+ */
 export const DEFAULT_CONNECT_HOSTNAME = "127.0.0.1";
-/** The address `listen` binds when none is given: every IPv4 interface, as Deno and Bun do. */
+/**
+ * The address `listen` binds when none is given: every IPv4 interface, as Deno and Bun do.
+ *
+ * @example
+ * ```ts
+ * listen({ port: 7000 }); // binds DEFAULT_LISTEN_HOSTNAME, "0.0.0.0"
+ * ```
+ */
 export const DEFAULT_LISTEN_HOSTNAME = "0.0.0.0";
 
 function endpointOf(o: Record<string, unknown>, portRequired: boolean, defaultHostname: string): Endpoint {
@@ -81,7 +117,14 @@ export function checkListenOptions(options: unknown): { endpoint: Endpoint; back
   return { endpoint, backlog, options: o as unknown as ListenOptions };
 }
 
-/** The ConnOptions part of connect/listen options, for `createConn` / `createListener`. */
+/**
+ * The ConnOptions part of connect/listen options, for `createConn` / `createListener`.
+ *
+ * @example
+ * ```ts
+ * const conn = createConn(source, connOptionsOf(options)); // drops port, hostname, timeout...
+ * ```
+ */
 export function connOptionsOf(options: ConnOptions): ConnOptions {
   const { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal } = options;
   return { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal };

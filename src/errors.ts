@@ -11,7 +11,14 @@
 
 const BRAND: unique symbol = Symbol.for("hangup.SocketError") as never;
 
-/** What an error carries besides its message. */
+/**
+ * What an error carries besides its message.
+ *
+ * @example
+ * ```ts
+ * throw new SocketError("Cannot read: the device is gone", "ENODEV", { cause: runtimeError });
+ * ```
+ */
 export interface SocketErrorOptions {
   /** The runtime's original error. */
   cause?: unknown;

@@ -3,7 +3,15 @@ import { checkOptionsObject, describe } from "./options.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
 import type { Addr, Conn, ConnOptions } from "./types.ts";
 
-/** A byte stream pair, such as a WinterTC `connect()` socket or Deno's `conn.readable` / `conn.writable`. */
+/**
+ * A byte stream pair, such as a WinterTC `connect()` socket or Deno's `conn.readable` / `conn.writable`.
+ *
+ * @example
+ * ```ts
+ * const tcp = await Deno.connect({ port: 7000 });
+ * const conn = fromStreams({ readable: tcp.readable, writable: tcp.writable, remoteAddr: addr });
+ * ```
+ */
 export interface StreamPair {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;

@@ -3,7 +3,14 @@ import type { ConnOptions } from "./types.ts";
 /** Default of `highWaterMark`, and of `maxBytes` for `readUntil` / `lines`. */
 export const DEFAULT_LIMIT = 65536;
 
-/** ConnOptions after checking, with defaults filled in. */
+/**
+ * ConnOptions after checking, with defaults filled in.
+ *
+ * @example
+ * ```ts
+ * const { highWaterMark, idleTimeout } = resolveConnOptions({ idleTimeout: 5000 }); // 65536, 5000
+ * ```
+ */
 export interface ResolvedConnOptions {
   idleTimeout: number;
   /** Absent: the runtime's default is left alone. */

@@ -2,7 +2,16 @@ import { SocketError } from "./errors.ts";
 import { checkDuration, checkInteger, checkOptionsObject, checkSignal } from "./options.ts";
 import type { Conn, Listener } from "./types.ts";
 
-/** Options of `serve`. */
+/**
+ * Options of `serve`.
+ *
+ * @example
+ * ```ts
+ * const stop = new AbortController();
+ * await serve(listener, handler, { signal: stop.signal, drainTimeout: 5000, maxConnections: 1000,
+ *   onError: (err, conn) => console.error(conn.remoteAddr, err) });
+ * ```
+ */
 export interface ServeOptions {
   /** Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are reset. */
   signal?: AbortSignal;

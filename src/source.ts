@@ -3,6 +3,16 @@ import type { Addr } from "./types.ts";
 /**
  * What a connection source tells the core. An adapter calls these from its
  * runtime's callbacks; the core owns every policy (buffering, end state, errors).
+ *
+ * @example
+ * ```ts
+ * start(sink) {
+ *   socket.on("data", (bytes) => sink.data(bytes));
+ *   socket.on("end", () => sink.end());
+ *   socket.on("error", (err) => sink.error(err));
+ *   socket.on("close", () => sink.closed());
+ * }
+ * ```
  */
 export interface ConnSink {
   /** Bytes from the peer, in order. The core keeps the chunk: do not reuse its memory. */
@@ -71,7 +81,14 @@ export interface ConnSource {
   setNoDelay?(noDelay: boolean): void;
 }
 
-/** What a listening source tells the core. */
+/**
+ * What a listening source tells the core.
+ *
+ * @example
+ * ```ts
+ * start(sink) { server.on("connection", (socket) => sink.connection(toSource(socket))); }
+ * ```
+ */
 export interface ListenerSink {
   /** A new connection, not yet reading (it starts when the core calls `start`). */
   connection(source: ConnSource): void;

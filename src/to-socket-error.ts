@@ -10,7 +10,14 @@ import {
   TimedOutError,
 } from "./errors.ts";
 
-/** The operation that failed, used to start an error message ("Cannot read: ..."). */
+/**
+ * The operation that failed, used to start an error message ("Cannot read: ...").
+ *
+ * @example
+ * ```ts
+ * toSocketError(err, "write").message; // "Cannot write: broken pipe, the peer closed the connection"
+ * ```
+ */
 export type SocketOperation = "read" | "write" | "connect" | "listen" | "accept" | "close";
 
 /** Deno reports errors by class name and (mostly) without an OS code. */

@@ -1,15 +1,31 @@
 import type { SocketError } from "./errors.ts";
 
-/** Where a socket is bound or connected. */
+/**
+ * Where a socket is bound or connected.
+ *
+ * @example
+ * ```ts
+ * const addr = conn.remoteAddr;
+ * console.log(addr.transport === "tcp" ? `${addr.hostname}:${addr.port}` : addr.path);
+ * ```
+ */
 export type Addr =
   | { transport: "tcp"; hostname: string; port: number }
   | { transport: "unix"; path: string };
 
-/** Options every connection takes, from `connect`, `listen`, `wrap` or `createConn`. */
+/**
+ * Options every connection takes, from `connect`, `listen`, `wrap` or `createConn`.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ port: 7000, idleTimeout: 30_000, keepAlive: 60_000, noDelay: true,
+ *   heartbeat: { interval: 10_000, message: "PING\n" } });
+ * ```
+ */
 export interface ConnOptions {
   /** ms with no byte received: the read side ends with `IdleTimeoutError` and the connection closes. Off when 0 or absent. */
   idleTimeout?: number;
-  /** TCP keepalive, initial delay in ms; `false` or absent leaves it off. */
+  /** TCP keepalive, initial delay in ms; `false` turns it off; absent leaves the runtime's default. */
   keepAlive?: number | false;
   /** TCP_NODELAY. */
   noDelay?: boolean;
@@ -21,23 +37,52 @@ export interface ConnOptions {
   signal?: AbortSignal;
 }
 
-/** Why the read side ended. */
+/**
+ * Why the read side ended.
+ *
+ * @example
+ * ```ts
+ * const { reason } = await conn.ended; // "eof" | "reset" | "timeout" | "idle" | "aborted" | "local" | "error"
+ * ```
+ */
 export type EndReason = "eof" | "reset" | "timeout" | "idle" | "aborted" | "local" | "error";
 
-/** What `Conn.ended` resolves with. */
+/**
+ * What `Conn.ended` resolves with.
+ *
+ * @example
+ * ```ts
+ * const { reason, error } = await conn.ended;
+ * if (reason === "reset") console.log(error?.message); // "Cannot read: connection reset by peer"
+ * ```
+ */
 export interface EndInfo {
   reason: EndReason;
   /** The typed error, where there is one. */
   error?: SocketError;
 }
 
-/** Options of a single operation. */
+/**
+ * Options of a single operation.
+ *
+ * @example
+ * ```ts
+ * const chunk = await conn.read({ signal: AbortSignal.timeout(5000) });
+ * ```
+ */
 export interface OperationOptions {
   /** Aborts this operation only: it rejects with `signal.reason`; buffered bytes stay. */
   signal?: AbortSignal;
 }
 
-/** Options of `readUntil` and `lines`. */
+/**
+ * Options of `readUntil` and `lines`.
+ *
+ * @example
+ * ```ts
+ * const head = await conn.readUntil("\r\n\r\n", { maxBytes: 16384, signal: AbortSignal.timeout(5000) });
+ * ```
+ */
 export interface ScanOptions extends OperationOptions {
   /** Most bytes scanned for the delimiter before `LimitExceededError`; default 65536. */
   maxBytes?: number;
@@ -46,6 +91,16 @@ export interface ScanOptions extends OperationOptions {
 /**
  * A connection whose `for await` ends at the peer's FIN, throws `ConnectionResetError`
  * at its RST, and never loses a byte.
+ *
+ * @example
+ * ```ts
+ * await using conn = await connect({ port: 7000 });
+ * try {
+ *   for await (const chunk of conn) console.log(chunk.length);
+ * } catch (err) {
+ *   if (err instanceof ConnectionResetError) console.log("reset by the peer");
+ * }
+ * ```
  */
 export interface Conn extends AsyncIterable<Uint8Array>, AsyncDisposable {
   readonly localAddr: Addr;
@@ -81,7 +136,15 @@ export interface Conn extends AsyncIterable<Uint8Array>, AsyncDisposable {
   reset(): void;
 }
 
-/** A listening socket: iterate it, or `accept()`, to get connections. */
+/**
+ * A listening socket: iterate it, or `accept()`, to get connections.
+ *
+ * @example
+ * ```ts
+ * await using listener = await listen({ port: 0 });
+ * for await (const conn of listener) conn.ended.then(({ reason }) => console.log(reason));
+ * ```
+ */
 export interface Listener extends AsyncIterable<Conn>, AsyncDisposable {
   readonly addr: Addr;
   /** The next connection; `null` once the listener is closed. */
