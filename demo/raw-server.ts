@@ -70,6 +70,7 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
           try {
             for await (const chunk of conn.readable) conn_.data(chunk.length);
             conn_.report("readable ended: EOF");
+            await conn.write(new TextEncoder().encode("answer\n")).catch(() => {}); // try to reply
           } catch (err) {
             conn_.report(`readable threw ${(err as Error).name}`);
           } finally {
@@ -92,7 +93,11 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
           socket.data.timer = socket.data.silent(waitMs());
         },
         data: (socket, chunk) => socket.data.data(chunk.length),
-        end: (socket) => socket.data.report("'end' handler: EOF"),
+        end(socket) {
+          socket.data.report("'end' handler: EOF");
+          socket.write("answer\n"); // try to reply
+          socket.end();
+        },
         error: (socket, err) => socket.data.report(`'error' handler: ${(err as { code?: string }).code ?? err.name}`),
         close(socket, err) {
           socket.data.report(err ? `'close' handler with ${(err as { code?: string }).code ?? err.name}` : "'close' handler");
@@ -107,7 +112,10 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
     const conn = open();
     const timer = conn.silent(waitMs());
     socket.on("data", (chunk) => conn.data(chunk.length));
-    socket.on("end", () => conn.report("'end' event: clean EOF"));
+    socket.on("end", () => {
+      conn.report("'end' event: clean EOF");
+      socket.write("answer\n", () => {}); // try to reply
+    });
     socket.on("error", (err: NodeJS.ErrnoException) => conn.report(`'error' event: ${err.code}`));
     socket.on("close", () => {
       conn.report("'close' event");
@@ -119,7 +127,7 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
 }
 
 interface DenoApi {
-  listen(options: { hostname: string; port: number }): AsyncIterable<{ readable: AsyncIterable<Uint8Array> }> & {
+  listen(options: { hostname: string; port: number }): AsyncIterable<{ readable: AsyncIterable<Uint8Array>; write(bytes: Uint8Array): Promise<number> }> & {
     addr: { port: number };
     close(): void;
   };
@@ -127,6 +135,8 @@ interface DenoApi {
 
 interface BunSocket<T> {
   data: T;
+  write(data: string): number;
+  end(): void;
 }
 interface BunApi {
   listen<T>(options: {

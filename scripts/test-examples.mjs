@@ -24,7 +24,7 @@ const DEMO_VERDICTS = [
   /FIN after a request .*eof: loop ended/,
   /RST right after data .*ConnectionResetError \(ECONNRESET\)/,
   /RST while idle .*ConnectionResetError \(ECONNRESET\)/,
-  /half-close, then wait .*eof: loop ended.*the client got it/,
+  /half-close, then wait .*eof: loop ended.*reply arrived$/m,
   /silence: the peer vanished .*IdleTimeoutError/,
   /an endless line .*LimitExceededError/,
   /slow drip .*request deadline/,
