@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// `npm test`: type checks, then the one conformance suite and the core unit tests on Node
-// (vitest), Deno (deno test) and Bun (bun test). Runtimes run one after another so the
-// timing-sensitive cases do not fight over the machine's 2 cores. Exits non-zero if any fails.
+// `npm test`: type checks, the package, examples and demo, then the one conformance suite and
+// the core unit tests on Node 20 (the machine's), 22, 24 and 26 (vitest), Deno (deno test) and
+// Bun (bun test). Runtimes run one after another so the timing-sensitive cases do not fight
+// over the machine's 2 cores. Exits non-zero if any fails.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
+const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 
 const runs = [
   { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
@@ -15,7 +17,13 @@ const runs = [
   { name: "jsr", cmd: bin("deno"), args: ["publish", "--dry-run", "--allow-dirty"] },
   { name: "package", cmd: process.execPath, args: ["scripts/test-package.mjs"], count: plainCounts },
   { name: "examples", cmd: process.execPath, args: ["scripts/test-examples.mjs"], count: plainCounts },
-  { name: "node", cmd: bin("vitest"), args: ["run"], count: vitestCounts },
+  { name: "node20", cmd: process.execPath, args: [vitest, "run"], count: vitestCounts },
+  ...["22", "24", "26"].map((major) => ({
+    name: `node${major}`,
+    cmd: join(root, "node_modules", `node${major}`, "bin", "node"),
+    args: [vitest, "run"],
+    count: vitestCounts,
+  })),
   { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
   { name: "bun", cmd: bin("bun"), args: ["test", "--timeout", "120000", "test/"], count: bunCounts },
 ];
@@ -44,14 +52,16 @@ function bunCounts(out) {
 const only = process.argv.slice(2);
 const results = [];
 for (const run of runs.filter((r) => only.length === 0 || only.includes(r.name))) {
-  console.log(`\n=== ${run.name} ===`);
+  const version = /^node\d/.test(run.name) ? ` (${spawnSync(run.cmd, ["--version"], { encoding: "utf8" }).stdout?.trim()})` : "";
+  run.label = run.name + version;
+  console.log(`\n=== ${run.label} ===`);
   const started = Date.now();
   const child = spawnSync(run.cmd, run.args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 256 << 20 });
   const output = (child.stdout ?? "") + (child.stderr ?? "");
   process.stdout.write(output);
   const counts = run.count ? run.count(output) : undefined;
   const ok = child.status === 0 && (!run.count || (counts !== null && counts.failed === 0 && counts.passed > 0));
-  results.push({ name: run.name, ok, counts, seconds: (Date.now() - started) / 1000 });
+  results.push({ name: run.label, ok, counts, seconds: (Date.now() - started) / 1000 });
 }
 
 console.log("\n=== summary ===");
@@ -59,7 +69,7 @@ let passed = 0;
 let failed = 0;
 for (const r of results) {
   const detail = r.counts ? `${r.counts.passed} passed, ${r.counts.failed} failed` : r.ok ? "ok" : "failed";
-  console.log(`${r.ok ? "ok  " : "FAIL"} ${r.name.padEnd(11)} ${detail} (${r.seconds.toFixed(1)} s)`);
+  console.log(`${r.ok ? "ok  " : "FAIL"} ${r.name.padEnd(18)} ${detail} (${r.seconds.toFixed(1)} s)`);
   if (r.counts) {
     passed += r.counts.passed;
     failed += r.counts.failed;
