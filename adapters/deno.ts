@@ -47,6 +47,8 @@ export * from "../src/index.ts";
 export const runtime = "deno" as const;
 
 const READ_SIZE = 65536;
+/** What `accept()` throws for a connection the client reset before it was accepted. */
+const GONE_BEFORE_ACCEPT = new Set(["NotConnected", "ConnectionReset", "ConnectionAborted"]);
 /** A read smaller than this is copied out, so a small message does not pin a 64 KiB buffer. */
 const COPY_BELOW = 16384;
 
@@ -246,9 +248,10 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
           if (closed) return;
           try {
             sink.connection(denoSource(await server.accept()));
-          } catch {
-            // Closed, or a transient accept failure (EMFILE, ECONNABORTED): keep listening unless closed.
-            if (!closed) await new Promise((resolve) => setTimeout(resolve, 10));
+          } catch (err) {
+            // A client that reset before it was accepted (Deno: NotConnected): take the next at once.
+            // Anything else (EMFILE...) is transient too, but retried after a pause, not in a hot loop.
+            if (!closed && !GONE_BEFORE_ACCEPT.has((err as Error).name)) await new Promise((resolve) => setTimeout(resolve, 10));
           }
         }
       })();

@@ -120,8 +120,11 @@ class SourceConn implements Conn {
     if (this.#stop || this.#readEnd !== undefined) return;
     this.#queue.push(chunk);
     this.#lastData = Date.now();
+    // At the high-water mark the source pauses, even while a read waits for more: that read
+    // resumes it once it has looked at this chunk. So above the mark bytes come one chunk at a
+    // time, and a reader that gives up (a limit, an abort) leaves no further read in flight.
+    if (!this.#paused && this.#queue.length >= this.#options.highWaterMark) this.#setPaused(true);
     this.#wakeReader();
-    if (!this.#paused && this.#queue.length >= this.#options.highWaterMark && !this.#wanting) this.#updateFlow();
   }
 
   #onEnd(): void {
@@ -198,8 +201,11 @@ class SourceConn implements Conn {
   // ---- flow control and timers -------------------------------------------
 
   #updateFlow(): void {
+    this.#setPaused(this.#queue.length >= this.#options.highWaterMark && !this.#wanting);
+  }
+
+  #setPaused(pause: boolean): void {
     if (this.#stop || this.#readEnd !== undefined) return;
-    const pause = this.#queue.length >= this.#options.highWaterMark && !this.#wanting;
     if (pause === this.#paused) return;
     this.#paused = pause;
     if (pause) {

@@ -9,7 +9,7 @@ import { collect, openPair, SIDES } from "../support/fixtures.ts";
 import { withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 
-const TRIALS = 200;
+const TRIALS = 500; // per side: 1,000 per runtime
 
 for (const side of SIDES) {
   describe(`reset race (hangup as ${side})`, () => {

@@ -106,14 +106,23 @@ def rst(sock):
 def op_send(cmd):
     """Sends bytes, then optionally ends with `then`: "fin", "rst" or "close"."""
     sock = sockets[cmd["conn"]]
-    data = payload(cmd)
     chunk = cmd.get("chunk", 65536)
     st = stats[cmd["conn"]]
     error = None
+    digest = hashlib.sha256()
+    if "fill" in cmd:
+        # `size` copies of one byte, sent without holding them all (a 1 GiB line).
+        total = cmd["size"]
+        pieces = (bytes([cmd["fill"]]) * min(chunk, total - offset) for offset in range(0, total, chunk))
+    else:
+        data = payload(cmd)
+        total = len(data)
+        pieces = (data[offset:offset + chunk] for offset in range(0, total, chunk))
     try:
-        for offset in range(0, len(data), chunk):
-            sock.sendall(data[offset:offset + chunk])
-            st["sent"] += len(data[offset:offset + chunk])
+        for piece in pieces:
+            sock.sendall(piece)
+            digest.update(piece)
+            st["sent"] += len(piece)
     except OSError as exc:
         error = error_name(exc)
     then = cmd.get("then")
@@ -123,7 +132,7 @@ def op_send(cmd):
         rst(sock)
     elif then == "close":
         sock.close()
-    result = {"sent": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    result = {"sent": total, "sha256": digest.hexdigest()}
     if error:
         result["sendError"] = error
         result["sentBeforeError"] = st["sent"]
@@ -198,6 +207,106 @@ def op_recv(cmd):
         "end": end,
         "data": base64.b64encode(bytes(received)).decode() if total <= 1 << 20 else None,
     }
+
+
+STORM_SCENARIOS = ["fin", "rst", "halfclose", "silence", "drip", "connrst", "longline"]
+
+
+def storm_one(host, port, index, seed, idle_ms):
+    """One scripted connection of the fault storm; returns the truth of what it did."""
+    import random
+    rng = random.Random(seed * 1_000_003 + index)
+    scenario = STORM_SCENARIOS[rng.randrange(len(STORM_SCENARIOS))]
+    sock = socket.create_connection((host, port), timeout=30)
+    truth = {"port": sock.getsockname()[1], "scenario": scenario}
+
+    def data_of(n):
+        return b"B" + rng.randbytes(n - 1) if n > 0 else b""
+
+    def read_to_end(timeout):
+        sock.settimeout(timeout)
+        got = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return got, "eof"
+                got += chunk
+        except socket.timeout:
+            return got, "timeout"
+        except OSError as exc:
+            return got, error_name(exc)
+
+    try:
+        if scenario in ("fin", "halfclose", "drip"):
+            data = data_of(rng.randrange(1, 65536 if scenario != "drip" else 40))
+            if scenario == "drip":
+                for i in range(len(data)):
+                    sock.sendall(data[i:i + 1])
+                    time.sleep(0.01)
+            else:
+                sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            reply, end = read_to_end(10)
+            truth.update(sent=len(data), sha256=hashlib.sha256(data).hexdigest(), reply=reply.decode(errors="replace"), peer_end=end)
+            sock.close()
+        elif scenario == "rst":
+            data = data_of(rng.randrange(1, 65536))
+            sock.sendall(data)
+            rst(sock)
+            truth.update(sent=len(data), data=base64.b64encode(data).decode())
+        elif scenario == "silence":
+            sock.sendall(b"B" * rng.randrange(1, 100))
+            _, end = read_to_end(idle_ms * 6 / 1000)
+            truth.update(peer_end=end)
+            sock.close()
+        elif scenario == "connrst":
+            rst(sock)
+        elif scenario == "longline":
+            try:
+                sock.sendall(b"L" + b"x" * (64 * 1024))
+            except OSError:
+                pass
+            _, end = read_to_end(10)
+            truth.update(peer_end=end)
+            sock.close()
+    except OSError as exc:
+        truth["peer_error"] = error_name(exc)
+        try:
+            sock.close()
+        except OSError:
+            pass
+    return truth
+
+
+def op_flood(cmd):
+    """`count` connections to host:port, each reset at once (connect, then RST), `threads` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+    host = cmd.get("host", "127.0.0.1")
+    threads = cmd.get("threads", 8)
+    per_thread = cmd["count"] // threads
+    errors = []
+
+    def run(n):
+        for _ in range(n):
+            try:
+                rst(socket.create_connection((host, cmd["port"]), timeout=10))
+            except OSError as exc:
+                errors.append(error_name(exc))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(run, [per_thread] * threads))
+    return {"connected": per_thread * threads - len(errors), "errors": errors[:10]}
+
+
+def op_storm(cmd):
+    """`count` scripted connections to host:port, at most `concurrency` at once."""
+    from concurrent.futures import ThreadPoolExecutor
+    host = cmd.get("host", "127.0.0.1")
+    with ThreadPoolExecutor(max_workers=cmd.get("concurrency", 200)) as pool:
+        futures = [pool.submit(storm_one, host, cmd["port"], i, cmd.get("seed", 1), cmd.get("idle_ms", 500)) for i in range(cmd["count"])]
+        truths = [f.result() for f in futures]
+    return {"truths": truths}
 
 
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}

@@ -87,3 +87,11 @@ export async function connectStreams(port: number): Promise<NativeStreams> {
   });
   return Duplex.toWeb(socket) as unknown as NativeStreams;
 }
+
+/** Closes an unwrapped native socket at once, whatever the runtime. */
+export function destroyNative(native: unknown): void {
+  const socket = native as { destroy?: () => void; terminate?: () => void; close?: () => void };
+  if (runtime === "node") socket.destroy?.();
+  else if (runtime === "bun") socket.terminate?.();
+  else socket.close?.();
+}

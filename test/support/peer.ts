@@ -20,7 +20,8 @@ export interface Sent {
   sendError?: string;
 }
 
-type Send = { data?: Uint8Array; text?: string; size?: number; then?: "fin" | "rst" | "close"; chunk?: number };
+/** What to send: `data`, `text`, `size` random bytes, or `size` copies of the byte `fill`; then FIN, RST or close. */
+type Send = { data?: Uint8Array; text?: string; size?: number; fill?: number; then?: "fin" | "rst" | "close"; chunk?: number };
 
 /**
  * The controllable raw-socket peer (test/peer/peer.py), one process per test.
@@ -113,6 +114,11 @@ export class Peer {
       end: r.end as PeerEnd,
       data: r.data ? new Uint8Array(Buffer.from(r.data as string, "base64")) : new Uint8Array(0),
     };
+  }
+
+  /** Kills the peer process at once: the kernel closes its sockets (FIN, or RST with unread data). */
+  kill(): void {
+    this.#child.kill("SIGKILL");
   }
 
   stop(): void {

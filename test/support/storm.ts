@@ -1,0 +1,162 @@
+/**
+ * The fault storm, shared by the storm test and `npm run soak`: `count` connections
+ * against `serve`, each scripted at random by the peer, checked against the peer's truth.
+ */
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
+import { readdirSync } from "node:fs";
+import process from "node:process";
+import type { Conn, EndReason } from "../../src/index.ts";
+import { sleep } from "./fixtures.ts";
+import type { Peer } from "./peer.ts";
+import { hangup } from "./runtime.ts";
+
+interface Seen {
+  reason: EndReason;
+  error?: string;
+  received: Uint8Array[];
+  outcome: "eof" | "error" | "limit";
+}
+
+interface Truth {
+  port: number;
+  scenario: string;
+  sent?: number;
+  sha256?: string;
+  data?: string;
+  reply?: string;
+  peer_end?: string;
+  peer_error?: string;
+}
+
+export function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+export function activeTimers(): number | undefined {
+  const info = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.();
+  return info?.filter((kind) => kind === "Timeout").length;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+async function handle(conn: Conn): Promise<Seen> {
+  const received: Uint8Array[] = [];
+  let outcome: Seen["outcome"] = "eof";
+  const first = await conn.peek().catch(() => null);
+  if (first?.[0] === 0x4c /* "L": a line protocol */) {
+    try {
+      for await (const line of conn.lines({ maxBytes: 1024 })) received.push(new TextEncoder().encode(line));
+    } catch (err) {
+      outcome = (err as Error).name === "LimitExceededError" ? "limit" : "error";
+    }
+    // A server refuses such a client: close now rather than wait for it to go.
+    if (outcome === "limit") await conn.close();
+  } else {
+    try {
+      for await (const chunk of conn) received.push(chunk);
+      await conn.write("ok\n");
+    } catch {
+      outcome = "error";
+    }
+  }
+  const info = await conn.ended;
+  return { reason: info.reason, error: info.error?.name, received, outcome };
+}
+
+function verify(truth: Truth, seen: Seen | undefined): string | undefined {
+  const where = `${truth.scenario} (port ${truth.port})`;
+  if (truth.scenario === "connrst") {
+    // Reset before any byte: the runtime may surface it as a reset connection or not at all.
+    if (seen && seen.reason !== "reset") return `${where}: expected reset, got ${seen.reason}`;
+    return undefined;
+  }
+  if (!seen) return `${where}: the server never saw this connection`;
+  const bytes = concat(seen.received);
+  switch (truth.scenario) {
+    case "fin":
+    case "drip":
+    case "halfclose": {
+      if (seen.reason !== "eof" || seen.outcome !== "eof") return `${where}: expected eof, got ${seen.reason}/${seen.outcome} ${seen.error ?? ""}`;
+      const sha = createHash("sha256").update(bytes).digest("hex");
+      if (sha !== truth.sha256) return `${where}: received ${bytes.length} of ${truth.sent} bytes, checksum differs`;
+      if (truth.reply !== "ok\n") return `${where}: the peer did not get the reply after its FIN (got ${JSON.stringify(truth.reply)}, ${truth.peer_end})`;
+      return undefined;
+    }
+    case "rst": {
+      if (seen.reason !== "reset" || seen.outcome !== "error") return `${where}: expected reset, got ${seen.reason}/${seen.outcome}`;
+      const sent = new Uint8Array(Buffer.from(truth.data!, "base64"));
+      const prefix = sent.subarray(0, bytes.length);
+      if (bytes.length > sent.length || createHash("sha256").update(bytes).digest("hex") !== createHash("sha256").update(prefix).digest("hex")) {
+        return `${where}: the ${bytes.length} bytes received are not a prefix of the ${sent.length} sent`;
+      }
+      return undefined;
+    }
+    case "silence":
+      return seen.reason === "idle" ? undefined : `${where}: expected idle, got ${seen.reason}`;
+    case "longline":
+      return seen.outcome === "limit" ? undefined : `${where}: expected LimitExceededError, got ${seen.outcome} (${seen.reason})`;
+    default:
+      return `${where}: unknown scenario`;
+  }
+}
+
+export interface StormResult {
+  count: number;
+  byScenario: Record<string, number>;
+  problems: string[];
+  handlerFailures: unknown[];
+}
+
+/** One storm: a fresh listener and `serve`, `count` scripted connections, everything closed after. */
+export async function runStorm(peer: Peer, options: { count: number; concurrency: number; idle: number }): Promise<StormResult> {
+  const seen = new Map<number, Seen>();
+  const anonymousSeen: Seen[] = [];
+  const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: options.idle, backlog: 511 });
+  const port = (listener.addr as { port: number }).port;
+  const stop = new AbortController();
+  const handlerFailures: unknown[] = [];
+  const serving = hangup.serve(listener, async (conn) => {
+    const remotePort = (conn.remoteAddr as { port: number }).port;
+    const outcome = await handle(conn);
+    if (remotePort === 0) anonymousSeen.push(outcome);
+    else seen.set(remotePort, outcome);
+  }, { signal: stop.signal, onError: (err) => void handlerFailures.push(err) });
+  const { truths } = (await peer.command("storm", {
+    port,
+    count: options.count,
+    concurrency: options.concurrency,
+    seed: Date.now() % 100_000,
+    idle_ms: options.idle,
+  })) as unknown as { truths: Truth[] };
+  await sleep(options.idle * 2);
+  stop.abort();
+  await serving;
+  // A connection reset before it was accepted has no peer address any more (getpeername fails):
+  // it is seen under port 0, and may only stand for a peer that did reset.
+  const problems: string[] = [];
+  let unmatchedResets = 0;
+  for (const truth of truths) {
+    const match = seen.get(truth.port);
+    if (match === undefined && (truth.scenario === "rst" || truth.scenario === "connrst")) {
+      unmatchedResets++;
+      continue;
+    }
+    const problem = verify(truth, match);
+    if (problem) problems.push(problem);
+  }
+  for (const s of anonymousSeen) if (s.reason !== "reset") problems.push(`a connection without a peer address ended ${s.reason}, not reset`);
+  if (anonymousSeen.length > unmatchedResets) problems.push(`${anonymousSeen.length} connections without a peer address, but only ${unmatchedResets} resets unaccounted for`);
+
+  const byScenario: Record<string, number> = {};
+  for (const t of truths) byScenario[t.scenario] = (byScenario[t.scenario] ?? 0) + 1;
+  return { count: truths.length, byScenario, problems, handlerFailures };
+}
