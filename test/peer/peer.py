@@ -217,8 +217,11 @@ def storm_one(host, port, index, seed, idle_ms):
     import random
     rng = random.Random(seed * 1_000_003 + index)
     scenario = STORM_SCENARIOS[rng.randrange(len(STORM_SCENARIOS))]
-    sock = socket.create_connection((host, port), timeout=30)
-    truth = {"port": sock.getsockname()[1], "scenario": scenario}
+    # A source address of its own (127.x.y.z, all local) names the connection uniquely:
+    # ports are reused within a storm as soon as a reset frees them.
+    source = "127.%d.%d.%d" % (1 + index // 65536 % 250, index // 256 % 256, index % 256)
+    sock = socket.create_connection((host, port), timeout=30, source_address=(source, 0))
+    truth = {"host": source, "port": sock.getsockname()[1], "scenario": scenario}
 
     def data_of(n):
         return b"B" + rng.randbytes(n - 1) if n > 0 else b""

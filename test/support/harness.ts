@@ -5,12 +5,11 @@
  */
 import process from "node:process";
 
-export type Runtime = "node" | "deno" | "bun";
+import { runtime } from "./detect.ts";
 
-declare const Deno: { test(def: { name: string; fn: () => Promise<void>; sanitizeOps: boolean; sanitizeResources: boolean }): void } | undefined;
-declare const Bun: unknown;
+export { runtime, type Runtime } from "./detect.ts";
 
-export const runtime: Runtime = typeof Deno !== "undefined" ? "deno" : typeof Bun !== "undefined" ? "bun" : "node";
+declare const Deno: { test(def: { name: string; fn: () => Promise<void>; sanitizeOps: boolean; sanitizeResources: boolean }): void };
 
 type Register = (name: string, fn: () => Promise<void>, timeoutMs: number) => void;
 

@@ -2,7 +2,7 @@
  * What a user does with `conn.unwrap().native` on each runtime: read it to the end
  * with the runtime's own API. The suite uses it to prove no read-ahead byte is lost.
  */
-import { runtime } from "./harness.ts";
+import { runtime } from "./detect.ts";
 import { concat } from "./fixtures.ts";
 
 type NodeSocket = {

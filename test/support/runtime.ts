@@ -3,7 +3,7 @@
  * imports only this, so it runs unchanged on Node, Deno and Bun.
  */
 import type * as NodeAdapter from "../../adapters/node.ts";
-import { runtime } from "./harness.ts";
+import { runtime } from "./detect.ts";
 
 export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve">;
 

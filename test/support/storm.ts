@@ -19,6 +19,7 @@ interface Seen {
 }
 
 interface Truth {
+  host: string;
   port: number;
   scenario: string;
   sent?: number;
@@ -73,7 +74,7 @@ async function handle(conn: Conn): Promise<Seen> {
 }
 
 function verify(truth: Truth, seen: Seen | undefined): string | undefined {
-  const where = `${truth.scenario} (port ${truth.port})`;
+  const where = `${truth.scenario} (${truth.host}:${truth.port})`;
   if (truth.scenario === "connrst") {
     // Reset before any byte: the runtime may surface it as a reset connection or not at all.
     if (seen && seen.reason !== "reset") return `${where}: expected reset, got ${seen.reason}`;
@@ -118,17 +119,17 @@ export interface StormResult {
 
 /** One storm: a fresh listener and `serve`, `count` scripted connections, everything closed after. */
 export async function runStorm(peer: Peer, options: { count: number; concurrency: number; idle: number }): Promise<StormResult> {
-  const seen = new Map<number, Seen>();
+  const seen = new Map<string, Seen>();
   const anonymousSeen: Seen[] = [];
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: options.idle, backlog: 511 });
   const port = (listener.addr as { port: number }).port;
   const stop = new AbortController();
   const handlerFailures: unknown[] = [];
   const serving = hangup.serve(listener, async (conn) => {
-    const remotePort = (conn.remoteAddr as { port: number }).port;
+    const { hostname } = conn.remoteAddr as { hostname: string };
     const outcome = await handle(conn);
-    if (remotePort === 0) anonymousSeen.push(outcome);
-    else seen.set(remotePort, outcome);
+    if (hostname === "") anonymousSeen.push(outcome);
+    else seen.set(hostname, outcome);
   }, { signal: stop.signal, onError: (err) => void handlerFailures.push(err) });
   const { truths } = (await peer.command("storm", {
     port,
@@ -140,12 +141,12 @@ export async function runStorm(peer: Peer, options: { count: number; concurrency
   await sleep(options.idle * 2);
   stop.abort();
   await serving;
-  // A connection reset before it was accepted has no peer address any more (getpeername fails):
-  // it is seen under port 0, and may only stand for a peer that did reset.
+  // Each peer connection has a source address of its own. One reset before it was accepted has
+  // no peer address any more (getpeername fails): it may only stand for a peer that did reset.
   const problems: string[] = [];
   let unmatchedResets = 0;
   for (const truth of truths) {
-    const match = seen.get(truth.port);
+    const match = seen.get(truth.host);
     if (match === undefined && (truth.scenario === "rst" || truth.scenario === "connrst")) {
       unmatchedResets++;
       continue;
