@@ -10,6 +10,8 @@ export class ChunkQueue {
   #head = 0;
   /** Bytes held. */
   length = 0;
+  /** Bytes taken so far, ever: a reader that looked ahead checks nobody else took any since. */
+  consumed = 0;
   /** Where the current search stopped: chunk index (absolute) and its byte offset. */
   #scanChunk = 0;
   #scanBase = 0;
@@ -41,6 +43,7 @@ export class ChunkQueue {
     const chunk = this.#chunks[this.#head]!;
     this.#chunks[this.#head++] = EMPTY;
     this.length -= chunk.length;
+    this.consumed += chunk.length;
     this.#consumed();
     return chunk;
   }
@@ -53,6 +56,7 @@ export class ChunkQueue {
     if (first.length > n) {
       this.#chunks[this.#head] = first.subarray(n);
       this.length -= n;
+      this.consumed += n;
       this.#consumed();
       return first.subarray(0, n);
     }
@@ -72,6 +76,7 @@ export class ChunkQueue {
       }
     }
     this.length -= n;
+    this.consumed += n;
     this.#consumed();
     return out;
   }

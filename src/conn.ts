@@ -56,7 +56,9 @@ class SourceConn implements Conn {
   readonly #source: ConnSource;
   readonly #options: ResolvedConnOptions;
   readonly #queue = new ChunkQueue();
-  readonly #controller = new AbortController();
+  /** Made on first use of `signal`: most connections never ask, and it costs about a KiB. */
+  #controller: AbortController | undefined;
+  #signalReason: unknown;
   #resolveEnded!: (info: EndInfo) => void;
   #resolveClosed!: () => void;
   #endInfo: EndInfo | undefined;
@@ -74,6 +76,8 @@ class SourceConn implements Conn {
   /** A pending read needs more bytes, even above the high-water mark. */
   #wanting = false;
   #paused = false;
+
+  #lastDelimiter: { text: string; bytes: Uint8Array } | undefined;
 
   #writeTail: Promise<void> = Promise.resolve();
   #writeClosed = false;
@@ -111,6 +115,10 @@ class SourceConn implements Conn {
   }
 
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#endInfo) this.#controller.abort(this.#signalReason);
+    }
     return this.#controller.signal;
   }
 
@@ -120,10 +128,12 @@ class SourceConn implements Conn {
     if (this.#stop || this.#readEnd !== undefined) return;
     this.#queue.push(chunk);
     this.#lastData = Date.now();
-    // At the high-water mark the source pauses, even while a read waits for more: that read
-    // resumes it once it has looked at this chunk. So above the mark bytes come one chunk at a
-    // time, and a reader that gives up (a limit, an abort) leaves no further read in flight.
-    if (!this.#paused && this.#queue.length >= this.#options.highWaterMark) this.#setPaused(true);
+    // At the high-water mark the source pauses, even while a read waits for more bytes than it
+    // has (a long line, a big frame): that read resumes it once it has looked at this chunk. So
+    // above the mark bytes come one chunk at a time, and a reader that gives up (a limit, an
+    // abort) leaves no further read in flight. A read waiting on an empty buffer takes the chunk.
+    const queued = this.#queue.length;
+    if (!this.#paused && queued >= this.#options.highWaterMark && (!this.#wanting || queued > chunk.length)) this.#setPaused(true);
     this.#wakeReader();
   }
 
@@ -171,7 +181,8 @@ class SourceConn implements Conn {
     this.#endInfo = error ? { reason, error } : { reason };
     this.#stopTimers();
     this.#resolveEnded(this.#endInfo);
-    this.#controller.abort(signalReason ?? error ?? signalReasonFor(reason));
+    this.#signalReason = signalReason ?? error ?? signalReasonFor(reason);
+    this.#controller?.abort(this.#signalReason);
   }
 
   /** Our side stops the connection; false if it was already stopped. */
@@ -325,11 +336,26 @@ class SourceConn implements Conn {
       this.#readOp(signal, () => (this.#queue.length > 0 ? this.#queue.shift() : this.#atEnd())));
   }
 
+  /** No options, no read pending, not stopped: a request the buffer may answer at once. */
+  #canAnswerNow(options: unknown): boolean {
+    return options === undefined && !this.#reading && !this.#stop;
+  }
+
+  /** Bytes were taken outside `#readOp`: resume the source if that brought it under the mark. */
+  #tookNow<T>(value: T): Promise<T> {
+    if (this.#paused) this.#updateFlow();
+    return Promise.resolve(value);
+  }
+
   peek(options?: OperationOptions): Promise<Uint8Array | null> {
+    if (this.#canAnswerNow(options) && this.#queue.length > 0) return Promise.resolve(this.#queue.first()!);
     return this.#withSignal(options, (signal) => this.#readOp(signal, () => this.#queue.first() ?? this.#atEnd()));
   }
 
   readExactly(n: number, options?: OperationOptions): Promise<Uint8Array> {
+    if (this.#canAnswerNow(options) && Number.isSafeInteger(n) && n >= 0 && this.#queue.length >= n) {
+      return this.#tookNow(this.#queue.take(n));
+    }
     return this.#withSignal(options, (signal) => {
       checkInteger(n, "n", 0, 0);
       return this.#readOp(signal, () => {
@@ -343,10 +369,14 @@ class SourceConn implements Conn {
 
   readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null> {
     return this.#withSignal(options, (signal) => {
-      const delim = toBytes(delimiter, "delimiter");
+      const delim = this.#delimiterBytes(delimiter);
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
       const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
       if (maxBytes < delim.length) throw new RangeError(`maxBytes (${maxBytes}) must be at least the delimiter's length (${delim.length})`);
+      if (this.#canAnswerNow(options)) {
+        const at = this.#queue.indexOf(delim, maxBytes);
+        if (at >= 0) return this.#tookNow(this.#queue.take(at + delim.length));
+      }
       return this.#readOp(signal, () => {
         const at = this.#queue.indexOf(delim, maxBytes);
         if (at >= 0) return this.#queue.take(at + delim.length);
@@ -359,14 +389,65 @@ class SourceConn implements Conn {
     });
   }
 
+  /** The delimiter as bytes; the last string's encoding is kept, so a loop does not re-encode it. */
+  #delimiterBytes(delimiter: Uint8Array | string): Uint8Array {
+    if (typeof delimiter !== "string") return toBytes(delimiter, "delimiter");
+    if (delimiter !== this.#lastDelimiter?.text) this.#lastDelimiter = { text: delimiter, bytes: toBytes(delimiter, "delimiter") };
+    return this.#lastDelimiter.bytes;
+  }
+
   async *lines(options?: ScanOptions): AsyncGenerator<string, void, undefined> {
     const { signal } = this.#checkOperationOptions(options);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
+    // The complete lines of the first chunk are decoded in one go, then handed out one by one.
+    // Their bytes leave the buffer only as each line is yielded, and the batch is dropped if
+    // anything else read in between, so breaking out or mixing with read() loses nothing.
+    const batch: string[] = [];
+    const lengths: number[] = [];
+    let next = 0;
+    let mark = -1;
     for (;;) {
+      const free = !this.#reading && !this.#stop && !signal?.aborted;
+      if (free && next < batch.length && mark === this.#queue.consumed) {
+        this.#queue.take(lengths[next]!);
+        mark = this.#queue.consumed;
+        if (this.#paused) this.#updateFlow();
+        yield batch[next++]!;
+        continue;
+      }
+      if (free && this.#batchLines(maxBytes, batch, lengths)) {
+        next = 0;
+        mark = this.#queue.consumed;
+        continue;
+      }
+      batch.length = 0;
       const line = await this.#readOp(signal, () => this.#nextLine(maxBytes));
       if (line === null) return;
       yield line;
     }
+  }
+
+  /** Fills `batch` with the complete lines at the start of the first chunk that are within `maxBytes`. */
+  #batchLines(maxBytes: number, batch: string[], lengths: number[]): boolean {
+    batch.length = 0;
+    lengths.length = 0;
+    const chunk = this.#queue.first();
+    if (chunk === undefined) return false;
+    let start = 0;
+    for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, start)) {
+      const end = at > start && chunk[at - 1] === CARRIAGE_RETURN ? at - 1 : at;
+      if (end - start > maxBytes) break;
+      lengths.push(at + 1 - start);
+      start = at + 1;
+    }
+    if (lengths.length < 2) return false;
+    // "\n" never occurs inside a UTF-8 sequence, so one decode and a split equal a decode per line.
+    const parts = decoder.decode(chunk.subarray(0, start)).split("\n");
+    for (let i = 0; i < lengths.length; i++) {
+      const part = parts[i]!;
+      batch.push(part.charCodeAt(part.length - 1) === CARRIAGE_RETURN ? part.slice(0, -1) : part);
+    }
+    return true;
   }
 
   /** A line of at most `maxBytes` bytes before its `\n` or `\r\n`; bytes stay buffered on a limit error. */
@@ -404,7 +485,12 @@ class SourceConn implements Conn {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
     const iterator: AsyncIterableIterator<Uint8Array> = {
-      next: () => this.read().then(toIteratorResult),
+      next: () => {
+        if (this.#canAnswerNow(undefined) && this.#queue.length > 0) {
+          return this.#tookNow<IteratorResult<Uint8Array>>({ done: false, value: this.#queue.shift() });
+        }
+        return this.read().then(toIteratorResult);
+      },
       // Breaking out of a loop keeps the connection and its buffered bytes.
       return: () => Promise.resolve({ done: true, value: undefined }),
       [Symbol.asyncIterator]: () => iterator,

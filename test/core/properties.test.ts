@@ -167,6 +167,34 @@ describe("read helpers over random chunkings (fast-check)", () => {
     );
   }, { timeout: TIMEOUT });
 
+  test("breaking out of lines() after k lines leaves exactly the bytes after those lines", async () => {
+    const linesOnly = fc.array(fc.constantFrom(0x0a, 0x0d, 0x61, 0xc3, 0xa9), { maxLength: 120 }).map((a) => Uint8Array.from(a));
+    await fc.assert(
+      fc.asyncProperty(linesOnly, cuts, highWaterMark, fc.integer({ min: 0, max: 20 }), async (whole, chunking, hwm, k) => {
+        let expectedRest = whole;
+        for (let i = 0; i < k; i++) {
+          const nl = expectedRest.indexOf(0x0a);
+          if (nl < 0) {
+            expectedRest = new Uint8Array(0);
+            break;
+          }
+          expectedRest = expectedRest.subarray(nl + 1);
+        }
+        const rest = await withConn(whole, chunking, hwm, async (conn) => {
+          let taken = 0;
+          if (k > 0) {
+            for await (const _ of conn.lines({ maxBytes: 1000 })) if (++taken >= k) break;
+          }
+          const out: number[] = [];
+          for (let chunk = await conn.read(); chunk !== null; chunk = await conn.read()) out.push(...chunk);
+          return out;
+        });
+        assert.deepEqual(rest, list(expectedRest));
+      }),
+      { numRuns: RUNS },
+    );
+  }, { timeout: TIMEOUT });
+
   test("lines equals splitting the whole at \\n (dropping a \\r before it), with the same limit", async () => {
     await fc.assert(
       fc.asyncProperty(bytes, cuts, highWaterMark, fc.integer({ min: 1, max: 40 }), async (whole, chunking, hwm, maxBytes) => {
