@@ -8,7 +8,7 @@ const shared: Options = {
   splitting: true,
   target: "es2022",
   platform: "neutral",
-  external: ["node:net", "bun"],
+  external: ["node:net", "node:process", "bun"],
   outDir: "dist",
 };
 

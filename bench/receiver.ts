@@ -1,0 +1,445 @@
+/**
+ * One benchmark measurement in the runtime running this file: `receiver.ts <case> <variant> <json>`.
+ * Prints `READY <port>` once it listens (the orchestrator then starts the sender), and
+ * `RESULT <json>` when done. Each variant runs in a fresh process, so CPU time and RSS are its own.
+ */
+import process from "node:process";
+import type { Conn } from "../src/index.ts";
+
+type Runtime = "node" | "deno" | "bun";
+const runtime: Runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const hangup = (await import(`../adapters/${runtime}.ts`)) as typeof import("../adapters/node.ts");
+const core = await import("../src/index.ts");
+
+const [benchCase, variant, paramsText] = process.argv.slice(2) as [string, string, string?];
+const params = JSON.parse(paramsText ?? "{}") as Record<string, number>;
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+const g = globalThis as Any;
+const ready = (port: number): void => console.log(`READY ${port}`);
+const done = (result: Record<string, unknown>): never => {
+  console.log(`RESULT ${JSON.stringify(result)}`);
+  process.exit(0);
+};
+const cpuSeconds = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+const gc = (): void => {
+  if (runtime === "bun") g.Bun.gc(true);
+  else g.gc?.();
+};
+
+// ---- raw servers: the runtime's own API, one connection ----------------------------------
+
+/** The runtime's raw path: each chunk handed to `onChunk` (and kept, as a careful user may), then `onEnd`. */
+async function rawServer(onChunk: (chunk: Uint8Array) => void, onEnd: () => void): Promise<void> {
+  if (runtime === "deno") {
+    const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    ready(listener.addr.port);
+    const conn = await listener.accept();
+    for (;;) {
+      const buffer = new Uint8Array(65536);
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      onChunk(buffer.subarray(0, n));
+    }
+    conn.close();
+    listener.close();
+    return onEnd();
+  }
+  if (runtime === "bun") {
+    await new Promise<void>((resolve) => {
+      const server = g.Bun.listen({
+        hostname: "127.0.0.1",
+        port: 0,
+        socket: {
+          data: (_s: Any, chunk: Uint8Array) => onChunk(chunk),
+          end: (s: Any) => {
+            s.end();
+            server.stop(true);
+            resolve();
+          },
+          close: () => resolve(),
+        },
+      });
+      ready(server.port);
+    });
+    return onEnd();
+  }
+  const net = await import("node:net");
+  await new Promise<void>((resolve) => {
+    const server = net.createServer((socket) => {
+      socket.on("data", (chunk) => onChunk(chunk));
+      socket.on("end", () => {
+        server.close();
+        resolve();
+      });
+    });
+    server.listen(0, "127.0.0.1", () => ready((server.address() as { port: number }).port));
+  });
+  onEnd();
+}
+
+/** The runtime's own async iterator over a socket: Node's and Bun's `node:net`, Deno's `conn.readable`. */
+async function iteratorServer(onChunk: (chunk: Uint8Array) => void): Promise<void> {
+  if (runtime === "deno") {
+    const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    ready(listener.addr.port);
+    const conn = await listener.accept();
+    for await (const chunk of conn.readable as AsyncIterable<Uint8Array>) onChunk(chunk);
+    listener.close();
+    return;
+  }
+  const socket = await nodeNetSocket();
+  for await (const chunk of socket as AsyncIterable<Uint8Array>) onChunk(chunk);
+}
+
+/** One accepted `node:net` socket (in every runtime: Deno and Bun implement `node:net`). */
+async function nodeNetSocket(): Promise<import("node:net").Socket> {
+  const net = await import("node:net");
+  return new Promise((resolve) => {
+    const server = net.createServer((socket) => {
+      server.close();
+      resolve(socket);
+    });
+    server.listen(0, "127.0.0.1", () => ready((server.address() as { port: number }).port));
+  });
+}
+
+async function hangupConn(options: Record<string, number> = {}): Promise<Conn> {
+  const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, ...options });
+  ready((listener.addr as { port: number }).port);
+  const conn = (await listener.accept())!;
+  await listener.close();
+  return conn;
+}
+
+// ---- the cases ------------------------------------------------------------------------
+
+async function throughput(): Promise<void> {
+  let bytes = 0;
+  let started = 0;
+  let cpu = 0;
+  const onChunk = (chunk: Uint8Array): void => {
+    if (bytes === 0) {
+      started = performance.now();
+      cpu = cpuSeconds();
+    }
+    bytes += chunk.length;
+  };
+  if (variant === "raw") await rawServer(onChunk, () => {});
+  else if (variant === "iterator") await iteratorServer(onChunk);
+  else {
+    const conn = await hangupConn();
+    for await (const chunk of conn) onChunk(chunk);
+    await conn.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const cpuUsed = cpuSeconds() - cpu;
+  done({ bytes, seconds, mbPerSecond: bytes / seconds / 1e6, cpuPerGiB: (cpuUsed * (1 << 30)) / bytes });
+}
+
+async function lines(): Promise<void> {
+  let count = 0;
+  let started = 0;
+  const start = (): void => void (started ||= performance.now());
+  if (variant === "hangup") {
+    const conn = await hangupConn();
+    for await (const line of conn.lines()) {
+      start();
+      if (line.length > 0) count++;
+    }
+    await conn.close();
+  } else if (variant === "readline") {
+    const readline = await import("node:readline");
+    const socket = await nodeNetSocket();
+    for await (const line of readline.createInterface({ input: socket, crlfDelay: Infinity })) {
+      start();
+      if (line.length > 0) count++;
+    }
+  } else {
+    // Hand-written: decode each raw chunk, split on "\n", carry the unterminated tail.
+    const decoder = new TextDecoder();
+    let tail = "";
+    await rawServer((chunk) => {
+      start();
+      const text = tail + decoder.decode(chunk, { stream: true });
+      let from = 0;
+      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
+        if (nl > from) count++;
+        from = nl + 1;
+      }
+      tail = text.slice(from);
+    }, () => {});
+  }
+  const seconds = (performance.now() - started) / 1000;
+  done({ count, seconds, perSecond: count / seconds });
+}
+
+async function frames(): Promise<void> {
+  let count = 0;
+  let started = 0;
+  if (variant === "hangup") {
+    const conn = await hangupConn();
+    for (;;) {
+      const first = await conn.peek();
+      if (first === null) break;
+      started ||= performance.now();
+      const header = await conn.readExactly(4);
+      const length = (header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!;
+      const payload = await conn.readExactly(length);
+      if (payload.length === length) count++;
+    }
+    await conn.close();
+  } else {
+    // Hand-written: keep a leftover buffer, cut every whole frame out of each chunk.
+    let pending = new Uint8Array(0);
+    await rawServer((chunk) => {
+      started ||= performance.now();
+      let buffer = chunk;
+      if (pending.length > 0) {
+        buffer = new Uint8Array(pending.length + chunk.length);
+        buffer.set(pending);
+        buffer.set(chunk, pending.length);
+      }
+      let at = 0;
+      while (buffer.length - at >= 4) {
+        const length = (buffer[at]! << 24) | (buffer[at + 1]! << 16) | (buffer[at + 2]! << 8) | buffer[at + 3]!;
+        if (buffer.length - at - 4 < length) break;
+        const payload = buffer.subarray(at + 4, at + 4 + length);
+        if (payload.length === length) count++;
+        at += 4 + length;
+      }
+      pending = buffer.slice(at);
+    }, () => {});
+  }
+  const seconds = (performance.now() - started) / 1000;
+  done({ count, seconds, perSecond: count / seconds });
+}
+
+/** Close detection: we write one byte, the closer answers with FIN or RST; time to our report. */
+async function closeDetection(): Promise<void> {
+  const port = params.port!;
+  const trials = params.trials ?? 200;
+  const result: Record<string, number[]> = {};
+  const record = (key: string, ms: number): void => void (result[key] ??= []).push(ms * 1000);
+  for (let i = 0; i < trials; i++) {
+    for (const kind of ["F", "R"] as const) {
+      const label = kind === "F" ? "fin" : "rst";
+      if (variant === "hangup") {
+        const conn = await hangup.connect({ port });
+        let t0 = 0;
+        const ended = conn.ended.then(() => record(`${label}.ended`, performance.now() - t0));
+        const loop = (async () => {
+          try {
+            for await (const _ of conn) { /* nothing is sent */ }
+          } catch { /* the reset */ }
+          record(`${label}.loop`, performance.now() - t0);
+        })();
+        t0 = performance.now();
+        await conn.write(kind);
+        await Promise.all([ended, loop]);
+        conn.reset();
+        await conn.closed;
+      } else {
+        await rawClose(port, kind, (ms) => record(`${label}.event`, ms));
+      }
+    }
+  }
+  const stats: Record<string, { median: number; p99: number }> = {};
+  for (const [key, values] of Object.entries(result)) {
+    values.sort((a, b) => a - b);
+    stats[key] = { median: values[Math.floor(values.length / 2)]!, p99: values[Math.floor(values.length * 0.99)]! };
+  }
+  done({ trials, microseconds: stats });
+}
+
+/** The runtime's own first report of the peer's close: Node 'end'/'error', Deno read() null/throw, Bun end/close. */
+async function rawClose(port: number, kind: "F" | "R", report: (ms: number) => void): Promise<void> {
+  if (runtime === "deno") {
+    const conn = await g.Deno.connect({ hostname: "127.0.0.1", port });
+    const t0 = performance.now();
+    await conn.write(new TextEncoder().encode(kind));
+    try {
+      await conn.read(new Uint8Array(1024));
+    } catch { /* reset */ }
+    report(performance.now() - t0);
+    conn.close();
+    return;
+  }
+  if (runtime === "bun") {
+    let t0 = 0;
+    await new Promise<void>((resolve) => {
+      let reported = false;
+      const once = (): void => {
+        if (reported) return;
+        reported = true;
+        report(performance.now() - t0);
+        resolve();
+      };
+      void g.Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          open: (s: Any) => {
+            t0 = performance.now();
+            s.write(kind);
+          },
+          data: () => {},
+          end: (s: Any) => {
+            once();
+            s.end();
+          },
+          close: once,
+          error: once,
+        },
+      });
+    });
+    return;
+  }
+  const net = await import("node:net");
+  await new Promise<void>((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    let t0 = 0;
+    let reported = false;
+    const once = (): void => {
+      if (reported) return;
+      reported = true;
+      report(performance.now() - t0);
+      socket.destroy();
+      resolve();
+    };
+    socket.on("connect", () => {
+      t0 = performance.now();
+      socket.write(kind);
+    });
+    socket.on("end", once);
+    socket.on("error", once);
+    socket.on("close", once);
+  });
+}
+
+/** Memory per idle connection with a read pending: `count` connections from the sender. */
+async function memory(): Promise<void> {
+  const count = params.count!;
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  gc();
+  const before = process.memoryUsage();
+  const keep: unknown[] = [];
+  let accepted = 0;
+  const accepting = new Promise<void>((resolve) => {
+    const onConn = (): void => void (++accepted === count && resolve());
+    if (variant === "hangup") {
+      void (async () => {
+        const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, backlog: 4096 });
+        ready((listener.addr as { port: number }).port);
+        for await (const conn of listener) {
+          keep.push(conn, conn.read().catch(() => null));
+          onConn();
+        }
+      })();
+    } else if (runtime === "deno") {
+      void (async () => {
+        const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        ready(listener.addr.port);
+        for await (const conn of listener) {
+          keep.push(conn, conn.read(new Uint8Array(65536)).catch(() => null));
+          onConn();
+        }
+      })();
+    } else if (runtime === "bun") {
+      const server = g.Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s: Any) => (keep.push(s), onConn()), data: () => {} } });
+      ready(server.port);
+    } else {
+      void import("node:net").then((net) => {
+        const server = net.createServer((socket) => {
+          socket.on("data", () => {});
+          keep.push(socket);
+          onConn();
+        });
+        server.listen({ host: "127.0.0.1", port: 0, backlog: 4096 }, () => ready((server.address() as { port: number }).port));
+      });
+    }
+  });
+  await accepting;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  gc();
+  const after = process.memoryUsage();
+  done({
+    count,
+    rssPerConn: (after.rss - before.rss) / count,
+    heapPerConn: (after.heapUsed + after.external - before.heapUsed - before.external) / count,
+  });
+}
+
+/** The peer blasts; the app reads one chunk every 10 ms: peak RSS growth over the run. */
+async function slowConsumer(): Promise<void> {
+  const seconds = params.seconds ?? 5;
+  gc();
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  const sampler = setInterval(() => void (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  const conn = await hangupConn({ highWaterMark: params.highWaterMark ?? 65536 });
+  const until = performance.now() + seconds * 1000;
+  let bytes = 0;
+  while (performance.now() < until) {
+    const chunk = await conn.read();
+    if (chunk === null) break;
+    bytes += chunk.length;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  clearInterval(sampler);
+  conn.reset();
+  done({ seconds, bytesRead: bytes, peakGrowth: peak - base, highWaterMark: params.highWaterMark ?? 65536 });
+}
+
+/** readUntil / lines on one line of 1 MiB and of 16 MiB arriving in 4 KiB chunks (the core alone). */
+async function growth(): Promise<void> {
+  const times: Record<string, number> = {};
+  for (const helper of ["readUntil", "lines"] as const) {
+    for (const size of [1 << 20, 16 << 20]) {
+      let sink!: import("../src/index.ts").ConnSink;
+      const conn = core.createConn({
+        localAddr: { transport: "tcp", hostname: "", port: 0 },
+        remoteAddr: { transport: "tcp", hostname: "", port: 0 },
+        native: null,
+        start: (s) => void (sink = s),
+        pause() {},
+        resume() {},
+        write: async () => {},
+        closeWrite: async () => {},
+        close: async () => sink.closed(),
+        destroy: () => sink.closed(),
+        reset: () => sink.closed(),
+        detach() {},
+      }, { highWaterMark: 1 << 30 });
+      const chunk = new Uint8Array(4096).fill(0x61);
+      const last = new Uint8Array(4096).fill(0x61);
+      last[4095] = 0x0a;
+      const started = performance.now();
+      const reading = helper === "readUntil"
+        ? conn.readUntil("\n", { maxBytes: size })
+        : conn.lines({ maxBytes: size })[Symbol.asyncIterator]().next();
+      for (let sent = 0; sent < size; sent += 4096) {
+        sink.data(sent + 4096 >= size ? last : chunk);
+        await null;
+      }
+      await reading;
+      times[`${helper}.${size >> 20}MiB`] = performance.now() - started;
+      await conn.close();
+    }
+  }
+  done({
+    milliseconds: times,
+    readUntilRatio: times["readUntil.16MiB"]! / times["readUntil.1MiB"]!,
+    linesRatio: times["lines.16MiB"]! / times["lines.1MiB"]!,
+  });
+}
+
+const cases: Record<string, () => Promise<void>> = { throughput, lines, frames, close: closeDetection, memory, slow: slowConsumer, growth };
+await cases[benchCase]!();

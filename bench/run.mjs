@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick] [-- --runtime node|deno|bun]`: every case on every runtime, hangup
+// side by side with the runtime's raw path (and its own iterator, readline, a hand-written
+// parser) in the same run, each variant in a fresh receiver process, the sender always a
+// separate Node process. Prints one table and writes bench/results/latest.json.
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const quick = process.argv.includes("--quick");
+const only = process.argv.includes("--runtime") ? [process.argv[process.argv.indexOf("--runtime") + 1]] : ["node", "deno", "bun"];
+const REPEAT = quick ? 1 : 3;
+
+const size = quick
+  ? { bytes: 32 << 20, lines: 200_000, frames: 100_000, closeTrials: 20, idle: 300, slowSeconds: 0.5 }
+  : { bytes: 1 << 30, lines: 10_000_000, frames: 3_000_000, closeTrials: 200, idle: 10_000, slowSeconds: 10 };
+
+const receivers = {
+  node: (args) => [process.execPath, ["--expose-gc", "--import", "tsx", "bench/receiver.ts", ...args]],
+  deno: (args) => [bin("deno"), ["run", "--allow-all", "--v8-flags=--expose-gc", "bench/receiver.ts", ...args]],
+  bun: (args) => [bin("bun"), ["bench/receiver.ts", ...args]],
+};
+
+/** Runs one receiver; `peer(port)` starts its sender once it is ready. Resolves with its RESULT. */
+function measure(runtime, benchCase, variant, params, peer) {
+  return new Promise((resolve, reject) => {
+    const [cmd, args] = receivers[runtime]([benchCase, variant, JSON.stringify(params)]);
+    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    let sender;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const ready = /READY (\d+)/.exec(out);
+      if (ready && !sender && peer) sender = peer(Number(ready[1]));
+    });
+    child.on("close", () => {
+      clearTimeout(timer);
+      sender?.kill();
+      const result = /RESULT (.*)/.exec(out);
+      if (result) resolve(JSON.parse(result[1]));
+      else reject(new Error(`${runtime} ${benchCase} ${variant}: no result\n${out}`));
+    });
+  });
+}
+
+function sender(mode, count) {
+  return (port) => spawn(process.execPath, ["bench/sender.mjs", mode, String(port), String(count)], { cwd: root, stdio: "ignore" });
+}
+
+async function startCloser() {
+  const child = spawn(process.execPath, ["bench/closer.mjs"], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((resolve) => child.stdout.once("data", (d) => resolve(Number(String(d).trim()))));
+  return { child, port };
+}
+
+/** The best of `REPEAT` runs of each variant, interleaved so drifts in machine load hit all alike. */
+async function best(runtime, benchCase, variants, params, peer, better) {
+  const results = {};
+  for (let r = 0; r < REPEAT; r++) {
+    for (const variant of variants) {
+      const result = await measure(runtime, benchCase, variant, params, peer);
+      if (!results[variant] || better(result, results[variant])) results[variant] = result;
+    }
+  }
+  return results;
+}
+
+const lower = (key) => (a, b) => a[key] < b[key];
+const higher = (key) => (a, b) => a[key] > b[key];
+const rows = [];
+const raw = {};
+const fmt = (n, digits = 2) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(digits));
+function row(runtime, benchCase, hangup, baselines, ratio, target, ok) {
+  rows.push({ runtime, case: benchCase, hangup, baselines, ratio, target, ok });
+  console.log(`${ok ? "ok  " : "MISS"} ${runtime.padEnd(5)} ${benchCase.padEnd(22)} ${hangup.padEnd(24)} ${baselines.padEnd(52)} ${ratio.padEnd(22)} ${target}`);
+}
+
+console.log(`${quick ? "quick " : ""}benchmarks on ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}; best of ${REPEAT}\n`);
+for (const runtime of only) {
+  const r = (raw[runtime] = {});
+
+  r.throughput = await best(runtime, "throughput", ["raw", "iterator", "hangup"], {}, sender("bytes", size.bytes), lower("cpuPerGiB"));
+  {
+    const { raw: base, iterator, hangup } = r.throughput;
+    const ratio = hangup.cpuPerGiB / base.cpuPerGiB;
+    row(runtime, "throughput (CPU s/GiB)", `${fmt(hangup.cpuPerGiB)} (${fmt(hangup.mbPerSecond)} MB/s)`,
+      `raw ${fmt(base.cpuPerGiB)} (${fmt(base.mbPerSecond)} MB/s), iterator ${fmt(iterator.cpuPerGiB)}`,
+      `${fmt(ratio)}× raw`, "≤ 1.10× raw, < iterator", ratio <= 1.1 && hangup.cpuPerGiB < iterator.cpuPerGiB);
+  }
+
+  r.lines = await best(runtime, "lines", ["hangup", "readline", "split"], {}, sender("lines", size.lines), higher("perSecond"));
+  {
+    const { hangup, readline, split } = r.lines;
+    const vsReadline = hangup.perSecond / readline.perSecond;
+    const vsSplit = hangup.perSecond / split.perSecond;
+    row(runtime, "lines (lines/s)", fmt(hangup.perSecond / 1e6) + " M/s",
+      `readline ${fmt(readline.perSecond / 1e6)} M/s, split ${fmt(split.perSecond / 1e6)} M/s`,
+      `${fmt(vsReadline)}× rl, ${fmt(vsSplit)}× split`, "≥ 2× readline, ≥ 0.8× split", vsReadline >= 2 && vsSplit >= 0.8);
+  }
+
+  r.frames = await best(runtime, "frames", ["hangup", "parser"], {}, sender("frames", size.frames), higher("perSecond"));
+  {
+    const { hangup, parser } = r.frames;
+    const ratio = hangup.perSecond / parser.perSecond;
+    row(runtime, "frames (frames/s)", fmt(hangup.perSecond / 1e6) + " M/s", `parser ${fmt(parser.perSecond / 1e6)} M/s`,
+      `${fmt(ratio)}× parser`, "≥ 0.8× parser", ratio >= 0.8);
+  }
+
+  const closer = await startCloser();
+  try {
+    r.close = await best(runtime, "close", ["raw", "hangup"], { port: closer.port, trials: size.closeTrials }, undefined, () => false);
+  } finally {
+    closer.child.kill();
+  }
+  for (const kind of ["fin", "rst"]) {
+    const base = r.close.raw.microseconds[`${kind}.event`];
+    const ended = r.close.hangup.microseconds[`${kind}.ended`];
+    const loop = r.close.hangup.microseconds[`${kind}.loop`];
+    const extra = ended.median - base.median;
+    row(runtime, `close ${kind.toUpperCase()} (median µs)`, `ended ${fmt(ended.median)}, loop ${fmt(loop.median)}`,
+      `raw event ${fmt(base.median)} (p99: raw ${fmt(base.p99)}, ended ${fmt(ended.p99)})`,
+      `${extra >= 0 ? "+" : ""}${fmt(extra)} µs`, "≤ raw + 25 µs", extra <= 25);
+  }
+
+  r.memory = await best(runtime, "memory", ["raw", "hangup"], { count: size.idle }, sender("idle", size.idle), () => false);
+  {
+    const extra = r.memory.hangup.rssPerConn - r.memory.raw.rssPerConn;
+    row(runtime, `memory (${size.idle} idle)`, `${fmt(r.memory.hangup.rssPerConn / 1024)} KiB/conn`,
+      `raw ${fmt(r.memory.raw.rssPerConn / 1024)} KiB/conn (heap: ${fmt(r.memory.hangup.heapPerConn / 1024)} vs ${fmt(r.memory.raw.heapPerConn / 1024)})`,
+      `${extra >= 0 ? "+" : ""}${fmt(extra / 1024)} KiB`, "≤ +2 KiB per connection", extra <= 2048);
+  }
+
+  r.slow = await measure(runtime, "slow", "hangup", { seconds: size.slowSeconds }, sender("blast", 1 << 40));
+  {
+    const limit = r.slow.highWaterMark + (2 << 20);
+    row(runtime, "slow consumer (RSS)", `+${fmt(r.slow.peakGrowth / (1 << 20))} MiB peak`, `highWaterMark ${r.slow.highWaterMark >> 10} KiB`,
+      "", "≤ highWaterMark + 2 MiB", r.slow.peakGrowth <= limit);
+  }
+
+  r.growth = await measure(runtime, "growth", "hangup", {});
+  {
+    const ms = r.growth.milliseconds;
+    const worst = Math.max(r.growth.readUntilRatio, r.growth.linesRatio);
+    row(runtime, "growth (16 MiB / 1 MiB)", `readUntil ${fmt(r.growth.readUntilRatio)}×, lines ${fmt(r.growth.linesRatio)}×`,
+      `1 MiB: ${fmt(ms["readUntil.1MiB"])} ms, 16 MiB: ${fmt(ms["readUntil.16MiB"])} ms`, `${fmt(worst)}×`, "≤ 24× (linear: 16×)", worst <= 24);
+  }
+}
+
+const versions = {};
+for (const runtime of only) {
+  if (runtime === "node") versions.node = process.version;
+  else {
+    const { execFileSync } = await import("node:child_process");
+    versions[runtime] = execFileSync(bin(runtime), ["--version"], { encoding: "utf8" }).split("\n")[0].trim();
+  }
+}
+mkdirSync(join(root, "bench", "results"), { recursive: true });
+const file = join(root, "bench", "results", quick ? "quick.json" : "latest.json");
+writeFileSync(file, JSON.stringify({
+  date: new Date().toISOString(),
+  quick,
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memory: os.totalmem(), kernel: os.release() },
+  versions,
+  sizes: size,
+  repeat: REPEAT,
+  rows,
+  raw,
+}, null, 2) + "\n");
+console.log(`\n${rows.filter((r) => r.ok).length} of ${rows.length} targets met; written to ${file.slice(root.length + 1)}`);
