@@ -8,8 +8,10 @@ import type { Conn } from "../src/index.ts";
 
 type Runtime = "node" | "deno" | "bun";
 const runtime: Runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
-const hangup = (await import(`../adapters/${runtime}.ts`)) as typeof import("../adapters/node.ts");
-const core = await import("../src/index.ts");
+// The built package, as users run it (a TypeScript loader such as tsx would add `__name`
+// helpers to every function and inflate memory figures).
+const hangup = (await import(`../dist/${runtime}.js`)) as typeof import("../adapters/node.ts");
+const core = (await import("../dist/core.js")) as typeof import("../src/index.ts");
 
 const [benchCase, variant, paramsText] = process.argv.slice(2) as [string, string, string?];
 const params = JSON.parse(paramsText ?? "{}") as Record<string, number>;
@@ -184,10 +186,14 @@ async function frames(): Promise<void> {
   if (variant === "hangup") {
     const conn = await hangupConn();
     for (;;) {
-      const first = await conn.peek();
-      if (first === null) break;
+      let header: Uint8Array;
+      try {
+        header = await conn.readExactly(4);
+      } catch (err) {
+        if (err instanceof core.UnexpectedEofError && err.partial.length === 0) break; // EOF between frames
+        throw err;
+      }
       started ||= performance.now();
-      const header = await conn.readExactly(4);
       const length = (header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!;
       const payload = await conn.readExactly(length);
       if (payload.length === length) count++;

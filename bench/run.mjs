@@ -80,6 +80,10 @@ function row(runtime, benchCase, hangup, baselines, ratio, target, ok) {
   console.log(`${ok ? "ok  " : "MISS"} ${runtime.padEnd(5)} ${benchCase.padEnd(22)} ${hangup.padEnd(24)} ${baselines.padEnd(52)} ${ratio.padEnd(22)} ${target}`);
 }
 
+// Measure the package as users get it: build it first.
+await new Promise((resolve, reject) => {
+  spawn(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" }).on("close", (code) => (code === 0 ? resolve() : reject(new Error("build failed"))));
+});
 console.log(`${quick ? "quick " : ""}benchmarks on ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}; best of ${REPEAT}\n`);
 for (const runtime of only) {
   const r = (raw[runtime] = {});

@@ -81,6 +81,19 @@ export class ChunkQueue {
     return out;
   }
 
+  /** Removes the first `n` bytes (n ≤ length of the first chunk) without returning them. */
+  skip(n: number): void {
+    const first = this.#chunks[this.#head]!;
+    if (first.length === n) {
+      this.shift();
+      return;
+    }
+    this.#chunks[this.#head] = first.subarray(n);
+    this.length -= n;
+    this.consumed += n;
+    this.#consumed();
+  }
+
   /** Removes and returns every byte held. */
   takeAll(): Uint8Array {
     return this.take(this.length);

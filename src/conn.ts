@@ -396,35 +396,52 @@ class SourceConn implements Conn {
     return this.#lastDelimiter.bytes;
   }
 
-  async *lines(options?: ScanOptions): AsyncGenerator<string, void, undefined> {
+  lines(options?: ScanOptions): AsyncIterableIterator<string> {
     const { signal } = this.#checkOperationOptions(options);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
     // The complete lines of the first chunk are decoded in one go, then handed out one by one.
-    // Their bytes leave the buffer only as each line is yielded, and the batch is dropped if
+    // Their bytes leave the buffer only as each line is returned, and the batch is dropped if
     // anything else read in between, so breaking out or mixing with read() loses nothing.
     const batch: string[] = [];
     const lengths: number[] = [];
     let next = 0;
     let mark = -1;
-    for (;;) {
-      const free = !this.#reading && !this.#stop && !signal?.aborted;
-      if (free && next < batch.length && mark === this.#queue.consumed) {
-        this.#queue.take(lengths[next]!);
-        mark = this.#queue.consumed;
-        if (this.#paused) this.#updateFlow();
-        yield batch[next++]!;
-        continue;
-      }
-      if (free && this.#batchLines(maxBytes, batch, lengths)) {
-        next = 0;
-        mark = this.#queue.consumed;
-        continue;
-      }
-      batch.length = 0;
-      const line = await this.#readOp(signal, () => this.#nextLine(maxBytes));
-      if (line === null) return;
-      yield line;
-    }
+    let finished = false;
+    const done: IteratorResult<string> = { done: true, value: undefined };
+    const iterator: AsyncIterableIterator<string> = {
+      next: () => {
+        if (finished) return Promise.resolve(done);
+        if (!this.#reading && !this.#stop && !signal?.aborted) {
+          if (next >= batch.length || mark !== this.#queue.consumed) {
+            next = 0;
+            if (!this.#batchLines(maxBytes, batch, lengths)) batch.length = 0;
+          }
+          if (next < batch.length) {
+            this.#queue.skip(lengths[next]!);
+            mark = this.#queue.consumed;
+            if (this.#paused) this.#updateFlow();
+            return Promise.resolve({ done: false, value: batch[next++]! });
+          }
+        }
+        return this.#readOp(signal, () => this.#nextLine(maxBytes)).then(
+          (line) => {
+            if (line !== null) return { done: false, value: line };
+            finished = true;
+            return done;
+          },
+          (err: unknown) => {
+            finished = true;
+            throw err;
+          },
+        );
+      },
+      return: () => {
+        finished = true;
+        return Promise.resolve(done);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** Fills `batch` with the complete lines at the start of the first chunk that are within `maxBytes`. */
@@ -440,7 +457,7 @@ class SourceConn implements Conn {
       lengths.push(at + 1 - start);
       start = at + 1;
     }
-    if (lengths.length < 2) return false;
+    if (lengths.length === 0) return false;
     // "\n" never occurs inside a UTF-8 sequence, so one decode and a split equal a decode per line.
     const parts = decoder.decode(chunk.subarray(0, start)).split("\n");
     for (let i = 0; i < lengths.length; i++) {
