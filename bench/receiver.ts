@@ -122,9 +122,11 @@ async function hangupConn(options: Record<string, number> = {}): Promise<Conn> {
 
 async function throughput(): Promise<void> {
   let bytes = 0;
+  let chunks = 0;
   let started = 0;
   let cpu = 0;
   const onChunk = (chunk: Uint8Array): void => {
+    chunks++;
     if (bytes === 0) {
       started = performance.now();
       cpu = cpuSeconds();
@@ -140,7 +142,7 @@ async function throughput(): Promise<void> {
   }
   const seconds = (performance.now() - started) / 1000;
   const cpuUsed = cpuSeconds() - cpu;
-  done({ bytes, seconds, mbPerSecond: bytes / seconds / 1e6, cpuPerGiB: (cpuUsed * (1 << 30)) / bytes });
+  done({ bytes, chunks, seconds, mbPerSecond: bytes / seconds / 1e6, cpuPerGiB: (cpuUsed * (1 << 30)) / bytes });
 }
 
 async function lines(): Promise<void> {

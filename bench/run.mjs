@@ -14,6 +14,8 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const quick = process.argv.includes("--quick");
 const only = process.argv.includes("--runtime") ? [process.argv[process.argv.indexOf("--runtime") + 1]] : ["node", "deno", "bun"];
 const REPEAT = quick ? 1 : 3;
+const cases = process.argv.includes("--case") ? process.argv[process.argv.indexOf("--case") + 1].split(",") : undefined;
+const wanted = (name) => !cases || cases.includes(name);
 
 const size = quick
   ? { bytes: 32 << 20, lines: 200_000, frames: 100_000, closeTrials: 20, idle: 300, slowSeconds: 0.5 }
@@ -88,6 +90,7 @@ console.log(`${quick ? "quick " : ""}benchmarks on ${os.cpus().length} × ${os.c
 for (const runtime of only) {
   const r = (raw[runtime] = {});
 
+  if (wanted("throughput")) {
   r.throughput = await best(runtime, "throughput", ["raw", "iterator", "hangup"], {}, sender("bytes", size.bytes), lower("cpuPerGiB"));
   {
     const { raw: base, iterator, hangup } = r.throughput;
@@ -97,6 +100,8 @@ for (const runtime of only) {
       `${fmt(ratio)}× raw`, "≤ 1.10× raw, < iterator", ratio <= 1.1 && hangup.cpuPerGiB < iterator.cpuPerGiB);
   }
 
+  }
+  if (wanted("lines")) {
   r.lines = await best(runtime, "lines", ["hangup", "readline", "split"], {}, sender("lines", size.lines), higher("perSecond"));
   {
     const { hangup, readline, split } = r.lines;
@@ -107,6 +112,8 @@ for (const runtime of only) {
       `${fmt(vsReadline)}× rl, ${fmt(vsSplit)}× split`, "≥ 2× readline, ≥ 0.8× split", vsReadline >= 2 && vsSplit >= 0.8);
   }
 
+  }
+  if (wanted("frames")) {
   r.frames = await best(runtime, "frames", ["hangup", "parser"], {}, sender("frames", size.frames), higher("perSecond"));
   {
     const { hangup, parser } = r.frames;
@@ -115,6 +122,8 @@ for (const runtime of only) {
       `${fmt(ratio)}× parser`, "≥ 0.8× parser", ratio >= 0.8);
   }
 
+  }
+  if (wanted("close")) {
   const closer = await startCloser();
   try {
     r.close = await best(runtime, "close", ["raw", "hangup"], { port: closer.port, trials: size.closeTrials }, undefined, () => false);
@@ -131,6 +140,8 @@ for (const runtime of only) {
       `${extra >= 0 ? "+" : ""}${fmt(extra)} µs`, "≤ raw + 25 µs", extra <= 25);
   }
 
+  }
+  if (wanted("memory")) {
   r.memory = await best(runtime, "memory", ["raw", "hangup"], { count: size.idle }, sender("idle", size.idle), () => false);
   {
     const extra = r.memory.hangup.rssPerConn - r.memory.raw.rssPerConn;
@@ -139,6 +150,8 @@ for (const runtime of only) {
       `${extra >= 0 ? "+" : ""}${fmt(extra / 1024)} KiB`, "≤ +2 KiB per connection", extra <= 2048);
   }
 
+  }
+  if (wanted("slow")) {
   r.slow = await measure(runtime, "slow", "hangup", { seconds: size.slowSeconds }, sender("blast", 1 << 40));
   {
     const limit = r.slow.highWaterMark + (2 << 20);
@@ -146,12 +159,15 @@ for (const runtime of only) {
       "", "≤ highWaterMark + 2 MiB", r.slow.peakGrowth <= limit);
   }
 
+  }
+  if (wanted("growth")) {
   r.growth = await measure(runtime, "growth", "hangup", {});
   {
     const ms = r.growth.milliseconds;
     const worst = Math.max(r.growth.readUntilRatio, r.growth.linesRatio);
     row(runtime, "growth (16 MiB / 1 MiB)", `readUntil ${fmt(r.growth.readUntilRatio)}×, lines ${fmt(r.growth.linesRatio)}×`,
       `1 MiB: ${fmt(ms["readUntil.1MiB"])} ms, 16 MiB: ${fmt(ms["readUntil.16MiB"])} ms`, `${fmt(worst)}×`, "≤ 24× (linear: 16×)", worst <= 24);
+  }
   }
 }
 
