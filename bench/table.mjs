@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Prints bench/results/latest.json as the README's markdown table.
+import { readFileSync } from "node:fs";
+
+const results = JSON.parse(readFileSync(new URL("./results/latest.json", import.meta.url), "utf8"));
+const m = results.machine;
+console.log(`${results.date.slice(0, 10)}, ${m.cpus} × ${m.model}, Linux ${m.kernel}; ${Object.entries(results.versions).map(([k, v]) => `${k} ${v.replace(/^deno |^v/, "").replace(/ \(.*/, "")}`).join(", ")}; best of ${results.repeat}.\n`);
+console.log("| runtime | case | hangup | baselines (same run) | ratio | target | met |");
+console.log("|---|---|---|---|---|---|---|");
+for (const r of results.rows) {
+  console.log(`| ${r.runtime} | ${r.case} | ${r.hangup} | ${r.baselines} | ${r.ratio} | ${r.target} | ${r.ok ? "yes" : "**no**"} |`);
+}
