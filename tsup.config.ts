@@ -8,7 +8,7 @@ const shared: Options = {
   splitting: true,
   target: "es2022",
   platform: "neutral",
-  external: ["node:net", "node:process", "bun"],
+  external: ["node:net", "node:process", "bun", "cloudflare:sockets"],
   outDir: "dist",
 };
 
@@ -23,15 +23,16 @@ const declarations = (entry: Record<string, string>, tsconfig: string, format: O
 export default defineConfig([
   {
     ...shared,
-    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", core: "src/index.ts" },
+    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", workerd: "adapters/workerd.ts", core: "src/index.ts" },
     format: ["esm"],
   },
   {
     ...shared,
-    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", core: "src/index.ts" },
+    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", workerd: "adapters/workerd.ts", core: "src/index.ts" },
     format: ["cjs"],
   },
   declarations({ node: "adapters/node.ts" }, "tsconfig.json", ["esm", "cjs"]),
   declarations({ deno: "adapters/deno.ts" }, "tsconfig.deno.json", ["esm", "cjs"]),
   declarations({ bun: "adapters/bun.ts" }, "tsconfig.bun.json", ["esm", "cjs"]),
+  declarations({ workerd: "adapters/workerd.ts" }, "tsconfig.workerd.json", ["esm", "cjs"]),
 ]);

@@ -14,6 +14,7 @@ const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const runs = [
   { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
   { name: "tsc (bun)", cmd: bin("tsc"), args: ["-p", "tsconfig.bun.json"] },
+  { name: "tsc (workerd)", cmd: bin("tsc"), args: ["-p", "tsconfig.workerd.json"] },
   { name: "jsr", cmd: bin("deno"), args: ["publish", "--dry-run", "--allow-dirty"] },
   { name: "package", cmd: process.execPath, args: ["scripts/test-package.mjs"], count: plainCounts },
   { name: "examples", cmd: process.execPath, args: ["scripts/test-examples.mjs"], count: plainCounts },
@@ -24,6 +25,7 @@ const runs = [
     args: [vitest, "run"],
     count: vitestCounts,
   })),
+  { name: "workerd", cmd: process.execPath, args: [vitest, "run", "--config", "vitest.workerd.config.ts"], count: vitestCounts },
   { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
   { name: "bun", cmd: bin("bun"), args: ["test", "--timeout", "120000", "test/"], count: bunCounts },
 ];

@@ -56,6 +56,12 @@ try {
       return ok ? "ok" : `wrong: ${out}`;
     });
   }
+  check('workerd condition "hangup"', () => {
+    // A Workers bundler (wrangler uses esbuild) resolves "hangup" with the "workerd" condition.
+    writeFileSync(join(project, "worker.mjs"), 'import { runtime, connect } from "hangup";\nexport default { fetch: () => new Response(runtime + typeof connect) };\n');
+    const bundle = execFileSync(bin("esbuild"), ["worker.mjs", "--bundle", "--format=esm", "--platform=neutral", "--conditions=workerd", "--external:cloudflare:sockets"], { cwd: project, encoding: "utf8" });
+    return bundle.includes('from "cloudflare:sockets"') && bundle.includes('"workerd"') ? "ok" : "the bundle did not pick adapters/workerd";
+  });
 } finally {
   rmSync(project, { recursive: true, force: true });
 }

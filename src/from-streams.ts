@@ -19,6 +19,11 @@ export interface StreamPair {
   readonly localAddr?: Addr;
   /** Reported as `conn.remoteAddr`; same default. */
   readonly remoteAddr?: Addr;
+  /**
+   * Translates the streams' errors before hangup maps them with `toSocketError`, for a
+   * platform whose errors carry no code (workerd's "Network connection lost.").
+   */
+  readonly translateError?: (error: unknown) => unknown;
 }
 
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
@@ -61,6 +66,7 @@ export function fromStreams(streams: StreamPair, options?: ConnOptions): Conn {
 }
 
 function streamSource(streams: StreamPair): ConnSource {
+  const translate = streams.translateError ?? ((error: unknown) => error);
   const reader = streams.readable.getReader();
   const writer = streams.writable.getWriter();
   let sink: ConnSink | undefined;
@@ -97,7 +103,7 @@ function streamSource(streams: StreamPair): ConnSource {
         inFlight = reader.read();
         result = await inFlight;
       } catch (err) {
-        if (!stopped) sink!.error(err);
+        if (!stopped) sink!.error(translate(err));
         return;
       } finally {
         inFlight = undefined;
@@ -138,8 +144,8 @@ function streamSource(streams: StreamPair): ConnSource {
       paused = false;
       wakePump?.();
     },
-    write: (bytes) => writer.write(bytes),
-    closeWrite: () => writer.close(),
+    write: (bytes) => writer.write(bytes).catch((err: unknown) => Promise.reject(translate(err))),
+    closeWrite: () => writer.close().catch((err: unknown) => Promise.reject(translate(err))),
     async close() {
       if (released) return;
       await writer.close().catch(noop);
