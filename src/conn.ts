@@ -47,7 +47,40 @@ export function createConn(source: ConnSource, options?: ConnOptions): Conn {
   return new SourceConn(source, resolveConnOptions(options));
 }
 
+/** Hands the source's reports to the connection (one small object, not a closure per method). */
+class SourceSink implements ConnSink {
+  constructor(readonly conn: SourceConn) {}
+  data(chunk: Uint8Array): void {
+    sinkDelivery.data(this.conn, chunk);
+  }
+  end(): void {
+    sinkDelivery.end(this.conn);
+  }
+  error(err: unknown): void {
+    sinkDelivery.error(this.conn, err);
+  }
+  closed(): void {
+    sinkDelivery.closed(this.conn);
+  }
+}
+
+let sinkDelivery: {
+  data(conn: SourceConn, chunk: Uint8Array): void;
+  end(conn: SourceConn): void;
+  error(conn: SourceConn, err: unknown): void;
+  closed(conn: SourceConn): void;
+};
+
 class SourceConn implements Conn {
+  static {
+    sinkDelivery = {
+      data: (conn, chunk) => conn.#onData(chunk),
+      end: (conn) => conn.#onEnd(),
+      error: (conn, err) => conn.#fail(toSocketError(err, "read")),
+      closed: (conn) => conn.#onClosed(),
+    };
+  }
+
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
   readonly ended: Promise<EndInfo>;
@@ -83,6 +116,10 @@ class SourceConn implements Conn {
   #writeClosed = false;
   #closing: Promise<void> | undefined;
 
+  // Made on first use: a connection without a signal, idle timeout or heartbeat pays for none.
+  #onAbort: (() => void) | undefined;
+  #checkIdle: (() => void) | undefined;
+  #beat: (() => void) | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #lastData = Date.now();
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
@@ -99,19 +136,19 @@ class SourceConn implements Conn {
     if (options.noDelay !== undefined) source.setNoDelay?.(options.noDelay);
     if (options.keepAlive !== undefined) source.setKeepAlive?.(options.keepAlive);
 
-    const sink: ConnSink = {
-      data: (chunk) => this.#onData(chunk),
-      end: () => this.#onEnd(),
-      error: (err) => this.#fail(toSocketError(err, "read")),
-      closed: () => this.#onClosed(),
-    };
+    const sink = new SourceSink(this);
     source.start(sink);
     this.#armIdle();
     this.#armHeartbeat(options.heartbeat?.interval ?? 0);
 
     const signal = options.signal;
-    if (signal?.aborted) this.#onAbort();
-    else signal?.addEventListener("abort", this.#onAbort, { once: true });
+    if (signal) {
+      this.#onAbort = () => {
+        if (this.#halt({ by: "aborted", reason: signal.reason })) this.#source.destroy();
+      };
+      if (signal.aborted) this.#onAbort();
+      else signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
   }
 
   get signal(): AbortSignal {
@@ -164,15 +201,11 @@ class SourceConn implements Conn {
       this.#readEnd = null;
       this.#settle("eof");
     }
-    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) this.#options.signal!.removeEventListener("abort", this.#onAbort);
     this.#wakeReader();
     this.#resolveClosed();
   }
 
-  readonly #onAbort = (): void => {
-    const reason = this.#options.signal!.reason;
-    if (this.#halt({ by: "aborted", reason })) this.#source.destroy();
-  };
 
   // ---- state --------------------------------------------------------------
 
@@ -191,7 +224,7 @@ class SourceConn implements Conn {
     this.#stop = stop;
     const abortReason = stop.by === "aborted" ? stop.reason : undefined;
     this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
-    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) this.#options.signal!.removeEventListener("abort", this.#onAbort);
     this.#wakeReader();
     return true;
   }
@@ -232,7 +265,7 @@ class SourceConn implements Conn {
   #armIdle(): void {
     const idle = this.#options.idleTimeout;
     if (idle === 0 || this.#idleTimer !== undefined || this.#endInfo) return;
-    this.#idleTimer = setTimeout(this.#checkIdle, idle);
+    this.#idleTimer = setTimeout((this.#checkIdle ??= () => this.#onIdleTimer()), idle);
   }
 
   #clearIdle(): void {
@@ -241,23 +274,23 @@ class SourceConn implements Conn {
     this.#idleTimer = undefined;
   }
 
-  readonly #checkIdle = (): void => {
+  #onIdleTimer(): void {
     this.#idleTimer = undefined;
     if (this.#paused || this.#endInfo) return;
     const idle = this.#options.idleTimeout;
     const quiet = Date.now() - this.#lastData;
     if (quiet < idle) {
-      this.#idleTimer = setTimeout(this.#checkIdle, idle - quiet);
+      this.#idleTimer = setTimeout(this.#checkIdle!, idle - quiet);
       return;
     }
     this.#fail(new IdleTimeoutError(`Connection idle: no byte received for ${idle} ms`));
-  };
-
-  #armHeartbeat(delay: number): void {
-    if (delay > 0) this.#heartbeatTimer = setTimeout(this.#beat, delay);
   }
 
-  readonly #beat = (): void => {
+  #armHeartbeat(delay: number): void {
+    if (delay > 0) this.#heartbeatTimer = setTimeout((this.#beat ??= () => this.#onHeartbeatTimer()), delay);
+  }
+
+  #onHeartbeatTimer(): void {
     this.#heartbeatTimer = undefined;
     const heartbeat = this.#options.heartbeat!;
     if (this.#endInfo || this.#writeClosed) return;
@@ -270,7 +303,7 @@ class SourceConn implements Conn {
     } else {
       this.#armHeartbeat(heartbeat.interval - quiet);
     }
-  };
+  }
 
   #stopTimers(): void {
     this.#clearIdle();
