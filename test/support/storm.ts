@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import process from "node:process";
 import type { Conn, EndReason } from "../../src/index.ts";
-import { sleep } from "./fixtures.ts";
+import { concat, sleep } from "./fixtures.ts";
 import type { Peer } from "./peer.ts";
 import { hangup } from "./runtime.ts";
 
@@ -39,15 +39,6 @@ export function activeTimers(): number | undefined {
   return info?.filter((kind) => kind === "Timeout").length;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 async function handle(conn: Conn): Promise<Seen> {
   const received: Uint8Array[] = [];
