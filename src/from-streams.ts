@@ -8,8 +8,12 @@ import type { Addr, Conn, ConnOptions } from "./types.ts";
  *
  * @example
  * ```ts
- * const tcp = await Deno.connect({ port: 7000 });
- * const conn = fromStreams({ readable: tcp.readable, writable: tcp.writable, remoteAddr: addr });
+ * // `socket`: any byte stream pair, such as the result of a WinterTC `connect()`
+ * const conn = fromStreams({
+ *   readable: socket.readable,
+ *   writable: socket.writable,
+ *   remoteAddr: { transport: "tcp", hostname: "10.0.0.5", port: 7000 },
+ * });
  * ```
  */
 export interface StreamPair {
