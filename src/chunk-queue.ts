@@ -8,6 +8,11 @@ const EMPTY = new Uint8Array(0);
 export class ChunkQueue {
   #chunks: Uint8Array[] = [];
   #head = 0;
+  /**
+   * Bytes of the first chunk already taken. Taking from the front moves this offset instead of
+   * making a new view of the rest, so `take` allocates only the view it returns and `skip` nothing.
+   */
+  #offset = 0;
   /** Bytes held. */
   length = 0;
   /** Bytes taken so far, ever: a reader that looked ahead checks nobody else took any since. */
@@ -26,11 +31,13 @@ export class ChunkQueue {
 
   /** The first chunk, not consumed. */
   first(): Uint8Array | undefined {
+    this.#settle();
     return this.#chunks[this.#head];
   }
 
   /** The byte at `offset` (offset < length), not consumed. */
   byteAt(offset: number): number {
+    this.#settle();
     for (let i = this.#head; ; i++) {
       const chunk = this.#chunks[i]!;
       if (offset < chunk.length) return chunk[offset]!;
@@ -40,6 +47,7 @@ export class ChunkQueue {
 
   /** Removes and returns the first chunk. */
   shift(): Uint8Array {
+    this.#settle();
     const chunk = this.#chunks[this.#head]!;
     this.#chunks[this.#head++] = EMPTY;
     this.length -= chunk.length;
@@ -52,14 +60,16 @@ export class ChunkQueue {
   take(n: number): Uint8Array {
     if (n === 0) return EMPTY;
     const first = this.#chunks[this.#head]!;
-    if (first.length === n) return this.shift();
-    if (first.length > n) {
-      this.#chunks[this.#head] = first.subarray(n);
+    const start = this.#offset;
+    if (first.length - start > n) {
+      this.#offset = start + n;
       this.length -= n;
       this.consumed += n;
       this.#consumed();
-      return first.subarray(0, n);
+      return first.subarray(start, start + n);
     }
+    this.#settle();
+    if (first.length - start === n) return this.shift();
     const out = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
@@ -84,11 +94,11 @@ export class ChunkQueue {
   /** Removes the first `n` bytes (n ≤ length of the first chunk) without returning them. */
   skip(n: number): void {
     const first = this.#chunks[this.#head]!;
-    if (first.length === n) {
+    if (first.length - this.#offset === n) {
       this.shift();
       return;
     }
-    this.#chunks[this.#head] = first.subarray(n);
+    this.#offset += n;
     this.length -= n;
     this.consumed += n;
     this.#consumed();
@@ -104,6 +114,7 @@ export class ChunkQueue {
    * or -1. Repeated calls between consumptions resume where the previous one stopped.
    */
   indexOf(delimiter: Uint8Array, limit: number): number {
+    this.#settle();
     if (delimiter !== this.#scanDelimiter) {
       this.#resetScan();
       this.#scanDelimiter = delimiter;
@@ -152,6 +163,13 @@ export class ChunkQueue {
       if (chunk[local] !== delimiter[i]) return false;
     }
     return true;
+  }
+
+  /** Makes the first chunk start at the first unread byte, for the code that walks chunks. */
+  #settle(): void {
+    if (this.#offset === 0) return;
+    this.#chunks[this.#head] = this.#chunks[this.#head]!.subarray(this.#offset);
+    this.#offset = 0;
   }
 
   #resetScan(): void {

@@ -22,7 +22,8 @@ import type { Addr, Conn, ConnOptions, EndInfo, EndReason, OperationOptions, Sca
 const WAIT: unique symbol = Symbol("wait");
 type Attempt<T> = () => T | typeof WAIT;
 
-const NEWLINE = new Uint8Array([10]);
+const NEWLINE_BYTE = 10;
+const NEWLINE = new Uint8Array([NEWLINE_BYTE]);
 const CARRIAGE_RETURN = 13;
 const decoder = new TextDecoder();
 const noop = (): void => {};
@@ -483,21 +484,25 @@ class SourceConn implements Conn {
     lengths.length = 0;
     const chunk = this.#queue.first();
     if (chunk === undefined) return false;
-    let start = 0;
-    for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, start)) {
-      const end = at > start && chunk[at - 1] === CARRIAGE_RETURN ? at - 1 : at;
-      if (end - start > maxBytes) break;
-      lengths.push(at + 1 - start);
-      start = at + 1;
-    }
-    if (lengths.length === 0) return false;
+    const end = chunk.lastIndexOf(NEWLINE_BYTE) + 1;
+    if (end === 0) return false;
     // "\n" never occurs inside a UTF-8 sequence, so one decode and a split equal a decode per line.
-    const parts = decoder.decode(chunk.subarray(0, start)).split("\n");
-    for (let i = 0; i < lengths.length; i++) {
-      const part = parts[i]!;
-      batch.push(part.charCodeAt(part.length - 1) === CARRIAGE_RETURN ? part.slice(0, -1) : part);
+    const text = decoder.decode(chunk.subarray(0, end));
+    const parts = text.split("\n");
+    // As many characters as bytes means every byte decoded to one character (ASCII, or an invalid
+    // byte as U+FFFD), so each line's byte length is its string length plus its "\n".
+    const oneBytePerChar = text.length === end;
+    let start = 0;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const line = parts[i]!;
+      const bytes = oneBytePerChar ? line.length + 1 : chunk.indexOf(NEWLINE_BYTE, start) + 1 - start;
+      const hasReturn = line.charCodeAt(line.length - 1) === CARRIAGE_RETURN;
+      if (bytes - (hasReturn ? 2 : 1) > maxBytes) break;
+      batch.push(hasReturn ? line.slice(0, -1) : line);
+      lengths.push(bytes);
+      start += bytes;
     }
-    return true;
+    return batch.length > 0;
   }
 
   /** A line of at most `maxBytes` bytes before its `\n` or `\r\n`; bytes stay buffered on a limit error. */
