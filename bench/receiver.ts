@@ -110,6 +110,81 @@ async function nodeNetSocket(): Promise<import("node:net").Socket> {
   });
 }
 
+/** The runtime's chunks, pulled: Deno's `conn.read()` into fresh buffers, else the `node:net` iterator. */
+async function* pulledChunks(): AsyncGenerator<Uint8Array> {
+  if (runtime === "deno") {
+    const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    ready(listener.addr.port);
+    const conn = await listener.accept();
+    listener.close();
+    for (;;) {
+      const buffer = new Uint8Array(65536);
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      yield buffer.subarray(0, n);
+    }
+    conn.close();
+    return;
+  }
+  yield* (await nodeNetSocket()) as AsyncIterable<Uint8Array>;
+}
+
+/** Lines of a text, each without its "\n" or "\r\n", to `onLine`; returns the unterminated tail. */
+function splitLines(text: string, onLine: (line: string) => void): string {
+  let from = 0;
+  for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
+    onLine(text.slice(from, nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl));
+    from = nl + 1;
+  }
+  return text.slice(from);
+}
+
+/** A hand-written `for await` line reader: an async generator splitting pulled chunks. */
+async function* linesByHand(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let tail = "";
+  for await (const chunk of chunks) {
+    const text = tail + decoder.decode(chunk, { stream: true });
+    let from = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
+      yield text.slice(from, nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
+      from = nl + 1;
+    }
+    tail = text.slice(from);
+  }
+  if (tail.length > 0) yield tail;
+}
+
+/** Cuts every whole length-prefixed frame out of `buffer` to `onFrame`; returns the leftover bytes. */
+function cutFrames(buffer: Uint8Array, onFrame: (payload: Uint8Array) => void): Uint8Array {
+  let at = 0;
+  while (buffer.length - at >= 4) {
+    const length = (buffer[at]! << 24) | (buffer[at + 1]! << 16) | (buffer[at + 2]! << 8) | buffer[at + 3]!;
+    if (buffer.length - at - 4 < length) break;
+    onFrame(buffer.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return buffer.slice(at);
+}
+
+function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
+/** A hand-written `for await` frame reader: an async generator cutting pulled chunks. */
+async function* framesByHand(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let pending = new Uint8Array(0);
+  for await (const chunk of chunks) {
+    const ready: Uint8Array[] = [];
+    pending = cutFrames(joinBytes(pending, chunk), (payload) => ready.push(payload));
+    yield* ready;
+  }
+}
+
 async function hangupConn(options: Record<string, number> = {}): Promise<Conn> {
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, ...options });
   ready((listener.addr as { port: number }).port);
@@ -163,19 +238,20 @@ async function lines(): Promise<void> {
       start();
       if (line.length > 0) count++;
     }
+  } else if (variant === "generator") {
+    for await (const line of linesByHand(pulledChunks())) {
+      start();
+      if (line.length > 0) count++;
+    }
   } else {
-    // Hand-written: decode each raw chunk, split on "\n", carry the unterminated tail.
+    // Hand-written: decode each raw chunk, cut out each line, carry the unterminated tail.
     const decoder = new TextDecoder();
     let tail = "";
     await rawServer((chunk) => {
       start();
-      const text = tail + decoder.decode(chunk, { stream: true });
-      let from = 0;
-      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", from)) {
-        if (nl > from) count++;
-        from = nl + 1;
-      }
-      tail = text.slice(from);
+      tail = splitLines(tail + decoder.decode(chunk, { stream: true }), (line) => {
+        if (line.length > 0) count++;
+      });
     }, () => {});
   }
   const seconds = (performance.now() - started) / 1000;
@@ -201,26 +277,19 @@ async function frames(): Promise<void> {
       if (payload.length === length) count++;
     }
     await conn.close();
+  } else if (variant === "generator") {
+    for await (const payload of framesByHand(pulledChunks())) {
+      started ||= performance.now();
+      if (payload.length === 100) count++;
+    }
   } else {
     // Hand-written: keep a leftover buffer, cut every whole frame out of each chunk.
     let pending = new Uint8Array(0);
     await rawServer((chunk) => {
       started ||= performance.now();
-      let buffer = chunk;
-      if (pending.length > 0) {
-        buffer = new Uint8Array(pending.length + chunk.length);
-        buffer.set(pending);
-        buffer.set(chunk, pending.length);
-      }
-      let at = 0;
-      while (buffer.length - at >= 4) {
-        const length = (buffer[at]! << 24) | (buffer[at + 1]! << 16) | (buffer[at + 2]! << 8) | buffer[at + 3]!;
-        if (buffer.length - at - 4 < length) break;
-        const payload = buffer.subarray(at + 4, at + 4 + length);
-        if (payload.length === length) count++;
-        at += 4 + length;
-      }
-      pending = buffer.slice(at);
+      pending = cutFrames(joinBytes(pending, chunk), (payload) => {
+        if (payload.length === 100) count++;
+      });
     }, () => {});
   }
   const seconds = (performance.now() - started) / 1000;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick] [-- --runtime node|deno|bun]`: every case on every runtime, hangup
 // side by side with the runtime's raw path (and its own iterator, readline, a hand-written
-// parser) in the same run, each variant in a fresh receiver process, the sender always a
-// separate Node process. Prints one table and writes bench/results/latest.json.
+// split or parser, and the same as a hand-written async generator) in the same run, each
+// variant in a fresh receiver process, the sender always a separate Node process. Prints one table and writes bench/results/latest.json.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -102,24 +102,25 @@ for (const runtime of only) {
 
   }
   if (wanted("lines")) {
-  r.lines = await best(runtime, "lines", ["hangup", "readline", "split"], {}, sender("lines", size.lines), higher("perSecond"));
+  r.lines = await best(runtime, "lines", ["hangup", "readline", "split", "generator"], {}, sender("lines", size.lines), higher("perSecond"));
   {
-    const { hangup, readline, split } = r.lines;
+    const { hangup, readline, split, generator } = r.lines;
     const vsReadline = hangup.perSecond / readline.perSecond;
     const vsSplit = hangup.perSecond / split.perSecond;
     row(runtime, "lines (lines/s)", fmt(hangup.perSecond / 1e6) + " M/s",
-      `readline ${fmt(readline.perSecond / 1e6)} M/s, split ${fmt(split.perSecond / 1e6)} M/s`,
-      `${fmt(vsReadline)}× rl, ${fmt(vsSplit)}× split`, "≥ 2× readline, ≥ 0.8× split", vsReadline >= 2 && vsSplit >= 0.8);
+      `readline ${fmt(readline.perSecond / 1e6)} M/s, split ${fmt(split.perSecond / 1e6)} M/s, generator ${fmt(generator.perSecond / 1e6)} M/s`,
+      `${fmt(vsReadline)}× rl, ${fmt(vsSplit)}× split, ${fmt(hangup.perSecond / generator.perSecond)}× gen`, "≥ 2× readline, ≥ 0.8× split", vsReadline >= 2 && vsSplit >= 0.8);
   }
 
   }
   if (wanted("frames")) {
-  r.frames = await best(runtime, "frames", ["hangup", "parser"], {}, sender("frames", size.frames), higher("perSecond"));
+  r.frames = await best(runtime, "frames", ["hangup", "parser", "generator"], {}, sender("frames", size.frames), higher("perSecond"));
   {
-    const { hangup, parser } = r.frames;
+    const { hangup, parser, generator } = r.frames;
     const ratio = hangup.perSecond / parser.perSecond;
-    row(runtime, "frames (frames/s)", fmt(hangup.perSecond / 1e6) + " M/s", `parser ${fmt(parser.perSecond / 1e6)} M/s`,
-      `${fmt(ratio)}× parser`, "≥ 0.8× parser", ratio >= 0.8);
+    row(runtime, "frames (frames/s)", fmt(hangup.perSecond / 1e6) + " M/s",
+      `parser ${fmt(parser.perSecond / 1e6)} M/s, generator ${fmt(generator.perSecond / 1e6)} M/s`,
+      `${fmt(ratio)}× parser, ${fmt(hangup.perSecond / generator.perSecond)}× gen`, "≥ 0.8× parser", ratio >= 0.8);
   }
 
   }

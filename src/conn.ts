@@ -488,19 +488,19 @@ class SourceConn implements Conn {
     if (end === 0) return false;
     // "\n" never occurs inside a UTF-8 sequence, so one decode and a split equal a decode per line.
     const text = decoder.decode(chunk.subarray(0, end));
-    const parts = text.split("\n");
     // As many characters as bytes means every byte decoded to one character (ASCII, or an invalid
-    // byte as U+FFFD), so each line's byte length is its string length plus its "\n".
+    // byte as U+FFFD), so each line's byte length is its character length plus its "\n".
     const oneBytePerChar = text.length === end;
     let start = 0;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const line = parts[i]!;
-      const bytes = oneBytePerChar ? line.length + 1 : chunk.indexOf(NEWLINE_BYTE, start) + 1 - start;
-      const hasReturn = line.charCodeAt(line.length - 1) === CARRIAGE_RETURN;
+    let from = 0;
+    for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", from)) {
+      const bytes = oneBytePerChar ? at + 1 - from : chunk.indexOf(NEWLINE_BYTE, start) + 1 - start;
+      const hasReturn = at > from && text.charCodeAt(at - 1) === CARRIAGE_RETURN;
       if (bytes - (hasReturn ? 2 : 1) > maxBytes) break;
-      batch.push(hasReturn ? line.slice(0, -1) : line);
+      batch.push(text.slice(from, hasReturn ? at - 1 : at));
       lengths.push(bytes);
       start += bytes;
+      from = at + 1;
     }
     return batch.length > 0;
   }
