@@ -71,12 +71,15 @@ function confirmEnd(socket: net.Socket, sink: ConnSink): void {
   socket.write(EMPTY, (err) => (err ? sink.error(err) : sink.end()));
 }
 
+const SOURCE = Symbol("hangup.source");
+type TaggedSocket = net.Socket & { [SOURCE]?: NodeSource };
+
 /**
  * One `net.Socket`, translated. A class, so that the contract's methods live on the
  * prototype: an idle connection then costs a few bytes here, not a closure per method.
  */
 class NodeSource implements ConnSource {
-  readonly native: net.Socket;
+  readonly native: TaggedSocket;
   #sink: ConnSink | undefined;
   #earlyError: unknown;
 
@@ -86,23 +89,36 @@ class NodeSource implements ConnSource {
     socket: net.Socket,
   ) {
     this.native = socket;
-    socket.on("error", this.#onError);
-    socket.on("close", this.#onClose);
+    this.native[SOURCE] = this;
+    socket.on("error", NodeSource.#onError);
+    socket.on("close", NodeSource.#onClose);
   }
 
-  readonly #onData = (chunk: Buffer): void => this.#sink!.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  readonly #onEnd = (): void => confirmEnd(this.native, this.#sink!);
-  readonly #onError = (err: unknown): void => {
-    if (this.#sink) this.#sink.error(err);
-    else this.#earlyError ??= err;
-  };
-  readonly #onClose = (): void => this.#sink?.closed();
+  // Shared by every socket: Node calls a listener with the socket as `this`, which leads back
+  // to its source. Four closures per connection would cost more than the socket's 'data' handler.
+  static #onData(this: TaggedSocket, chunk: Buffer): void {
+    this[SOURCE]!.#sink!.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+
+  static #onEnd(this: TaggedSocket): void {
+    confirmEnd(this, this[SOURCE]!.#sink!);
+  }
+
+  static #onError(this: TaggedSocket, err: unknown): void {
+    const source = this[SOURCE]!;
+    if (source.#sink) source.#sink.error(err);
+    else source.#earlyError ??= err;
+  }
+
+  static #onClose(this: TaggedSocket): void {
+    this[SOURCE]!.#sink?.closed();
+  }
 
   start(sink: ConnSink): void {
     const socket = this.native;
     this.#sink = sink;
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
+    socket.on("data", NodeSource.#onData);
+    socket.on("end", NodeSource.#onEnd);
     if (this.#earlyError !== undefined) sink.error(this.#earlyError);
     // A socket closed before `start` (reset while queued) reports `closed` now; a repeat is ignored.
     if (socket.destroyed) sink.closed();
@@ -152,11 +168,12 @@ class NodeSource implements ConnSource {
   detach(): void {
     const socket = this.native;
     socket.pause();
-    socket.off("data", this.#onData);
-    socket.off("end", this.#onEnd);
-    socket.off("close", this.#onClose);
+    socket.off("data", NodeSource.#onData);
+    socket.off("end", NodeSource.#onEnd);
+    socket.off("close", NodeSource.#onClose);
     // Kept on purpose: an 'error' with no listener would crash the process.
-    socket.off("error", this.#onError);
+    socket.off("error", NodeSource.#onError);
+    socket[SOURCE] = undefined;
     socket.on("error", () => {});
   }
 
@@ -296,6 +313,7 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
  */
 export function wrap(native: net.Socket, options?: ConnOptions): Conn {
   if (!(native instanceof net.Socket)) throw new TypeError("native must be a connected net.Socket");
+  if ((native as TaggedSocket)[SOURCE]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
   const { local, remote } = addrsOf(native);
   return createConn(nodeSource(native, local, remote), options);

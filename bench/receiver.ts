@@ -451,6 +451,7 @@ async function memory(): Promise<void> {
     count,
     rssPerConn: (after.rss - before.rss) / count,
     heapPerConn: (after.heapUsed + after.external - before.heapUsed - before.external) / count,
+    heapTotalPerConn: (after.heapTotal - before.heapTotal) / count,
   });
 }
 

@@ -20,7 +20,17 @@ import { type SocketOperation, toSocketError } from "./to-socket-error.ts";
 import type { Addr, Conn, ConnOptions, EndInfo, EndReason, OperationOptions, ScanOptions } from "./types.ts";
 
 const WAIT: unique symbol = Symbol("wait");
+const SETTLED: Promise<void> = Promise.resolve();
 type Attempt<T> = () => T | typeof WAIT;
+
+/** The one read a connection may have pending, and how to settle it. */
+interface PendingRead {
+  attempt: Attempt<unknown>;
+  signal: AbortSignal | undefined;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+  onAbort: (() => void) | undefined;
+}
 
 const NEWLINE_BYTE = 10;
 const NEWLINE = new Uint8Array([NEWLINE_BYTE]);
@@ -46,6 +56,11 @@ type Stop = { by: "local" | "unwrapped" } | { by: "aborted"; reason: unknown };
  */
 export function createConn(source: ConnSource, options?: ConnOptions): Conn {
   return new SourceConn(source, resolveConnOptions(options));
+}
+
+/** `createConn` with options already checked: a listener resolves them once for all its connections. */
+export function createConnResolved(source: ConnSource, options: ResolvedConnOptions): Conn {
+  return new SourceConn(source, options);
 }
 
 /** Hands the source's reports to the connection (one small object, not a closure per method). */
@@ -84,8 +99,6 @@ class SourceConn implements Conn {
 
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
-  readonly ended: Promise<EndInfo>;
-  readonly closed: Promise<void>;
 
   readonly #source: ConnSource;
   readonly #options: ResolvedConnOptions;
@@ -93,9 +106,14 @@ class SourceConn implements Conn {
   /** Made on first use of `signal`: most connections never ask, and it costs about a KiB. */
   #controller: AbortController | undefined;
   #signalReason: unknown;
-  #resolveEnded!: (info: EndInfo) => void;
-  #resolveClosed!: () => void;
+  // `ended` and `closed` are made on first use: a promise and its resolvers cost ~200 bytes,
+  // and many connections (a request, a reply, close) never look.
+  #ended: Promise<EndInfo> | undefined;
+  #resolveEnded: ((info: EndInfo) => void) | undefined;
   #endInfo: EndInfo | undefined;
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  #isClosed = false;
 
   /** What reads meet once the buffer is empty: undefined while open, null for EOF, else the error. */
   #readEnd: SocketError | null | undefined = undefined;
@@ -106,14 +124,15 @@ class SourceConn implements Conn {
   #sourceClosed = false;
 
   #reading = false;
-  #wake: (() => void) | undefined;
+  #pending: PendingRead | undefined;
+  #stepScheduled = false;
   /** A pending read needs more bytes, even above the high-water mark. */
   #wanting = false;
   #paused = false;
 
   #lastDelimiter: { text: string; bytes: Uint8Array } | undefined;
 
-  #writeTail: Promise<void> = Promise.resolve();
+  #writeTail: Promise<void> = SETTLED;
   #writeClosed = false;
   #closing: Promise<void> | undefined;
 
@@ -122,21 +141,23 @@ class SourceConn implements Conn {
   #checkIdle: (() => void) | undefined;
   #beat: (() => void) | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastData = Date.now();
+  /** When the last byte came; kept only with an idle timeout. */
+  #lastData = 0;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastWrite = Date.now();
+  /** When the last write began; kept only with a heartbeat. */
+  #lastWrite = 0;
 
   constructor(source: ConnSource, options: ResolvedConnOptions) {
     this.#source = source;
     this.#options = options;
     this.localAddr = source.localAddr;
     this.remoteAddr = source.remoteAddr;
-    this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
 
     if (options.noDelay !== undefined) source.setNoDelay?.(options.noDelay);
     if (options.keepAlive !== undefined) source.setKeepAlive?.(options.keepAlive);
 
+    if (options.idleTimeout !== 0) this.#lastData = Date.now();
+    if (options.heartbeat) this.#lastWrite = Date.now();
     const sink = new SourceSink(this);
     source.start(sink);
     this.#armIdle();
@@ -152,6 +173,25 @@ class SourceConn implements Conn {
     }
   }
 
+  get ended(): Promise<EndInfo> {
+    if (!this.#ended) {
+      this.#ended = this.#endInfo ? Promise.resolve(this.#endInfo) : new Promise((resolve) => (this.#resolveEnded = resolve));
+    }
+    return this.#ended;
+  }
+
+  get closed(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = this.#isClosed ? Promise.resolve() : new Promise((resolve) => (this.#resolveClosed = resolve));
+    }
+    return this.#closed;
+  }
+
+  #markClosed(): void {
+    this.#isClosed = true;
+    this.#resolveClosed?.();
+  }
+
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
@@ -165,7 +205,7 @@ class SourceConn implements Conn {
   #onData(chunk: Uint8Array): void {
     if (this.#stop || this.#readEnd !== undefined) return;
     this.#queue.push(chunk);
-    this.#lastData = Date.now();
+    if (this.#options.idleTimeout !== 0) this.#lastData = Date.now();
     // At the high-water mark the source pauses, even while a read waits for more bytes than it
     // has (a long line, a big frame): that read resumes it once it has looked at this chunk. So
     // above the mark bytes come one chunk at a time, and a reader that gives up (a limit, an
@@ -204,7 +244,7 @@ class SourceConn implements Conn {
     }
     if (this.#onAbort) this.#options.signal!.removeEventListener("abort", this.#onAbort);
     this.#wakeReader();
-    this.#resolveClosed();
+    this.#markClosed();
   }
 
 
@@ -214,7 +254,7 @@ class SourceConn implements Conn {
     if (this.#endInfo) return;
     this.#endInfo = error ? { reason, error } : { reason };
     this.#stopTimers();
-    this.#resolveEnded(this.#endInfo);
+    this.#resolveEnded?.(this.#endInfo);
     this.#signalReason = signalReason ?? error ?? signalReasonFor(reason);
     this.#controller?.abort(this.#signalReason);
   }
@@ -258,7 +298,7 @@ class SourceConn implements Conn {
       this.#clearIdle();
     } else {
       this.#source.resume();
-      this.#lastData = Date.now();
+      if (this.#options.idleTimeout !== 0) this.#lastData = Date.now();
       this.#armIdle();
     }
   }
@@ -314,43 +354,63 @@ class SourceConn implements Conn {
 
   // ---- reading --------------------------------------------------------------
 
+  /** Retries the pending read in a microtask, so a source never sees a pause or resume from inside its own callback. */
   #wakeReader(): void {
-    this.#wake?.();
+    if (this.#stepScheduled || !this.#pending) return;
+    this.#stepScheduled = true;
+    void Promise.resolve(this).then(SourceConn.#stepLater);
   }
 
-  async #readOp<T>(signal: AbortSignal | undefined, attempt: Attempt<T>): Promise<T> {
-    if (this.#reading) throw new TypeError("Cannot read: another read is already pending on this connection; await it first");
+  /**
+   * Runs `attempt` now and again after each event until it answers. Not an async function: a
+   * suspended one keeps a generator, a context and two promises alive per waiting connection.
+   */
+  #readOp<T>(signal: AbortSignal | undefined, attempt: Attempt<T>): Promise<T> {
+    if (this.#reading) return Promise.reject(new TypeError("Cannot read: another read is already pending on this connection; await it first"));
     this.#reading = true;
-    try {
-      for (;;) {
-        signal?.throwIfAborted();
-        if (this.#stop) throw this.#refusal("read");
-        const result = attempt();
-        if (result !== WAIT) return result;
-        await this.#nextEvent(signal);
-      }
-    } finally {
-      this.#reading = false;
-      this.#wanting = false;
-      this.#updateFlow();
-    }
+    return new Promise<T>((resolve, reject) => {
+      this.#pending = { attempt, signal, resolve: resolve as (value: unknown) => void, reject, onAbort: undefined };
+      this.#step();
+    });
   }
 
-  #nextEvent(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#wake = undefined;
-        reject(signal!.reason);
-      };
-      this.#wake = () => {
-        this.#wake = undefined;
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#wanting = true;
-      this.#updateFlow();
-    });
+  /** One try of the pending read: it settles, or it waits for the next event. */
+  #step(): void {
+    const pending = this.#pending!;
+    let result: unknown;
+    try {
+      pending.signal?.throwIfAborted();
+      if (this.#stop) throw this.#refusal("read");
+      result = pending.attempt();
+    } catch (err) {
+      this.#finishRead(pending);
+      pending.reject(err);
+      return;
+    }
+    if (result !== WAIT) {
+      this.#finishRead(pending);
+      pending.resolve(result);
+      return;
+    }
+    if (pending.signal && !pending.onAbort) {
+      pending.onAbort = () => this.#wakeReader();
+      pending.signal.addEventListener("abort", pending.onAbort, { once: true });
+    }
+    this.#wanting = true;
+    this.#updateFlow();
+  }
+
+  #finishRead(pending: PendingRead): void {
+    this.#pending = undefined;
+    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
+    this.#reading = false;
+    this.#wanting = false;
+    this.#updateFlow();
+  }
+
+  static #stepLater(conn: SourceConn): void {
+    conn.#stepScheduled = false;
+    if (conn.#pending) conn.#step();
   }
 
   /** After the buffered bytes: WAIT while open, null at EOF, else throw the sticky error. */
@@ -559,7 +619,7 @@ class SourceConn implements Conn {
     this.#source.detach();
     const buffered = this.#queue.takeAll();
     this.#halt({ by: "unwrapped" });
-    this.#resolveClosed();
+    this.#markClosed();
     return { buffered, native: this.#source.native };
   }
 
@@ -577,7 +637,7 @@ class SourceConn implements Conn {
     }
     const refused = this.#writeRefusal();
     if (refused !== undefined) return Promise.reject(refused);
-    this.#lastWrite = Date.now();
+    if (this.#options.heartbeat) this.#lastWrite = Date.now();
     const written = this.#writeTail.then(() => this.#writeNow(bytes, signal));
     this.#writeTail = written.catch(noop);
     return signal ? abortable(written, signal) : written;

@@ -1,5 +1,5 @@
-import { createConn } from "./conn.ts";
-import { checkSignal, resolveConnOptions } from "./options.ts";
+import { createConnResolved } from "./conn.ts";
+import { checkSignal, type ResolvedConnOptions, resolveConnOptions } from "./options.ts";
 import type { ConnSource, ListenerSource } from "./source.ts";
 import type { Addr, Conn, ConnOptions, Listener, OperationOptions } from "./types.ts";
 
@@ -21,22 +21,21 @@ const MAX_QUEUED = 128;
  * ```
  */
 export function createListener(source: ListenerSource, options?: ConnOptions): Listener {
-  const connOptions = { ...options };
-  resolveConnOptions(connOptions);
-  return new SourceListener(source, connOptions);
+  return new SourceListener(source, resolveConnOptions(options));
 }
 
 class SourceListener implements Listener {
   readonly addr: Addr;
   readonly #source: ListenerSource;
-  readonly #connOptions: ConnOptions;
+  /** Checked once; every accepted connection shares them. */
+  readonly #connOptions: ResolvedConnOptions;
   readonly #queue: ConnSource[] = [];
   #head = 0;
   #paused = false;
   #closing: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(source: ListenerSource, connOptions: ConnOptions) {
+  constructor(source: ListenerSource, connOptions: ResolvedConnOptions) {
     this.#source = source;
     this.#connOptions = connOptions;
     this.addr = source.addr;
@@ -85,7 +84,7 @@ class SourceListener implements Listener {
       signal?.throwIfAborted();
       if (this.#closing) return null;
       const source = this.#next();
-      if (source) return createConn(source, this.#connOptions);
+      if (source) return createConnResolved(source, this.#connOptions);
       if (this.#wake) throw new TypeError("Cannot accept: another accept() is already pending on this listener");
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
