@@ -63,7 +63,7 @@ class SocketState {
   detached = false;
   closeError: unknown;
   pendingWrite: { bytes: Uint8Array; resolve: () => void; reject: (err: unknown) => void } | undefined;
-  onClosed: (() => void)[] = [];
+  onClosed: (() => void)[] | undefined;
 
   constructor(readonly socket: Socket<SocketState>) {}
 
@@ -81,7 +81,9 @@ class SocketState {
     this.closed = true;
     this.closeError = error;
     this.failPendingWrite(error);
-    for (const resolve of this.onClosed.splice(0)) resolve();
+    const waiting = this.onClosed;
+    this.onClosed = undefined;
+    if (waiting) for (const resolve of waiting) resolve();
     if (this.detached) return;
     const sink = this.sink;
     if (!sink) {
@@ -121,7 +123,7 @@ class SocketState {
   }
 
   whenClosed(): Promise<void> {
-    return this.closed ? Promise.resolve() : new Promise((resolve) => this.onClosed.push(resolve));
+    return this.closed ? Promise.resolve() : new Promise((resolve) => (this.onClosed ??= []).push(resolve));
   }
 }
 
@@ -136,47 +138,78 @@ const handlers: SocketHandler<SocketState> = {
   error: (socket, error) => socket.data.close(error),
 };
 
+/** One Bun socket as a source; a class, so its methods live on the prototype, not in a closure each. */
+class BunSource implements ConnSource {
+  readonly native: Socket<SocketState>;
+
+  constructor(
+    readonly state: SocketState,
+    readonly localAddr: Addr,
+    readonly remoteAddr: Addr,
+  ) {
+    this.native = state.socket;
+  }
+
+  start(sink: ConnSink): void {
+    const state = this.state;
+    state.sink = sink;
+    if (state.earlyClose) {
+      if (state.earlyError !== undefined) sink.error(state.earlyError);
+      else sink.end();
+      sink.closed();
+      return;
+    }
+    this.native.resume();
+  }
+
+  pause(): void {
+    this.native.pause();
+  }
+
+  resume(): void {
+    this.native.resume();
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.state.writeFrom(bytes, resolve, reject));
+  }
+
+  async closeWrite(): Promise<void> {
+    if (!this.state.closed) this.native.shutdown();
+  }
+
+  close(): Promise<void> {
+    // Bun's end() closes both directions (and may call `close` before it returns).
+    if (!this.state.closed) this.native.end();
+    return this.state.whenClosed();
+  }
+
+  destroy(): void {
+    if (!this.state.closed) this.native.end();
+  }
+
+  reset(): void {
+    if (!this.state.closed) this.native.terminate();
+  }
+
+  detach(): void {
+    // The new owner takes the socket over with `socket.reload({ socket: handlers })`.
+    this.state.detached = true;
+    this.native.pause();
+  }
+
+  setKeepAlive(delay: number | false): void {
+    if (delay === false) this.native.setKeepAlive(false);
+    else this.native.setKeepAlive(true, delay);
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.native.setNoDelay(noDelay);
+  }
+}
+
 function bunSource(state: SocketState, localAddr: Addr, remoteAddr: Addr): ConnSource {
-  const socket = state.socket;
-  return {
-    localAddr,
-    remoteAddr,
-    native: socket,
-    start(sink) {
-      state.sink = sink;
-      if (state.earlyClose) {
-        if (state.earlyError !== undefined) sink.error(state.earlyError);
-        else sink.end();
-        sink.closed();
-        return;
-      }
-      socket.resume();
-    },
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-    write: (bytes) => new Promise<void>((resolve, reject) => state.writeFrom(bytes, resolve, reject)),
-    async closeWrite() {
-      if (!state.closed) socket.shutdown();
-    },
-    close() {
-      // Bun's end() closes both directions (and may call `close` before it returns).
-      if (!state.closed) socket.end();
-      return state.whenClosed();
-    },
-    destroy() {
-      if (!state.closed) socket.end();
-    },
-    reset() {
-      if (!state.closed) socket.terminate();
-    },
-    detach() {
-      // The new owner takes the socket over with `socket.reload({ socket: handlers })`.
-      state.detached = true;
-      socket.pause();
-    },
-    setKeepAlive: (delay) => void (delay === false ? socket.setKeepAlive(false) : socket.setKeepAlive(true, delay)),
-    setNoDelay: (noDelay) => void socket.setNoDelay(noDelay),
-  };
+  return new BunSource(state, localAddr, remoteAddr);
 }
 
 function addrsOf(socket: Socket<SocketState>, unixPath: string | undefined): { local: Addr; remote: Addr } {

@@ -58,81 +58,116 @@ function addrOf(addr: Deno.Addr): Addr {
   return { transport: "tcp", hostname: net.hostname, port: net.port };
 }
 
-function denoSource(conn: Deno.Conn): ConnSource {
-  let sink: ConnSink | undefined;
-  let paused = false;
-  let wakePump: (() => void) | undefined;
+/** One Deno connection as a source; a class, so its methods live on the prototype, not in a closure each. */
+class DenoSource implements ConnSource {
+  readonly native: Deno.Conn;
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+  #sink: ConnSink | undefined;
+  #paused = false;
+  #wakePump: (() => void) | undefined;
   /** Closed here or detached: errors from the pending read are ours, not the peer's. */
-  let stopped = false;
-  let released = false;
+  #stopped = false;
+  #released = false;
   /** The read the pump is waiting on: Deno cannot cancel it, so unwrap hands its bytes over. */
-  let inFlight: Promise<Uint8Array | null> | undefined;
+  #inFlight: Promise<Uint8Array | null> | undefined;
 
-  const release = (): void => {
-    stopped = true;
-    wakePump?.();
-    if (released) return;
-    released = true;
+  constructor(conn: Deno.Conn) {
+    this.native = conn;
+    this.localAddr = addrOf(conn.localAddr);
+    this.remoteAddr = addrOf(conn.remoteAddr);
+  }
+
+  #release(): void {
+    this.#stopped = true;
+    this.#wakePump?.();
+    if (this.#released) return;
+    this.#released = true;
     try {
-      conn.close();
+      this.native.close();
     } catch {
       // Already closed.
     }
-    sink?.closed();
-  };
+    this.#sink?.closed();
+  }
 
-  const pump = async (): Promise<void> => {
+  async #pump(): Promise<void> {
+    const conn = this.native;
     for (;;) {
-      while (paused && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
-      if (stopped) return;
+      while (this.#paused && !this.#stopped) await new Promise<void>((resolve) => (this.#wakePump = resolve));
+      if (this.#stopped) return;
       const buffer = new Uint8Array(READ_SIZE);
       const reading = conn.read(buffer).then((n) => (n === null ? null : n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n)));
-      inFlight = reading;
+      this.#inFlight = reading;
       let bytes: Uint8Array | null;
       try {
         bytes = await reading;
       } catch (err) {
-        if (!stopped) sink!.error(err);
+        if (!this.#stopped) this.#sink!.error(err);
         return;
       } finally {
-        inFlight = undefined;
+        this.#inFlight = undefined;
       }
-      if (stopped) return;
-      if (bytes === null) return sink!.end();
-      sink!.data(bytes);
+      if (this.#stopped) return;
+      if (bytes === null) return this.#sink!.end();
+      this.#sink!.data(bytes);
     }
-  };
+  }
 
-  return {
-    localAddr: addrOf(conn.localAddr),
-    remoteAddr: addrOf(conn.remoteAddr),
-    native: conn,
-    start(s) {
-      sink = s;
-      if (released) s.closed();
-      else void pump();
-    },
-    pause: () => void (paused = true),
-    resume() {
-      paused = false;
-      wakePump?.();
-    },
-    async write(bytes) {
-      for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
-    },
-    closeWrite: () => conn.closeWrite(),
-    close: async () => release(),
-    destroy: release,
+  start(sink: ConnSink): void {
+    this.#sink = sink;
+    if (this.#released) sink.closed();
+    else void this.#pump();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wakePump?.();
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < bytes.length;) offset += await this.native.write(bytes.subarray(offset));
+  }
+
+  closeWrite(): Promise<void> {
+    return this.native.closeWrite();
+  }
+
+  close(): Promise<void> {
+    this.#release();
+    return Promise.resolve();
+  }
+
+  destroy(): void {
+    this.#release();
+  }
+
+  reset(): void {
     // Deno has no API for an abortive close: the closest is a close, which sends FIN.
-    reset: release,
-    detach() {
-      stopped = true;
-      wakePump?.();
-      if (inFlight) handOverInFlightRead(conn, inFlight);
-    },
-    setKeepAlive: (delay) => (conn as Deno.TcpConn).setKeepAlive?.(delay !== false),
-    setNoDelay: (noDelay) => (conn as Deno.TcpConn).setNoDelay?.(noDelay),
-  };
+    this.#release();
+  }
+
+  detach(): void {
+    this.#stopped = true;
+    this.#wakePump?.();
+    if (this.#inFlight) handOverInFlightRead(this.native, this.#inFlight);
+  }
+
+  setKeepAlive(delay: number | false): void {
+    (this.native as Deno.TcpConn).setKeepAlive?.(delay !== false);
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    (this.native as Deno.TcpConn).setNoDelay?.(noDelay);
+  }
+}
+
+function denoSource(conn: Deno.Conn): ConnSource {
+  return new DenoSource(conn);
 }
 
 /**
