@@ -82,13 +82,16 @@ class NodeSource implements ConnSource {
   readonly native: TaggedSocket;
   #sink: ConnSink | undefined;
   #earlyError: unknown;
+  readonly #unixPath: string | undefined;
+  #localAddr: Addr | undefined;
+  #remoteAddr: Addr | undefined;
 
-  constructor(
-    readonly localAddr: Addr,
-    readonly remoteAddr: Addr,
-    socket: net.Socket,
-  ) {
+  constructor(socket: net.Socket, unixPath: string | undefined) {
     this.native = socket;
+    this.#unixPath = unixPath;
+    // Node caches the addresses once asked, and still reports them after the socket closed;
+    // the Addr objects are made only if someone reads them.
+    if (unixPath === undefined) void (socket.localAddress, socket.remoteAddress);
     this.native[SOURCE] = this;
     socket.on("error", NodeSource.#onError);
     socket.on("close", NodeSource.#onClose);
@@ -112,6 +115,18 @@ class NodeSource implements ConnSource {
 
   static #onClose(this: TaggedSocket): void {
     this[SOURCE]!.#sink?.closed();
+  }
+
+  get localAddr(): Addr {
+    return (this.#localAddr ??= this.#addr(this.native.localAddress, this.native.localPort));
+  }
+
+  get remoteAddr(): Addr {
+    return (this.#remoteAddr ??= this.#addr(this.native.remoteAddress, this.native.remotePort));
+  }
+
+  #addr(hostname: string | undefined, port: number | undefined): Addr {
+    return this.#unixPath === undefined ? tcpAddr(hostname, port) : { transport: "unix", path: this.#unixPath };
   }
 
   start(sink: ConnSink): void {
@@ -187,18 +202,8 @@ class NodeSource implements ConnSource {
   }
 }
 
-function nodeSource(socket: net.Socket, localAddr: Addr, remoteAddr: Addr): ConnSource {
-  return new NodeSource(localAddr, remoteAddr, socket);
-}
-
-function addrsOf(socket: net.Socket, endpoint?: Endpoint): { local: Addr; remote: Addr } {
-  if (endpoint?.transport === "unix") {
-    return { local: { transport: "unix", path: endpoint.path }, remote: { transport: "unix", path: endpoint.path } };
-  }
-  return {
-    local: tcpAddr(socket.localAddress, socket.localPort),
-    remote: tcpAddr(socket.remoteAddress, socket.remotePort),
-  };
+function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource {
+  return new NodeSource(socket, endpoint?.transport === "unix" ? endpoint.path : undefined);
 }
 
 /**
@@ -243,8 +248,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
     },
     discard: (late) => late.destroy(),
   });
-  const { local, remote } = addrsOf(socket, endpoint);
-  return createConn(nodeSource(socket, local, remote), connOptionsOf(o));
+  return createConn(nodeSource(socket, endpoint), connOptionsOf(o));
 }
 
 /**
@@ -284,8 +288,7 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
     addr,
     start(sink) {
       server.on("connection", (socket: net.Socket) => {
-        const { local, remote } = addrsOf(socket, endpoint.transport === "unix" ? endpoint : undefined);
-        sink.connection(nodeSource(socket, local, remote));
+        sink.connection(nodeSource(socket, endpoint));
       });
     },
     close: () =>
@@ -315,6 +318,5 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn {
   if (!(native instanceof net.Socket)) throw new TypeError("native must be a connected net.Socket");
   if ((native as TaggedSocket)[SOURCE]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
-  const { local, remote } = addrsOf(native);
-  return createConn(nodeSource(native, local, remote), options);
+  return createConn(nodeSource(native), options);
 }

@@ -442,14 +442,21 @@ async function memory(): Promise<void> {
     }
   });
   await accepting;
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  gc();
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  gc();
-  const after = process.memoryUsage();
+  const settle = async (ms: number): Promise<ReturnType<typeof process.memoryUsage>> => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    gc();
+    return process.memoryUsage();
+  };
+  // Right after the burst of accepts, and again once idle: by then the runtime has given back
+  // the young generation the burst grew (V8's memory reducer acts after about 8 s of quiet).
+  const burst = await settle(500);
+  const after = await settle(params.idleMs ?? 0);
   done({
     count,
     rssPerConn: (after.rss - before.rss) / count,
+    rssBurstPerConn: (burst.rss - before.rss) / count,
     heapPerConn: (after.heapUsed + after.external - before.heapUsed - before.external) / count,
     heapTotalPerConn: (after.heapTotal - before.heapTotal) / count,
   });

@@ -1,4 +1,16 @@
 const EMPTY = new Uint8Array(0);
+/** The chunk list of every empty queue: an idle connection holds no array of its own. */
+const NO_CHUNKS: readonly Uint8Array[] = Object.freeze([]);
+
+/** Where the current search stopped; made on the first search, so a queue that is never searched pays nothing. */
+interface ScanState {
+  valid: boolean;
+  /** Chunk index (absolute) and its byte offset. */
+  chunk: number;
+  base: number;
+  scanned: number;
+  delimiter: Uint8Array | undefined;
+}
 
 /**
  * The unread bytes of a connection: a queue of chunks with a running length.
@@ -6,7 +18,7 @@ const EMPTY = new Uint8Array(0);
  * stopped, so a long line arriving in many chunks costs linear time.
  */
 export class ChunkQueue {
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array[] = NO_CHUNKS as Uint8Array[];
   #head = 0;
   /**
    * Bytes of the first chunk already taken. Taking from the front moves this offset instead of
@@ -17,15 +29,12 @@ export class ChunkQueue {
   length = 0;
   /** Bytes taken so far, ever: a reader that looked ahead checks nobody else took any since. */
   consumed = 0;
-  /** Where the current search stopped: chunk index (absolute) and its byte offset. */
-  #scanChunk = 0;
-  #scanBase = 0;
-  #scanned = 0;
-  #scanDelimiter: Uint8Array | undefined;
+  #scan: ScanState | undefined;
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
     this.length += chunk.length;
   }
 
@@ -115,16 +124,20 @@ export class ChunkQueue {
    */
   indexOf(delimiter: Uint8Array, limit: number): number {
     this.#settle();
-    if (delimiter !== this.#scanDelimiter) {
-      this.#resetScan();
-      this.#scanDelimiter = delimiter;
+    const scan = (this.#scan ??= { valid: false, chunk: 0, base: 0, scanned: 0, delimiter: undefined });
+    if (!scan.valid || delimiter !== scan.delimiter) {
+      scan.valid = true;
+      scan.chunk = this.#head;
+      scan.base = 0;
+      scan.scanned = 0;
+      scan.delimiter = delimiter;
     }
     const end = Math.min(this.length, limit);
     const lastStart = end - delimiter.length;
     const first = delimiter[0]!;
-    let index = Math.max(this.#scanChunk, this.#head);
-    let base = index === this.#scanChunk ? this.#scanBase : 0;
-    let from = this.#scanned;
+    let index = Math.max(scan.chunk, this.#head);
+    let base = index === scan.chunk ? scan.base : 0;
+    const from = scan.scanned;
     while (index < this.#chunks.length && base <= lastStart) {
       const chunk = this.#chunks[index]!;
       let local = Math.max(0, from - base);
@@ -144,9 +157,9 @@ export class ChunkQueue {
       index--;
       base -= this.#chunks[index]!.length;
     }
-    this.#scanChunk = index;
-    this.#scanBase = base;
-    this.#scanned = Math.max(this.#scanned, resumeAt);
+    scan.chunk = index;
+    scan.base = base;
+    scan.scanned = Math.max(scan.scanned, resumeAt);
     return -1;
   }
 
@@ -172,22 +185,14 @@ export class ChunkQueue {
     this.#offset = 0;
   }
 
-  #resetScan(): void {
-    this.#scanChunk = this.#head;
-    this.#scanBase = 0;
-    this.#scanned = 0;
-  }
-
   #consumed(): void {
-    this.#resetScan();
+    if (this.#scan) this.#scan.valid = false;
     if (this.#head === this.#chunks.length) {
-      this.#chunks = [];
+      this.#chunks = NO_CHUNKS as Uint8Array[];
       this.#head = 0;
-      this.#scanChunk = 0;
     } else if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
       this.#head = 0;
-      this.#scanChunk = 0;
     }
   }
 }

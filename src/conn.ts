@@ -97,8 +97,6 @@ class SourceConn implements Conn {
     };
   }
 
-  readonly localAddr: Addr;
-  readonly remoteAddr: Addr;
 
   readonly #source: ConnSource;
   readonly #options: ResolvedConnOptions;
@@ -150,8 +148,6 @@ class SourceConn implements Conn {
   constructor(source: ConnSource, options: ResolvedConnOptions) {
     this.#source = source;
     this.#options = options;
-    this.localAddr = source.localAddr;
-    this.remoteAddr = source.remoteAddr;
 
     if (options.noDelay !== undefined) source.setNoDelay?.(options.noDelay);
     if (options.keepAlive !== undefined) source.setKeepAlive?.(options.keepAlive);
@@ -171,6 +167,14 @@ class SourceConn implements Conn {
       if (signal.aborted) this.#onAbort();
       else signal.addEventListener("abort", this.#onAbort, { once: true });
     }
+  }
+
+  get localAddr(): Addr {
+    return this.#source.localAddr;
+  }
+
+  get remoteAddr(): Addr {
+    return this.#source.remoteAddr;
   }
 
   get ended(): Promise<EndInfo> {
