@@ -21,7 +21,8 @@ import type { Addr, Conn, ConnOptions, EndInfo, EndReason, OperationOptions, Sca
 
 const WAIT: unique symbol = Symbol("wait");
 const SETTLED: Promise<void> = Promise.resolve();
-type Attempt<T> = () => T | typeof WAIT;
+/** One try at answering a read from the buffer; given the connection, so shared attempts need no closure. */
+type Attempt<T> = (conn: SourceConn) => T | typeof WAIT;
 
 /** The one read a connection may have pending, and how to settle it. */
 interface PendingRead {
@@ -385,7 +386,7 @@ class SourceConn implements Conn {
     try {
       pending.signal?.throwIfAborted();
       if (this.#stop) throw this.#refusal("read");
-      result = pending.attempt();
+      result = pending.attempt(this);
     } catch (err) {
       this.#finishRead(pending);
       pending.reject(err);
@@ -430,8 +431,17 @@ class SourceConn implements Conn {
       if (this.#paused) this.#updateFlow();
       return Promise.resolve(chunk);
     }
-    return this.#withSignal(options, (signal) =>
-      this.#readOp(signal, () => (this.#queue.length > 0 ? this.#queue.shift() : this.#atEnd())));
+    if (options === undefined) return this.#readOp(undefined, SourceConn.#nextChunk);
+    return this.#withSignal(options, (signal) => this.#readOp(signal, SourceConn.#nextChunk));
+  }
+
+  static #nextChunk(this: void, conn: SourceConn): Uint8Array | null | typeof WAIT {
+    return conn.#queue.length > 0 ? conn.#queue.shift() : conn.#atEnd();
+  }
+
+  static #nextResult(this: void, conn: SourceConn): IteratorResult<Uint8Array> | typeof WAIT {
+    if (conn.#queue.length > 0) return { done: false, value: conn.#queue.shift() };
+    return conn.#atEnd() === WAIT ? WAIT : { done: true, value: undefined };
   }
 
   /** No options, no read pending, not stopped: a request the buffer may answer at once. */
@@ -608,7 +618,7 @@ class SourceConn implements Conn {
         if (this.#canAnswerNow(undefined) && this.#queue.length > 0) {
           return this.#tookNow<IteratorResult<Uint8Array>>({ done: false, value: this.#queue.shift() });
         }
-        return this.read().then(toIteratorResult);
+        return this.#readOp(undefined, SourceConn.#nextResult);
       },
       // Breaking out of a loop keeps the connection and its buffered bytes.
       return: () => Promise.resolve({ done: true, value: undefined }),
@@ -714,10 +724,6 @@ class SourceConn implements Conn {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-function toIteratorResult(chunk: Uint8Array | null): IteratorResult<Uint8Array> {
-  return chunk === null ? { done: true, value: undefined } : { done: false, value: chunk };
 }
 
 function endReasonOf(error: SocketError): EndReason {
