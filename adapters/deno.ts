@@ -58,6 +58,10 @@ function addrOf(addr: Deno.Addr): Addr {
   return { transport: "tcp", hostname: net.hostname, port: net.port };
 }
 
+/** Marks a Deno.Conn that a Conn reads from, so a second wrap() cannot split its bytes. */
+const OWNED = Symbol("hangup.owned");
+type TaggedConn = Deno.Conn & { [OWNED]?: true };
+
 /** One Deno connection as a source; a class, so its methods live on the prototype, not in a closure each. */
 class DenoSource implements ConnSource {
   readonly native: Deno.Conn;
@@ -74,6 +78,7 @@ class DenoSource implements ConnSource {
 
   constructor(conn: Deno.Conn) {
     this.native = conn;
+    (conn as TaggedConn)[OWNED] = true;
     this.localAddr = addrOf(conn.localAddr);
     this.remoteAddr = addrOf(conn.remoteAddr);
   }
@@ -152,6 +157,7 @@ class DenoSource implements ConnSource {
   }
 
   detach(): void {
+    (this.native as TaggedConn)[OWNED] = undefined;
     this.#stopped = true;
     this.#wakePump?.();
     if (this.#inFlight) handOverInFlightRead(this.native, this.#inFlight);
@@ -327,5 +333,6 @@ export function wrap(native: Deno.Conn, options?: ConnOptions): Conn {
   if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
     throw new TypeError("native must be a Deno.Conn");
   }
+  if ((native as TaggedConn)[OWNED]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   return createConn(denoSource(native), options);
 }

@@ -4,6 +4,7 @@ import { ConnectionResetError, LimitExceededError, SocketClosedError, Unexpected
 import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, SIDES, sleep, text, withPair } from "../support/fixtures.ts";
 import { readNativeToEnd } from "../support/native.ts";
+import { hangup, runtime } from "../support/runtime.ts";
 
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -255,6 +256,28 @@ for (const side of SIDES) {
       assert.throws(() => conn.unwrap(), SocketClosedError);
       await peer.fin(remote);
       assert.equal(text(await rest), "");
+    }));
+
+    test("wrap() takes an unwrapped socket over, refuses one a Conn still owns, and takes it again after unwrap()", withPair(side, async ({ conn, peer, remote }) => {
+      if (runtime === "bun") {
+        // Bun has no wrap(): a socket can only be taken over with socket.reload() (README).
+        assert.equal(hangup.wrap, undefined);
+        return;
+      }
+      const wrap = hangup.wrap!;
+      const { native } = conn.unwrap();
+      const second = wrap(native);
+      assert.throws(() => wrap(native), (err: unknown) => err instanceof TypeError && /already wrapped/.test(err.message));
+      await peer.send(remote, { text: "one" });
+      assert.equal(text(await second.read()), "one");
+      const handedOn = second.unwrap();
+      assert.equal(handedOn.buffered.length, 0);
+      const third = wrap(handedOn.native);
+      await peer.send(remote, { text: "two" });
+      await peer.fin(remote);
+      assert.equal(text(await collect(third)), "two");
+      assert.equal((await third.ended).reason, "eof");
+      await third.close();
     }));
 
     test("unwrap while a read is pending throws a TypeError; the read goes on", withPair(side, async ({ conn, peer, remote }) => {

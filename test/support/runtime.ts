@@ -5,7 +5,8 @@
 import type * as NodeAdapter from "../../adapters/node.ts";
 import { runtime } from "./detect.ts";
 
-export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve">;
+/** `wrap` is absent on Bun, which has no socket to hand over from outside hangup. */
+export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve"> & { wrap?: (native: unknown) => import("../../src/index.ts").Conn };
 
 const modules: Record<typeof runtime, string> = {
   node: "../../adapters/node.ts",
