@@ -73,8 +73,9 @@ class DenoSource implements ConnSource {
   /** Closed here or detached: errors from the pending read are ours, not the peer's. */
   #stopped = false;
   #released = false;
-  /** The read the pump is waiting on: Deno cannot cancel it, so unwrap hands its bytes over. */
-  #inFlight: Promise<Uint8Array | null> | undefined;
+  /** The read the pump is waiting on, and its buffer: Deno cannot cancel it, so unwrap hands its bytes over. */
+  #inFlight: Promise<number | null> | undefined;
+  #inFlightBuffer: Uint8Array | undefined;
 
   constructor(conn: Deno.Conn) {
     this.native = conn;
@@ -102,20 +103,22 @@ class DenoSource implements ConnSource {
       while (this.#paused && !this.#stopped) await new Promise<void>((resolve) => (this.#wakePump = resolve));
       if (this.#stopped) return;
       const buffer = new Uint8Array(READ_SIZE);
-      const reading = conn.read(buffer).then((n) => (n === null ? null : n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n)));
+      const reading = conn.read(buffer);
       this.#inFlight = reading;
-      let bytes: Uint8Array | null;
+      this.#inFlightBuffer = buffer;
+      let n: number | null;
       try {
-        bytes = await reading;
+        n = await reading;
       } catch (err) {
         if (!this.#stopped) this.#sink!.error(err);
         return;
       } finally {
         this.#inFlight = undefined;
+        this.#inFlightBuffer = undefined;
       }
       if (this.#stopped) return;
-      if (bytes === null) return this.#sink!.end();
-      this.#sink!.data(bytes);
+      if (n === null) return this.#sink!.end();
+      this.#sink!.data(n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n));
     }
   }
 
@@ -160,7 +163,10 @@ class DenoSource implements ConnSource {
     (this.native as TaggedConn)[OWNED] = undefined;
     this.#stopped = true;
     this.#wakePump?.();
-    if (this.#inFlight) handOverInFlightRead(this.native, this.#inFlight);
+    const buffer = this.#inFlightBuffer;
+    if (this.#inFlight && buffer) {
+      handOverInFlightRead(this.native, this.#inFlight.then((n) => (n === null ? null : buffer.subarray(0, n))));
+    }
   }
 
   setKeepAlive(delay: number | false): void {

@@ -465,11 +465,15 @@ async function memory(): Promise<void> {
 /** The peer blasts; the app reads one chunk every 10 ms: peak RSS growth over the run. */
 async function slowConsumer(): Promise<void> {
   const seconds = params.seconds ?? 5;
+  const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, highWaterMark: params.highWaterMark ?? 65536 });
+  // Growth from before the peer connects: the listener's own setup is not buffering.
   gc();
   const base = process.memoryUsage().rss;
   let peak = base;
   const sampler = setInterval(() => void (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-  const conn = await hangupConn({ highWaterMark: params.highWaterMark ?? 65536 });
+  ready((listener.addr as { port: number }).port);
+  const conn = (await listener.accept())!;
+  await listener.close();
   const until = performance.now() + seconds * 1000;
   let bytes = 0;
   while (performance.now() < until) {
