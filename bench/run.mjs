@@ -4,7 +4,7 @@
 // split or parser, and the same as a hand-written async generator) in the same run, each
 // variant in a fresh receiver process, the sender always a separate Node process. Prints one table and writes bench/results/latest.json.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,10 +27,16 @@ const receivers = {
   bun: (args) => [bin("bun"), ["bench/receiver.ts", ...args]],
 };
 
+// On Linux with two or more CPUs, the receiver runs on CPU 0 and its peer on CPU 1, for every
+// variant alike: otherwise the scheduler sometimes puts both on one core and sometimes not, and
+// the CPU time of the same code swings by a third between runs.
+const canPin = process.platform === "linux" && os.cpus().length >= 2 && existsSync("/usr/bin/taskset");
+const pinned = (cpu, cmd, args) => (canPin ? ["/usr/bin/taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args]);
+
 /** Runs one receiver; `peer(port)` starts its sender once it is ready. Resolves with its RESULT. */
 function measure(runtime, benchCase, variant, params, peer) {
   return new Promise((resolve, reject) => {
-    const [cmd, args] = receivers[runtime]([benchCase, variant, JSON.stringify(params)]);
+    const [cmd, args] = pinned(0, ...receivers[runtime]([benchCase, variant, JSON.stringify(params)]));
     const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     let sender;
@@ -53,11 +59,11 @@ function measure(runtime, benchCase, variant, params, peer) {
 /** The runtime's cost of one `await` per item, with no I/O (bench/await-floor.mjs). */
 function awaitFloor(runtime) {
   const items = String(quick ? 500_000 : 5_000_000);
-  const [cmd, args] = {
+  const [cmd, args] = pinned(0, ...{
     node: [process.execPath, ["bench/await-floor.mjs", items]],
     deno: [bin("deno"), ["run", "bench/await-floor.mjs", items]],
     bun: [bin("bun"), ["bench/await-floor.mjs", items]],
-  }[runtime];
+  }[runtime]);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -71,11 +77,11 @@ function awaitFloor(runtime) {
 }
 
 function sender(mode, count) {
-  return (port) => spawn(process.execPath, ["bench/sender.mjs", mode, String(port), String(count)], { cwd: root, stdio: "ignore" });
+  return (port) => spawn(...pinned(1, process.execPath, ["bench/sender.mjs", mode, String(port), String(count)]), { cwd: root, stdio: "ignore" });
 }
 
 async function startCloser() {
-  const child = spawn(process.execPath, ["bench/closer.mjs"], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(...pinned(1, process.execPath, ["bench/closer.mjs"]), { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise((resolve) => child.stdout.once("data", (d) => resolve(Number(String(d).trim()))));
   return { child, port };
 }
