@@ -325,12 +325,8 @@ async function closeDetection(): Promise<void> {
       }
     }
   }
-  const stats: Record<string, { median: number; p99: number }> = {};
-  for (const [key, values] of Object.entries(result)) {
-    values.sort((a, b) => a - b);
-    stats[key] = { median: values[Math.floor(values.length / 2)]!, p99: values[Math.floor(values.length * 0.99)]! };
-  }
-  done({ trials, microseconds: stats });
+  // Every sample: the orchestrator pools the runs before taking the median and p99.
+  done({ trials, samples: result });
 }
 
 /** The runtime's own first report of the peer's close: Node 'end'/'error', Deno read() null/throw, Bun end/close. */

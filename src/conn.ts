@@ -236,6 +236,12 @@ class SourceConn implements Conn {
       this.#settle(endReasonOf(error), error);
       this.#wakeReader();
     }
+    // Released a microtask later, so the callbacks this failure queued on `ended` run first:
+    // closing a runtime's handle is not free, and the app should not wait for it.
+    if (!this.#sourceClosed) void SETTLED.then(() => this.#releaseFailed());
+  }
+
+  #releaseFailed(): void {
     if (!this.#sourceClosed && this.#stop?.by !== "unwrapped") this.#source.destroy();
   }
 
