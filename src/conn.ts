@@ -98,7 +98,6 @@ class SourceConn implements Conn {
     };
   }
 
-
   readonly #source: ConnSource;
   readonly #options: ResolvedConnOptions;
   readonly #queue = new ChunkQueue();
