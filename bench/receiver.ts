@@ -84,6 +84,29 @@ async function rawServer(onChunk: (chunk: Uint8Array) => void, onEnd: () => void
   onEnd();
 }
 
+/**
+ * The least an asynchronous consumer can cost: the raw path hands each chunk to a loop that
+ * awaits a promise (no buffer limit, no errors, no end handling: not a usable API, a floor).
+ */
+async function handoffServer(onChunk: (chunk: Uint8Array) => void): Promise<void> {
+  const queue: (Uint8Array | null)[] = [];
+  let wake: (() => void) | undefined;
+  const hand = (item: Uint8Array | null): void => {
+    queue.push(item);
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const serving = rawServer((chunk) => hand(chunk), () => hand(null));
+  for (;;) {
+    while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    const chunk = queue.shift()!;
+    if (chunk === null) break;
+    onChunk(chunk);
+  }
+  await serving;
+}
+
 /** The runtime's own async iterator over a socket: Node's and Bun's `node:net`, Deno's `conn.readable`. */
 async function iteratorServer(onChunk: (chunk: Uint8Array) => void): Promise<void> {
   if (runtime === "deno") {
@@ -209,6 +232,7 @@ async function throughput(): Promise<void> {
     bytes += chunk.length;
   };
   if (variant === "raw") await rawServer(onChunk, () => {});
+  else if (variant === "handoff") await handoffServer(onChunk);
   else if (variant === "iterator") await iteratorServer(onChunk);
   else {
     const conn = await hangupConn();
