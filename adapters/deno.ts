@@ -327,7 +327,9 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
 }
 
 /**
- * A `Conn` over a `Deno.Conn` you already have.
+ * A `Conn` over a `Deno.Conn` you already have. Throws a `TypeError` if
+ * another `Conn` still reads from it (two readers would split its bytes);
+ * `unwrap()` that one first.
  *
  * @example
  * ```ts

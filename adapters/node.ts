@@ -303,6 +303,8 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
 /**
  * A `Conn` over a connected `net.Socket` you already have. hangup sets
  * `allowHalfOpen` on it so the peer's FIN does not end our write side.
+ * Throws a `TypeError` if another `Conn` still reads from the socket
+ * (two readers would split its bytes); `unwrap()` that one first.
  *
  * @example
  * ```ts
