@@ -25,6 +25,19 @@ async function stream(socket, nextBlock) {
   await new Promise((resolve) => socket.end(resolve));
 }
 
+/** Sends `count` copies of `unit`, `perBlock` of them per write, then FIN. */
+async function streamUnits(unit, perBlock) {
+  const socket = await connect();
+  const block = repeat(unit, perBlock);
+  let left = count;
+  await stream(socket, () => {
+    if (left <= 0) return undefined;
+    const n = Math.min(left, perBlock);
+    left -= n;
+    return n === perBlock ? block : block.subarray(0, n * unit.length);
+  });
+}
+
 function repeat(unit, units) {
   const block = Buffer.alloc(unit.length * units);
   for (let i = 0; i < units; i++) unit.copy(block, i * unit.length);
@@ -43,30 +56,11 @@ if (mode === "bytes" || mode === "blast") {
     return piece;
   });
 } else if (mode === "lines") {
-  const socket = await connect();
-  const line = Buffer.from("line 0001234 lorem ipsum dolor sit amet\n"); // 40 bytes
-  const perBlock = 1638;
-  const block = repeat(line, perBlock);
-  let left = count;
-  await stream(socket, () => {
-    if (left <= 0) return undefined;
-    const n = Math.min(left, perBlock);
-    left -= n;
-    return n === perBlock ? block : block.subarray(0, n * line.length);
-  });
+  await streamUnits(Buffer.from("line 0001234 lorem ipsum dolor sit amet\n"), 1638); // 40-byte lines
 } else if (mode === "frames") {
-  const socket = await connect();
   const frame = Buffer.alloc(104, 0x61);
   frame.writeUInt32BE(100, 0);
-  const perBlock = 630;
-  const block = repeat(frame, perBlock);
-  let left = count;
-  await stream(socket, () => {
-    if (left <= 0) return undefined;
-    const n = Math.min(left, perBlock);
-    left -= n;
-    return n === perBlock ? block : block.subarray(0, n * frame.length);
-  });
+  await streamUnits(frame, 630);
 } else if (mode === "idle") {
   const sockets = [];
   for (let i = 0; i < count; i += 100) {

@@ -1,4 +1,5 @@
 import type { Conn } from "../../src/index.ts";
+import { concat } from "./bytes.ts";
 import { type Peer, withPeer } from "./peer.ts";
 import { hangup } from "./runtime.ts";
 import type { ConnOptions } from "../../src/index.ts";
@@ -52,15 +53,7 @@ export async function collect(conn: Conn, into: Uint8Array[] = []): Promise<Uint
   return concat(into);
 }
 
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
+export { concat };
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
