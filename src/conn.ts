@@ -1,4 +1,5 @@
 import { ChunkQueue } from "./chunk-queue.ts";
+import { LineCutter } from "./line-cutter.ts";
 import {
   IdleTimeoutError,
   LimitExceededError,
@@ -512,12 +513,10 @@ class SourceConn implements Conn {
   lines(options?: ScanOptions): AsyncIterableIterator<string> {
     const { signal } = this.#checkOperationOptions(options);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
-    // The complete lines of the first chunk are decoded in one go, then handed out one by one.
-    // Their bytes leave the buffer only as each line is returned, and the batch is dropped if
+    // The complete lines of the first chunk are decoded in one go, then cut out one by one.
+    // Their bytes leave the buffer only as each line is returned, and the cutter is reloaded if
     // anything else read in between, so breaking out or mixing with read() loses nothing.
-    const batch: string[] = [];
-    const lengths: number[] = [];
-    let next = 0;
+    const cutter = new LineCutter();
     let mark = -1;
     let finished = false;
     const done: IteratorResult<string> = { done: true, value: undefined };
@@ -525,15 +524,13 @@ class SourceConn implements Conn {
       next: () => {
         if (finished) return Promise.resolve(done);
         if (!this.#reading && !this.#stop && !signal?.aborted) {
-          if (next >= batch.length || mark !== this.#queue.consumed) {
-            next = 0;
-            if (!this.#batchLines(maxBytes, batch, lengths)) batch.length = 0;
-          }
-          if (next < batch.length) {
-            this.#queue.skip(lengths[next]!);
+          if (!cutter.loaded || mark !== this.#queue.consumed) cutter.load(this.#queue.first());
+          const line = cutter.cut(maxBytes);
+          if (line !== undefined) {
+            this.#queue.skip(cutter.bytes);
             mark = this.#queue.consumed;
             if (this.#paused) this.#updateFlow();
-            return Promise.resolve({ done: false, value: batch[next++]! });
+            return Promise.resolve({ done: false, value: line });
           }
         }
         return this.#readOp(signal, () => this.#nextLine(maxBytes)).then(
@@ -555,33 +552,6 @@ class SourceConn implements Conn {
       [Symbol.asyncIterator]: () => iterator,
     };
     return iterator;
-  }
-
-  /** Fills `batch` with the complete lines at the start of the first chunk that are within `maxBytes`. */
-  #batchLines(maxBytes: number, batch: string[], lengths: number[]): boolean {
-    batch.length = 0;
-    lengths.length = 0;
-    const chunk = this.#queue.first();
-    if (chunk === undefined) return false;
-    const end = chunk.lastIndexOf(NEWLINE_BYTE) + 1;
-    if (end === 0) return false;
-    // "\n" never occurs inside a UTF-8 sequence, so one decode and a split equal a decode per line.
-    const text = decoder.decode(chunk.subarray(0, end));
-    // As many characters as bytes means every byte decoded to one character (ASCII, or an invalid
-    // byte as U+FFFD), so each line's byte length is its character length plus its "\n".
-    const oneBytePerChar = text.length === end;
-    let start = 0;
-    let from = 0;
-    for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", from)) {
-      const bytes = oneBytePerChar ? at + 1 - from : chunk.indexOf(NEWLINE_BYTE, start) + 1 - start;
-      const hasReturn = at > from && text.charCodeAt(at - 1) === CARRIAGE_RETURN;
-      if (bytes - (hasReturn ? 2 : 1) > maxBytes) break;
-      batch.push(text.slice(from, hasReturn ? at - 1 : at));
-      lengths.push(bytes);
-      start += bytes;
-      from = at + 1;
-    }
-    return batch.length > 0;
   }
 
   /** A line of at most `maxBytes` bytes before its `\n` or `\r\n`; bytes stay buffered on a limit error. */
