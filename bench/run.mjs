@@ -135,11 +135,15 @@ for (const runtime of only) {
     const { hangup, readline, split, generator } = r.lines;
     const vsReadline = hangup.perSecond / readline.perSecond;
     const vsSplit = hangup.perSecond / split.perSecond;
-    // The fastest a per-line `for await` can go here: the split's time plus one await per line.
-    const bound = 1 / (1 / split.perSecond + r.awaitFloor.forAwaitNs * 1e-9);
+    // What the targets leave for the `for await` step itself, per line, once the split's own work
+    // is paid (split and readline measured here, with their I/O): if one step alone costs more,
+    // no per-line `for await` can meet the target, however it is built.
+    const splitNs = 1e9 / split.perSecond;
+    const leftBySplit = 1e9 / (0.8 * split.perSecond) - splitNs;
+    const leftByReadline = 1e9 / (2 * readline.perSecond) - splitNs;
     row(runtime, "lines (lines/s)", fmt(hangup.perSecond / 1e6) + " M/s",
-      `readline ${fmt(readline.perSecond / 1e6)} M/s, split ${fmt(split.perSecond / 1e6)} M/s, generator ${fmt(generator.perSecond / 1e6)} M/s; split + for-await floor (${fmt(r.awaitFloor.forAwaitNs)} ns) ${fmt(bound / 1e6)} M/s`,
-      `${fmt(vsReadline)}× rl, ${fmt(vsSplit)}× split, ${fmt(hangup.perSecond / generator.perSecond)}× gen, ${fmt(hangup.perSecond / bound)}× floor`, "≥ 2× readline, ≥ 0.8× split", vsReadline >= 2 && vsSplit >= 0.8);
+      `readline ${fmt(readline.perSecond / 1e6)} M/s, split ${fmt(split.perSecond / 1e6)} M/s, generator ${fmt(generator.perSecond / 1e6)} M/s; the targets leave ${fmt(leftBySplit, 0)} ns (0.8× split) and ${fmt(leftByReadline, 0)} ns (2× readline) per line for a for-await step that alone costs ${fmt(r.awaitFloor.forAwaitNs, 0)} ns`,
+      `${fmt(vsReadline)}× rl, ${fmt(vsSplit)}× split, ${fmt(hangup.perSecond / generator.perSecond)}× gen`, "≥ 2× readline, ≥ 0.8× split", vsReadline >= 2 && vsSplit >= 0.8);
   }
 
   }
@@ -148,11 +152,12 @@ for (const runtime of only) {
   {
     const { hangup, parser, generator } = r.frames;
     const ratio = hangup.perSecond / parser.perSecond;
-    // Two awaited readExactly calls per frame: the parser's time plus two awaits.
-    const bound = 1 / (1 / parser.perSecond + 2 * r.awaitFloor.awaitNs * 1e-9);
+    // Two awaited readExactly calls per frame: what 0.8× the parser leaves for them, against
+    // what two bare awaits alone cost.
+    const left = 1e9 / (0.8 * parser.perSecond) - 1e9 / parser.perSecond;
     row(runtime, "frames (frames/s)", fmt(hangup.perSecond / 1e6) + " M/s",
-      `parser ${fmt(parser.perSecond / 1e6)} M/s, generator ${fmt(generator.perSecond / 1e6)} M/s; parser + 2 awaits (${fmt(r.awaitFloor.awaitNs)} ns each) ${fmt(bound / 1e6)} M/s`,
-      `${fmt(ratio)}× parser, ${fmt(hangup.perSecond / generator.perSecond)}× gen, ${fmt(hangup.perSecond / bound)}× floor`, "≥ 0.8× parser", ratio >= 0.8);
+      `parser ${fmt(parser.perSecond / 1e6)} M/s, generator ${fmt(generator.perSecond / 1e6)} M/s; the target leaves ${fmt(left, 0)} ns per frame for 2 awaits that alone cost ${fmt(2 * r.awaitFloor.awaitNs, 0)} ns`,
+      `${fmt(ratio)}× parser, ${fmt(hangup.perSecond / generator.perSecond)}× gen`, "≥ 0.8× parser", ratio >= 0.8);
   }
 
   }
