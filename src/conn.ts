@@ -34,8 +34,7 @@ interface PendingRead {
   onAbort: (() => void) | undefined;
 }
 
-const NEWLINE_BYTE = 10;
-const NEWLINE = new Uint8Array([NEWLINE_BYTE]);
+const NEWLINE = new Uint8Array([10]);
 const CARRIAGE_RETURN = 13;
 const decoder = new TextDecoder();
 const noop = (): void => {};
@@ -432,11 +431,7 @@ class SourceConn implements Conn {
   }
 
   read(options?: OperationOptions): Promise<Uint8Array | null> {
-    if (options === undefined && !this.#reading && !this.#stop && this.#queue.length > 0) {
-      const chunk = this.#queue.shift();
-      if (this.#paused) this.#updateFlow();
-      return Promise.resolve(chunk);
-    }
+    if (this.#canAnswerNow(options) && this.#queue.length > 0) return this.#tookNow(this.#queue.shift());
     if (options === undefined) return this.#readOp(undefined, SourceConn.#nextChunk);
     return this.#withSignal(options, (signal) => this.#readOp(signal, SourceConn.#nextChunk));
   }
@@ -529,8 +524,7 @@ class SourceConn implements Conn {
           if (line !== undefined) {
             this.#queue.skip(cutter.bytes);
             mark = this.#queue.consumed;
-            if (this.#paused) this.#updateFlow();
-            return Promise.resolve({ done: false, value: line });
+            return this.#tookNow<IteratorResult<string>>({ done: false, value: line });
           }
         }
         return this.#readOp(signal, () => this.#nextLine(maxBytes)).then(

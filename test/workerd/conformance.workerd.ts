@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
 import { describe, test } from "../support/harness.ts";
-import { sha256, withPeer } from "../support/peer.ts";
+import { type Peer, sha256, withPeer } from "../support/peer.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 let workerd: ChildProcess | undefined;
@@ -60,12 +60,22 @@ async function run(name: string, port: number): Promise<Result> {
   return body;
 }
 
+/**
+ * Worker case `name` against a fresh peer: the Worker connects, the peer accepts, and `body`
+ * plays its part on the accepted socket (`remote`) while `result` waits for the Worker's answer.
+ */
+function withWorkerCase(name: string, body: (peer: Peer, remote: number, result: Promise<Result>) => Promise<void>): Promise<void> {
+  return withPeer(async (peer) => {
+    const { listener, port } = await peer.listen();
+    const result = run(name, port);
+    const remote = await peer.accept(listener);
+    await body(peer, remote, result);
+  });
+}
+
 describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () => {
   test("EOF: every byte, then the loop ends; ended is eof", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("eof", port);
-      const remote = await peer.accept(listener);
+    withWorkerCase("eof", async (peer, remote, result) => {
       const sent = await peer.send(remote, { size: 200_000, then: "fin" });
       const r = await result;
       assert.equal(r.length, 200_000);
@@ -75,10 +85,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     }));
 
   test("reset after data: the bytes, then ConnectionResetError (workerd's \"Network connection lost.\")", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("reset", port);
-      const remote = await peer.accept(listener);
+    withWorkerCase("reset", async (peer, remote, result) => {
       const sent = await peer.send(remote, { size: 1000, then: "rst" });
       const r = await result;
       assert.equal(r.length, 1000);
@@ -89,10 +96,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     }));
 
   test("half-close: closeWrite sends FIN and the peer's reply is still read", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("half-close", port);
-      const remote = await peer.accept(listener);
+    withWorkerCase("half-close", async (peer, remote, result) => {
       const seen = await peer.recv(remote);
       assert.equal(new TextDecoder().decode(seen.data), "request");
       assert.equal(seen.end, "eof");
@@ -103,10 +107,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     }));
 
   test("write after the peer closed: rejects with a typed SocketError", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("write-after-peer-close", port);
-      const remote = await peer.accept(listener);
+    withWorkerCase("write-after-peer-close", async (peer, remote, result) => {
       await peer.send(remote, { text: "bye", then: "close" });
       const r = await result;
       assert.equal(r.ended, "eof");
@@ -114,10 +115,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     }), { timeout: 20_000 });
 
   test("an aborted read rejects with signal.reason; the connection stays usable", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("abort", port);
-      const remote = await peer.accept(listener);
+    withWorkerCase("abort", async (peer, remote, result) => {
       const r = await result;
       assert.equal(r.rejectedWithReason, true);
       const seen = await peer.recv(remote);
@@ -125,10 +123,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     }));
 
   test("readExactly and lines over drip-fed bytes", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("helpers", port);
-      const remote = await peer.accept(listener);
+    withWorkerCase("helpers", async (peer, remote, result) => {
       await peer.drip(remote, { data: new Uint8Array([0, 0, 0, 5, ...new TextEncoder().encode("helloa\r\nb\nc")]), intervalMs: 2, piece: 2 });
       await peer.fin(remote);
       const r = await result;
@@ -136,10 +131,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     }));
 
   test("EOF mid-frame: UnexpectedEofError with the partial bytes", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("unexpected-eof", port);
-      const remote = await peer.accept(listener);
+    withWorkerCase("unexpected-eof", async (peer, remote, result) => {
       await peer.send(remote, { size: 30, then: "fin" });
       const r = await result;
       assert.equal(r.error?.isUnexpectedEof, true, JSON.stringify(r.error));
@@ -147,10 +139,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     }));
 
   test("idleTimeout: a silent peer is reported as idle", () =>
-    withPeer(async (peer) => {
-      const { listener, port } = await peer.listen();
-      const result = run("idle", port);
-      await peer.accept(listener);
+    withWorkerCase("idle", async (_peer, _remote, result) => {
       const r = await result;
       assert.equal(r.ended, "idle");
       assert.equal(r.error, "IdleTimeoutError");
