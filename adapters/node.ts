@@ -68,7 +68,9 @@ function confirmEnd(socket: net.Socket, sink: ConnSink): void {
     sink.end();
     return;
   }
-  socket.write(EMPTY, (err) => (err ? sink.error(err) : sink.end()));
+  // Only ECONNRESET means a false EOF. EPIPE is the kernel's answer to an RST that came after the
+  // peer's FIN (a reply to our writes to a closed peer): the read side did end with a FIN (SPEC 2).
+  socket.write(EMPTY, (err) => (err && (err as NodeJS.ErrnoException).code === "ECONNRESET" ? sink.error(err) : sink.end()));
 }
 
 const SOURCE = Symbol("hangup.source");
@@ -149,7 +151,15 @@ class NodeSource implements ConnSource {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    return new Promise<void>((resolve, reject) => void this.native.write(bytes, (err) => (err ? reject(err) : resolve())));
+    const socket = this.native;
+    return new Promise<void>((resolve, reject) =>
+      void socket.write(bytes, (err) => {
+        // Node 20 calls back without an error once the socket is destroyed, Node 22+ with ECANCELED:
+        // either way the bytes did not go, and the error that destroyed the socket says why.
+        if (!err && !socket.destroyed) resolve();
+        else reject(socket.errored ?? err ?? Object.assign(new Error("Cannot write: the socket was destroyed"), { code: "ERR_STREAM_DESTROYED" }));
+      })
+    );
   }
 
   closeWrite(): Promise<void> {

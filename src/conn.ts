@@ -6,7 +6,9 @@ import {
   SocketClosedError,
   SocketError,
   UnexpectedEofError,
+  WriteTimeoutError,
 } from "./errors.ts";
+import { MAX_TIMER_DELAY, setLongTimeout } from "./long-timeout.ts";
 import {
   checkInteger,
   checkOptionsObject,
@@ -33,6 +35,23 @@ interface PendingRead {
   reject: (reason: unknown) => void;
   onAbort: (() => void) | undefined;
 }
+
+/** One `write()` call, from the moment it is queued until its promise settles. */
+interface WriteRequest {
+  bytes: Uint8Array;
+  /** How far the source has taken `bytes` (big writes go in pieces when a write timeout is on). */
+  offset: number;
+  settled: boolean;
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Small writes queued behind each other go to the runtime as one buffer of at most this many bytes. */
+const COALESCE_BYTES = 65536;
+/** With a write timeout, a big write goes in pieces of this size, so that progress is seen. */
+const PIECE_BYTES = 262144;
 
 const NEWLINE = new Uint8Array([10]);
 const CARRIAGE_RETURN = 13;
@@ -64,6 +83,14 @@ export function createConnResolved(source: ConnSource, options: ResolvedConnOpti
   return new SourceConn(source, options);
 }
 
+/**
+ * Gives `conn` a write timeout of `ms` unless its options set one (0 included): how `serve()`
+ * bounds every write and close by default. A `Conn` not made by `createConn` is left alone.
+ */
+export function defaultWriteTimeout(conn: Conn, ms: number): void {
+  if (conn instanceof SourceConn) conn.defaultWriteTimeout(ms);
+}
+
 /** Hands the source's reports to the connection (one small object, not a closure per method). */
 class SourceSink implements ConnSink {
   constructor(readonly conn: SourceConn) {}
@@ -93,7 +120,7 @@ class SourceConn implements Conn {
     sinkDelivery = {
       data: (conn, chunk) => conn.#onData(chunk),
       end: (conn) => conn.#onEnd(),
-      error: (conn, err) => conn.#fail(toSocketError(err, "read")),
+      error: (conn, err) => conn.#onError(toSocketError(err, "read")),
       closed: (conn) => conn.#onClosed(),
     };
   }
@@ -130,7 +157,18 @@ class SourceConn implements Conn {
 
   #lastDelimiter: { text: string; bytes: Uint8Array } | undefined;
 
-  #writeTail: Promise<void> = SETTLED;
+  /** Writes not yet handed to the source, oldest first; made on first use. */
+  #writeQueue: WriteRequest[] | undefined;
+  /** The batch the source is writing now, if any. */
+  #inFlight: WriteRequest[] | undefined;
+  /** The bytes of the current piece, when the batch is one big write sent in pieces. */
+  #pieceEnd = 0;
+  #flushScheduled = false;
+  /** Waiting for every queued write to settle (closeWrite, close). */
+  #flushWaiters: (() => void)[] | undefined;
+  /** 0 when off; `serve()` may set it on a connection that left it absent. */
+  #writeTimeout: number;
+  #cancelWriteTimer: (() => void) | undefined;
   #writeClosed = false;
   #closing: Promise<void> | undefined;
 
@@ -148,6 +186,7 @@ class SourceConn implements Conn {
   constructor(source: ConnSource, options: ResolvedConnOptions) {
     this.#source = source;
     this.#options = options;
+    this.#writeTimeout = options.writeTimeout ?? 0;
 
     if (options.noDelay !== undefined) source.setNoDelay?.(options.noDelay);
     if (options.keepAlive !== undefined) source.setKeepAlive?.(options.keepAlive);
@@ -162,11 +201,18 @@ class SourceConn implements Conn {
     const signal = options.signal;
     if (signal) {
       this.#onAbort = () => {
-        if (this.#halt({ by: "aborted", reason: signal.reason })) this.#source.destroy();
+        if (!this.#halt({ by: "aborted", reason: signal.reason })) return;
+        this.#dropWrites(signal.reason);
+        this.#source.destroy();
       };
       if (signal.aborted) this.#onAbort();
       else signal.addEventListener("abort", this.#onAbort, { once: true });
     }
+  }
+
+  /** See `defaultWriteTimeout()`. */
+  defaultWriteTimeout(ms: number): void {
+    if (this.#options.writeTimeout === undefined) this.#writeTimeout = ms;
   }
 
   get localAddr(): Addr {
@@ -227,6 +273,17 @@ class SourceConn implements Conn {
     if (this.#writeClosed) this.#release();
   }
 
+  #onError(error: SocketError): void {
+    // The kernel says EPIPE only once the peer's FIN came (an RST after it answers our writes):
+    // the read side ended with that FIN, and only writing failed (SPEC 2). Node and Bun report
+    // such a write failure as a socket error.
+    if (error.code !== "EPIPE") return this.#fail(error);
+    this.#failure ??= relabel(error, "write");
+    this.#dropWrites(this.#failure);
+    this.#onEnd();
+    if (!this.#sourceClosed) void SETTLED.then(() => this.#releaseFailed());
+  }
+
   /** The transport failed: reads meet `error` after the buffered bytes; the handle is released. */
   #fail(error: SocketError): void {
     this.#failure ??= error;
@@ -235,6 +292,7 @@ class SourceConn implements Conn {
       this.#settle(endReasonOf(error), error);
       this.#wakeReader();
     }
+    this.#dropWrites(relabel(error, "write"));
     // Released a microtask later, so the callbacks this failure queued on `ended` run first:
     // closing a runtime's handle is not free, and the app should not wait for it.
     if (!this.#sourceClosed) void SETTLED.then(() => this.#releaseFailed());
@@ -316,7 +374,7 @@ class SourceConn implements Conn {
   #armIdle(): void {
     const idle = this.#options.idleTimeout;
     if (idle === 0 || this.#idleTimer !== undefined || this.#endInfo) return;
-    this.#idleTimer = setTimeout((this.#checkIdle ??= () => this.#onIdleTimer()), idle);
+    this.#idleTimer = setTimeout((this.#checkIdle ??= () => this.#onIdleTimer()), Math.min(idle, MAX_TIMER_DELAY));
   }
 
   #clearIdle(): void {
@@ -331,14 +389,14 @@ class SourceConn implements Conn {
     const idle = this.#options.idleTimeout;
     const quiet = Date.now() - this.#lastData;
     if (quiet < idle) {
-      this.#idleTimer = setTimeout(this.#checkIdle!, idle - quiet);
+      this.#idleTimer = setTimeout(this.#checkIdle!, Math.min(idle - quiet, MAX_TIMER_DELAY));
       return;
     }
     this.#fail(new IdleTimeoutError(`Connection idle: no byte received for ${idle} ms`));
   }
 
   #armHeartbeat(delay: number): void {
-    if (delay > 0) this.#heartbeatTimer = setTimeout((this.#beat ??= () => this.#onHeartbeatTimer()), delay);
+    if (delay > 0) this.#heartbeatTimer = setTimeout((this.#beat ??= () => this.#onHeartbeatTimer()), Math.min(delay, MAX_TIMER_DELAY));
   }
 
   #onHeartbeatTimer(): void {
@@ -600,8 +658,12 @@ class SourceConn implements Conn {
     if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
     if (this.#stop) throw this.#refusal("unwrap");
     this.#source.detach();
+    // Writes the source never saw are refused; one it is writing finishes on the socket handed out.
+    const queued = this.#writeQueue;
+    this.#writeQueue = undefined;
     const buffered = this.#queue.takeAll();
     this.#halt({ by: "unwrapped" });
+    if (queued) for (const request of queued) if (this.#inFlight?.[0] !== request) settleWrite(request, this.#refusal("write"));
     this.#markClosed();
     return { buffered, native: this.#source.native };
   }
@@ -621,19 +683,143 @@ class SourceConn implements Conn {
     const refused = this.#writeRefusal();
     if (refused !== undefined) return Promise.reject(refused);
     if (this.#options.heartbeat) this.#lastWrite = Date.now();
-    const written = this.#writeTail.then(() => this.#writeNow(bytes, signal));
-    this.#writeTail = written.catch(noop);
-    return signal ? abortable(written, signal) : written;
+    const written = new Promise<void>((resolve, reject) => {
+      const request: WriteRequest = { bytes, offset: 0, settled: false, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        request.onAbort = () => this.#abortWrite(request);
+        signal.addEventListener("abort", request.onAbort, { once: true });
+      }
+      (this.#writeQueue ??= []).push(request);
+    });
+    // Writes issued in one go (a burst of replies) are handed to the runtime together, a microtask later.
+    if (!this.#inFlight && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
+    }
+    // A write nobody awaits must not crash the process when it fails; an awaiting caller still sees the error.
+    written.catch(noop);
+    return written;
   }
 
-  /** A write accepted before close() still flushes; after reset or abort the source refuses it. */
-  async #writeNow(bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-    signal?.throwIfAborted();
-    try {
-      await this.#source.write(bytes);
-    } catch (err) {
-      throw this.#writeError(err);
+  /** Hands the next batch of queued writes to the source, unless one is in flight. */
+  #flush(): void {
+    const queue = this.#writeQueue;
+    if (this.#inFlight || !queue || queue.length === 0) {
+      if (!this.#inFlight) this.#notifyFlushed();
+      return;
     }
+    const first = queue[0]!;
+    let bytes: Uint8Array;
+    let batch: WriteRequest[];
+    const pieceLimit = this.#writeTimeout > 0 ? PIECE_BYTES : Infinity;
+    if (first.bytes.length - first.offset > pieceLimit) {
+      // One big write, in pieces: the write timer restarts with each piece the peer takes.
+      batch = [first];
+      this.#pieceEnd = Math.min(first.offset + pieceLimit, first.bytes.length);
+      bytes = first.bytes.subarray(first.offset, this.#pieceEnd);
+    } else {
+      let count = 1;
+      let total = first.bytes.length - first.offset;
+      while (count < queue.length && total + queue[count]!.bytes.length <= COALESCE_BYTES) total += queue[count++]!.bytes.length;
+      batch = queue.splice(0, count);
+      this.#pieceEnd = -1;
+      bytes = count === 1 ? first.bytes.subarray(first.offset) : concatRequests(batch, total);
+    }
+    this.#inFlight = batch;
+    this.#armWriteTimer();
+    let written: Promise<void>;
+    try {
+      written = this.#source.write(bytes);
+    } catch (err) {
+      written = Promise.reject(err);
+    }
+    written.then(() => this.#onWritten(batch), (err: unknown) => this.#onWriteFailed(batch, err));
+  }
+
+  #onWritten(batch: WriteRequest[]): void {
+    if (this.#inFlight !== batch) return; // the connection ended meanwhile: already rejected
+    this.#inFlight = undefined;
+    this.#cancelWriteTimer?.();
+    if (this.#pieceEnd >= 0) {
+      const request = batch[0]!;
+      request.offset = this.#pieceEnd;
+      if (request.offset < request.bytes.length && !request.settled) return this.#flush();
+      this.#writeQueue!.shift();
+    }
+    for (const request of batch) settleWrite(request, undefined);
+    this.#flush();
+  }
+
+  #onWriteFailed(batch: WriteRequest[], err: unknown): void {
+    if (this.#inFlight !== batch) return;
+    this.#inFlight = undefined;
+    this.#cancelWriteTimer?.();
+    if (this.#pieceEnd >= 0) this.#writeQueue!.shift();
+    const error = this.#writeError(err);
+    for (const request of batch) settleWrite(request, error);
+    // The kernel reports a reset once: if a write took it, the read side must still hear it (SPEC 2).
+    if (error instanceof SocketError && error.code === "ECONNRESET") this.#fail(relabel(error, "read"));
+    this.#dropWrites(error);
+  }
+
+  /** A queued write leaves the queue untouched by the source; one in flight is rejected, its bytes may still go. */
+  #abortWrite(request: WriteRequest): void {
+    const queue = this.#writeQueue;
+    const at = queue ? queue.indexOf(request) : -1;
+    if (at >= 0 && !(at === 0 && this.#inFlight?.[0] === request)) queue!.splice(at, 1);
+    settleWrite(request, request.signal!.reason);
+    if (!this.#inFlight) this.#notifyFlushed();
+  }
+
+  /** The connection ended: every write not yet done rejects with `error` (SPEC 11). */
+  #dropWrites(error: unknown): void {
+    const inFlight = this.#inFlight;
+    this.#inFlight = undefined;
+    this.#cancelWriteTimer?.();
+    if (inFlight) for (const request of inFlight) settleWrite(request, error);
+    const queue = this.#writeQueue;
+    if (queue) {
+      this.#writeQueue = undefined;
+      for (const request of queue) settleWrite(request, error);
+    }
+    this.#notifyFlushed();
+  }
+
+  #armWriteTimer(): void {
+    const ms = this.#writeTimeout;
+    if (ms === 0) return;
+    this.#cancelWriteTimer?.();
+    this.#cancelWriteTimer = setLongTimeout(() => this.#onWriteTimeout(), ms);
+  }
+
+  /** The peer took no byte for `writeTimeout` ms: the write fails and the connection is reset. */
+  #onWriteTimeout(): void {
+    this.#cancelWriteTimer = undefined;
+    const error = new WriteTimeoutError(`Cannot write: the peer took no bytes for ${this.#writeTimeout} ms`);
+    this.#failure ??= error;
+    if (!this.#stop && this.#readEnd === undefined) {
+      this.#readEnd = error;
+      this.#settle("timeout", error);
+      this.#wakeReader();
+    }
+    this.#dropWrites(error);
+    if (!this.#sourceClosed) this.#source.reset();
+  }
+
+  /** Resolves once no write is queued or in flight (or the connection ended). */
+  #whenFlushed(): Promise<void> {
+    if (!this.#inFlight && !this.#writeQueue?.length) return SETTLED;
+    return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
+  }
+
+  #notifyFlushed(): void {
+    const waiters = this.#flushWaiters;
+    if (!waiters || this.#inFlight || this.#writeQueue?.length) return;
+    this.#flushWaiters = undefined;
+    for (const resolve of waiters) resolve();
   }
 
   #writeRefusal(): unknown {
@@ -644,9 +830,10 @@ class SourceConn implements Conn {
   }
 
   #writeError(err: unknown): unknown {
-    if (this.#stop) return this.#refusal("write");
+    if (this.#stop && this.#stop.by !== "local") return this.#refusal("write");
     const error = toSocketError(err, "write");
     if (error instanceof SocketClosedError && this.#failure) return relabel(this.#failure, "write");
+    if (error instanceof SocketClosedError && this.#stop) return this.#refusal("write");
     this.#failure ??= error;
     return error;
   }
@@ -656,7 +843,8 @@ class SourceConn implements Conn {
     if (this.#writeClosed) return;
     this.#writeClosed = true;
     if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
-    await this.#writeTail;
+    await this.#whenFlushed();
+    if (this.#failure) throw relabel(this.#failure, "write");
     try {
       await this.#source.closeWrite();
     } catch (err) {
@@ -672,12 +860,16 @@ class SourceConn implements Conn {
   async #closeGracefully(): Promise<void> {
     if (this.#stop?.by === "unwrapped") return;
     this.#halt({ by: "local" });
-    await this.#writeTail;
+    // Writes accepted before close() still flush; with a write timeout a stalled flush ends in a reset.
+    await this.#whenFlushed();
     if (!this.#sourceClosed) {
+      const cancelTimer = this.#writeTimeout > 0 ? setLongTimeout(() => this.#source.reset(), this.#writeTimeout) : undefined;
       try {
         await this.#source.close();
       } catch {
         this.#source.destroy();
+      } finally {
+        cancelTimer?.();
       }
     }
     await this.closed;
@@ -686,6 +878,7 @@ class SourceConn implements Conn {
   reset(): void {
     if (this.#stop?.by === "unwrapped") return;
     this.#halt({ by: "local" });
+    this.#dropWrites(this.#refusal("write"));
     this.#closing ??= this.closed;
     if (!this.#sourceClosed) this.#source.reset();
   }
@@ -703,6 +896,8 @@ function endReasonOf(error: SocketError): EndReason {
       return "timeout";
     case "ERR_IDLE_TIMEOUT":
       return "idle";
+    case "ERR_WRITE_TIMEOUT":
+      return "timeout";
     default:
       return "error";
   }
@@ -710,7 +905,7 @@ function endReasonOf(error: SocketError): EndReason {
 
 function signalReasonFor(reason: EndReason): SocketError {
   return reason === "eof"
-    ? new SocketError("The peer closed the connection", "EOF")
+    ? new SocketError("The peer closed the connection", "ERR_EOF")
     : new SocketClosedError("The connection was closed here");
 }
 
@@ -719,20 +914,22 @@ function relabel(error: SocketError, operation: SocketOperation): SocketError {
   return error.cause === undefined ? error : toSocketError(error.cause, operation);
 }
 
-/** `promise`, or `signal.reason` as soon as `signal` aborts (the work itself goes on). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
+/** Settles a write once: resolved when `error` is undefined, else rejected with it. */
+function settleWrite(request: WriteRequest, error: unknown): void {
+  if (request.settled) return;
+  request.settled = true;
+  if (request.onAbort) request.signal!.removeEventListener("abort", request.onAbort);
+  if (error === undefined) request.resolve();
+  else request.reject(error);
+}
+
+/** The bytes of a batch of small writes, as one buffer the runtime takes in one call. */
+function concatRequests(batch: WriteRequest[], total: number): Uint8Array {
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const request of batch) {
+    bytes.set(request.offset === 0 ? request.bytes : request.bytes.subarray(request.offset), at);
+    at += request.bytes.length - request.offset;
+  }
+  return bytes;
 }

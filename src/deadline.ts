@@ -1,4 +1,5 @@
 import { TimedOutError } from "./errors.ts";
+import { setLongTimeout } from "./long-timeout.ts";
 
 /**
  * How an adapter's connect attempt is cut short.
@@ -33,11 +34,11 @@ export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>
   const { timeout, signal, cancel, discard } = options;
   return new Promise<T>((resolve, reject) => {
     let done = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelTimer: (() => void) | undefined;
     const finish = (): boolean => {
       if (done) return false;
       done = true;
-      if (timer !== undefined) clearTimeout(timer);
+      cancelTimer?.();
       signal?.removeEventListener("abort", onAbort);
       return true;
     };
@@ -50,7 +51,7 @@ export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>
     if (signal?.aborted) return giveUp(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeout > 0) {
-      timer = setTimeout(() => giveUp(new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)), timeout);
+      cancelTimer = setLongTimeout(() => giveUp(new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)), timeout);
     }
     attempt.then(
       (value) => (finish() ? resolve(value) : discard(value)),

@@ -126,6 +126,6 @@ export function checkListenOptions(options: unknown): { endpoint: Endpoint; back
  * ```
  */
 export function connOptionsOf(options: ConnOptions): ConnOptions {
-  const { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal } = options;
-  return { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal };
+  const { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal, writeTimeout } = options;
+  return { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal, writeTimeout };
 }

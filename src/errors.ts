@@ -159,6 +159,25 @@ export class IdleTimeoutError extends SocketError {
 }
 
 /**
+ * `writeTimeout` passed while a write (or the flush inside `close()`) made no progress:
+ * the peer stopped reading. The connection is reset. Code `ERR_WRITE_TIMEOUT`.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ port: 7000, writeTimeout: 30_000 });
+ * try { await conn.write(bigReport); }
+ * catch (err) { if (err instanceof WriteTimeoutError) console.log("peer stopped reading"); }
+ * ```
+ */
+export class WriteTimeoutError extends SocketError {
+  override name = "WriteTimeoutError";
+  override readonly code = "ERR_WRITE_TIMEOUT";
+  constructor(message = "Cannot write: the peer took no bytes within the write timeout", options?: SocketErrorOptions) {
+    super(message, "ERR_WRITE_TIMEOUT", options);
+  }
+}
+
+/**
  * EOF arrived inside `readExactly` or `readUntil`; `partial` holds the bytes that came before it.
  *
  * @example

@@ -26,12 +26,13 @@ export {
   type SocketErrorOptions,
   TimedOutError,
   UnexpectedEofError,
+  WriteTimeoutError,
 } from "./errors.ts";
 export { type SocketOperation, toSocketError } from "./to-socket-error.ts";
 export { createConn } from "./conn.ts";
 export { fromStreams, type StreamPair } from "./from-streams.ts";
 export { createListener } from "./listener.ts";
-export { serve, type ServeOptions } from "./serve.ts";
+export { SERVE_WRITE_TIMEOUT, serve, type ServeOptions } from "./serve.ts";
 export type { ConnSink, ConnSource, ListenerSink, ListenerSource } from "./source.ts";
 export type { Addr, Conn, ConnOptions, EndInfo, EndReason, Listener, OperationOptions, ScanOptions } from "./types.ts";
 export { resolveConnOptions, type ResolvedConnOptions } from "./options.ts";

@@ -19,6 +19,8 @@ export interface ResolvedConnOptions {
   highWaterMark: number;
   heartbeat: { interval: number; message: Uint8Array } | undefined;
   signal: AbortSignal | undefined;
+  /** Absent: off, unless `serve()` gives the connection its default. */
+  writeTimeout: number | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -104,5 +106,6 @@ export function resolveConnOptions(options: unknown): ResolvedConnOptions {
     highWaterMark: checkInteger(o.highWaterMark, "highWaterMark", DEFAULT_LIMIT, 1),
     heartbeat,
     signal: checkSignal(o.signal),
+    writeTimeout: o.writeTimeout === undefined ? undefined : checkDuration(o.writeTimeout, "writeTimeout", 0),
   };
 }

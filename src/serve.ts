@@ -1,5 +1,7 @@
 import { SocketError } from "./errors.ts";
-import { checkDuration, checkInteger, checkOptionsObject, checkSignal } from "./options.ts";
+import { setLongTimeout } from "./long-timeout.ts";
+import { defaultWriteTimeout } from "./conn.ts";
+import { checkDuration, checkInteger, checkOptionsObject, checkSignal, describe } from "./options.ts";
 import type { Conn, Listener } from "./types.ts";
 
 /**
@@ -21,7 +23,15 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Where a handler's throw lands; default: non-`SocketError` throws are reported on stderr. */
   onError?: (error: unknown, conn: Conn) => void;
+  /**
+   * `writeTimeout` for every connection whose options leave it absent; default 60000 (as nginx's
+   * `send_timeout`), 0 for none. A client that stops reading cannot hold a handler or `close()` longer.
+   */
+  writeTimeout?: number;
 }
+
+/** The write timeout `serve()` gives connections that have none of their own. */
+export const SERVE_WRITE_TIMEOUT = 60_000;
 
 const reportOnStderr = (error: unknown): void => {
   if (!(error instanceof SocketError)) console.error("hangup: a connection handler threw:", error);
@@ -44,13 +54,15 @@ const reportOnStderr = (error: unknown): void => {
  * ```
  */
 export async function serve(listener: Listener, handler: (conn: Conn) => unknown, options?: ServeOptions): Promise<void> {
-  if (typeof handler !== "function") throw new TypeError("handler must be a function");
+  if (!isListener(listener)) throw new TypeError(`listener must be a Listener (from listen()), got ${describe(listener)}`);
+  if (typeof handler !== "function") throw new TypeError(`handler must be a function, got ${describe(handler)}`);
   const o = checkOptionsObject(options, "options");
   const signal = checkSignal(o.signal);
   const drainTimeout = checkDuration(o.drainTimeout, "drainTimeout", 10_000);
   const maxConnections = checkInteger(o.maxConnections, "maxConnections", Number.MAX_SAFE_INTEGER, 1);
   if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("onError must be a function");
   const onError = (o.onError as ServeOptions["onError"]) ?? reportOnStderr;
+  const writeTimeout = checkDuration(o.writeTimeout, "writeTimeout", SERVE_WRITE_TIMEOUT);
 
   const running = new Set<Promise<void>>();
   const conns = new Set<Conn>();
@@ -59,6 +71,7 @@ export async function serve(listener: Listener, handler: (conn: Conn) => unknown
   signal?.addEventListener("abort", stop, { once: true });
 
   const run = async (conn: Conn): Promise<void> => {
+    defaultWriteTimeout(conn, writeTimeout);
     try {
       await handler(conn);
     } catch (error) {
@@ -97,9 +110,15 @@ export async function serve(listener: Listener, handler: (conn: Conn) => unknown
 
 /** Waits up to `timeout` ms for the handlers, then resets the connections left. */
 async function drain(running: Set<Promise<void>>, conns: Set<Conn>, timeout: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)));
+  let cancelTimer: (() => void) | undefined;
+  const timedOut = new Promise<void>((resolve) => (cancelTimer = setLongTimeout(resolve, timeout)));
   await Promise.race([Promise.all(running), timedOut]);
-  clearTimeout(timer);
+  cancelTimer?.();
   for (const conn of conns) conn.reset();
+}
+
+function isListener(value: unknown): value is Listener {
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as Partial<Listener>;
+  return typeof candidate.close === "function" && typeof candidate[Symbol.asyncIterator] === "function";
 }

@@ -8,6 +8,7 @@ import {
   SocketClosedError,
   SocketError,
   TimedOutError,
+  WriteTimeoutError,
 } from "./errors.ts";
 
 /**
@@ -45,6 +46,8 @@ const LOCALLY_CLOSED_CODES = new Set([
   "ERR_STREAM_PREMATURE_CLOSE",
   "ERR_SOCKET_CLOSED_BEFORE_CONNECTION",
   "EBADF",
+  // Node 22+ cancels the writes still queued when a socket is destroyed.
+  "ECANCELED",
 ]);
 
 const DESCRIPTIONS: Readonly<Record<string, string>> = {
@@ -60,6 +63,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   ENOENT: "no such socket file",
   ENOTCONN: "socket is not connected",
   ERR_IDLE_TIMEOUT: "no byte received within the idle timeout",
+  ERR_WRITE_TIMEOUT: "the peer took no bytes within the write timeout",
   ERR_SOCKET_CLOSED: "the socket was closed here",
 };
 
@@ -71,6 +75,7 @@ const CLASSES: Readonly<Record<string, new (message?: string, options?: { cause?
   ETIMEDOUT: TimedOutError,
   EADDRINUSE: AddressInUseError,
   ERR_IDLE_TIMEOUT: IdleTimeoutError,
+  ERR_WRITE_TIMEOUT: WriteTimeoutError,
   ERR_SOCKET_CLOSED: SocketClosedError,
 };
 

@@ -35,6 +35,12 @@ export interface ConnOptions {
   heartbeat?: { interval: number; message: Uint8Array | string };
   /** Abort: the connection is closed, pending operations reject with `signal.reason`. */
   signal?: AbortSignal;
+  /**
+   * ms a write (or the flush inside `close()`) may make no progress, because the peer stopped
+   * reading: then it rejects with `WriteTimeoutError`, `ended` says `timeout` and the connection
+   * is reset. Off when 0 or absent; `serve()` turns it on (60 s) for connections that leave it absent.
+   */
+  writeTimeout?: number;
 }
 
 /**

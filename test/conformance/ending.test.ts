@@ -38,7 +38,7 @@ for (const side of SIDES) {
       assert.deepEqual(await within(5000, conn.ended, "ended after FIN"), { reason: "eof" });
       assert.ok(conn.signal.aborted);
       assert.ok(conn.signal.reason instanceof SocketError);
-      assert.equal((conn.signal.reason as SocketError).code, "EOF");
+      assert.equal((conn.signal.reason as SocketError).code, "ERR_EOF");
       assert.equal(text(await collect(conn)), "unread bytes");
     }));
 

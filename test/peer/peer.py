@@ -69,6 +69,9 @@ def op_listen(cmd):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((cmd.get("host", "127.0.0.1"), cmd.get("port", 0)))
+    if "rcvbuf" in cmd:
+        # Accepted connections inherit it: a peer that never reads stalls our writes sooner.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cmd["rcvbuf"])
     sock.listen(cmd.get("backlog", 128))
     handle = register(sock)
     port = sock.getsockname()[1] if "path" not in cmd else 0

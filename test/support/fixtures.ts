@@ -15,29 +15,39 @@ export interface Pair {
   remote: number;
 }
 
+/** How the raw peer's socket is set up: `rcvbuf` shrinks its receive buffer (a peer that never reads stalls writes sooner). */
+export interface PeerSocketOptions {
+  rcvbuf?: number;
+}
+
 /** One connection between hangup (on `side`) and the raw peer. */
-export async function openPair(peer: Peer, side: Side, options: ConnOptions = {}): Promise<Pair> {
+export async function openPair(peer: Peer, side: Side, options: ConnOptions = {}, peerOptions: PeerSocketOptions = {}): Promise<Pair> {
   if (side === "server") {
     const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, ...options });
     try {
       const port = (listener.addr as { port: number }).port;
-      const [remote, conn] = await Promise.all([peer.connect({ port }), listener.accept()]);
+      const [remote, conn] = await Promise.all([peer.connect({ port, ...peerOptions }), listener.accept()]);
       return { conn: conn!, peer, remote };
     } finally {
       await listener.close();
     }
   }
-  const { listener, port } = await peer.listen();
+  const { listener, port } = await peer.listen(peerOptions);
   const [conn, remote] = await Promise.all([hangup.connect({ port, ...options }), peer.accept(listener)]);
   await peer.close(listener);
   return { conn, peer, remote };
 }
 
 /** Runs `body` over a fresh pair; the connection is reset afterwards whatever happened. */
-export function withPair(side: Side, body: (pair: Pair) => Promise<void>, options: ConnOptions = {}): () => Promise<void> {
+export function withPair(
+  side: Side,
+  body: (pair: Pair) => Promise<void>,
+  options: ConnOptions = {},
+  peerOptions: PeerSocketOptions = {},
+): () => Promise<void> {
   return () =>
     withPeer(async (peer) => {
-      const pair = await openPair(peer, side, options);
+      const pair = await openPair(peer, side, options, peerOptions);
       try {
         await body(pair);
       } finally {
