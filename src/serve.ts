@@ -1,6 +1,6 @@
 import { SocketError } from "./errors.ts";
 import { checkDuration, checkInteger, checkOptionsObject, checkSignal } from "./options.ts";
-import type { Conn, Listener } from "./types.ts";
+import type { Addr, Conn, Listener } from "./types.ts";
 
 /**
  * Options of `serve`.
@@ -12,7 +12,7 @@ import type { Conn, Listener } from "./types.ts";
  *   onError: (err, conn) => console.error(conn.remoteAddr, err) });
  * ```
  */
-export interface ServeOptions {
+export interface ServeOptions<Native = unknown> {
   /** Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are reset. */
   signal?: AbortSignal;
   /** ms handlers get to finish after `signal` aborts; default 10000. */
@@ -20,7 +20,7 @@ export interface ServeOptions {
   /** Most handlers running at once; connections past it are closed at once. */
   maxConnections?: number;
   /** Where a handler's throw lands; default: non-`SocketError` throws are reported on stderr. */
-  onError?: (error: unknown, conn: Conn) => void;
+  onError?: (error: unknown, conn: Conn<Native>) => void;
 }
 
 const reportOnStderr = (error: unknown): void => {
@@ -43,22 +43,26 @@ const reportOnStderr = (error: unknown): void => {
  * }, { signal: stop.signal, maxConnections: 1000 });
  * ```
  */
-export async function serve(listener: Listener, handler: (conn: Conn) => unknown, options?: ServeOptions): Promise<void> {
+export async function serve<Native = unknown>(
+  listener: Listener<Addr, Native>,
+  handler: (conn: Conn<Native>) => unknown,
+  options?: ServeOptions<Native>,
+): Promise<void> {
   if (typeof handler !== "function") throw new TypeError("handler must be a function");
   const o = checkOptionsObject(options, "options");
   const signal = checkSignal(o.signal);
   const drainTimeout = checkDuration(o.drainTimeout, "drainTimeout", 10_000);
   const maxConnections = checkInteger(o.maxConnections, "maxConnections", Number.MAX_SAFE_INTEGER, 1);
   if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("onError must be a function");
-  const onError = (o.onError as ServeOptions["onError"]) ?? reportOnStderr;
+  const onError = (o.onError as ServeOptions<Native>["onError"]) ?? reportOnStderr;
 
   const running = new Set<Promise<void>>();
-  const conns = new Set<Conn>();
+  const conns = new Set<Conn<Native>>();
   const stop = (): void => void listener.close();
   if (signal?.aborted) stop();
   signal?.addEventListener("abort", stop, { once: true });
 
-  const run = async (conn: Conn): Promise<void> => {
+  const run = async (conn: Conn<Native>): Promise<void> => {
     try {
       await handler(conn);
     } catch (error) {
