@@ -82,6 +82,17 @@ describe("connect", () => {
     assert.ok(err instanceof SocketError, `got ${String(err)}`);
     assert.equal(err.code, "ENOENT");
   }));
+
+  test("to a name that does not resolve rejects with a SocketError coded ENOTFOUND on every runtime", async () => {
+    // `.invalid` never resolves (RFC 6761): the resolver answers at once, also offline.
+    const started = Date.now();
+    const err = await rejection(hangup.connect({ hostname: "no-such-host.invalid", port: 7000, timeout: 10_000 }));
+    assert.ok(err instanceof SocketError, `got ${String(err)}`);
+    assert.equal(err.code, "ENOTFOUND", `got ${err.code}: ${err.message}`);
+    assert.equal(err.message, "Cannot connect: host not found");
+    assert.ok(err.cause !== undefined, "the runtime's error is the cause");
+    assert.ok(Date.now() - started < 9_000, "failed by the resolver, not by the timeout");
+  });
 });
 
 describe("listen", () => {
