@@ -48,7 +48,6 @@ export class SocketError extends Error {
   override name = "SocketError";
   /** The OS error code, or one of hangup's `ERR_*` codes. */
   readonly code: string;
-  declare readonly [BRANDS]: readonly string[];
 
   static {
     brand(this, "SocketError");
