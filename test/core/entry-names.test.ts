@@ -115,7 +115,8 @@ describe("entry points", () => {
 
   test(`the modules ${runtime} loads export exactly the pinned values`, async () => {
     const values = (entry: string): string[] => sorted(ENTRIES[entry]!.names.filter((n) => !n.startsWith("type ")));
-    const adapter = (await import(`../../${ENTRIES[runtime]!.file}`)) as Record<string, unknown>;
+    const own: Record<typeof runtime, string> = { node: "../../adapters/node.ts", deno: "../../adapters/deno.ts", bun: "../../adapters/bun.ts" };
+    const adapter = (await import(own[runtime])) as Record<string, unknown>;
     assert.deepEqual(sorted(Object.keys(adapter)), values(runtime));
     assert.ok(["node", "deno", "bun", "workerd"].includes(adapter.runtime as string));
     const core = (await import("../../src/index.ts")) as Record<string, unknown>;
