@@ -110,10 +110,10 @@ function typeCheckConsumers(project) {
   for (const [name, config] of Object.entries(configs)) {
     const file = join(project, `tsconfig.${name.replace(/\W+/g, "-")}.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
-    check(`types: ${name}`, () => (execFileSync(bin("tsc"), ["-p", file], { cwd: project, encoding: "utf8" }), "ok"));
+    check(`types: ${name}`, () => (execFileSync(bin("tsc"), ["-p", file], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }), "ok"));
   }
   check("types: deno check", () => (
-    execFileSync(bin("deno"), ["check", "--node-modules-dir=manual", "consumer/deno.ts"], { cwd: project, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } }), "ok"
+    execFileSync(bin("deno"), ["check", "--node-modules-dir=manual", "consumer/deno.ts"], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } }), "ok"
   ));
 }
 
