@@ -32,14 +32,19 @@ import {
   createConn,
   createListener,
   type Listener,
-  type ListenOptions,
-  tcpAddr,
   type ListenerSink,
+  type ListenOptions,
+  type Runtime,
+  type TcpAddr,
+  tcpAddr,
+  type TcpListenOptions,
   toSocketError,
+  type UnixAddr,
+  type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
 
-export * from "../src/index.ts";
+export * from "../src/public.ts";
 
 /**
  * Which adapter this entry is.
@@ -48,9 +53,10 @@ export * from "../src/index.ts";
  * ```ts
  * import { runtime } from "hangup";
  * console.log(runtime); // "bun" when this adapter was picked
+ * if (runtime === "deno") console.log("typed as the union of the four names: portable code compiles");
  * ```
  */
-export const runtime = "bun" as const;
+export const runtime: Runtime = "bun";
 
 /** What Bun reports for a socket, routed to its source. */
 class SocketState {
@@ -139,7 +145,7 @@ const handlers: SocketHandler<SocketState> = {
 };
 
 /** One Bun socket as a source; a class, so its methods live on the prototype, not in a closure each. */
-class BunSource implements ConnSource {
+class BunSource implements ConnSource<Socket<unknown>> {
   readonly native: Socket<SocketState>;
 
   constructor(
@@ -208,7 +214,7 @@ class BunSource implements ConnSource {
   }
 }
 
-function bunSource(state: SocketState, localAddr: Addr, remoteAddr: Addr): ConnSource {
+function bunSource(state: SocketState, localAddr: Addr, remoteAddr: Addr): ConnSource<Socket<unknown>> {
   return new BunSource(state, localAddr, remoteAddr);
 }
 
@@ -234,7 +240,7 @@ function addrsOf(socket: Socket<SocketState>, unixPath: string | undefined): { l
  * await conn.close();
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>> {
   const { endpoint, timeout, options: o } = checkConnectOptions(options);
   let abandoned = false;
   const socketHandlers: SocketHandler<SocketState> = {
@@ -275,9 +281,12 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * for await (const conn of listener) void conn.close();
  * ```
  */
-export async function listen(options?: ListenOptions): Promise<Listener> {
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Socket<unknown>>>;
+export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Socket<unknown>>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>>;
+export async function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>> {
   const { endpoint, options: o } = checkListenOptions(options);
-  let sink: ListenerSink | undefined;
+  let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
   const socketHandlers: SocketHandler<SocketState> = {
     ...handlers,

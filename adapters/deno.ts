@@ -29,11 +29,16 @@ import {
   createListener,
   type Listener,
   type ListenOptions,
+  type Runtime,
+  type TcpAddr,
+  type TcpListenOptions,
   toSocketError,
+  type UnixAddr,
+  type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
 
-export * from "../src/index.ts";
+export * from "../src/public.ts";
 
 /**
  * Which adapter this entry is.
@@ -42,9 +47,10 @@ export * from "../src/index.ts";
  * ```ts
  * import { runtime } from "hangup";
  * console.log(runtime); // "deno" when this adapter was picked
+ * if (runtime === "deno") console.log("typed as the union of the four names: portable code compiles");
  * ```
  */
-export const runtime = "deno" as const;
+export const runtime: Runtime = "deno";
 
 const READ_SIZE = 65536;
 /** What `accept()` throws for a connection the client reset before it was accepted. */
@@ -54,8 +60,8 @@ const COPY_BELOW = 16384;
 
 function addrOf(addr: Deno.Addr): Addr {
   if (addr.transport === "unix" || addr.transport === "unixpacket") return { transport: "unix", path: addr.path ?? "" };
-  const net = addr as Deno.NetAddr;
-  return { transport: "tcp", hostname: net.hostname, port: net.port };
+  if (addr.transport === "tcp" || addr.transport === "udp") return { transport: "tcp", hostname: addr.hostname, port: addr.port };
+  return { transport: "unix", path: "" };
 }
 
 /** Marks a Deno.Conn that a Conn reads from, so a second wrap() cannot split its bytes. */
@@ -63,7 +69,7 @@ const OWNED = Symbol("hangup.owned");
 type TaggedConn = Deno.Conn & { [OWNED]?: true };
 
 /** One Deno connection as a source; a class, so its methods live on the prototype, not in a closure each. */
-class DenoSource implements ConnSource {
+class DenoSource implements ConnSource<Deno.Conn> {
   readonly native: Deno.Conn;
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
@@ -178,7 +184,7 @@ class DenoSource implements ConnSource {
   }
 }
 
-function denoSource(conn: Deno.Conn): ConnSource {
+function denoSource(conn: Deno.Conn): ConnSource<Deno.Conn> {
   return new DenoSource(conn);
 }
 
@@ -244,7 +250,7 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
  * await conn.close();
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>> {
   const { endpoint, timeout, options: o } = checkConnectOptions(options);
   const attempt = (endpoint.transport === "unix"
     ? Deno.connect({ transport: "unix", path: endpoint.path })
@@ -271,7 +277,10 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * for await (const conn of listener) void conn.close();
  * ```
  */
-export async function listen(options?: ListenOptions): Promise<Listener> {
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Deno.Conn>>;
+export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Deno.Conn>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>>;
+export async function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>> {
   const { endpoint, options: o } = checkListenOptions(options);
   let server: Deno.Listener;
   try {
@@ -337,7 +346,7 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
  * const conn = wrap(await Deno.connect({ port: 7000 }), { idleTimeout: 10_000 });
  * ```
  */
-export function wrap(native: Deno.Conn, options?: ConnOptions): Conn {
+export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> {
   if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
     throw new TypeError("native must be a Deno.Conn");
   }

@@ -30,12 +30,17 @@ import {
   type Endpoint,
   type Listener,
   type ListenOptions,
+  type Runtime,
+  type TcpAddr,
   tcpAddr,
+  type TcpListenOptions,
   toSocketError,
+  type UnixAddr,
+  type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
 
-export * from "../src/index.ts";
+export * from "../src/public.ts";
 
 /**
  * Which adapter this entry is.
@@ -44,9 +49,10 @@ export * from "../src/index.ts";
  * ```ts
  * import { runtime } from "hangup";
  * console.log(runtime); // "node" when this adapter was picked
+ * if (runtime === "deno") console.log("typed as the union of the four names: portable code compiles");
  * ```
  */
-export const runtime = "node" as const;
+export const runtime: Runtime = "node";
 
 const EMPTY = new Uint8Array(0);
 /** Node 24 dropped the shortcut behind the false EOF (RUNTIME-NOTES: 30/30 resets reported). */
@@ -80,7 +86,7 @@ type TaggedSocket = net.Socket & { [SOURCE]?: NodeSource };
  * One `net.Socket`, translated. A class, so that the contract's methods live on the
  * prototype: an idle connection then costs a few bytes here, not a closure per method.
  */
-class NodeSource implements ConnSource {
+class NodeSource implements ConnSource<net.Socket> {
   readonly native: TaggedSocket;
   #sink: ConnSink | undefined;
   #earlyError: unknown;
@@ -212,7 +218,7 @@ class NodeSource implements ConnSource {
   }
 }
 
-function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource {
+function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource<net.Socket> {
   return new NodeSource(socket, endpoint?.transport === "unix" ? endpoint.path : undefined);
 }
 
@@ -232,7 +238,7 @@ function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource {
  * await conn.close();
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn<net.Socket>> {
   const { endpoint, timeout, options: o } = checkConnectOptions(options);
   const socket = endpoint.transport === "unix"
     ? net.connect({ path: endpoint.path, allowHalfOpen: true })
@@ -274,7 +280,10 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * for await (const conn of listener) void conn.close();
  * ```
  */
-export async function listen(options?: ListenOptions): Promise<Listener> {
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, net.Socket>>;
+export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, net.Socket>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>>;
+export async function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>> {
   const { endpoint, backlog, options: o } = checkListenOptions(options);
   // pauseOnConnect: nothing is read from a connection until the application accepts it.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
@@ -290,9 +299,9 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
   server.on("error", () => {});
 
   const bound = server.address();
-  const addr: Addr = endpoint.transport === "unix"
-    ? { transport: "unix", path: endpoint.path }
-    : tcpAddr((bound as net.AddressInfo).address, (bound as net.AddressInfo).port);
+  const addr: Addr = endpoint.transport === "unix" || bound === null || typeof bound === "string"
+    ? { transport: "unix", path: endpoint.transport === "unix" ? endpoint.path : String(bound) }
+    : tcpAddr(bound.address, bound.port);
 
   return createListener({
     addr,
@@ -326,7 +335,7 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
  * });
  * ```
  */
-export function wrap(native: net.Socket, options?: ConnOptions): Conn {
+export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket> {
   if (!(native instanceof net.Socket)) throw new TypeError("native must be a connected net.Socket");
   if ((native as TaggedSocket)[SOURCE]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;

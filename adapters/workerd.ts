@@ -29,11 +29,13 @@ import {
   type ConnectOptions,
   connOptionsOf,
   fromStreams,
+  type Runtime,
+  type StreamNative,
   toSocketError,
   withDeadline,
 } from "../src/index.ts";
 
-export * from "../src/index.ts";
+export * from "../src/public.ts";
 
 /**
  * Which adapter this entry is.
@@ -42,9 +44,10 @@ export * from "../src/index.ts";
  * ```ts
  * import { runtime } from "hangup";
  * console.log(runtime); // "workerd" when this adapter was picked
+ * if (runtime === "deno") console.log("typed as the union of the four names: portable code compiles");
  * ```
  */
-export const runtime = "workerd" as const;
+export const runtime: Runtime = "workerd";
 
 /** workerd's errors carry no code: give the ones hangup can name a code from their message. */
 function translateError(error: unknown): unknown {
@@ -72,7 +75,7 @@ function translateError(error: unknown): unknown {
  * const conn = await connect({ hostname: "127.0.0.1", port: 7000, timeout: 5000 });
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn<StreamNative>> {
   const { endpoint, timeout, options: o } = checkConnectOptions(options);
   if (endpoint.transport !== "tcp") throw new TypeError("Workers connect over TCP only: give hostname and port, not path");
   const socket = socketsConnect({ hostname: endpoint.hostname, port: endpoint.port }, { allowHalfOpen: true });

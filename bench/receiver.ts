@@ -28,6 +28,12 @@ const cpuSeconds = (): number => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
 };
+/** The port a Node server listens on (its address is an object once listening on TCP). */
+const tcpPort = (server: { address(): string | { port: number } | null }): number => {
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("not listening on TCP");
+  return address.port;
+};
 const gc = (): void => {
   if (runtime === "bun") g.Bun.gc(true);
   else g.gc?.();
@@ -79,7 +85,7 @@ async function rawServer(onChunk: (chunk: Uint8Array) => void, onEnd: () => void
         resolve();
       });
     });
-    server.listen(0, "127.0.0.1", () => ready((server.address() as { port: number }).port));
+    server.listen(0, "127.0.0.1", () => ready(tcpPort(server)));
   });
   onEnd();
 }
@@ -129,7 +135,7 @@ async function nodeNetSocket(): Promise<import("node:net").Socket> {
       server.close();
       resolve(socket);
     });
-    server.listen(0, "127.0.0.1", () => ready((server.address() as { port: number }).port));
+    server.listen(0, "127.0.0.1", () => ready(tcpPort(server)));
   });
 }
 
@@ -210,7 +216,7 @@ async function* framesByHand(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<
 
 async function hangupConn(options: Record<string, number> = {}): Promise<Conn> {
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, ...options });
-  ready((listener.addr as { port: number }).port);
+  ready(listener.addr.port);
   const conn = (await listener.accept())!;
   await listener.close();
   return conn;
@@ -432,7 +438,7 @@ async function memory(): Promise<void> {
     if (variant === "hangup") {
       void (async () => {
         const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, backlog: 4096 });
-        ready((listener.addr as { port: number }).port);
+        ready(listener.addr.port);
         for await (const conn of listener) {
           keep.push(conn, conn.read().catch(() => null));
           onConn();
@@ -457,7 +463,7 @@ async function memory(): Promise<void> {
           keep.push(socket);
           onConn();
         });
-        server.listen({ host: "127.0.0.1", port: 0, backlog: 4096 }, () => ready((server.address() as { port: number }).port));
+        server.listen({ host: "127.0.0.1", port: 0, backlog: 4096 }, () => ready(tcpPort(server)));
       });
     }
   });
@@ -491,7 +497,7 @@ async function slowConsumer(): Promise<void> {
   const base = process.memoryUsage().rss;
   let peak = base;
   const sampler = setInterval(() => void (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-  ready((listener.addr as { port: number }).port);
+  ready(listener.addr.port);
   const conn = (await listener.accept())!;
   await listener.close();
   const until = performance.now() + seconds * 1000;

@@ -88,7 +88,7 @@ const pad = (text: string, width: number): string => (text.length >= width ? tex
 let rawWait = 1500;
 const raw = await startRawServer(runtime, () => rawWait);
 const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: IDLE_TIMEOUT });
-const hangupPort = (listener.addr as { port: number }).port;
+const hangupPort = listener.addr.port;
 const reports = queue<Report>();
 const stop = new AbortController();
 const serving = hangup.serve(listener, async (conn) => reports.push(await observe(conn)), { signal: stop.signal, drainTimeout: 1000 });

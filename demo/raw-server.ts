@@ -123,7 +123,9 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { port: (server.address() as { port: number }).port, next, close: () => server.close() };
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("the raw server is not on TCP");
+  return { port: address.port, next, close: () => server.close() };
 }
 
 interface DenoApi {

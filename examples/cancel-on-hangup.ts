@@ -37,7 +37,7 @@ const server = serve(listener, async (conn) => {
 }, { signal: stop.signal });
 
 if (check) {
-  const conn = await connect({ port: (listener.addr as { port: number }).port });
+  const conn = await connect({ port: listener.addr.port });
   await conn.write("what is the answer?\n");
   await new Promise((resolve) => setTimeout(resolve, 300));
   conn.reset(); // the impatient client

@@ -23,7 +23,8 @@ console.log("chat on", listener.addr);
 
 const stop = new AbortController();
 const server = serve(listener, async (conn) => {
-  const name = `${(conn.remoteAddr as { port: number }).port}`;
+  const peer = conn.remoteAddr;
+  const name = peer.transport === "tcp" ? `${peer.port}` : peer.path;
   members.add(conn);
   try {
     for await (const line of conn.lines({ maxBytes: 1024 })) {
@@ -40,7 +41,7 @@ const server = serve(listener, async (conn) => {
 }, { signal: stop.signal });
 
 if (check) {
-  const at = { port: (listener.addr as { port: number }).port };
+  const at = { port: listener.addr.port };
   const [alice, bob] = await Promise.all([connect(at), connect(at)]);
   while (members.size < 2) await new Promise((resolve) => setTimeout(resolve, 10));
   await alice.write("hi bob\n");

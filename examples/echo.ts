@@ -24,7 +24,7 @@ const server = serve(listener, async (conn) => {
 }, { signal: stop.signal });
 
 if (check) {
-  const conn = await connect({ port: (listener.addr as { port: number }).port });
+  const conn = await connect({ port: listener.addr.port });
   await conn.write("hello, echo\n");
   await conn.closeWrite(); // half-close: the server sees EOF and still gets to answer
   let echoed = "";

@@ -47,7 +47,7 @@ const server = serve(listener, async (conn) => {
 }, { signal: stop.signal });
 
 if (check) {
-  const conn = await connect({ port: (listener.addr as { port: number }).port });
+  const conn = await connect({ port: listener.addr.port });
   const replies: string[] = [];
   for (const word of ["alpha", "beta", "gamma"]) {
     await conn.write(frame(new TextEncoder().encode(word)));

@@ -31,7 +31,7 @@ const server = serve(listener, async (conn) => {
 }, { signal: stop.signal });
 
 if (check) {
-  const at = { port: (listener.addr as { port: number }).port };
+  const at = { port: listener.addr.port };
   const pinger = await connect(at);
   await pinger.write("PING\n");
   const pong = new TextDecoder().decode((await pinger.readUntil("\n"))!);

@@ -74,13 +74,13 @@ type Stop = { by: "local" | "unwrapped" } | { by: "aborted"; reason: unknown };
  * for await (const chunk of conn) console.log(chunk.length);
  * ```
  */
-export function createConn(source: ConnSource, options?: ConnOptions): Conn {
-  return new SourceConn(source, resolveConnOptions(options));
+export function createConn<Native = unknown>(source: ConnSource<Native>, options?: ConnOptions): Conn<Native> {
+  return new SourceConn(source, resolveConnOptions(options)) as Conn<Native>;
 }
 
 /** `createConn` with options already checked: a listener resolves them once for all its connections. */
-export function createConnResolved(source: ConnSource, options: ResolvedConnOptions): Conn {
-  return new SourceConn(source, options);
+export function createConnResolved<Native = unknown>(source: ConnSource<Native>, options: ResolvedConnOptions): Conn<Native> {
+  return new SourceConn(source, options) as Conn<Native>;
 }
 
 /**
@@ -320,7 +320,7 @@ class SourceConn implements Conn {
 
   #settle(reason: EndReason, error?: SocketError, signalReason?: unknown): void {
     if (this.#endInfo) return;
-    this.#endInfo = error ? { reason, error } : { reason };
+    this.#endInfo = (error ? { reason, error } : { reason }) as EndInfo;
     this.#stopTimers();
     this.#resolveEnded?.(this.#endInfo);
     this.#signalReason = signalReason ?? error ?? signalReasonFor(reason);

@@ -23,7 +23,32 @@ export type ConnectOptions = ({ hostname?: string; port: number } | { path: stri
  * await listen({ hostname: "127.0.0.1", port: 0, backlog: 511, idleTimeout: 30_000 });
  * ```
  */
-export type ListenOptions = ({ hostname?: string; port?: number } | { path: string }) & ConnOptions & {
+export type ListenOptions = TcpListenOptions | UnixListenOptions;
+
+/**
+ * Options of a TCP `listen`: its listener's `addr` is a `TcpAddr`.
+ *
+ * @example
+ * ```ts
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 } satisfies TcpListenOptions);
+ * console.log(listener.addr.port);
+ * ```
+ */
+export type TcpListenOptions = { hostname?: string; port?: number; path?: undefined } & ConnOptions & {
+  /** Length of the OS queue of connections not yet accepted. */
+  backlog?: number;
+};
+
+/**
+ * Options of a Unix socket `listen`: its listener's `addr` is a `UnixAddr`.
+ *
+ * @example
+ * ```ts
+ * const listener = await listen({ path: "/tmp/app.sock" } satisfies UnixListenOptions);
+ * console.log(listener.addr.path);
+ * ```
+ */
+export type UnixListenOptions = { path: string } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
   backlog?: number;
 };

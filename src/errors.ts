@@ -2,14 +2,23 @@
  * hangup's error hierarchy: one base class, `name` and `code` as fields, the
  * runtime's original error as `cause`.
  *
- * `instanceof` is checked by a brand (a global symbol) as well as by prototype,
- * so a class keeps one identity even when the package is loaded twice (ESM and
- * CJS, or two bundled entry points).
+ * `instanceof` is checked by brand as well as by prototype, so a class keeps one
+ * identity when the package is loaded twice (its ESM and CJS builds, two bundled
+ * copies, a minified Worker). Each class's prototype carries, under a registered
+ * symbol, the fixed brand strings of the class and its ancestors: written here as
+ * literals, never taken from a class name, which a minifier or a CJS transform renames.
  *
  * @module
  */
 
-const BRAND: unique symbol = Symbol.for("hangup.SocketError") as never;
+/** Shared by every copy of hangup in a realm (`Symbol.for`). */
+const BRANDS: unique symbol = Symbol.for("hangup.error.brands") as never;
+
+/** Gives `cls` its own brand after its parent's; called from each class's static block. */
+function brand(cls: abstract new (...args: never[]) => SocketError, name: string): void {
+  const parent = Object.getPrototypeOf(cls.prototype) as { [BRANDS]?: readonly string[] };
+  Object.defineProperty(cls.prototype, BRANDS, { value: Object.freeze([...(parent[BRANDS] ?? []), `hangup.error.${name}`]) });
+}
 
 /**
  * What an error carries besides its message.
@@ -39,20 +48,28 @@ export class SocketError extends Error {
   override name = "SocketError";
   /** The OS error code, or one of hangup's `ERR_*` codes. */
   readonly code: string;
-  declare readonly [BRAND]: string;
+
+  static {
+    brand(this, "SocketError");
+  }
 
   constructor(message: string, code: string, options?: SocketErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    Object.defineProperty(this, BRAND, { value: new.target.name, enumerable: false });
   }
 
+  /**
+   * True for an instance of this class from any copy of hangup. A subclass you
+   * write yourself (no brand of its own) is matched by prototype only.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     if (typeof value !== "object" || value === null) return false;
-    const brand = (value as { [BRAND]?: unknown })[BRAND];
-    if (typeof brand !== "string") return false;
-    return this.name === "SocketError" || brand === this.name;
+    const proto = this.prototype as { [BRANDS]?: readonly string[] };
+    if (!Object.prototype.hasOwnProperty.call(proto, BRANDS)) return false;
+    const own = proto[BRANDS]!;
+    const brands = (value as { [BRANDS]?: unknown })[BRANDS];
+    return Array.isArray(brands) && brands.includes(own[own.length - 1]);
   }
 }
 
@@ -67,6 +84,9 @@ export class SocketError extends Error {
  */
 export class ConnectionResetError extends SocketError {
   override name = "ConnectionResetError";
+  static {
+    brand(this, "ConnectionResetError");
+  }
   override readonly code = "ECONNRESET";
   constructor(message = "Connection reset by peer", options?: SocketErrorOptions) {
     super(message, "ECONNRESET", options);
@@ -83,6 +103,9 @@ export class ConnectionResetError extends SocketError {
  */
 export class ConnectionAbortedError extends SocketError {
   override name = "ConnectionAbortedError";
+  static {
+    brand(this, "ConnectionAbortedError");
+  }
   override readonly code = "ECONNABORTED";
   constructor(message = "Connection aborted", options?: SocketErrorOptions) {
     super(message, "ECONNABORTED", options);
@@ -100,6 +123,9 @@ export class ConnectionAbortedError extends SocketError {
  */
 export class ConnectionRefusedError extends SocketError {
   override name = "ConnectionRefusedError";
+  static {
+    brand(this, "ConnectionRefusedError");
+  }
   override readonly code = "ECONNREFUSED";
   constructor(message = "Connection refused", options?: SocketErrorOptions) {
     super(message, "ECONNREFUSED", options);
@@ -117,6 +143,9 @@ export class ConnectionRefusedError extends SocketError {
  */
 export class BrokenPipeError extends SocketError {
   override name = "BrokenPipeError";
+  static {
+    brand(this, "BrokenPipeError");
+  }
   override readonly code = "EPIPE";
   constructor(message = "Broken pipe: the peer closed the connection", options?: SocketErrorOptions) {
     super(message, "EPIPE", options);
@@ -134,6 +163,9 @@ export class BrokenPipeError extends SocketError {
  */
 export class TimedOutError extends SocketError {
   override name = "TimedOutError";
+  static {
+    brand(this, "TimedOutError");
+  }
   override readonly code = "ETIMEDOUT";
   constructor(message = "Connection timed out", options?: SocketErrorOptions) {
     super(message, "ETIMEDOUT", options);
@@ -152,28 +184,12 @@ export class TimedOutError extends SocketError {
  */
 export class IdleTimeoutError extends SocketError {
   override name = "IdleTimeoutError";
+  static {
+    brand(this, "IdleTimeoutError");
+  }
   override readonly code = "ERR_IDLE_TIMEOUT";
   constructor(message = "Connection idle for too long", options?: SocketErrorOptions) {
     super(message, "ERR_IDLE_TIMEOUT", options);
-  }
-}
-
-/**
- * `writeTimeout` passed while a write (or the flush inside `close()`) made no progress:
- * the peer stopped reading. The connection is reset. Code `ERR_WRITE_TIMEOUT`.
- *
- * @example
- * ```ts
- * const conn = await connect({ port: 7000, writeTimeout: 30_000 });
- * try { await conn.write(bigReport); }
- * catch (err) { if (err instanceof WriteTimeoutError) console.log("peer stopped reading"); }
- * ```
- */
-export class WriteTimeoutError extends SocketError {
-  override name = "WriteTimeoutError";
-  override readonly code = "ERR_WRITE_TIMEOUT";
-  constructor(message = "Cannot write: the peer took no bytes within the write timeout", options?: SocketErrorOptions) {
-    super(message, "ERR_WRITE_TIMEOUT", options);
   }
 }
 
@@ -188,6 +204,9 @@ export class WriteTimeoutError extends SocketError {
  */
 export class UnexpectedEofError extends SocketError {
   override name = "UnexpectedEofError";
+  static {
+    brand(this, "UnexpectedEofError");
+  }
   override readonly code = "ERR_UNEXPECTED_EOF";
   /** The bytes that arrived before EOF (consumed from the connection). */
   readonly partial: Uint8Array;
@@ -209,6 +228,9 @@ export class UnexpectedEofError extends SocketError {
  */
 export class LimitExceededError extends SocketError {
   override name = "LimitExceededError";
+  static {
+    brand(this, "LimitExceededError");
+  }
   override readonly code = "ERR_LIMIT_EXCEEDED";
   /** The `maxBytes` that was passed. */
   readonly limit: number;
@@ -229,6 +251,9 @@ export class LimitExceededError extends SocketError {
  */
 export class SocketClosedError extends SocketError {
   override name = "SocketClosedError";
+  static {
+    brand(this, "SocketClosedError");
+  }
   override readonly code = "ERR_SOCKET_CLOSED";
   constructor(message = "Socket is closed", options?: SocketErrorOptions) {
     super(message, "ERR_SOCKET_CLOSED", options);
@@ -246,8 +271,86 @@ export class SocketClosedError extends SocketError {
  */
 export class AddressInUseError extends SocketError {
   override name = "AddressInUseError";
+  static {
+    brand(this, "AddressInUseError");
+  }
   override readonly code = "EADDRINUSE";
   constructor(message = "Address already in use", options?: SocketErrorOptions) {
     super(message, "EADDRINUSE", options);
+  }
+}
+
+/**
+ * `writeTimeout` passed while a write (or the flush inside `close()`) made no
+ * progress: the peer stopped reading. Code `ERR_WRITE_TIMEOUT`; the connection is reset.
+ *
+ * @example
+ * ```ts
+ * try { await conn.write(bigReply); }
+ * catch (err) { if (err instanceof WriteTimeoutError) console.log("the peer stopped reading"); }
+ * ```
+ */
+export class WriteTimeoutError extends SocketError {
+  override name = "WriteTimeoutError";
+  static {
+    brand(this, "WriteTimeoutError");
+  }
+  override readonly code = "ERR_WRITE_TIMEOUT";
+  constructor(message = "Cannot write: the peer took no bytes within the write timeout", options?: SocketErrorOptions) {
+    super(message, "ERR_WRITE_TIMEOUT", options);
+  }
+}
+
+/**
+ * What a `TlsHandshakeError` carries besides its message.
+ *
+ * @example
+ * ```ts
+ * new TlsHandshakeError("TLS handshake failed: certificate has expired", { code: "CERT_HAS_EXPIRED", cause: err });
+ * ```
+ */
+export interface TlsHandshakeErrorOptions extends SocketErrorOptions {
+  /** The runtime's certificate code (e.g. `CERT_HAS_EXPIRED`); default `ERR_TLS_HANDSHAKE`. */
+  code?: string;
+}
+
+/**
+ * The TLS handshake failed. `code` is the runtime's certificate code where it has
+ * one (`CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, ...), else `ERR_TLS_HANDSHAKE`.
+ *
+ * @example
+ * ```ts
+ * try { await connect({ hostname: "example.com", port: 443, tls: true }); }
+ * catch (err) { if (err instanceof TlsHandshakeError) console.log(err.code); }
+ * ```
+ */
+export class TlsHandshakeError extends SocketError {
+  override name = "TlsHandshakeError";
+  static {
+    brand(this, "TlsHandshakeError");
+  }
+  constructor(message = "TLS handshake failed", options?: TlsHandshakeErrorOptions) {
+    super(message, options?.code ?? "ERR_TLS_HANDSHAKE", options);
+  }
+}
+
+/**
+ * The TLS peer sent FIN without `close_notify`: the stream may have been cut
+ * short. Code `ERR_TLS_TRUNCATED`.
+ *
+ * @example
+ * ```ts
+ * try { for await (const chunk of conn) use(chunk); }
+ * catch (err) { if (err instanceof TlsTruncatedError) console.log("the reply may be incomplete"); }
+ * ```
+ */
+export class TlsTruncatedError extends SocketError {
+  override name = "TlsTruncatedError";
+  static {
+    brand(this, "TlsTruncatedError");
+  }
+  override readonly code = "ERR_TLS_TRUNCATED";
+  constructor(message = "Cannot read: the TLS peer closed without close_notify", options?: SocketErrorOptions) {
+    super(message, "ERR_TLS_TRUNCATED", options);
   }
 }

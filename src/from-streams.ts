@@ -30,6 +30,21 @@ export interface StreamPair {
   readonly translateError?: (error: unknown) => unknown;
 }
 
+/**
+ * What `unwrap().native` is for a `Conn` made by `fromStreams`: the writable, and a
+ * readable that continues the original stream after the bytes in `buffered`.
+ *
+ * @example
+ * ```ts
+ * const { buffered, native } = conn.unwrap();
+ * const reader = native.readable.getReader();
+ * ```
+ */
+export interface StreamNative {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+}
+
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
 
 const UNKNOWN_ADDR: Addr = { transport: "tcp", hostname: "", port: 0 };
@@ -55,7 +70,7 @@ const noop = (): void => {};
  * console.log(await conn.readUntil("\n"));
  * ```
  */
-export function fromStreams(streams: StreamPair, options?: ConnOptions): Conn {
+export function fromStreams(streams: StreamPair, options?: ConnOptions): Conn<StreamNative> {
   const pair = checkOptionsObject(streams, "streams");
   const { readable, writable } = pair;
   if (typeof (readable as ReadableStream | undefined)?.getReader !== "function") {
@@ -69,7 +84,7 @@ export function fromStreams(streams: StreamPair, options?: ConnOptions): Conn {
   return createConn(streamSource(streams), options);
 }
 
-function streamSource(streams: StreamPair): ConnSource {
+function streamSource(streams: StreamPair): ConnSource<StreamNative> {
   const translate = streams.translateError ?? ((error: unknown) => error);
   const reader = streams.readable.getReader();
   const writer = streams.writable.getWriter();
@@ -80,7 +95,7 @@ function streamSource(streams: StreamPair): ConnSource {
   let released = false;
   /** The read the pump waits on; after unwrap its chunk goes to the new owner. */
   let inFlight: Promise<ReadResult> | undefined;
-  let handedOver: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } | undefined;
+  let handedOver: StreamNative | undefined;
 
   const release = (): void => {
     stopped = true;

@@ -1,7 +1,9 @@
 /**
  * `hangup/core`: the runtime-neutral heart of hangup. It imports no `node:*`,
- * no `Deno` and no `Bun`; every adapter is built on `createConn` and
- * `createListener`, so a third-party adapter is a first-class citizen.
+ * no `Deno` and no `Bun`. Besides the user API of every entry, it exports the
+ * adapter contract (`createConn`, `createListener`, their source types) and the
+ * helpers the adapters share: every adapter is built on them, so a third-party
+ * adapter is a first-class citizen.
  *
  * @example
  * ```ts
@@ -13,36 +15,16 @@
  *
  * @module
  */
-export {
-  AddressInUseError,
-  BrokenPipeError,
-  ConnectionAbortedError,
-  ConnectionRefusedError,
-  ConnectionResetError,
-  IdleTimeoutError,
-  LimitExceededError,
-  SocketClosedError,
-  SocketError,
-  type SocketErrorOptions,
-  TimedOutError,
-  UnexpectedEofError,
-  WriteTimeoutError,
-} from "./errors.ts";
-export { type SocketOperation, toSocketError } from "./to-socket-error.ts";
+export * from "./public.ts";
 export { createConn } from "./conn.ts";
-export { fromStreams, type StreamPair } from "./from-streams.ts";
 export { createListener } from "./listener.ts";
-export { SERVE_WRITE_TIMEOUT, serve, type ServeOptions } from "./serve.ts";
 export type { ConnSink, ConnSource, ListenerSink, ListenerSource } from "./source.ts";
-export type { Addr, Conn, ConnOptions, EndInfo, EndReason, Listener, OperationOptions, ScanOptions } from "./types.ts";
 export { resolveConnOptions, type ResolvedConnOptions } from "./options.ts";
-export { withDeadline, type DeadlineOptions } from "./deadline.ts";
+export { type DeadlineOptions, withDeadline } from "./deadline.ts";
 export {
   checkConnectOptions,
   checkListenOptions,
-  type ConnectOptions,
   connOptionsOf,
   type Endpoint,
-  type ListenOptions,
   tcpAddr,
 } from "./endpoint-options.ts";

@@ -20,22 +20,25 @@ const MAX_QUEUED = 128;
  * for await (const conn of listener) handle(conn);
  * ```
  */
-export function createListener(source: ListenerSource, options?: ConnOptions): Listener {
+export function createListener<A extends Addr = Addr, Native = unknown>(
+  source: ListenerSource<A, Native>,
+  options?: ConnOptions,
+): Listener<A, Native> {
   return new SourceListener(source, resolveConnOptions(options));
 }
 
-class SourceListener implements Listener {
-  readonly addr: Addr;
-  readonly #source: ListenerSource;
+class SourceListener<A extends Addr, Native> implements Listener<A, Native> {
+  readonly addr: A;
+  readonly #source: ListenerSource<A, Native>;
   /** Checked once; every accepted connection shares them. */
   readonly #connOptions: ResolvedConnOptions;
-  readonly #queue: ConnSource[] = [];
+  readonly #queue: ConnSource<Native>[] = [];
   #head = 0;
   #paused = false;
   #closing: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(source: ListenerSource, connOptions: ResolvedConnOptions) {
+  constructor(source: ListenerSource<A, Native>, connOptions: ResolvedConnOptions) {
     this.#source = source;
     this.#connOptions = connOptions;
     this.addr = source.addr;
@@ -47,7 +50,7 @@ class SourceListener implements Listener {
 
   readonly #onAbort = (): void => void this.close();
 
-  #onConnection(conn: ConnSource): void {
+  #onConnection(conn: ConnSource<Native>): void {
     if (this.#closing || this.#queued() >= MAX_QUEUED) {
       conn.reset();
       return;
@@ -64,7 +67,7 @@ class SourceListener implements Listener {
     return this.#queue.length - this.#head;
   }
 
-  #next(): ConnSource | undefined {
+  #next(): ConnSource<Native> | undefined {
     if (this.#queued() === 0) return undefined;
     const conn = this.#queue[this.#head++]!;
     if (this.#head === this.#queue.length) {
@@ -78,7 +81,7 @@ class SourceListener implements Listener {
     return conn;
   }
 
-  async accept(options?: OperationOptions): Promise<Conn | null> {
+  async accept(options?: OperationOptions): Promise<Conn<Native> | null> {
     const signal = checkSignal(options?.signal, "options.signal");
     for (;;) {
       signal?.throwIfAborted();
@@ -101,7 +104,7 @@ class SourceListener implements Listener {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Conn, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Conn<Native>, void, undefined> {
     for (;;) {
       const conn = await this.accept();
       if (conn === null) return;

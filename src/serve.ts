@@ -2,7 +2,7 @@ import { SocketError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
 import { defaultWriteTimeout } from "./conn.ts";
 import { checkDuration, checkInteger, checkOptionsObject, checkSignal, describe } from "./options.ts";
-import type { Conn, Listener } from "./types.ts";
+import type { Addr, Conn, Listener } from "./types.ts";
 
 /**
  * Options of `serve`.
@@ -14,7 +14,7 @@ import type { Conn, Listener } from "./types.ts";
  *   onError: (err, conn) => console.error(conn.remoteAddr, err) });
  * ```
  */
-export interface ServeOptions {
+export interface ServeOptions<Native = unknown> {
   /** Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are reset. */
   signal?: AbortSignal;
   /** ms handlers get to finish after `signal` aborts; default 10000. */
@@ -22,7 +22,7 @@ export interface ServeOptions {
   /** Most handlers running at once; connections past it are closed at once. */
   maxConnections?: number;
   /** Where a handler's throw lands; default: non-`SocketError` throws are reported on stderr. */
-  onError?: (error: unknown, conn: Conn) => void;
+  onError?: (error: unknown, conn: Conn<Native>) => void;
   /**
    * `writeTimeout` for every connection whose options leave it absent; default 60000 (as nginx's
    * `send_timeout`), 0 for none. A client that stops reading cannot hold a handler or `close()` longer.
@@ -53,7 +53,11 @@ const reportOnStderr = (error: unknown): void => {
  * }, { signal: stop.signal, maxConnections: 1000 });
  * ```
  */
-export async function serve(listener: Listener, handler: (conn: Conn) => unknown, options?: ServeOptions): Promise<void> {
+export async function serve<Native = unknown>(
+  listener: Listener<Addr, Native>,
+  handler: (conn: Conn<Native>) => unknown,
+  options?: ServeOptions<Native>,
+): Promise<void> {
   if (!isListener(listener)) throw new TypeError(`listener must be a Listener (from listen()), got ${describe(listener)}`);
   if (typeof handler !== "function") throw new TypeError(`handler must be a function, got ${describe(handler)}`);
   const o = checkOptionsObject(options, "options");
@@ -61,16 +65,16 @@ export async function serve(listener: Listener, handler: (conn: Conn) => unknown
   const drainTimeout = checkDuration(o.drainTimeout, "drainTimeout", 10_000);
   const maxConnections = checkInteger(o.maxConnections, "maxConnections", Number.MAX_SAFE_INTEGER, 1);
   if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("onError must be a function");
-  const onError = (o.onError as ServeOptions["onError"]) ?? reportOnStderr;
+  const onError = (o.onError as ServeOptions<Native>["onError"]) ?? reportOnStderr;
   const writeTimeout = checkDuration(o.writeTimeout, "writeTimeout", SERVE_WRITE_TIMEOUT);
 
   const running = new Set<Promise<void>>();
-  const conns = new Set<Conn>();
+  const conns = new Set<Conn<Native>>();
   const stop = (): void => void listener.close();
   if (signal?.aborted) stop();
   signal?.addEventListener("abort", stop, { once: true });
 
-  const run = async (conn: Conn): Promise<void> => {
+  const run = async (conn: Conn<Native>): Promise<void> => {
     defaultWriteTimeout(conn, writeTimeout);
     try {
       await handler(conn);
@@ -117,8 +121,8 @@ async function drain(running: Set<Promise<void>>, conns: Set<Conn>, timeout: num
   for (const conn of conns) conn.reset();
 }
 
-function isListener(value: unknown): value is Listener {
+function isListener(value: unknown): value is Listener<Addr, unknown> {
   if (typeof value !== "object" || value === null) return false;
-  const candidate = value as Partial<Listener>;
+  const candidate = value as Partial<Listener<Addr, unknown>>;
   return typeof candidate.close === "function" && typeof candidate[Symbol.asyncIterator] === "function";
 }

@@ -52,11 +52,11 @@ export interface ConnSink {
  * const conn = createConn(source, { idleTimeout: 30_000 });
  * ```
  */
-export interface ConnSource {
+export interface ConnSource<Native = unknown> {
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
   /** The runtime's socket, handed out by `Conn.unwrap()`. */
-  readonly native: unknown;
+  readonly native: Native;
   /** Begin reading and reporting to `sink`. */
   start(sink: ConnSink): void;
   /** Stop reading from the OS (the core holds `highWaterMark` unread bytes). */
@@ -89,9 +89,9 @@ export interface ConnSource {
  * start(sink) { server.on("connection", (socket) => sink.connection(toSource(socket))); }
  * ```
  */
-export interface ListenerSink {
+export interface ListenerSink<Native = unknown> {
   /** A new connection, not yet reading (it starts when the core calls `start`). */
-  connection(source: ConnSource): void;
+  connection(source: ConnSource<Native>): void;
 }
 
 /**
@@ -109,10 +109,10 @@ export interface ListenerSink {
  * const listener = createListener(source);
  * ```
  */
-export interface ListenerSource {
-  readonly addr: Addr;
+export interface ListenerSource<A extends Addr = Addr, Native = unknown> {
+  readonly addr: A;
   /** Begin accepting and reporting to `sink`. */
-  start(sink: ListenerSink): void;
+  start(sink: ListenerSink<Native>): void;
   /** Stop accepting from the OS while the core's queue is full, where the runtime can. */
   pause?(): void;
   /** Accept again. */

@@ -8,6 +8,8 @@ import {
   SocketClosedError,
   SocketError,
   TimedOutError,
+  TlsHandshakeError,
+  TlsTruncatedError,
   WriteTimeoutError,
 } from "./errors.ts";
 
@@ -60,11 +62,14 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: "address not available",
   EACCES: "permission denied",
   ENOTFOUND: "host not found",
+  EAI_AGAIN: "temporary failure in name resolution",
   ENOENT: "no such socket file",
   ENOTCONN: "socket is not connected",
   ERR_IDLE_TIMEOUT: "no byte received within the idle timeout",
-  ERR_WRITE_TIMEOUT: "the peer took no bytes within the write timeout",
   ERR_SOCKET_CLOSED: "the socket was closed here",
+  ERR_WRITE_TIMEOUT: "the peer took no bytes within the write timeout",
+  ERR_TLS_TRUNCATED: "the TLS peer closed without close_notify",
+  ERR_TLS_HANDSHAKE: "the TLS handshake failed",
 };
 
 const CLASSES: Readonly<Record<string, new (message?: string, options?: { cause?: unknown }) => SocketError>> = {
@@ -75,9 +80,17 @@ const CLASSES: Readonly<Record<string, new (message?: string, options?: { cause?
   ETIMEDOUT: TimedOutError,
   EADDRINUSE: AddressInUseError,
   ERR_IDLE_TIMEOUT: IdleTimeoutError,
-  ERR_WRITE_TIMEOUT: WriteTimeoutError,
   ERR_SOCKET_CLOSED: SocketClosedError,
+  ERR_WRITE_TIMEOUT: WriteTimeoutError,
+  ERR_TLS_TRUNCATED: TlsTruncatedError,
+  ERR_TLS_HANDSHAKE: TlsHandshakeError,
 };
+
+/**
+ * Deno reports a failed name lookup as a plain `Error` with getaddrinfo's text
+ * ("failed to lookup address information: Name or service not known"); Node and Bun say ENOTFOUND.
+ */
+const DENO_LOOKUP_FAILURE = /^failed to lookup address information/i;
 
 function codeOf(err: unknown): string {
   if (typeof err !== "object" || err === null) return "ERR_SOCKET";
@@ -86,6 +99,10 @@ function codeOf(err: unknown): string {
     return LOCALLY_CLOSED_CODES.has(code) || code === "EINTR" && name === "Interrupted" ? "ERR_SOCKET_CLOSED" : code;
   }
   if (typeof name === "string" && name in DENO_NAME_TO_CODE) return DENO_NAME_TO_CODE[name]!;
+  const { message } = err as { message?: unknown };
+  if (typeof message === "string" && DENO_LOOKUP_FAILURE.test(message)) {
+    return /temporary failure/i.test(message) ? "EAI_AGAIN" : "ENOTFOUND";
+  }
   return "ERR_SOCKET";
 }
 

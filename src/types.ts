@@ -1,4 +1,22 @@
-import type { SocketError } from "./errors.ts";
+import type {
+  ConnectionResetError,
+  IdleTimeoutError,
+  SocketError,
+  TimedOutError,
+  TlsTruncatedError,
+  WriteTimeoutError,
+} from "./errors.ts";
+
+/**
+ * The runtimes hangup has an adapter for; `runtime` says which one was picked.
+ *
+ * @example
+ * ```ts
+ * import { runtime } from "hangup";
+ * if (runtime === "deno") console.log("running on Deno");
+ * ```
+ */
+export type Runtime = "node" | "deno" | "bun" | "workerd";
 
 /**
  * Where a socket is bound or connected.
@@ -9,9 +27,29 @@ import type { SocketError } from "./errors.ts";
  * console.log(addr.transport === "tcp" ? `${addr.hostname}:${addr.port}` : addr.path);
  * ```
  */
-export type Addr =
-  | { transport: "tcp"; hostname: string; port: number }
-  | { transport: "unix"; path: string };
+export type Addr = TcpAddr | UnixAddr;
+
+/**
+ * A TCP address: what `listener.addr` is after `listen({ port })`.
+ *
+ * @example
+ * ```ts
+ * const listener = await listen({ port: 0 });
+ * console.log(listener.addr.port); // no cast: `addr` is a TcpAddr
+ * ```
+ */
+export type TcpAddr = { transport: "tcp"; hostname: string; port: number };
+
+/**
+ * A Unix socket address: what `listener.addr` is after `listen({ path })`.
+ *
+ * @example
+ * ```ts
+ * const listener = await listen({ path: "/tmp/app.sock" });
+ * console.log(listener.addr.path);
+ * ```
+ */
+export type UnixAddr = { transport: "unix"; path: string };
 
 /**
  * Options every connection takes, from `connect`, `listen`, `wrap` or `createConn`.
@@ -48,25 +86,35 @@ export interface ConnOptions {
  *
  * @example
  * ```ts
- * const { reason } = await conn.ended; // "eof" | "reset" | "timeout" | "idle" | "aborted" | "local" | "error"
+ * const { reason } = await conn.ended; // "eof" | "truncated" | "reset" | "timeout" | "idle" | "aborted" | "local" | "error"
  * ```
  */
-export type EndReason = "eof" | "reset" | "timeout" | "idle" | "aborted" | "local" | "error";
+export type EndReason = EndInfo["reason"];
 
 /**
- * What `Conn.ended` resolves with.
+ * What `Conn.ended` resolves with: a union discriminated by `reason`, where
+ * `error` is present, and typed, exactly where there is one.
+ *
+ * - `eof`: the peer's FIN (TLS: after `close_notify`); `local`: our own close, reset or unwrap.
+ * - `truncated`: a TLS peer's FIN without `close_notify`; `error` is absent with `allowTruncation`.
+ * - `reset`, `idle`, `timeout`: the peer's RST, `idleTimeout`, an OS or write timeout.
+ * - `aborted`: the `signal` passed in options; `error` when its reason is a `SocketError`.
+ * - `error`: any other failure.
  *
  * @example
  * ```ts
- * const { reason, error } = await conn.ended;
- * if (reason === "reset") console.log(error?.message); // "Cannot read: connection reset by peer"
+ * const ended = await conn.ended;
+ * if (ended.reason === "reset") console.log(ended.error.code); // "ECONNRESET", no `?.` needed
  * ```
  */
-export interface EndInfo {
-  reason: EndReason;
-  /** The typed error, where there is one. */
-  error?: SocketError;
-}
+export type EndInfo =
+  | { reason: "eof" | "local"; error?: undefined }
+  | { reason: "truncated"; error?: TlsTruncatedError }
+  | { reason: "reset"; error: ConnectionResetError }
+  | { reason: "idle"; error: IdleTimeoutError }
+  | { reason: "timeout"; error: TimedOutError | WriteTimeoutError }
+  | { reason: "aborted"; error?: SocketError }
+  | { reason: "error"; error: SocketError };
 
 /**
  * Options of a single operation.
@@ -96,7 +144,9 @@ export interface ScanOptions extends OperationOptions {
 
 /**
  * A connection whose `for await` ends at the peer's FIN, throws `ConnectionResetError`
- * at its RST, and never loses a byte.
+ * at its RST, and never loses a byte. `Native` is the runtime's socket type that
+ * `unwrap()` hands out: `net.Socket` from `hangup/node`, `Deno.Conn` from
+ * `hangup/deno`, Bun's `Socket` from `hangup/bun`.
  *
  * @example
  * ```ts
@@ -108,8 +158,28 @@ export interface ScanOptions extends OperationOptions {
  * }
  * ```
  */
-export interface Conn extends AsyncIterable<Uint8Array>, AsyncDisposable {
+export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, AsyncDisposable {
+  /**
+   * Our end of the connection: for TCP the local interface and port the OS
+   * chose; for a Unix socket the path. Known synchronously, also after close.
+   *
+   * @example
+   * ```ts
+   * if (conn.localAddr.transport === "tcp") console.log(`from port ${conn.localAddr.port}`);
+   * ```
+   */
   readonly localAddr: Addr;
+  /**
+   * The peer's end: for TCP its address and port (`hostname` is the numeric
+   * address, never a name that was looked up); for a Unix socket the path.
+   * Streams (`fromStreams`) report what they were given, or `{ transport: "tcp", hostname: "", port: 0 }`.
+   *
+   * @example
+   * ```ts
+   * const peer = conn.remoteAddr;
+   * console.log(peer.transport === "tcp" ? `${peer.hostname}:${peer.port}` : peer.path);
+   * ```
+   */
   readonly remoteAddr: Addr;
 
   /** The next bytes; `null` at EOF, forever. */
@@ -122,8 +192,8 @@ export interface Conn extends AsyncIterable<Uint8Array>, AsyncDisposable {
   readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null>;
   /** UTF-8 lines without their `\n` / `\r\n`. */
   lines(options?: ScanOptions): AsyncIterable<string>;
-  /** Stops reading and hands the socket over, with the bytes already read ahead. */
-  unwrap(): { buffered: Uint8Array; native: unknown };
+  /** Stops reading and hands the socket over (typed per adapter), with the bytes already read ahead. */
+  unwrap(): { buffered: Uint8Array; native: Native };
 
   /** The read side is over; never rejects. */
   readonly ended: Promise<EndInfo>;
@@ -143,18 +213,22 @@ export interface Conn extends AsyncIterable<Uint8Array>, AsyncDisposable {
 }
 
 /**
- * A listening socket: iterate it, or `accept()`, to get connections.
+ * A listening socket: iterate it, or `accept()`, to get connections. `A` is the
+ * kind of address it listens on (`TcpAddr` after `listen({ port })`, `UnixAddr`
+ * after `listen({ path })`), `Native` the runtime socket of its connections.
  *
  * @example
  * ```ts
  * await using listener = await listen({ port: 0 });
+ * console.log(listener.addr.port);
  * for await (const conn of listener) conn.ended.then(({ reason }) => console.log(reason));
  * ```
  */
-export interface Listener extends AsyncIterable<Conn>, AsyncDisposable {
-  readonly addr: Addr;
+export interface Listener<A extends Addr = Addr, Native = unknown> extends AsyncIterable<Conn<Native>>, AsyncDisposable {
+  /** Where it listens; for TCP with the port the OS picked when 0 or none was asked. */
+  readonly addr: A;
   /** The next connection; `null` once the listener is closed. */
-  accept(options?: OperationOptions): Promise<Conn | null>;
+  accept(options?: OperationOptions): Promise<Conn<Native> | null>;
   /** Stop accepting; iteration and pending `accept()` end; established connections stay. Idempotent. */
   close(): Promise<void>;
 }

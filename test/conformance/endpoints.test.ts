@@ -23,7 +23,7 @@ function withTempDir(body: (dir: string) => Promise<void>): () => Promise<void> 
 /** A port nothing listens on: bound, then released. */
 async function freePort(): Promise<number> {
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as { port: number }).port;
+  const port = listener.addr.port;
   await listener.close();
   return port;
 }
@@ -39,7 +39,7 @@ describe("connect", () => {
   test("that cannot complete rejects with TimedOutError after `timeout` ms, or signal.reason on abort", () =>
     withPeer(async (peer) => {
       // A listener whose accept queue is full drops new SYNs: the handshake never completes.
-      const { port } = await peer.command("listen", { backlog: 0 }) as { port: number };
+      const { port } = await peer.listen({ backlog: 0 });
       const fillers = await Promise.allSettled([1, 2, 3].map(() => peer.command("connect", { port, timeout_ms: 500 })));
       assert.ok(fillers.some((f) => f.status === "fulfilled"), "the accept queue was filled");
       const started = Date.now();
@@ -82,6 +82,17 @@ describe("connect", () => {
     assert.ok(err instanceof SocketError, `got ${String(err)}`);
     assert.equal(err.code, "ENOENT");
   }));
+
+  test("to a name that does not resolve rejects with a SocketError coded ENOTFOUND on every runtime", async () => {
+    // `.invalid` never resolves (RFC 6761): the resolver answers at once, also offline.
+    const started = Date.now();
+    const err = await rejection(hangup.connect({ hostname: "no-such-host.invalid", port: 7000, timeout: 10_000 }));
+    assert.ok(err instanceof SocketError, `got ${String(err)}`);
+    assert.equal(err.code, "ENOTFOUND", `got ${err.code}: ${err.message}`);
+    assert.equal(err.message, "Cannot connect: host not found");
+    assert.ok(err.cause !== undefined, "the runtime's error is the cause");
+    assert.ok(Date.now() - started < 9_000, "failed by the resolver, not by the timeout");
+  });
 });
 
 describe("listen", () => {
@@ -89,7 +100,7 @@ describe("listen", () => {
     const listener = await hangup.listen({ hostname: "127.0.0.1" });
     try {
       assert.equal(listener.addr.transport, "tcp");
-      const { hostname, port } = listener.addr as { hostname: string; port: number };
+      const { hostname, port } = listener.addr;
       assert.equal(hostname, "127.0.0.1");
       assert.ok(port > 0);
     } finally {
@@ -100,7 +111,7 @@ describe("listen", () => {
   test("on a taken address rejects with AddressInUseError", async () => {
     const first = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
     try {
-      const err = await rejection(hangup.listen({ hostname: "127.0.0.1", port: (first.addr as { port: number }).port }));
+      const err = await rejection(hangup.listen({ hostname: "127.0.0.1", port: first.addr.port }));
       assert.ok(err instanceof AddressInUseError, `got ${String(err)}`);
       assert.equal(err.code, "EADDRINUSE");
     } finally {
@@ -125,7 +136,7 @@ describe("listen", () => {
   test("close() ends iteration and pending accept(), leaves accepted connections alone, and is idempotent", () =>
     withPeer(async (peer) => {
       const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as { port: number }).port;
+      const port = listener.addr.port;
       const [remote, conn] = await Promise.all([peer.connect({ port }), listener.accept()]);
       const pending = listener.accept();
       await Promise.all([listener.close(), listener.close()]);
@@ -139,7 +150,7 @@ describe("listen", () => {
   test("a client that connects and resets before it is accepted does not break the loop", () =>
     withPeer(async (peer) => {
       const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as { port: number }).port;
+      const port = listener.addr.port;
       try {
         for (let i = 0; i < 20; i++) await peer.rst(await peer.connect({ port }));
         const good = await peer.connect({ port });

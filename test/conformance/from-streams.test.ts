@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { ConnectionResetError, fromStreams, IdleTimeoutError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
-import type { Conn, ConnOptions } from "../../src/index.ts";
+import type { Conn, ConnOptions, StreamNative } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, sleep, text, within } from "../support/fixtures.ts";
 import { connectStreams } from "../support/native.ts";
@@ -12,7 +12,7 @@ import { type Peer, sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 
 interface StreamsPair {
-  conn: Conn;
+  conn: Conn<StreamNative>;
   peer: Peer;
   remote: number;
 }
@@ -94,7 +94,7 @@ describe(`fromStreams (${runtime}'s own streams over TCP)`, () => {
     await peer.send(remote, { text: "hello " });
     await conn.peek();
     const { buffered, native } = conn.unwrap();
-    const { readable, writable } = native as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
+    const { readable, writable } = native;
     await peer.send(remote, { text: "world" });
     const rest: Uint8Array[] = [];
     const reader = readable.getReader();

@@ -55,7 +55,7 @@ describe(`connect-and-reset flood (${runtime})`, () => {
       let peak = 0;
       const failures: unknown[] = [];
       const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, backlog: 1024 });
-      const port = (listener.addr as { port: number }).port;
+      const port = listener.addr.port;
       const stop = new AbortController();
       const serving = hangup.serve(listener, async (conn) => {
         active++;

@@ -16,7 +16,8 @@ function count(haystack: string, needle: string): number {
 
 /** The kernel's keepalive timer of our socket, in seconds, from `ss`; undefined when none runs. */
 function keepAliveSeconds(local: Addr): number | undefined {
-  const port = (local as { port: number }).port;
+  if (local.transport !== "tcp") throw new TypeError("keepalive is a TCP timer");
+  const port = local.port;
   const out = execFileSync("ss", ["-tnoH", "state", "established", `( sport = :${port} )`], { encoding: "utf8" });
   const timer = /timer:\(keepalive,(?:(\d+)min)?(?:(\d+)(?:\.\d+)?sec)?(?:(\d+)ms)?/.exec(out);
   if (!timer) return undefined;

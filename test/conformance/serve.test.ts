@@ -10,7 +10,7 @@ async function startServer(handler: (conn: Conn) => unknown, options: Parameters
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
   const controller = new AbortController();
   const serving = hangup.serve(listener, handler, { signal: controller.signal, ...options });
-  return { port: (listener.addr as { port: number }).port, stop: () => controller.abort(), serving };
+  return { port: listener.addr.port, stop: () => controller.abort(), serving };
 }
 
 const echoLines = async (conn: Conn): Promise<void> => {

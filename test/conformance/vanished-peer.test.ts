@@ -20,7 +20,7 @@ for (const side of SIDES) {
         let remote: number;
         if (side === "server") {
           const listener = await hangup.listen({ hostname: hostAddress, port: 0, idleTimeout: IDLE });
-          const port = (listener.addr as { port: number }).port;
+          const port = listener.addr.port;
           [remote, conn] = await Promise.all([peer.connect({ host: hostAddress, port }), listener.accept().then((c) => c!)]);
           await listener.close();
         } else {

@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import {
   BrokenPipeError,
   ConnectionRefusedError,
+  TlsHandshakeError,
+  TlsTruncatedError,
+  WriteTimeoutError,
   ConnectionResetError,
   SocketClosedError,
   SocketError,
@@ -42,6 +45,17 @@ describe("toSocketError", () => {
     }
   });
 
+  test("maps Deno's failed name lookup (a plain Error, as Deno 2 throws it) to ENOTFOUND like Node and Bun", async () => {
+    // Captured from `Deno.connect({ hostname: "no-such-host.invalid", port: 80 })` on Deno 2.9.
+    const lookup = new Error("failed to lookup address information: Name or service not known");
+    const err = toSocketError(lookup, "connect");
+    assert.equal(err.code, "ENOTFOUND");
+    assert.equal(err.message, "Cannot connect: host not found");
+    assert.equal(err.cause, lookup);
+    const again = toSocketError(new Error("failed to lookup address information: Temporary failure in name resolution"), "connect");
+    assert.equal(again.code, "EAI_AGAIN");
+  });
+
   test("keeps an unknown OS code on a plain SocketError, and returns a SocketError unchanged", async () => {
     const err = toSocketError(withCode("getaddrinfo ENOTFOUND nowhere", { code: "ENOTFOUND" }), "connect");
     assert.equal(err.constructor, SocketError);
@@ -66,10 +80,27 @@ describe("error classes", () => {
     assert.ok(!(err instanceof BrokenPipeError));
     // What a second copy of the module (a CJS + ESM mix) creates: another class, the same brand.
     const foreign = Object.assign(new Error("Connection reset by peer"), { name: "ConnectionResetError", code: "ECONNRESET" });
-    Object.defineProperty(foreign, Symbol.for("hangup.SocketError"), { value: "ConnectionResetError" });
+    Object.defineProperty(foreign, Symbol.for("hangup.error.brands"), {
+      value: ["hangup.error.SocketError", "hangup.error.ConnectionResetError"],
+    });
     assert.ok(foreign instanceof ConnectionResetError);
     assert.ok(foreign instanceof SocketError);
     assert.ok(!(foreign instanceof BrokenPipeError));
     assert.ok(!(new Error("plain") instanceof SocketError));
+  });
+
+  test("the 1.0 classes: WriteTimeoutError, TlsTruncatedError, TlsHandshakeError (runtime code, else ERR_TLS_HANDSHAKE)", async () => {
+    assert.equal(new WriteTimeoutError().code, "ERR_WRITE_TIMEOUT");
+    assert.equal(new TlsTruncatedError().code, "ERR_TLS_TRUNCATED");
+    assert.equal(new TlsHandshakeError().code, "ERR_TLS_HANDSHAKE");
+    const cause = new Error("certificate has expired");
+    const expired = new TlsHandshakeError("TLS handshake failed: certificate has expired", { code: "CERT_HAS_EXPIRED", cause });
+    assert.equal(expired.code, "CERT_HAS_EXPIRED");
+    assert.equal(expired.cause, cause);
+    for (const err of [new WriteTimeoutError(), new TlsTruncatedError(), expired]) {
+      assert.ok(err instanceof SocketError);
+      assert.ok(!(err instanceof TimedOutError));
+    }
+    assert.ok(toSocketError(Object.assign(new Error("x"), { code: "ERR_WRITE_TIMEOUT" })) instanceof WriteTimeoutError);
   });
 });

@@ -1,5 +1,6 @@
 // Imported by its package name from a project that depends on hangup: which adapter did the
 // "hangup" export condition pick, and do the entries share one identity for the error classes?
+import { createRequire } from "node:module";
 import * as main from "hangup";
 import * as core from "hangup/core";
 
@@ -10,6 +11,14 @@ const result = {
   crossInstanceof: new core.ConnectionResetError() instanceof main.SocketError,
   hasAdapter: typeof main.connect === "function" && typeof main.listen === "function" && typeof main.serve === "function",
 };
+// An error thrown by the CommonJS build (what a `require("hangup")` dependency gets) keeps its
+// identity against the classes of the ESM build this module imported.
+const cjs = createRequire(import.meta.url)("hangup");
+const thrown = await cjs.connect({ hostname: "127.0.0.1", port: 1 }).catch((err) => err);
+result.requireThrownInstanceof = cjs.ConnectionRefusedError !== main.ConnectionRefusedError &&
+  thrown instanceof main.ConnectionRefusedError && thrown instanceof main.SocketError && thrown instanceof core.SocketError &&
+  !(thrown instanceof main.BrokenPipeError) && !(thrown instanceof main.ConnectionResetError) &&
+  !(new main.BrokenPipeError() instanceof cjs.AddressInUseError) && new main.BrokenPipeError() instanceof cjs.BrokenPipeError;
 // A real round trip through the picked adapter.
 const listener = await main.listen({ hostname: "127.0.0.1", port: 0 });
 const [client, server] = await Promise.all([main.connect({ port: listener.addr.port }), listener.accept()]);

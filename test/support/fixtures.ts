@@ -25,7 +25,7 @@ export async function openPair(peer: Peer, side: Side, options: ConnOptions = {}
   if (side === "server") {
     const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, ...options });
     try {
-      const port = (listener.addr as { port: number }).port;
+      const port = listener.addr.port;
       const [remote, conn] = await Promise.all([peer.connect({ port, ...peerOptions }), listener.accept()]);
       return { conn: conn!, peer, remote };
     } finally {

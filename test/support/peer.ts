@@ -63,7 +63,7 @@ export class Peer {
   }
 
   /** Listens on 127.0.0.1 (or `host`, or a Unix path); returns the listener handle and port. */
-  async listen(args: { path?: string; host?: string; rcvbuf?: number } = {}): Promise<{ listener: number; port: number }> {
+  async listen(args: { path?: string; host?: string; backlog?: number; rcvbuf?: number } = {}): Promise<{ listener: number; port: number }> {
     const r = await this.command("listen", args);
     return { listener: r.listener as number, port: r.port as number };
   }

@@ -113,11 +113,11 @@ export async function runStorm(peer: Peer, options: { count: number; concurrency
   const seen = new Map<string, Seen>();
   const anonymousSeen: Seen[] = [];
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: options.idle, backlog: 511 });
-  const port = (listener.addr as { port: number }).port;
+  const port = listener.addr.port;
   const stop = new AbortController();
   const handlerFailures: unknown[] = [];
   const serving = hangup.serve(listener, async (conn) => {
-    const { hostname } = conn.remoteAddr as { hostname: string };
+    const hostname = conn.remoteAddr.transport === "tcp" ? conn.remoteAddr.hostname : "";
     const outcome = await handle(conn);
     if (hostname === "") anonymousSeen.push(outcome);
     else seen.set(hostname, outcome);

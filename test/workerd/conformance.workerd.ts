@@ -20,7 +20,8 @@ let base = "";
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
+      const address = server.address();
+      const port = address !== null && typeof address === "object" ? address.port : 0;
       server.close(() => resolve(port));
     });
   });

@@ -1,0 +1,48 @@
+/**
+ * The user API every entry shares (`hangup`, `hangup/<runtime>`, `hangup/core`):
+ * the error classes, `toSocketError`, `fromStreams`, `serve` and the public types.
+ * Each adapter adds `connect`, `listen`, `wrap` and `runtime`; the adapter
+ * contract and its helpers are exported from `hangup/core` only.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionResetError, serve, type Conn } from "hangup";
+ * ```
+ *
+ * @module
+ */
+export {
+  AddressInUseError,
+  BrokenPipeError,
+  ConnectionAbortedError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  IdleTimeoutError,
+  LimitExceededError,
+  SocketClosedError,
+  SocketError,
+  type SocketErrorOptions,
+  TimedOutError,
+  TlsHandshakeError,
+  type TlsHandshakeErrorOptions,
+  TlsTruncatedError,
+  UnexpectedEofError,
+  WriteTimeoutError,
+} from "./errors.ts";
+export { type SocketOperation, toSocketError } from "./to-socket-error.ts";
+export { fromStreams, type StreamNative, type StreamPair } from "./from-streams.ts";
+export { serve, type ServeOptions } from "./serve.ts";
+export type {
+  Addr,
+  Conn,
+  ConnOptions,
+  EndInfo,
+  EndReason,
+  Listener,
+  OperationOptions,
+  Runtime,
+  ScanOptions,
+  TcpAddr,
+  UnixAddr,
+} from "./types.ts";
+export type { ConnectOptions, ListenOptions, TcpListenOptions, UnixListenOptions } from "./endpoint-options.ts";

@@ -1,0 +1,14 @@
+// Type-checked by scripts/test-package.mjs against the packed tarball with `tsc` and
+// customConditions ["bun"]: "hangup" must give the Bun adapter's declarations. Never run. No casts.
+import type { Socket } from "bun";
+import * as hangup from "hangup";
+
+export async function consumer(): Promise<void> {
+  const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+  const conn = await hangup.connect({ port: listener.addr.port });
+  const native: Socket<unknown> = conn.unwrap().native;
+  native.end();
+  if (hangup.runtime === "deno") console.log("runtime is the union of the four names");
+  // @ts-expect-error Bun's adapter has no wrap
+  void hangup.wrap;
+}

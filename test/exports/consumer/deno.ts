@@ -1,0 +1,17 @@
+// Type-checked by scripts/test-package.mjs against the packed tarball with `deno check`:
+// "hangup" must give the Deno adapter's declarations. Never run. No casts.
+import { type Conn, connect, listen, runtime, wrap } from "hangup";
+
+export async function consumer(): Promise<void> {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port: number = listener.addr.port;
+  const denoConn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn: Conn<Deno.Conn> = wrap(denoConn);
+  const native: Deno.Conn = conn.unwrap().native;
+  const other: Deno.Conn = (await connect({ port })).unwrap().native;
+  const ended = await conn.ended;
+  if (ended.reason === "idle") console.log(ended.error.code === "ERR_IDLE_TIMEOUT");
+  if (runtime === "node") console.log("runtime is the union of the four names");
+  native.close();
+  other.close();
+}

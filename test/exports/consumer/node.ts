@@ -1,0 +1,28 @@
+// Type-checked by scripts/test-package.mjs against the packed tarball with plain `tsc`
+// (NodeNext): "hangup" must give Node's declarations. Never run. No casts.
+import * as net from "node:net";
+import * as hangup from "hangup";
+import { type Conn, connect, type EndInfo, listen, runtime, serve, SocketError, wrap } from "hangup";
+import { createConn, type ConnSource } from "hangup/core";
+
+export async function consumer(source: ConnSource<net.Socket>): Promise<void> {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port: number = listener.addr.port;
+  const unix = await listen({ path: "/tmp/consumer.sock" });
+  const path: string = unix.addr.path;
+  const conn: Conn<net.Socket> = await connect({ port });
+  const socket: net.Socket = conn.unwrap().native;
+  const wrapped: Conn<net.Socket> = wrap(new net.Socket());
+  const ended: EndInfo = await wrapped.ended;
+  if (ended.reason === "reset") console.log(ended.error.code === "ECONNRESET");
+  if (ended.reason === "error") console.log(ended.error instanceof SocketError);
+  if (ended.reason === "eof") console.log(ended.error === undefined);
+  const peer = conn.remoteAddr;
+  console.log(peer.transport === "tcp" ? peer.port : peer.path);
+  if (runtime === "deno") console.log("runtime is the union of the four names");
+  await serve(listener, (c) => c.unwrap().native.end());
+  // @ts-expect-error adapter plumbing is exported from hangup/core only
+  void hangup.withDeadline;
+  createConn(source).unwrap().native.destroy();
+  console.log(path, socket.remotePort);
+}

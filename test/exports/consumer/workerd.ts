@@ -1,0 +1,12 @@
+// Type-checked by scripts/test-package.mjs against the packed tarball with `tsc` and
+// customConditions ["workerd"]: "hangup" must give the Workers adapter's declarations. Never run. No casts.
+import * as hangup from "hangup";
+
+export async function consumer(): Promise<void> {
+  const conn = await hangup.connect({ hostname: "db.internal", port: 7000 });
+  const readable: ReadableStream<Uint8Array> = conn.unwrap().native.readable;
+  await readable.cancel();
+  if (hangup.runtime === "workerd") console.log("workerd");
+  // @ts-expect-error Workers cannot listen
+  void hangup.listen;
+}
