@@ -30,6 +30,8 @@ export class ChunkQueue {
   /** Bytes taken so far, ever: a reader that looked ahead checks nobody else took any since. */
   consumed = 0;
   #scan: ScanState | undefined;
+  /** The buffer `all()` joins chunks into, and how much of it is filled. */
+  #joined: { buffer: Uint8Array; end: number } | undefined;
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
@@ -113,6 +115,41 @@ export class ChunkQueue {
     this.#consumed();
   }
 
+  /**
+   * Every byte held, as one view, not consumed. Chunks are joined into a buffer with room to
+   * spare, and later chunks are appended to it, so asking again after each arrival costs
+   * linear time in all. Memory once handed out is never written again.
+   */
+  all(capacity: number = this.length * 2): Uint8Array {
+    this.#settle();
+    const count = this.#chunks.length - this.#head;
+    if (count === 0) return EMPTY;
+    let head = this.#chunks[this.#head]!;
+    if (count === 1) return head;
+    const joined = this.#joined;
+    const rest = this.length - head.length;
+    let start: number;
+    if (joined && head.buffer === joined.buffer.buffer && head.byteOffset + head.length === joined.buffer.byteOffset + joined.end &&
+      joined.end + rest <= joined.buffer.length) {
+      start = head.byteOffset - joined.buffer.byteOffset;
+    } else {
+      const buffer = new Uint8Array(Math.max(capacity, this.length, 1024));
+      buffer.set(head);
+      this.#joined = { buffer, end: head.length };
+      start = 0;
+    }
+    const target = this.#joined!;
+    for (let i = this.#head + 1; i < this.#chunks.length; i++) {
+      target.buffer.set(this.#chunks[i]!, target.end);
+      target.end += this.#chunks[i]!.length;
+    }
+    head = target.buffer.subarray(start, target.end);
+    this.#chunks = [head];
+    this.#head = 0;
+    if (this.#scan) this.#scan.valid = false;
+    return head;
+  }
+
   /** Removes and returns every byte held. */
   takeAll(): Uint8Array {
     return this.take(this.length);
@@ -190,6 +227,7 @@ export class ChunkQueue {
     if (this.#head === this.#chunks.length) {
       this.#chunks = NO_CHUNKS as Uint8Array[];
       this.#head = 0;
+      this.#joined = undefined;
     } else if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
       this.#head = 0;

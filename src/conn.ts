@@ -14,13 +14,25 @@ import {
   checkOptionsObject,
   checkSignal,
   DEFAULT_LIMIT,
+  describe,
   resolveConnOptions,
   type ResolvedConnOptions,
   toBytes,
 } from "./options.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
 import { type SocketOperation, toSocketError } from "./to-socket-error.ts";
-import type { Addr, Conn, ConnOptions, EndInfo, EndReason, OperationOptions, ScanOptions } from "./types.ts";
+import type {
+  Addr,
+  Conn,
+  ConnOptions,
+  DecodeResult,
+  Decoder,
+  EndInfo,
+  EndReason,
+  OperationOptions,
+  PeekOptions,
+  ScanOptions,
+} from "./types.ts";
 
 const WAIT: unique symbol = Symbol("wait");
 const SETTLED: Promise<void> = Promise.resolve();
@@ -57,6 +69,13 @@ const NEWLINE = new Uint8Array([10]);
 const CARRIAGE_RETURN = 13;
 const decoder = new TextDecoder();
 const noop = (): void => {};
+
+/** One `decode()` loop: its decoder, limit, and how many bytes it waits for. */
+interface DecodeState<T> {
+  decode: (bytes: Uint8Array) => DecodeResult<T>;
+  maxBytes: number;
+  need: number;
+}
 
 /** Why our side stopped the connection: every later operation is refused. */
 type Stop = { by: "local" | "unwrapped" } | { by: "aborted"; reason: unknown };
@@ -514,9 +533,132 @@ class SourceConn implements Conn {
     return Promise.resolve(value);
   }
 
-  peek(options?: OperationOptions): Promise<Uint8Array | null> {
-    if (this.#canAnswerNow(options) && this.#queue.length > 0) return Promise.resolve(this.#queue.first()!);
-    return this.#withSignal(options, (signal) => this.#readOp(signal, () => this.#queue.first() ?? this.#atEnd()));
+  get buffered(): number {
+    return this.#queue.length;
+  }
+
+  peek(options?: PeekOptions): Promise<Uint8Array | null> {
+    if (this.#canAnswerNow(options) && this.#queue.length > 0) return Promise.resolve(this.#queue.all());
+    return this.#withSignal(options, (signal) => {
+      const bytes = checkInteger(options?.bytes, "bytes", 1, 1);
+      return this.#readOp(signal, () => {
+        if (this.#queue.length >= bytes) return this.#queue.all();
+        const end = this.#atEnd();
+        if (end === WAIT) return WAIT;
+        return this.#queue.length > 0 ? this.#queue.all() : end;
+      });
+    });
+  }
+
+  skipUntil(delimiter: Uint8Array | string, options?: OperationOptions): Promise<number> {
+    return this.#withSignal(options, (signal) => {
+      const delim = this.#delimiterBytes(delimiter);
+      if (delim.length === 0) throw new RangeError("delimiter must not be empty");
+      let skipped = 0;
+      return this.#readOp(signal, () => {
+        const queue = this.#queue;
+        const at = queue.indexOf(delim, queue.length);
+        if (at >= 0) {
+          queue.take(at + delim.length);
+          return skipped + at + delim.length;
+        }
+        // Keep only what could be the start of a delimiter split across chunks.
+        const drop = Math.max(0, queue.length - (delim.length - 1));
+        if (drop > 0) {
+          queue.take(drop);
+          skipped += drop;
+        }
+        if (this.#atEnd() === WAIT) return WAIT;
+        skipped += queue.length;
+        queue.takeAll();
+        return skipped;
+      });
+    });
+  }
+
+  decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T> {
+    const decode = typeof decoder === "function"
+      ? decoder
+      : typeof decoder === "object" && decoder !== null && typeof decoder.decode === "function"
+      ? decoder.decode.bind(decoder)
+      : undefined;
+    if (!decode) throw new TypeError(`decoder must be a function or an object with a decode() method, got ${describe(decoder)}`);
+    const { signal } = this.#checkOperationOptions(options);
+    const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
+    const state: DecodeState<T> = { decode, maxBytes, need: 1 };
+    const attempt: Attempt<IteratorResult<T>> = (conn) => conn.#nextMessage(state);
+    let finished = false;
+    const done: IteratorResult<T> = { done: true, value: undefined };
+    const iterator: AsyncIterableIterator<T> = {
+      next: () => {
+        if (finished) return Promise.resolve(done);
+        if (!this.#reading && !this.#stop && !signal?.aborted && this.#queue.length >= state.need) {
+          // The buffer may hold the next message: answer without a pending read.
+          let result: IteratorResult<T> | typeof WAIT;
+          try {
+            result = this.#decodeBuffered(state);
+          } catch (err) {
+            finished = true;
+            return Promise.reject(err);
+          }
+          if (result !== WAIT) return this.#tookNow(result);
+        }
+        return this.#readOp(signal, attempt).then(
+          (result) => {
+            if (result.done) finished = true;
+            return result;
+          },
+          (err: unknown) => {
+            finished = true;
+            throw err;
+          },
+        );
+      },
+      return: () => {
+        finished = true;
+        return Promise.resolve(done);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** The next message from the buffer, or WAIT; checks the decoder's answer. */
+  #decodeBuffered<T>(state: DecodeState<T>): IteratorResult<T> | typeof WAIT {
+    const queue = this.#queue;
+    if (queue.length === 0 || queue.length < state.need) return WAIT;
+    const bytes = queue.all(state.need > queue.length ? state.need : queue.length * 2);
+    const result = state.decode(bytes);
+    if (result === undefined) {
+      state.need = bytes.length + 1;
+    } else if ("value" in result) {
+      const used = result.used;
+      if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {
+        throw new RangeError(`decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`);
+      }
+      queue.skip(used);
+      state.need = 1;
+      return { done: false, value: result.value };
+    } else {
+      const need = result.need;
+      if (!Number.isSafeInteger(need) || need <= bytes.length) {
+        throw new RangeError(`decode() returned need: ${String(need)}; it must be an integer above the ${bytes.length} bytes it was given`);
+      }
+      state.need = need;
+    }
+    if (state.need > state.maxBytes + 1 || queue.length > state.maxBytes) {
+      throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
+    }
+    return WAIT;
+  }
+
+  #nextMessage<T>(state: DecodeState<T>): IteratorResult<T> | typeof WAIT {
+    const result = this.#decodeBuffered(state);
+    if (result !== WAIT) return result;
+    if (this.#atEnd() === WAIT) return WAIT;
+    if (this.#queue.length === 0) return { done: true, value: undefined };
+    const partial = this.#queue.takeAll();
+    throw new UnexpectedEofError(partial, `Cannot read: the peer closed the connection ${partial.length} bytes into a message`);
   }
 
   readExactly(n: number, options?: OperationOptions): Promise<Uint8Array> {

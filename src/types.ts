@@ -143,6 +143,53 @@ export interface ScanOptions extends OperationOptions {
 }
 
 /**
+ * Options of `peek`.
+ *
+ * @example
+ * ```ts
+ * const head = await conn.peek({ bytes: 4, signal: AbortSignal.timeout(5000) }); // at least 4 bytes, or fewer at EOF
+ * ```
+ */
+export interface PeekOptions extends OperationOptions {
+  /** Wait until at least this many bytes are buffered (default 1); fewer only at EOF. */
+  bytes?: number;
+}
+
+/**
+ * What a decoder answers: a message and the bytes it used; or how many bytes (in all) it needs
+ * before it is worth calling again; or `undefined`: call again when any more bytes arrive.
+ *
+ * @example
+ * ```ts
+ * const result: DecodeResult<string> = { value: "PING", used: 6 };
+ * ```
+ */
+export type DecodeResult<T> = { value: T; used: number } | { need: number } | undefined;
+
+/**
+ * Cuts messages out of the buffered bytes, synchronously: `conn.decode(decoder)` yields them
+ * with one await per message. `bytes` is every buffered byte as one view; a message may keep
+ * views into it (hangup never writes that memory again). A plain function may stand in.
+ *
+ * @example
+ * ```ts
+ * // Length-prefixed frames: a 4-byte big-endian length, then the payload.
+ * const frames: Decoder<Uint8Array> = {
+ *   decode(bytes) {
+ *     if (bytes.length < 4) return { need: 4 };
+ *     const size = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0);
+ *     if (bytes.length < 4 + size) return { need: 4 + size };
+ *     return { value: bytes.subarray(4, 4 + size), used: 4 + size };
+ *   },
+ * };
+ * for await (const frame of conn.decode(frames, { maxBytes: 1 << 20 })) console.log(frame.length);
+ * ```
+ */
+export interface Decoder<T> {
+  decode(bytes: Uint8Array): DecodeResult<T>;
+}
+
+/**
  * A connection whose `for await` ends at the peer's FIN, throws `ConnectionResetError`
  * at its RST, and never loses a byte. `Native` is the runtime's socket type that
  * `unwrap()` hands out: `net.Socket` from `hangup/node`, `Deno.Conn` from
@@ -184,14 +231,31 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
 
   /** The next bytes; `null` at EOF, forever. */
   read(options?: OperationOptions): Promise<Uint8Array | null>;
-  /** The bytes `read()` would return next, not consumed; `null` at EOF. */
-  peek(options?: OperationOptions): Promise<Uint8Array | null>;
+  /**
+   * Every buffered byte, not consumed, once at least `bytes` (default 1) are buffered; at EOF
+   * with fewer, what there is, or `null` if nothing. For sniffing a protocol by its first bytes.
+   */
+  peek(options?: PeekOptions): Promise<Uint8Array | null>;
   /** Exactly `n` bytes, or `UnexpectedEofError` with the `partial` bytes. */
   readExactly(n: number, options?: OperationOptions): Promise<Uint8Array>;
   /** The bytes up to and including `delimiter`; `null` at a clean EOF with nothing buffered. */
   readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null>;
   /** UTF-8 lines without their `\n` / `\r\n`. */
   lines(options?: ScanOptions): AsyncIterable<string>;
+  /**
+   * Discards bytes through the next `delimiter`, in bounded memory, and resolves with how many
+   * it discarded (all of them at EOF). The way past a line that threw `LimitExceededError`.
+   */
+  skipUntil(delimiter: Uint8Array | string, options?: OperationOptions): Promise<number>;
+  /**
+   * Messages cut by `decoder`, one await each. Ends at EOF on a message boundary; throws
+   * `UnexpectedEofError` (with `partial`) at EOF inside one, `LimitExceededError` when more than
+   * `maxBytes` (default 65536) are buffered without a message (they stay buffered), and whatever
+   * `decode` throws.
+   */
+  decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
+  /** Bytes read from the OS and not yet consumed, known synchronously. */
+  readonly buffered: number;
   /** Stops reading and hands the socket over (typed per adapter), with the bytes already read ahead. */
   unwrap(): { buffered: Uint8Array; native: Native };
 

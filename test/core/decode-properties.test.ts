@@ -1,0 +1,188 @@
+/**
+ * Property tests of `decode()` and of coalesced writes over a scripted source: for random
+ * messages cut into random chunks, ending with EOF or a reset at any position, the messages
+ * decoded are exactly those complete before the end, then the end is reported as SPEC says;
+ * and writes issued without awaiting reach the source in order, in few calls, each settling.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ConnectionResetError, createConn, type DecodeResult, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
+import { describe, test } from "../support/harness.ts";
+import { scripted } from "../support/scripted-source.ts";
+
+const RUNS = 2_000;
+const TIMEOUT = 120_000;
+
+/** Length-prefixed frames: one length byte, then that many bytes. */
+function frame(bytes: Uint8Array): DecodeResult<number[]> {
+  if (bytes.length < 1) return { need: 1 };
+  const size = bytes[0]!;
+  if (bytes.length < 1 + size) return { need: 1 + size };
+  return { value: Array.from(bytes.subarray(1, 1 + size)), used: 1 + size };
+}
+
+/** Lines without a length: the decoder only learns a message is complete when its `\n` arrives. */
+function line(bytes: Uint8Array): DecodeResult<string> {
+  const at = bytes.indexOf(10);
+  return at < 0 ? undefined : { value: new TextDecoder().decode(bytes.subarray(0, at)), used: at + 1 };
+}
+
+const payloads = fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 12 });
+const cuts = fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 40 });
+
+function chunksOf(whole: Uint8Array, sizes: number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const size of sizes) {
+    if (at >= whole.length) break;
+    chunks.push(whole.slice(at, at + size));
+    at += size;
+  }
+  if (at < whole.length) chunks.push(whole.slice(at));
+  return chunks;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe("decode() over random chunkings (fast-check)", () => {
+  test("yields exactly the complete frames before the end, then eof / UnexpectedEofError / the reset", async () => {
+    await fc.assert(
+      fc.asyncProperty(payloads, cuts, fc.nat(), fc.constantFrom("eof", "reset"), fc.integer({ min: 1, max: 64 }), async (frames, sizes, cutAt, ending, hwm) => {
+        const whole = concat(frames.map((p) => concat([Uint8Array.of(p.length), p])));
+        const sent = whole.subarray(0, whole.length === 0 ? 0 : cutAt % (whole.length + 1));
+        const { source, sink } = scripted();
+        const conn = createConn(source, { highWaterMark: hwm });
+        const feeding = (async () => {
+          for (const chunk of chunksOf(sent, sizes)) {
+            sink().data(chunk);
+            await null;
+            await null;
+          }
+          if (ending === "eof") sink().end();
+          else sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+        })();
+        const got: number[][] = [];
+        let thrown: unknown;
+        try {
+          for await (const message of conn.decode(frame, { maxBytes: 300 })) got.push(message);
+        } catch (err) {
+          thrown = err;
+        }
+        await feeding;
+        // The frames wholly inside `sent`, and the bytes of an incomplete one after them.
+        const expected: number[][] = [];
+        let at = 0;
+        for (const p of frames) {
+          if (at + 1 + p.length > sent.length) break;
+          expected.push(Array.from(p));
+          at += 1 + p.length;
+        }
+        assert.deepEqual(got, expected);
+        if (ending === "reset") assert.ok(thrown instanceof ConnectionResetError, `got ${String(thrown)}`);
+        else if (at === sent.length) assert.equal(thrown, undefined);
+        else {
+          assert.ok(thrown instanceof UnexpectedEofError, `got ${String(thrown)}`);
+          assert.deepEqual(Array.from(thrown.partial), Array.from(sent.subarray(at)));
+        }
+        conn.reset();
+      }),
+      { numRuns: RUNS },
+    );
+  }, { timeout: TIMEOUT });
+
+  test("a decoder that cannot say how much it needs still sees each message whole; breaking out keeps the rest buffered", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.stringMatching(/^[a-z]{0,20}$/), { maxLength: 10 }), cuts, fc.nat({ max: 10 }), async (lines, sizes, keep) => {
+        const whole = new TextEncoder().encode(lines.map((l) => l + "\n").join(""));
+        const { source, sink } = scripted();
+        const conn = createConn(source);
+        for (const chunk of chunksOf(whole, sizes)) sink().data(chunk);
+        sink().end();
+        const got: string[] = [];
+        if (keep > 0) {
+          for await (const message of conn.decode(line)) {
+            got.push(message);
+            if (got.length === keep) break;
+          }
+        }
+        assert.deepEqual(got, lines.slice(0, keep));
+        const rest = lines.slice(keep).map((l) => l + "\n").join("");
+        let left = "";
+        for await (const chunk of conn) left += new TextDecoder().decode(chunk);
+        assert.equal(left, rest);
+      }),
+      { numRuns: RUNS },
+    );
+  }, { timeout: TIMEOUT });
+
+  test("a big frame arriving in many pieces is decoded once (need), and past maxBytes the bytes stay buffered", async () => {
+    const { source, sink } = scripted();
+    const conn = createConn(source);
+    let calls = 0;
+    const big = new Uint8Array(1 << 20).fill(7);
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, big.length);
+    const frames = conn.decode((bytes) => {
+      calls++;
+      if (bytes.length < 4) return { need: 4 };
+      const size = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0);
+      return bytes.length < 4 + size ? { need: 4 + size } : { value: bytes.subarray(4, 4 + size), used: 4 + size };
+    }, { maxBytes: 2 << 20 });
+    const first = frames.next();
+    sink().data(header);
+    for (let at = 0; at < big.length; at += 65536) {
+      sink().data(big.slice(at, at + 65536));
+      await null;
+      await null;
+    }
+    const result = await first;
+    assert.equal(result.done, false);
+    assert.equal((result.value as Uint8Array).length, big.length);
+    assert.ok(calls <= 3, `decode() was called ${calls} times for one frame`);
+
+    const limited = conn.decode(() => undefined, { maxBytes: 100 });
+    sink().data(new Uint8Array(150));
+    const err = await limited.next().then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LimitExceededError, `got ${String(err)}`);
+    assert.equal(conn.buffered, 150, "the bytes stay buffered");
+    conn.reset();
+  });
+
+  test("bad decoders and answers are refused with a TypeError or RangeError that says what was wrong", async () => {
+    const { source, sink } = scripted();
+    const conn = createConn(source);
+    assert.throws(() => conn.decode(null as never), /^TypeError: decoder must be/);
+    assert.throws(() => conn.decode(frame, { maxBytes: 0 }), /^RangeError: maxBytes/);
+    sink().data(Uint8Array.of(1, 2, 3));
+    const zero = await conn.decode(() => ({ value: 1, used: 0 })).next().then(() => undefined, (e: unknown) => e);
+    assert.ok(zero instanceof RangeError && /used: 0/.test(zero.message), String(zero));
+    const stale = await conn.decode(() => ({ need: 2 })).next().then(() => undefined, (e: unknown) => e);
+    assert.ok(stale instanceof RangeError && /need: 2/.test(stale.message), String(stale));
+    conn.reset();
+  });
+});
+
+describe("coalesced writes over a scripted source", () => {
+  test("writes issued without awaiting reach the source in order, in few calls, and each one resolves", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { minLength: 1, maxLength: 60 }), async (parts) => {
+        const { source, state } = scripted();
+        const conn = createConn(source);
+        await Promise.all(parts.map((p) => conn.write(p)));
+        assert.deepEqual(Array.from(concat(state.written)), Array.from(concat(parts)));
+        const total = parts.reduce((n, p) => n + p.length, 0);
+        assert.ok(state.written.length <= Math.ceil(total / 65536) + 1, `${parts.length} writes became ${state.written.length} source writes`);
+        conn.reset();
+      }),
+      { numRuns: 500 },
+    );
+  }, { timeout: TIMEOUT });
+});
