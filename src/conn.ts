@@ -5,6 +5,7 @@ import {
   LimitExceededError,
   SocketClosedError,
   SocketError,
+  TlsTruncatedError,
   UnexpectedEofError,
 } from "./errors.ts";
 import {
@@ -18,7 +19,7 @@ import {
 } from "./options.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
 import { type SocketOperation, toSocketError } from "./to-socket-error.ts";
-import type { Addr, Conn, ConnOptions, EndInfo, EndReason, OperationOptions, ScanOptions } from "./types.ts";
+import type { Addr, Conn, ConnOptions, EndInfo, EndReason, OperationOptions, ScanOptions, TlsInfo } from "./types.ts";
 
 const WAIT: unique symbol = Symbol("wait");
 const SETTLED: Promise<void> = Promise.resolve();
@@ -70,8 +71,8 @@ class SourceSink implements ConnSink {
   data(chunk: Uint8Array): void {
     sinkDelivery.data(this.conn, chunk);
   }
-  end(): void {
-    sinkDelivery.end(this.conn);
+  end(info?: { truncated?: boolean }): void {
+    sinkDelivery.end(this.conn, info?.truncated === true);
   }
   error(err: unknown): void {
     sinkDelivery.error(this.conn, err);
@@ -83,7 +84,7 @@ class SourceSink implements ConnSink {
 
 let sinkDelivery: {
   data(conn: SourceConn, chunk: Uint8Array): void;
-  end(conn: SourceConn): void;
+  end(conn: SourceConn, truncated: boolean): void;
   error(conn: SourceConn, err: unknown): void;
   closed(conn: SourceConn): void;
 };
@@ -92,7 +93,7 @@ class SourceConn implements Conn {
   static {
     sinkDelivery = {
       data: (conn, chunk) => conn.#onData(chunk),
-      end: (conn) => conn.#onEnd(),
+      end: (conn, truncated) => conn.#onEnd(truncated),
       error: (conn, err) => conn.#fail(toSocketError(err, "read")),
       closed: (conn) => conn.#onClosed(),
     };
@@ -177,6 +178,10 @@ class SourceConn implements Conn {
     return this.#source.remoteAddr;
   }
 
+  get tls(): TlsInfo | undefined {
+    return this.#source.tls;
+  }
+
   get ended(): Promise<EndInfo> {
     if (!this.#ended) {
       this.#ended = this.#endInfo ? Promise.resolve(this.#endInfo) : new Promise((resolve) => (this.#resolveEnded = resolve));
@@ -219,10 +224,10 @@ class SourceConn implements Conn {
     this.#wakeReader();
   }
 
-  #onEnd(): void {
+  #onEnd(truncated: boolean): void {
     if (this.#stop || this.#readEnd !== undefined) return;
     this.#readEnd = null;
-    this.#settle("eof");
+    this.#settle(truncated ? "truncated" : "eof");
     this.#wakeReader();
     if (this.#writeClosed) this.#release();
   }
@@ -703,6 +708,8 @@ function endReasonOf(error: SocketError): EndReason {
       return "timeout";
     case "ERR_IDLE_TIMEOUT":
       return "idle";
+    case "ERR_TLS_TRUNCATED":
+      return "truncated";
     default:
       return "error";
   }
@@ -711,6 +718,8 @@ function endReasonOf(error: SocketError): EndReason {
 function signalReasonFor(reason: EndReason): SocketError {
   return reason === "eof"
     ? new SocketError("The peer closed the connection", "EOF")
+    : reason === "truncated"
+    ? new TlsTruncatedError()
     : new SocketClosedError("The connection was closed here");
 }
 

@@ -232,3 +232,39 @@ export class AddressInUseError extends SocketError {
     super(message, "EADDRINUSE", options);
   }
 }
+
+/**
+ * The TLS peer sent a TCP FIN without a TLS `close_notify` first, code `ERR_TLS_TRUNCATED`:
+ * the stream may have been cut short (a FIN is not authenticated). `ended` says `"truncated"`.
+ *
+ * @example
+ * ```ts
+ * try { for await (const chunk of conn) use(chunk); }
+ * catch (err) { if (err instanceof TlsTruncatedError) console.log("the stream may be incomplete"); }
+ * ```
+ */
+export class TlsTruncatedError extends SocketError {
+  override name = "TlsTruncatedError";
+  override readonly code = "ERR_TLS_TRUNCATED";
+  constructor(message = "Cannot read: the TLS peer closed the connection without close_notify", options?: SocketErrorOptions) {
+    super(message, "ERR_TLS_TRUNCATED", options);
+  }
+}
+
+/**
+ * The TLS handshake failed. `code` is the runtime's certificate code where it has one
+ * (`CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`, ...),
+ * else `ERR_TLS_HANDSHAKE`; `cause` is the runtime's error.
+ *
+ * @example
+ * ```ts
+ * try { await connect({ hostname: "db.example", port: 5432, tls: true }); }
+ * catch (err) { if (err instanceof TlsHandshakeError) console.log(err.code); }
+ * ```
+ */
+export class TlsHandshakeError extends SocketError {
+  override name = "TlsHandshakeError";
+  constructor(message = "Cannot connect: the TLS handshake failed", code = "ERR_TLS_HANDSHAKE", options?: SocketErrorOptions) {
+    super(message, code, options);
+  }
+}

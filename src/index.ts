@@ -25,6 +25,8 @@ export {
   SocketError,
   type SocketErrorOptions,
   TimedOutError,
+  TlsHandshakeError,
+  TlsTruncatedError,
   UnexpectedEofError,
 } from "./errors.ts";
 export { type SocketOperation, toSocketError } from "./to-socket-error.ts";
@@ -33,7 +35,9 @@ export { fromStreams, type StreamPair } from "./from-streams.ts";
 export { createListener } from "./listener.ts";
 export { serve, type ServeOptions } from "./serve.ts";
 export type { ConnSink, ConnSource, ListenerSink, ListenerSource } from "./source.ts";
-export type { Addr, Conn, ConnOptions, EndInfo, EndReason, Listener, OperationOptions, ScanOptions } from "./types.ts";
+export type { Addr, Conn, ConnOptions, EndInfo, EndReason, Listener, OperationOptions, ScanOptions, TlsInfo, TlsOptions } from "./types.ts";
+export { type TlsEngine, type TlsEvents, TlsSource, type TlsWire } from "./tls-source.ts";
+export { checkTlsOptions, DEFAULT_HANDSHAKE_TIMEOUT, type ResolvedTlsOptions } from "./tls-options.ts";
 export { resolveConnOptions, type ResolvedConnOptions } from "./options.ts";
 export { withDeadline, type DeadlineOptions } from "./deadline.ts";
 export {
