@@ -15,10 +15,12 @@
  */
 import * as net from "node:net";
 import process from "node:process";
+import type * as tls from "node:tls";
 import {
   type Addr,
   checkConnectOptions,
   checkListenOptions,
+  checkTlsOptions,
   type Conn,
   type ConnectOptions,
   type ConnOptions,
@@ -30,10 +32,15 @@ import {
   type Endpoint,
   type Listener,
   type ListenOptions,
+  resolveConnOptions,
+  type ResolvedTlsOptions,
   tcpAddr,
+  type TlsOptions,
+  TlsSource,
   toSocketError,
   withDeadline,
 } from "../src/index.ts";
+import { NodeTlsEngine, serverContext } from "./node-tls.ts";
 
 export * from "../src/index.ts";
 
@@ -223,7 +230,7 @@ function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
-  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  const { endpoint, timeout, tls: tlsOptions, options: o } = checkConnectOptions(options);
   const socket = endpoint.transport === "unix"
     ? net.connect({ path: endpoint.path, allowHalfOpen: true })
     : net.connect({ host: endpoint.hostname, port: endpoint.port, allowHalfOpen: true });
@@ -248,7 +255,26 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
     },
     discard: (late) => late.destroy(),
   });
-  return createConn(nodeSource(socket, endpoint), connOptionsOf(o));
+  const tcp = nodeSource(socket, endpoint);
+  if (!tlsOptions) return createConn(tcp, connOptionsOf(o));
+  const hostname = endpoint.transport === "tcp" ? endpoint.hostname : "localhost";
+  return createConn(await clientTls(tcp, hostname, tlsOptions, undefined, o.signal), connOptionsOf(o));
+}
+
+/** TLS over `tcp` as a client, handshake done; rejects with TlsHandshakeError. */
+async function clientTls(tcp: ConnSource, hostname: string, options: ResolvedTlsOptions, initial: Uint8Array | undefined, signal?: AbortSignal): Promise<TlsSource> {
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), { allowTruncation: options.allowTruncation, initial });
+  await source.handshake(options.handshakeTimeout, signal);
+  return source;
+}
+
+/** The listener's certificate, parsed once; a bad PEM is the caller's TypeError. */
+function checkedServerContext(options: ResolvedTlsOptions, name: string): tls.SecureContext {
+  try {
+    return serverContext(options);
+  } catch (err) {
+    throw new TypeError(`${name}.cert and ${name}.key must be a PEM certificate and its private key: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
@@ -265,7 +291,8 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * ```
  */
 export async function listen(options?: ListenOptions): Promise<Listener> {
-  const { endpoint, backlog, options: o } = checkListenOptions(options);
+  const { endpoint, backlog, tls: tlsOptions, options: o } = checkListenOptions(options);
+  const context = tlsOptions && checkedServerContext(tlsOptions, "tls");
   // pauseOnConnect: nothing is read from a connection until the application accepts it.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
@@ -288,7 +315,13 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
     addr,
     start(sink) {
       server.on("connection", (socket: net.Socket) => {
-        sink.connection(nodeSource(socket, endpoint));
+        const tcp = nodeSource(socket, endpoint);
+        if (!tlsOptions) return sink.connection(tcp);
+        // Handshakes run side by side; one that fails or stalls is dropped, never queued.
+        const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context: context!, options: tlsOptions }), {
+          allowTruncation: tlsOptions.allowTruncation,
+        });
+        source.handshake(tlsOptions.handshakeTimeout).then(() => sink.connection(source), () => {});
       });
     },
     close: () =>
@@ -321,4 +354,55 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn {
   if ((native as TaggedSocket)[SOURCE]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
   return createConn(nodeSource(native), options);
+}
+
+/**
+ * Options of `startTls`: TlsOptions, which end of the handshake this side plays
+ * (default "client"; "server" needs `cert` and `key`), and the new connection's ConnOptions.
+ *
+ * @example
+ * ```ts
+ * const secure = await startTls(conn, { side: "server", cert, key, idleTimeout: 30_000 });
+ * ```
+ */
+export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" | "server" };
+
+/**
+ * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`).
+ * `conn` is consumed (its later operations throw `SocketClosedError`); the bytes it had
+ * read ahead, such as a ClientHello pipelined behind `STARTTLS\r\n`, go to the TLS layer.
+ * Rejects with `TlsHandshakeError` if the handshake fails or `handshakeTimeout` passes.
+ *
+ * @example
+ * ```ts
+ * import { connect, startTls } from "hangup/node";
+ * const plain = await connect({ hostname: "mail.example", port: 587 });
+ * await plain.readUntil("\r\n");
+ * await plain.write("STARTTLS\r\n");
+ * await plain.readUntil("\r\n");
+ * const conn = await startTls(plain, { serverName: "mail.example" });
+ * ```
+ */
+export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+  const side = options?.side ?? "client";
+  if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
+  const { side: _side, ...rest } = options ?? {};
+  const tlsOptions = checkTlsOptions(rest, "options", side);
+  const connOptions = connOptionsOf(rest);
+  resolveConnOptions(connOptions);
+  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
+  const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
+  const { buffered, native } = conn.unwrap();
+  if (!(native instanceof net.Socket)) throw new TypeError("conn must be a hangup Conn over a net.Socket");
+  const remote = conn.remoteAddr;
+  const tcp = nodeSource(native, remote.transport === "unix" ? remote : undefined);
+  if (side === "client") {
+    return createConn(await clientTls(tcp, remote.transport === "tcp" ? remote.hostname : "localhost", tlsOptions, buffered, connOptions.signal), connOptions);
+  }
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context: context!, options: tlsOptions }), {
+    allowTruncation: tlsOptions.allowTruncation,
+    initial: buffered,
+  });
+  await source.handshake(tlsOptions.handshakeTimeout, connOptions.signal);
+  return createConn(source, connOptions);
 }
