@@ -455,6 +455,9 @@ def op_tls(cmd):
     A failed handshake is a result, not an error: {"handshake_error": ...}."""
     handle = cmd["conn"]
     raw = sockets[handle]
+    # Records go out as they are written: with Nagle, a record behind an unacknowledged
+    # handshake flight could still sit in the send queue when an RST discards it.
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     server_side = cmd["side"] == "server"
     ctx = tls_context(cmd, server_side)
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
