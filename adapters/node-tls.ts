@@ -1,6 +1,6 @@
 /**
- * The Node TLS engine: `node:tls` run over a `stream.Duplex` that hangup feeds with the
- * TCP bytes it reads itself, so hangup's TCP socket keeps telling FIN from RST, and the
+ * The `node:tls` TLS engine, used by the Node, Deno and Bun adapters: `node:tls` run over a
+ * `stream.Duplex` that hangup feeds with the TCP bytes its own source reads, so hangup's TCP socket keeps telling FIN from RST, and the
  * order of "TLS ended" and "TCP FIN consumed" tells a close_notify from a truncation.
  *
  * @module
@@ -8,7 +8,25 @@
 import { isIP } from "node:net";
 import { Duplex } from "node:stream";
 import * as tls from "node:tls";
-import type { ResolvedTlsOptions, TlsEngine, TlsEvents, TlsInfo, TlsWire } from "../src/index.ts";
+import {
+  type Addr,
+  checkTlsOptions,
+  type Conn,
+  type ConnOptions,
+  connOptionsOf,
+  type ConnSource,
+  createConn,
+  type ListenerSink,
+  type ResolvedTlsOptions,
+  resolveConnOptions,
+  type TlsEngine,
+  type TlsEvents,
+  type TlsInfo,
+  type TlsOptions,
+  TlsSource,
+  type TlsWire,
+} from "../src/index.ts";
+import { checkOptionsObject } from "../src/options.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -192,4 +210,108 @@ export class NodeTlsEngine implements TlsEngine {
     socket.off("error", listeners.error);
     socket.on("error", () => {});
   }
+}
+
+/**
+ * A listener's certificate, parsed once; a bad PEM is the caller's TypeError naming the option.
+ *
+ * @example
+ * ```ts
+ * const context = checkedServerContext(checkTlsOptions({ cert, key }, "tls", "server"), "tls");
+ * ```
+ */
+export function checkedServerContext(options: ResolvedTlsOptions, name: string): tls.SecureContext {
+  try {
+    return serverContext(options);
+  } catch (err) {
+    throw new TypeError(`${name}.cert and ${name}.key must be a PEM certificate and its private key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * TLS over `tcp` as a client, handshake done (`initial`: ciphertext read ahead before an upgrade).
+ * Rejects with `TlsHandshakeError`, or `signal.reason`, and releases `tcp`.
+ *
+ * @example
+ * ```ts
+ * const conn = createConn(await clientTls(tcpSource, "db.internal", tlsOptions), connOptions);
+ * ```
+ */
+export async function clientTls(tcp: ConnSource, hostname: string, options: ResolvedTlsOptions, initial?: Uint8Array, signal?: AbortSignal): Promise<TlsSource> {
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), { allowTruncation: options.allowTruncation, initial });
+  await source.handshake(options.handshakeTimeout, signal);
+  return source;
+}
+
+/**
+ * TLS over `tcp` as a server, handshake done. See `clientTls`.
+ *
+ * @example
+ * ```ts
+ * const source = await serverTls(tcpSource, context, tlsOptions);
+ * ```
+ */
+export async function serverTls(
+  tcp: ConnSource,
+  context: tls.SecureContext,
+  options: ResolvedTlsOptions,
+  initial?: Uint8Array,
+  signal?: AbortSignal,
+): Promise<TlsSource> {
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context, options }), { allowTruncation: options.allowTruncation, initial });
+  await source.handshake(options.handshakeTimeout, signal);
+  return source;
+}
+
+/**
+ * A TLS listener's connection: handed to `sink` once its handshake completed; one that
+ * fails or stalls past `handshakeTimeout` is dropped. Handshakes run side by side, so none
+ * blocks the accept loop.
+ *
+ * @example
+ * ```ts
+ * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket), context, tlsOptions));
+ * ```
+ */
+export function acceptTls(sink: ListenerSink, tcp: ConnSource, context: tls.SecureContext, options: ResolvedTlsOptions): void {
+  serverTls(tcp, context, options).then((source) => sink.connection(source), () => {});
+}
+
+/**
+ * Options of `startTls`: TlsOptions, which end of the handshake this side plays
+ * (default "client"; "server" needs `cert` and `key`), and the new connection's ConnOptions.
+ *
+ * @example
+ * ```ts
+ * const secure = await startTls(conn, { side: "server", cert, key, idleTimeout: 30_000 });
+ * ```
+ */
+export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" | "server" };
+
+/**
+ * `startTls` for any adapter: checks the options, unwraps `conn` (its read-ahead bytes go to
+ * the TLS layer), takes its socket over with `tcpOf`, runs the handshake.
+ *
+ * @example
+ * ```ts
+ * export const startTls = (conn, options) => upgradeToTls(conn, options, (native, remote) => mySource(native));
+ * ```
+ */
+export async function upgradeToTls(conn: Conn, options: StartTlsOptions | undefined, tcpOf: (native: unknown, remote: Addr) => ConnSource): Promise<Conn> {
+  const o = checkOptionsObject(options, "options");
+  const side = o.side ?? "client";
+  if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
+  const tlsOptions = checkTlsOptions(o, "options", side);
+  const connOptions = connOptionsOf(o as ConnOptions);
+  resolveConnOptions(connOptions);
+  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") throw new TypeError("conn must be a hangup Conn");
+  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
+  const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
+  const remote = conn.remoteAddr;
+  const { buffered, native } = conn.unwrap();
+  const tcp = tcpOf(native, remote);
+  const source = side === "client"
+    ? await clientTls(tcp, tlsOptions.serverName ?? (remote.transport === "tcp" ? remote.hostname : "localhost"), tlsOptions, buffered, connOptions.signal)
+    : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
+  return createConn(source, connOptions);
 }

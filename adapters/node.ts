@@ -15,12 +15,10 @@
  */
 import * as net from "node:net";
 import process from "node:process";
-import type * as tls from "node:tls";
 import {
   type Addr,
   checkConnectOptions,
   checkListenOptions,
-  checkTlsOptions,
   type Conn,
   type ConnectOptions,
   type ConnOptions,
@@ -32,15 +30,13 @@ import {
   type Endpoint,
   type Listener,
   type ListenOptions,
-  resolveConnOptions,
-  type ResolvedTlsOptions,
   tcpAddr,
-  type TlsOptions,
-  TlsSource,
   toSocketError,
   withDeadline,
 } from "../src/index.ts";
-import { NodeTlsEngine, serverContext } from "./node-tls.ts";
+import { acceptTls, checkedServerContext, clientTls, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+
+export type { StartTlsOptions } from "./node-tls.ts";
 
 export * from "../src/index.ts";
 
@@ -258,23 +254,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
   const tcp = nodeSource(socket, endpoint);
   if (!tlsOptions) return createConn(tcp, connOptionsOf(o));
   const hostname = endpoint.transport === "tcp" ? endpoint.hostname : "localhost";
-  return createConn(await clientTls(tcp, hostname, tlsOptions, undefined, o.signal), connOptionsOf(o));
-}
-
-/** TLS over `tcp` as a client, handshake done; rejects with TlsHandshakeError. */
-async function clientTls(tcp: ConnSource, hostname: string, options: ResolvedTlsOptions, initial: Uint8Array | undefined, signal?: AbortSignal): Promise<TlsSource> {
-  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), { allowTruncation: options.allowTruncation, initial });
-  await source.handshake(options.handshakeTimeout, signal);
-  return source;
-}
-
-/** The listener's certificate, parsed once; a bad PEM is the caller's TypeError. */
-function checkedServerContext(options: ResolvedTlsOptions, name: string): tls.SecureContext {
-  try {
-    return serverContext(options);
-  } catch (err) {
-    throw new TypeError(`${name}.cert and ${name}.key must be a PEM certificate and its private key: ${(err as Error).message}`, { cause: err });
-  }
+  return createConn(await clientTls(tcp, tlsOptions.serverName ?? hostname, tlsOptions, undefined, o.signal), connOptionsOf(o));
 }
 
 /**
@@ -316,12 +296,8 @@ export async function listen(options?: ListenOptions): Promise<Listener> {
     start(sink) {
       server.on("connection", (socket: net.Socket) => {
         const tcp = nodeSource(socket, endpoint);
-        if (!tlsOptions) return sink.connection(tcp);
-        // Handshakes run side by side; one that fails or stalls is dropped, never queued.
-        const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context: context!, options: tlsOptions }), {
-          allowTruncation: tlsOptions.allowTruncation,
-        });
-        source.handshake(tlsOptions.handshakeTimeout).then(() => sink.connection(source), () => {});
+        if (tlsOptions) acceptTls(sink, tcp, context!, tlsOptions);
+        else sink.connection(tcp);
       });
     },
     close: () =>
@@ -357,21 +333,11 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn {
 }
 
 /**
- * Options of `startTls`: TlsOptions, which end of the handshake this side plays
- * (default "client"; "server" needs `cert` and `key`), and the new connection's ConnOptions.
- *
- * @example
- * ```ts
- * const secure = await startTls(conn, { side: "server", cert, key, idleTimeout: 30_000 });
- * ```
- */
-export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" | "server" };
-
-/**
- * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`).
- * `conn` is consumed (its later operations throw `SocketClosedError`); the bytes it had
- * read ahead, such as a ClientHello pipelined behind `STARTTLS\r\n`, go to the TLS layer.
- * Rejects with `TlsHandshakeError` if the handshake fails or `handshakeTimeout` passes.
+ * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`), as
+ * client (default) or server (`side: "server"`, with `cert` and `key`). `conn` is consumed
+ * (its later operations throw `SocketClosedError`); the bytes it had read ahead, such as a
+ * ClientHello pipelined behind `STARTTLS\r\n`, go to the TLS layer. Rejects with
+ * `TlsHandshakeError` if the handshake fails or `handshakeTimeout` passes.
  *
  * @example
  * ```ts
@@ -383,26 +349,9 @@ export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" | "se
  * const conn = await startTls(plain, { serverName: "mail.example" });
  * ```
  */
-export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
-  const side = options?.side ?? "client";
-  if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
-  const { side: _side, ...rest } = options ?? {};
-  const tlsOptions = checkTlsOptions(rest, "options", side);
-  const connOptions = connOptionsOf(rest);
-  resolveConnOptions(connOptions);
-  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
-  const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
-  const { buffered, native } = conn.unwrap();
-  if (!(native instanceof net.Socket)) throw new TypeError("conn must be a hangup Conn over a net.Socket");
-  const remote = conn.remoteAddr;
-  const tcp = nodeSource(native, remote.transport === "unix" ? remote : undefined);
-  if (side === "client") {
-    return createConn(await clientTls(tcp, remote.transport === "tcp" ? remote.hostname : "localhost", tlsOptions, buffered, connOptions.signal), connOptions);
-  }
-  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context: context!, options: tlsOptions }), {
-    allowTruncation: tlsOptions.allowTruncation,
-    initial: buffered,
+export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+  return upgradeToTls(conn, options, (native, remote) => {
+    if (!(native instanceof net.Socket)) throw new TypeError("conn must be a hangup Conn over a net.Socket");
+    return nodeSource(native, remote.transport === "unix" ? remote : undefined);
   });
-  await source.handshake(tlsOptions.handshakeTimeout, connOptions.signal);
-  return createConn(source, connOptions);
 }
