@@ -48,6 +48,13 @@ export function serverContext(options: ResolvedTlsOptions): tls.SecureContext {
 const HIGH_WATER_MARK = 65536;
 
 /**
+ * Bun's node:tls answers the peer's close_notify with its own at once and drops its write
+ * side: a later write fails (EBADF) or never calls back. So after the peer's close_notify
+ * hangup refuses writes itself (EPIPE), and ending sends only the FIN that is still due.
+ */
+const ANSWERS_CLOSE_NOTIFY = "Bun" in globalThis;
+
+/**
  * `node:tls` over bytes hangup feeds (see the module comment).
  *
  * @example
@@ -64,6 +71,8 @@ export class NodeTlsEngine implements TlsEngine {
   #endedByEof: boolean | undefined;
   #wire: TlsWire | undefined;
   #ending: Promise<void> | undefined;
+  /** The TLS layer closed our write side by itself (ANSWERS_CLOSE_NOTIFY). */
+  #writeGone = false;
   #listeners: { data: (chunk: Buffer) => void; end: () => void; error: (err: Error) => void } | undefined;
 
   constructor(role: NodeTlsRole) {
@@ -134,7 +143,11 @@ export class NodeTlsEngine implements TlsEngine {
     };
     const listeners = {
       data: (chunk: Buffer) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
-      end: () => events.end(!(this.#endedByEof ?? this.#eofConsumed)),
+      end: () => {
+        const closeNotify = !(this.#endedByEof ?? this.#eofConsumed);
+        if (closeNotify && ANSWERS_CLOSE_NOTIFY) this.#writeGone = true;
+        events.end(closeNotify);
+      },
       error: (err: Error) => events.error(err),
     };
     socket.on("data", listeners.data);
@@ -158,12 +171,17 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   write(bytes: Uint8Array): Promise<void> {
+    if (this.#writeGone) {
+      const err = Object.assign(new Error("write EPIPE: Bun's TLS layer closed the write side at the peer's close_notify"), { code: "EPIPE" });
+      return Promise.reject(err);
+    }
     const socket = this.#socket!;
     return new Promise<void>((resolve, reject) => void socket.write(bytes, (err) => (err ? reject(err) : resolve())));
   }
 
   end(): Promise<void> {
     const socket = this.#socket!;
+    if (this.#writeGone) return (this.#ending ??= this.#wire!.end());
     return (this.#ending ??= new Promise<void>((resolve, reject) => {
       if (socket.destroyed) return reject(socket.errored ?? new Error("TLS socket destroyed"));
       const onError = (err: Error): void => reject(err);

@@ -30,6 +30,13 @@ function checkString(value: unknown, name: string): string | undefined {
   return value;
 }
 
+/** PEM text: some runtimes parse it only at the first handshake, so its shape is checked here. */
+function checkPem(value: unknown, name: string): string | undefined {
+  const text = checkString(value, name);
+  if (text !== undefined && !text.includes("-----BEGIN ")) throw new TypeError(`${name} must be PEM text ("-----BEGIN ..."), got ${describe(value)}`);
+  return text;
+}
+
 function checkBoolean(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
@@ -65,8 +72,9 @@ export function checkTlsOptions(value: unknown, name: string, side: "client" | "
   for (const [i, protocol] of (alpnProtocols ?? []).entries()) {
     if (new TextEncoder().encode(protocol).length > 255) throw new RangeError(`${name}.alpnProtocols[${i}] must be at most 255 bytes`);
   }
-  const cert = checkString(o.cert, `${name}.cert`);
-  const key = checkString(o.key, `${name}.key`);
+  const cert = checkPem(o.cert, `${name}.cert`);
+  const key = checkPem(o.key, `${name}.key`);
+  for (const [i, root] of (ca ?? []).entries()) checkPem(root, o.ca === ca?.[0] ? `${name}.ca` : `${name}.ca[${i}]`);
   if ((cert === undefined) !== (key === undefined)) throw new TypeError(`${name}.cert and ${name}.key go together: give both or neither`);
   if (side === "server" && cert === undefined) throw new TypeError(`${name}.cert and ${name}.key are required to accept TLS connections`);
   return {

@@ -26,7 +26,7 @@ export interface TlsAdapter {
  * Runtimes whose adapter has TLS. Elsewhere the suite registers one named case that
  * fails, so a runtime without TLS never passes silently.
  */
-export const TLS_RUNTIMES: readonly string[] = ["node"];
+export const TLS_RUNTIMES: readonly string[] = ["node", "deno", "bun"];
 export const tlsAdapter = hangup as unknown as TlsAdapter;
 export const hasTls = TLS_RUNTIMES.includes(runtime);
 
