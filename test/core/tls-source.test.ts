@@ -129,7 +129,7 @@ describe("TlsSource", () => {
     assert.match(timedOut.message, /did not finish within 20 ms/);
   });
 
-  test("checkTlsOptions: defaults, and errors naming the option", () => {
+  test("checkTlsOptions: defaults, and errors naming the option", async () => {
     assert.deepEqual(checkTlsOptions(true, "tls", "client"), {
       serverName: undefined, ca: undefined, cert: undefined, key: undefined, alpnProtocols: undefined,
       rejectUnauthorized: true, allowTruncation: false, handshakeTimeout: 10_000,
