@@ -3,7 +3,8 @@
  * running it. Listens with TLS on 127.0.0.1, prints `READY <port>`, receives `bytes` from one
  * client (bench/tls.mjs starts it), prints `RESULT <json>` with the CPU time spent from the
  * first byte to the end. `native` is the runtime's own TLS server socket: node:tls on Node,
- * Deno.listenTls on Deno, Bun.listen({ tls }) on Bun.
+ * Deno.listenTls on Deno, Bun.listen({ tls }) on Bun; `node-tls` is node:tls's own server
+ * socket on any runtime (on Deno and Bun: what hangup's engine runs on, without hangup).
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
@@ -53,7 +54,7 @@ if (variant === "hangup") {
   } catch (err) {
     finish(String(err));
   }
-} else if (runtime === "node") {
+} else if (runtime === "node" || variant === "node-tls") {
   const tls = await import("node:tls");
   const server = tls.createServer({ cert, key }, (socket) => {
     socket.on("data", (chunk: Buffer) => onBytes(chunk.length));

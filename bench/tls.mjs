@@ -71,7 +71,7 @@ const rows = [];
 for (const runtime of only) {
   const best = {};
   for (let i = 0; i < REPEAT; i++) {
-    for (const variant of ["native", "hangup"]) {
+    for (const variant of runtime === "node" ? ["native", "hangup"] : ["native", "node-tls", "hangup"]) {
       const r = await measure(runtime, variant);
       if (r.received !== BYTES) throw new Error(`${runtime} ${variant}: received ${r.received} of ${BYTES} (${r.how})`);
       if (!best[variant] || r.cpuSecondsPerGiB < best[variant].cpuSecondsPerGiB) best[variant] = r;
@@ -82,6 +82,7 @@ for (const runtime of only) {
     "native CPU s/GiB": best.native.cpuSecondsPerGiB.toFixed(2),
     "hangup CPU s/GiB": best.hangup.cpuSecondsPerGiB.toFixed(2),
     "hangup / native": (best.hangup.cpuSecondsPerGiB / best.native.cpuSecondsPerGiB).toFixed(2),
+    "node:tls server CPU s/GiB": best["node-tls"]?.cpuSecondsPerGiB.toFixed(2) ?? "(= native)",
     "native MiB/s": best.native.wallMiBps.toFixed(0),
     "hangup MiB/s": best.hangup.wallMiBps.toFixed(0),
   });
