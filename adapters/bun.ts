@@ -43,6 +43,9 @@ import {
   type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
+import { acceptTls, checkedServerContext, clientTls, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+
+export type { StartTlsOptions } from "./node-tls.ts";
 
 export * from "../src/public.ts";
 
@@ -241,7 +244,7 @@ function addrsOf(socket: Socket<SocketState>, unixPath: string | undefined): { l
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>> {
-  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  const { endpoint, timeout, tls: tlsOptions, options: o } = checkConnectOptions(options);
   let abandoned = false;
   const socketHandlers: SocketHandler<SocketState> = {
     ...handlers,
@@ -266,7 +269,12 @@ export async function connect(options: ConnectOptions): Promise<Conn<Socket<unkn
   });
   socket.data ??= new SocketState(socket);
   const { local, remote } = addrsOf(socket, endpoint.transport === "unix" ? endpoint.path : undefined);
-  return createConn(bunSource(socket.data, local, remote), connOptionsOf(o));
+  const tcp = bunSource(socket.data, local, remote);
+  if (!tlsOptions) return createConn(tcp, connOptionsOf(o));
+  // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts): Bun's
+  // own TLS cannot tell a truncation from a clean close, and its upgradeTLS loses read-ahead bytes.
+  const hostname = tlsOptions.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
+  return createConn(await clientTls(tcp, hostname, tlsOptions, undefined, o.signal), connOptionsOf(o)) as Conn<Socket<unknown>>;
 }
 
 /**
@@ -285,7 +293,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, S
 export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Socket<unknown>>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>>;
 export async function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>> {
-  const { endpoint, options: o } = checkListenOptions(options);
+  const { endpoint, tls: tlsOptions, options: o } = checkListenOptions(options);
+  const context = tlsOptions && checkedServerContext(tlsOptions, "tls");
   let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
   const socketHandlers: SocketHandler<SocketState> = {
@@ -295,7 +304,9 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, So
       // Nothing is read until the application accepts the connection.
       socket.pause();
       const { local, remote } = addrsOf(socket, unixPath);
-      sink!.connection(bunSource(socket.data, local, remote));
+      const tcp = bunSource(socket.data, local, remote);
+      if (tlsOptions) acceptTls(sink!, tcp, context!, tlsOptions);
+      else sink!.connection(tcp);
     },
   };
   const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
@@ -318,4 +329,33 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, So
       server.stop(false);
     },
   }, connOptionsOf(o));
+}
+
+/**
+ * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`), as
+ * client (default) or server (`side: "server"`, with `cert` and `key`). `conn` is consumed;
+ * the bytes it had read ahead go to the TLS layer (Bun's own `upgradeTLS` loses them).
+ * Rejects with `TlsHandshakeError`.
+ *
+ * @example
+ * ```ts
+ * import { connect, startTls } from "hangup/bun";
+ * const plain = await connect({ hostname: "mail.example", port: 587 });
+ * await plain.write("STARTTLS\r\n");
+ * await plain.readUntil("\r\n");
+ * const conn = await startTls(plain, { serverName: "mail.example" });
+ * ```
+ */
+export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+  return upgradeToTls(conn, options, (native, remote) => {
+    const socket = native as Socket<SocketState>;
+    if (typeof socket !== "object" || socket === null || typeof socket.reload !== "function") {
+      throw new TypeError("conn must be a hangup Conn over a Bun socket");
+    }
+    // The old state is detached; a fresh one takes the socket's events from here on.
+    socket.data = new SocketState(socket);
+    socket.reload({ socket: handlers });
+    const local = conn.localAddr;
+    return bunSource(socket.data, local, remote);
+  });
 }

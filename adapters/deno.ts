@@ -37,6 +37,9 @@ import {
   type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
+import { acceptTls, checkedServerContext, clientTls, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+
+export type { StartTlsOptions } from "./node-tls.ts";
 
 export * from "../src/public.ts";
 
@@ -251,7 +254,7 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>> {
-  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  const { endpoint, timeout, tls: tlsOptions, options: o } = checkConnectOptions(options);
   const attempt = (endpoint.transport === "unix"
     ? Deno.connect({ transport: "unix", path: endpoint.path })
     : Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port }))
@@ -262,7 +265,11 @@ export async function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>>
     cancel: () => {},
     discard: (late) => late.close(),
   });
-  return createConn(denoSource(conn), connOptionsOf(o));
+  if (!tlsOptions) return createConn(denoSource(conn), connOptionsOf(o));
+  // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts):
+  // Deno.connectTls cannot tell a truncation from a reset here, nor upgrade a server.
+  const hostname = tlsOptions.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
+  return createConn(await clientTls(denoSource(conn), hostname, tlsOptions, undefined, o.signal), connOptionsOf(o)) as Conn<Deno.Conn>;
 }
 
 /**
@@ -281,7 +288,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, D
 export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Deno.Conn>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>>;
 export async function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>> {
-  const { endpoint, options: o } = checkListenOptions(options);
+  const { endpoint, tls: tlsOptions, options: o } = checkListenOptions(options);
+  const context = tlsOptions && checkedServerContext(tlsOptions, "tls");
   let server: Deno.Listener;
   try {
     server = endpoint.transport === "unix"
@@ -303,7 +311,9 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, De
           while (paused && !closed) await new Promise<void>((resolve) => (wake = resolve));
           if (closed) return;
           try {
-            sink.connection(denoSource(await server.accept()));
+            const tcp = denoSource(await server.accept());
+            if (tlsOptions) acceptTls(sink, tcp, context!, tlsOptions);
+            else sink.connection(tcp);
           } catch (err) {
             // A client that reset before it was accepted (Deno: NotConnected): take the next at once.
             // Anything else (EMFILE...) is transient too, but retried after a pause, not in a hot loop.
@@ -352,4 +362,27 @@ export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> 
   }
   if ((native as TaggedConn)[OWNED]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   return createConn(denoSource(native), options);
+}
+
+/**
+ * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`), as
+ * client (default) or server (`side: "server"`, with `cert` and `key`). `conn` is consumed;
+ * the bytes it had read ahead go to the TLS layer. Rejects with `TlsHandshakeError`.
+ *
+ * @example
+ * ```ts
+ * import { connect, startTls } from "hangup/deno";
+ * const plain = await connect({ hostname: "mail.example", port: 587 });
+ * await plain.write("STARTTLS\r\n");
+ * await plain.readUntil("\r\n");
+ * const conn = await startTls(plain, { serverName: "mail.example" });
+ * ```
+ */
+export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+  return upgradeToTls(conn, options, (native) => {
+    if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
+      throw new TypeError("conn must be a hangup Conn over a Deno.Conn");
+    }
+    return denoSource(native as Deno.Conn);
+  });
 }

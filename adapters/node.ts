@@ -39,6 +39,9 @@ import {
   type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
+import { acceptTls, checkedServerContext, clientTls, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+
+export type { StartTlsOptions } from "./node-tls.ts";
 
 export * from "../src/public.ts";
 
@@ -239,7 +242,7 @@ function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource<net.Soc
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Conn<net.Socket>> {
-  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  const { endpoint, timeout, tls: tlsOptions, options: o } = checkConnectOptions(options);
   const socket = endpoint.transport === "unix"
     ? net.connect({ path: endpoint.path, allowHalfOpen: true })
     : net.connect({ host: endpoint.hostname, port: endpoint.port, allowHalfOpen: true });
@@ -264,7 +267,10 @@ export async function connect(options: ConnectOptions): Promise<Conn<net.Socket>
     },
     discard: (late) => late.destroy(),
   });
-  return createConn(nodeSource(socket, endpoint), connOptionsOf(o));
+  const tcp = nodeSource(socket, endpoint);
+  if (!tlsOptions) return createConn(tcp, connOptionsOf(o));
+  const hostname = endpoint.transport === "tcp" ? endpoint.hostname : "localhost";
+  return createConn(await clientTls(tcp, tlsOptions.serverName ?? hostname, tlsOptions, undefined, o.signal), connOptionsOf(o)) as Conn<net.Socket>;
 }
 
 /**
@@ -284,7 +290,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, n
 export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, net.Socket>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>>;
 export async function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>> {
-  const { endpoint, backlog, options: o } = checkListenOptions(options);
+  const { endpoint, backlog, tls: tlsOptions, options: o } = checkListenOptions(options);
+  const context = tlsOptions && checkedServerContext(tlsOptions, "tls");
   // pauseOnConnect: nothing is read from a connection until the application accepts it.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
@@ -307,7 +314,9 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, ne
     addr,
     start(sink) {
       server.on("connection", (socket: net.Socket) => {
-        sink.connection(nodeSource(socket, endpoint));
+        const tcp = nodeSource(socket, endpoint);
+        if (tlsOptions) acceptTls(sink, tcp, context!, tlsOptions);
+        else sink.connection(tcp);
       });
     },
     close: () =>
@@ -340,4 +349,28 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket
   if ((native as TaggedSocket)[SOURCE]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
   return createConn(nodeSource(native), options);
+}
+
+/**
+ * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`), as
+ * client (default) or server (`side: "server"`, with `cert` and `key`). `conn` is consumed
+ * (its later operations throw `SocketClosedError`); the bytes it had read ahead, such as a
+ * ClientHello pipelined behind `STARTTLS\r\n`, go to the TLS layer. Rejects with
+ * `TlsHandshakeError` if the handshake fails or `handshakeTimeout` passes.
+ *
+ * @example
+ * ```ts
+ * import { connect, startTls } from "hangup/node";
+ * const plain = await connect({ hostname: "mail.example", port: 587 });
+ * await plain.readUntil("\r\n");
+ * await plain.write("STARTTLS\r\n");
+ * await plain.readUntil("\r\n");
+ * const conn = await startTls(plain, { serverName: "mail.example" });
+ * ```
+ */
+export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+  return upgradeToTls(conn, options, (native, remote) => {
+    if (!(native instanceof net.Socket)) throw new TypeError("conn must be a hangup Conn over a net.Socket");
+    return nodeSource(native, remote.transport === "unix" ? remote : undefined);
+  });
 }

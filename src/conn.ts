@@ -5,6 +5,7 @@ import {
   LimitExceededError,
   SocketClosedError,
   SocketError,
+  TlsTruncatedError,
   UnexpectedEofError,
   WriteTimeoutError,
 } from "./errors.ts";
@@ -32,6 +33,7 @@ import type {
   OperationOptions,
   PeekOptions,
   ScanOptions,
+  TlsInfo,
 } from "./types.ts";
 
 const WAIT: unique symbol = Symbol("wait");
@@ -116,8 +118,8 @@ class SourceSink implements ConnSink {
   data(chunk: Uint8Array): void {
     sinkDelivery.data(this.conn, chunk);
   }
-  end(): void {
-    sinkDelivery.end(this.conn);
+  end(info?: { truncated?: boolean }): void {
+    sinkDelivery.end(this.conn, info?.truncated === true);
   }
   error(err: unknown): void {
     sinkDelivery.error(this.conn, err);
@@ -129,7 +131,7 @@ class SourceSink implements ConnSink {
 
 let sinkDelivery: {
   data(conn: SourceConn, chunk: Uint8Array): void;
-  end(conn: SourceConn): void;
+  end(conn: SourceConn, truncated: boolean): void;
   error(conn: SourceConn, err: unknown): void;
   closed(conn: SourceConn): void;
 };
@@ -138,7 +140,7 @@ class SourceConn implements Conn {
   static {
     sinkDelivery = {
       data: (conn, chunk) => conn.#onData(chunk),
-      end: (conn) => conn.#onEnd(),
+      end: (conn, truncated) => conn.#onEnd(truncated),
       error: (conn, err) => conn.#onError(toSocketError(err, "read")),
       closed: (conn) => conn.#onClosed(),
     };
@@ -242,6 +244,10 @@ class SourceConn implements Conn {
     return this.#source.remoteAddr;
   }
 
+  get tls(): TlsInfo | undefined {
+    return this.#source.tls;
+  }
+
   get ended(): Promise<EndInfo> {
     if (!this.#ended) {
       this.#ended = this.#endInfo ? Promise.resolve(this.#endInfo) : new Promise((resolve) => (this.#resolveEnded = resolve));
@@ -284,10 +290,10 @@ class SourceConn implements Conn {
     this.#wakeReader();
   }
 
-  #onEnd(): void {
+  #onEnd(truncated: boolean): void {
     if (this.#stop || this.#readEnd !== undefined) return;
     this.#readEnd = null;
-    this.#settle("eof");
+    this.#settle(truncated ? "truncated" : "eof");
     this.#wakeReader();
     if (this.#writeClosed) this.#release();
   }
@@ -299,7 +305,7 @@ class SourceConn implements Conn {
     if (error.code !== "EPIPE") return this.#fail(error);
     this.#failure ??= relabel(error, "write");
     this.#dropWrites(this.#failure);
-    this.#onEnd();
+    this.#onEnd(false);
     if (!this.#sourceClosed) void SETTLED.then(() => this.#releaseFailed());
   }
 
@@ -1040,6 +1046,8 @@ function endReasonOf(error: SocketError): EndReason {
       return "idle";
     case "ERR_WRITE_TIMEOUT":
       return "timeout";
+    case "ERR_TLS_TRUNCATED":
+      return "truncated";
     default:
       return "error";
   }
@@ -1048,6 +1056,8 @@ function endReasonOf(error: SocketError): EndReason {
 function signalReasonFor(reason: EndReason): SocketError {
   return reason === "eof"
     ? new SocketError("The peer closed the connection", "ERR_EOF")
+    : reason === "truncated"
+    ? new TlsTruncatedError()
     : new SocketClosedError("The connection was closed here");
 }
 

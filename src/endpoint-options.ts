@@ -1,5 +1,6 @@
 import { checkDuration, checkInteger, checkOptionsObject, describe, resolveConnOptions } from "./options.ts";
-import type { ConnOptions } from "./types.ts";
+import { checkTlsOptions, type ResolvedTlsOptions } from "./tls-options.ts";
+import type { ConnOptions, TlsOptions } from "./types.ts";
 
 /**
  * Options of `connect`: a TCP host and port, or a Unix socket path.
@@ -13,6 +14,8 @@ import type { ConnOptions } from "./types.ts";
 export type ConnectOptions = ({ hostname?: string; port: number } | { path: string }) & ConnOptions & {
   /** ms to wait for the connection; rejects with `TimedOutError`. */
   timeout?: number;
+  /** TLS from the first byte: `true` for the defaults, or TlsOptions. */
+  tls?: true | TlsOptions;
 };
 
 /**
@@ -51,6 +54,8 @@ export type TcpListenOptions = { hostname?: string; port?: number; path?: undefi
 export type UnixListenOptions = { path: string } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
   backlog?: number;
+  /** Accept TLS: `cert` and `key` required; `accept()` yields connections whose handshake completed. */
+  tls?: TlsOptions;
 };
 
 /**
@@ -117,13 +122,14 @@ function endpointOf(o: Record<string, unknown>, portRequired: boolean, defaultHo
  * checkConnectOptions({ port: 70000 }); // RangeError: port must be an integer from 1 to 65535, got 70000
  * ```
  */
-export function checkConnectOptions(options: unknown): { endpoint: Endpoint; timeout: number; options: ConnectOptions } {
+export function checkConnectOptions(options: unknown): { endpoint: Endpoint; timeout: number; tls: ResolvedTlsOptions | undefined; options: ConnectOptions } {
   const o = checkOptionsObject(options, "options");
   if (options === undefined) throw new TypeError("options must be an object with port (or path), got undefined");
   const endpoint = endpointOf(o, true, DEFAULT_CONNECT_HOSTNAME);
   const timeout = checkDuration(o.timeout, "timeout", 0);
+  const tls = o.tls === undefined ? undefined : checkTlsOptions(o.tls, "tls", "client");
   resolveConnOptions(o);
-  return { endpoint, timeout, options: o as unknown as ConnectOptions };
+  return { endpoint, timeout, tls, options: o as unknown as ConnectOptions };
 }
 
 /**
@@ -134,12 +140,13 @@ export function checkConnectOptions(options: unknown): { endpoint: Endpoint; tim
  * checkListenOptions({ port: -1 }); // RangeError: port must be an integer from 0 to 65535, got -1
  * ```
  */
-export function checkListenOptions(options: unknown): { endpoint: Endpoint; backlog: number | undefined; options: ListenOptions } {
+export function checkListenOptions(options: unknown): { endpoint: Endpoint; backlog: number | undefined; tls: ResolvedTlsOptions | undefined; options: ListenOptions } {
   const o = checkOptionsObject(options, "options");
   const endpoint = endpointOf(o, false, DEFAULT_LISTEN_HOSTNAME);
   const backlog = o.backlog === undefined ? undefined : checkInteger(o.backlog, "backlog", 0, 1);
+  const tls = o.tls === undefined ? undefined : checkTlsOptions(o.tls, "tls", "server");
   resolveConnOptions(o);
-  return { endpoint, backlog, options: o as unknown as ListenOptions };
+  return { endpoint, backlog, tls, options: o as unknown as ListenOptions };
 }
 
 /**

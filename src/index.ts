@@ -19,6 +19,8 @@ export * from "./public.ts";
 export { createConn } from "./conn.ts";
 export { createListener } from "./listener.ts";
 export type { ConnSink, ConnSource, ListenerSink, ListenerSource } from "./source.ts";
+export { type TlsEngine, type TlsEvents, TlsSource, type TlsWire } from "./tls-source.ts";
+export { checkTlsOptions, DEFAULT_HANDSHAKE_TIMEOUT, type ResolvedTlsOptions } from "./tls-options.ts";
 export { resolveConnOptions, type ResolvedConnOptions } from "./options.ts";
 export { type DeadlineOptions, withDeadline } from "./deadline.ts";
 export {

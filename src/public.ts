@@ -46,6 +46,8 @@ export type {
   Runtime,
   ScanOptions,
   TcpAddr,
+  TlsInfo,
+  TlsOptions,
   UnixAddr,
 } from "./types.ts";
 export type { ConnectOptions, ListenOptions, TcpListenOptions, UnixListenOptions } from "./endpoint-options.ts";

@@ -1,4 +1,4 @@
-import type { Addr } from "./types.ts";
+import type { Addr, TlsInfo } from "./types.ts";
 
 /**
  * What a connection source tells the core. An adapter calls these from its
@@ -17,8 +17,12 @@ import type { Addr } from "./types.ts";
 export interface ConnSink {
   /** Bytes from the peer, in order. The core keeps the chunk: do not reuse its memory. */
   data(chunk: Uint8Array): void;
-  /** The peer's FIN: no more bytes will come. Only for a real FIN, never for a reset. */
-  end(): void;
+  /**
+   * The peer's FIN: no more bytes will come. Only for a real FIN, never for a reset.
+   * A TLS source passes `{ truncated: true }` for a FIN without close_notify the user allowed
+   * (`allowTruncation`); a truncation not allowed is `error(new TlsTruncatedError())`.
+   */
+  end(info?: { truncated?: boolean }): void;
   /** The transport failed; pass the runtime's error unchanged, the core maps it with `toSocketError`. */
   error(err: unknown): void;
   /** The handle is released. Call once, after `end`/`error` if any; calls after it are ignored. */
@@ -57,6 +61,8 @@ export interface ConnSource<Native = unknown> {
   readonly remoteAddr: Addr;
   /** The runtime's socket, handed out by `Conn.unwrap()`. */
   readonly native: Native;
+  /** What the TLS handshake negotiated, for a source that speaks TLS; absent for plaintext. */
+  readonly tls?: TlsInfo | undefined;
   /** Begin reading and reporting to `sink`. */
   start(sink: ConnSink): void;
   /** Stop reading from the OS (the core holds `highWaterMark` unread bytes). */

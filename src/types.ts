@@ -228,6 +228,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
    * ```
    */
   readonly remoteAddr: Addr;
+  /** Set once a TLS handshake completed (connect/listen with `tls`, `startTls`); else undefined. */
+  readonly tls: TlsInfo | undefined;
 
   /** The next bytes; `null` at EOF, forever. */
   read(options?: OperationOptions): Promise<Uint8Array | null>;
@@ -295,4 +297,49 @@ export interface Listener<A extends Addr = Addr, Native = unknown> extends Async
   accept(options?: OperationOptions): Promise<Conn<Native> | null>;
   /** Stop accepting; iteration and pending `accept()` end; established connections stay. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * TLS options of `connect`, `listen` and `startTls`.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ hostname: "db.internal", port: 5432,
+ *   tls: { ca: caPem, alpnProtocols: ["postgresql"], handshakeTimeout: 5000 } });
+ * ```
+ */
+export interface TlsOptions {
+  /** SNI, and the name the peer's certificate must match; default: the hostname connected to. */
+  serverName?: string;
+  /** PEM roots to trust instead of the runtime's store. */
+  ca?: string | string[];
+  /** PEM certificate chain: required to listen; a client certificate when connecting. */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /** ALPN protocols to offer (client) or accept (server), in order of preference. */
+  alpnProtocols?: string[];
+  /** Reject a peer whose certificate does not verify; default true. */
+  rejectUnauthorized?: boolean;
+  /** A FIN without close_notify ends the read side cleanly; `ended` still says "truncated". */
+  allowTruncation?: boolean;
+  /** ms to wait for the handshake (a listener drops the connection after it); default 10000. */
+  handshakeTimeout?: number;
+}
+
+/**
+ * What a completed TLS handshake negotiated.
+ *
+ * @example
+ * ```ts
+ * console.log(conn.tls); // { protocol: "TLSv1.3", alpnProtocol: "h2", serverName: "example.com" }
+ * ```
+ */
+export interface TlsInfo {
+  /** The protocol version, e.g. "TLSv1.3". */
+  protocol: string;
+  /** The negotiated ALPN protocol, or null. */
+  alpnProtocol: string | null;
+  /** The SNI name: sent (client) or received (server); null without one. */
+  serverName: string | null;
 }

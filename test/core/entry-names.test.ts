@@ -53,6 +53,8 @@ const USER_API = [
   "type TcpAddr",
   "type TcpListenOptions",
   "type TlsHandshakeErrorOptions",
+  "type TlsInfo",
+  "type TlsOptions",
   "type UnixAddr",
   "type UnixListenOptions",
 ];
@@ -67,6 +69,9 @@ const ADAPTER_CONTRACT = [
   "resolveConnOptions",
   "tcpAddr",
   "withDeadline",
+  "checkTlsOptions",
+  "DEFAULT_HANDSHAKE_TIMEOUT",
+  "TlsSource",
   "type ConnSink",
   "type ConnSource",
   "type DeadlineOptions",
@@ -74,12 +79,16 @@ const ADAPTER_CONTRACT = [
   "type ListenerSink",
   "type ListenerSource",
   "type ResolvedConnOptions",
+  "type ResolvedTlsOptions",
+  "type TlsEngine",
+  "type TlsEvents",
+  "type TlsWire",
 ];
 
 const ENTRIES: Record<string, { file: string; names: string[] }> = {
-  node: { file: "adapters/node.ts", names: [...USER_API, "connect", "listen", "wrap", "runtime"] },
-  deno: { file: "adapters/deno.ts", names: [...USER_API, "connect", "listen", "wrap", "runtime"] },
-  bun: { file: "adapters/bun.ts", names: [...USER_API, "connect", "listen", "runtime"] },
+  node: { file: "adapters/node.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "type StartTlsOptions"] },
+  deno: { file: "adapters/deno.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "type StartTlsOptions"] },
+  bun: { file: "adapters/bun.ts", names: [...USER_API, "connect", "listen", "startTls", "runtime", "type StartTlsOptions"] },
   workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "runtime"] },
   core: { file: "src/index.ts", names: [...USER_API, ...ADAPTER_CONTRACT] },
 };

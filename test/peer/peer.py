@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -52,6 +53,8 @@ def payload(cmd):
 
 def error_name(exc):
     import errno
+    if isinstance(exc, TlsTruncated):
+        return "truncated"
     if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.ECONNRESET:
         return "reset"
     if isinstance(exc, BrokenPipeError) or getattr(exc, "errno", None) == errno.EPIPE:
@@ -107,7 +110,8 @@ def rst(sock):
 
 
 def op_send(cmd):
-    """Sends bytes, then optionally ends with `then`: "fin", "rst" or "close"."""
+    """Sends bytes, then optionally ends with `then`: "fin", "rst", "close" or, over TLS,
+    "close_notify" (close_notify then FIN); over TLS "fin" is the TCP FIN alone, a truncation."""
     sock = sockets[cmd["conn"]]
     chunk = cmd.get("chunk", 65536)
     st = stats[cmd["conn"]]
@@ -129,7 +133,10 @@ def op_send(cmd):
     except OSError as exc:
         error = error_name(exc)
     then = cmd.get("then")
-    if then == "fin":
+    if then == "close_notify":
+        sock.close_notify()
+        sock.shutdown(socket.SHUT_WR)
+    elif then == "fin":
         sock.shutdown(socket.SHUT_WR)
     elif then == "rst":
         rst(sock)
@@ -313,6 +320,169 @@ def op_storm(cmd):
         futures = [pool.submit(storm_one, host, cmd["port"], i, cmd.get("seed", 1), cmd.get("idle_ms", 500)) for i in range(cmd["count"])]
         truths = [f.result() for f in futures]
     return {"truths": truths}
+
+
+# ---- TLS ---------------------------------------------------------------------
+# TLS runs in memory (ssl.SSLObject over MemoryBIOs) above the raw socket, so each
+# ending is exactly what the test asked for: close_notify is an SSL record we send,
+# FIN is shutdown(SHUT_WR) on the TCP socket beneath, RST is SO_LINGER 0.
+
+CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tls")
+
+
+class TlsTruncated(OSError):
+    """The TCP stream ended without a close_notify."""
+
+
+class TlsConn:
+    """An SSLObject over a raw socket, with the socket methods the plain ops use."""
+
+    def __init__(self, raw, sslobj, incoming, outgoing):
+        self.raw = raw
+        self.ssl = sslobj
+        self.incoming = incoming
+        self.outgoing = outgoing
+        self.lock = threading.Lock()       # the SSLObject, shared by a sending and a receiving thread
+        self.send_lock = threading.Lock()  # keeps records in order on the wire
+        self.timeout = None
+
+    def _flush(self):
+        with self.send_lock:
+            with self.lock:
+                out = self.outgoing.read()
+            if out:
+                self.raw.sendall(out)
+
+    def _pull(self):
+        """One raw read into the TLS layer; False at TCP EOF."""
+        self.raw.settimeout(self.timeout)
+        data = self.raw.recv(65536)
+        with self.lock:
+            if data:
+                self.incoming.write(data)
+            else:
+                self.incoming.write_eof()
+        return bool(data)
+
+    def handshake(self, first=b""):
+        """Runs the handshake; `first` is sent just before the first flight (a pipelined STARTTLS line)."""
+        while True:
+            try:
+                with self.lock:
+                    self.ssl.do_handshake()
+                with self.send_lock:
+                    out = first + self.outgoing.read()
+                    first = b""
+                    if out:
+                        self.raw.sendall(out)
+                return
+            except ssl.SSLWantReadError:
+                with self.send_lock:
+                    out = first + self.outgoing.read()
+                    first = b""
+                    if out:
+                        self.raw.sendall(out)
+                if not self._pull():
+                    raise TlsTruncated("TCP EOF during the handshake")
+            except ssl.SSLError:
+                self._flush()  # the alert, so the other side learns why
+                raise
+
+    def settimeout(self, timeout):
+        self.timeout = timeout
+
+    def sendall(self, data):
+        view = memoryview(data)
+        for offset in range(0, len(view), 16384):
+            with self.send_lock:
+                with self.lock:
+                    self.ssl.write(view[offset:offset + 16384])
+                    out = self.outgoing.read()
+                self.raw.sendall(out)
+
+    def recv(self, limit):
+        """Plaintext; b"" after the peer's close_notify; TlsTruncated at a TCP EOF without one."""
+        while True:
+            try:
+                with self.lock:
+                    return self.ssl.read(limit)
+            except ssl.SSLZeroReturnError:
+                return b""
+            except ssl.SSLEOFError:
+                raise TlsTruncated("EOF without close_notify")
+            except ssl.SSLWantReadError:
+                pass
+            self._flush()  # post-handshake messages (key updates) may need an answer
+            self._pull()
+
+    def close_notify(self):
+        try:
+            with self.lock:
+                self.ssl.unwrap()
+        except (ssl.SSLWantReadError, ssl.SSLError):
+            pass  # sent ours; we do not wait for theirs
+        self._flush()
+
+    def shutdown(self, how):
+        self.raw.shutdown(how)
+
+    def setsockopt(self, *args):
+        self.raw.setsockopt(*args)
+
+    def close(self):
+        self.raw.close()
+
+
+def tls_context(cmd, server_side):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server_side else ssl.PROTOCOL_TLS_CLIENT)
+    if "min_version" in cmd:
+        ctx.minimum_version = getattr(ssl.TLSVersion, cmd["min_version"])
+    if "max_version" in cmd:
+        ctx.maximum_version = getattr(ssl.TLSVersion, cmd["max_version"])
+    if server_side:
+        name = cmd.get("cert", "server")
+        ctx.load_cert_chain(os.path.join(CERTS, name + ".pem"), os.path.join(CERTS, name + ".key"))
+    elif cmd.get("verify", True):
+        ctx.load_verify_locations(os.path.join(CERTS, "ca.pem"))
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cmd.get("alpn"):
+        ctx.set_alpn_protocols(cmd["alpn"])
+    return ctx
+
+
+def op_tls(cmd):
+    """Runs TLS over the TCP handle `conn` as `side` ("server" or "client"); the handle then speaks TLS.
+    `line` (client only) is sent right before the ClientHello, in the same segment (a pipelined STARTTLS).
+    A failed handshake is a result, not an error: {"handshake_error": ...}."""
+    handle = cmd["conn"]
+    raw = sockets[handle]
+    # Records go out as they are written: with Nagle, a record behind an unacknowledged
+    # handshake flight could still sit in the send queue when an RST discards it.
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    server_side = cmd["side"] == "server"
+    ctx = tls_context(cmd, server_side)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    hostname = None if server_side else cmd.get("server_hostname", "127.0.0.1")
+    conn = TlsConn(raw, ctx.wrap_bio(incoming, outgoing, server_side=server_side, server_hostname=hostname), incoming, outgoing)
+    conn.timeout = cmd.get("timeout_ms", 10000) / 1000
+    try:
+        conn.handshake(cmd.get("line", "").encode())
+    except (ssl.SSLError, OSError) as exc:
+        return {"handshake_error": "%s: %s" % (type(exc).__name__, exc)}
+    conn.timeout = None
+    sockets[handle] = conn
+    return {"protocol": conn.ssl.version(), "alpn": conn.ssl.selected_alpn_protocol()}
+
+
+def op_close_notify(cmd):
+    """Sends close_notify; with `fin` also the TCP FIN right behind it."""
+    conn = sockets[cmd["conn"]]
+    conn.close_notify()
+    if cmd.get("fin", True):
+        conn.shutdown(socket.SHUT_WR)
+    return {}
 
 
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}

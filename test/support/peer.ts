@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 const PEER_SCRIPT = fileURLToPath(new URL("../peer/peer.py", import.meta.url));
 
 /** How the peer saw a stream end. */
-export type PeerEnd = "eof" | "reset" | "timeout" | "count" | "epipe";
+export type PeerEnd = "eof" | "reset" | "timeout" | "count" | "epipe" | "truncated";
 
 export interface Received {
   length: number;
@@ -21,7 +21,32 @@ export interface Sent {
 }
 
 /** What to send: `data`, `text`, `size` random bytes, or `size` copies of the byte `fill`; then FIN, RST or close. */
-type Send = { data?: Uint8Array; text?: string; size?: number; fill?: number; then?: "fin" | "rst" | "close"; chunk?: number };
+type Send = { data?: Uint8Array; text?: string; size?: number; fill?: number; then?: "fin" | "rst" | "close" | "close_notify"; chunk?: number };
+
+/** A certificate of test/fixtures/tls the peer presents as a TLS server. */
+export type PeerCert = "server" | "expired" | "wrongname" | "selfsigned";
+
+/** How the peer runs TLS over one of its TCP connections. */
+export interface PeerTls {
+  side: "server" | "client";
+  /** Server: the certificate to present; default "server". */
+  cert?: PeerCert;
+  /** Client: verify the server against the test CA; default true. */
+  verify?: boolean;
+  /** Client: SNI and the name checked; default "127.0.0.1". */
+  serverHostname?: string;
+  alpn?: string[];
+  /** Client: plaintext sent right before the ClientHello, in the same segment (a pipelined STARTTLS). */
+  line?: string;
+  timeoutMs?: number;
+}
+
+/** What the peer's TLS handshake gave: the version and ALPN, or why it failed. */
+export interface PeerTlsResult {
+  protocol?: string;
+  alpn?: string | null;
+  handshakeError?: string;
+}
 
 /**
  * The controllable raw-socket peer (test/peer/peer.py), one process per test.
@@ -87,6 +112,22 @@ export class Peer {
     if (what.data) args.data = Buffer.from(what.data).toString("base64");
     else args.text = what.text;
     return (await this.command("drip", args)) as unknown as Sent;
+  }
+
+  /**
+   * Runs TLS over the TCP connection `conn`; from then on send/recv/fin/rst on it speak TLS:
+   * `fin` is the TCP FIN alone (a truncation), `closeNotify` sends close_notify (then FIN), and
+   * `recv` ends with "eof" at the peer's close_notify, "truncated" at a FIN without one.
+   */
+  async tls(conn: number, options: PeerTls): Promise<PeerTlsResult> {
+    const { serverHostname, timeoutMs, ...rest } = options;
+    const r = await this.command("tls", { conn, ...rest, server_hostname: serverHostname, timeout_ms: timeoutMs });
+    return { protocol: r.protocol as string | undefined, alpn: r.alpn as string | null | undefined, handshakeError: r.handshake_error as string | undefined };
+  }
+
+  /** Sends a TLS close_notify, then (unless `fin: false`) the TCP FIN. */
+  closeNotify(conn: number, options: { fin?: boolean } = {}): Promise<unknown> {
+    return this.command("close_notify", { conn, fin: options.fin ?? true });
   }
 
   fin(conn: number): Promise<unknown> {

@@ -1,0 +1,335 @@
+/**
+ * The `node:tls` TLS engine, used by the Node, Deno and Bun adapters: `node:tls` run over a
+ * `stream.Duplex` that hangup feeds with the TCP bytes its own source reads, so hangup's TCP socket keeps telling FIN from RST, and the
+ * order of "TLS ended" and "TCP FIN consumed" tells a close_notify from a truncation.
+ *
+ * @module
+ */
+import { isIP } from "node:net";
+import { Duplex } from "node:stream";
+import * as tls from "node:tls";
+import {
+  type Addr,
+  checkTlsOptions,
+  type Conn,
+  type ConnOptions,
+  connOptionsOf,
+  type ConnSource,
+  createConn,
+  type ListenerSink,
+  type ResolvedTlsOptions,
+  resolveConnOptions,
+  type TlsEngine,
+  type TlsEvents,
+  type TlsInfo,
+  type TlsOptions,
+  TlsSource,
+  type TlsWire,
+} from "../src/index.ts";
+import { checkOptionsObject } from "../src/options.ts";
+
+/** One TLS connection's engine: a client, or a server with the listener's shared context. */
+export type NodeTlsRole =
+  | { side: "client"; hostname: string; options: ResolvedTlsOptions }
+  | { side: "server"; context: tls.SecureContext; options: ResolvedTlsOptions };
+
+/**
+ * A server's certificate and key, parsed once for every connection of a listener.
+ *
+ * @example
+ * ```ts
+ * const context = serverContext(checkTlsOptions({ cert, key }, "tls", "server"));
+ * ```
+ */
+export function serverContext(options: ResolvedTlsOptions): tls.SecureContext {
+  return tls.createSecureContext({ cert: options.cert, key: options.key, ca: options.ca });
+}
+
+const HIGH_WATER_MARK = 65536;
+
+/**
+ * Bun's node:tls answers the peer's close_notify with its own at once and drops its write
+ * side: a later write fails (EBADF) or never calls back. So after the peer's close_notify
+ * hangup refuses writes itself (EPIPE), and ending sends only the FIN that is still due.
+ */
+const ANSWERS_CLOSE_NOTIFY = "Bun" in globalThis;
+
+/**
+ * `node:tls` over bytes hangup feeds (see the module comment).
+ *
+ * @example
+ * ```ts
+ * const source = new TlsSource(tcpSource, new NodeTlsEngine({ side: "client", hostname, options }), { allowTruncation: false });
+ * ```
+ */
+export class NodeTlsEngine implements TlsEngine {
+  readonly #role: NodeTlsRole;
+  #duplex: Duplex | undefined;
+  #socket: tls.TLSSocket | undefined;
+  /** Our TCP EOF reached the TLS layer: a TLS end from now on is caused by it (a truncation). */
+  #eofConsumed = false;
+  #endedByEof: boolean | undefined;
+  #wire: TlsWire | undefined;
+  #ending: Promise<void> | undefined;
+  /** The TLS layer closed our write side by itself (ANSWERS_CLOSE_NOTIFY). */
+  #writeGone = false;
+  #listeners: { data: (chunk: Buffer) => void; end: () => void; error: (err: Error) => void } | undefined;
+
+  constructor(role: NodeTlsRole) {
+    this.#role = role;
+  }
+
+  get native(): tls.TLSSocket | undefined {
+    return this.#socket;
+  }
+
+  start(wire: TlsWire, events: TlsEvents): void {
+    this.#wire = wire;
+    const duplex = new Duplex({
+      allowHalfOpen: true,
+      autoDestroy: false,
+      readableHighWaterMark: HIGH_WATER_MARK,
+      read: () => wire.resume(),
+      write: (chunk: Buffer, _encoding, done) => void wire.write(chunk).then(() => done(), done),
+      final: (done) => void wire.end().then(() => done(), done),
+    });
+    // Registered before the TLS socket's own 'end' listener (which hands the EOF to the TLS
+    // layer), so the flag is set by the time the TLS layer can end because of it.
+    duplex.on("end", () => (this.#eofConsumed = true));
+    duplex.on("error", () => {});
+    this.#duplex = duplex;
+
+    const role = this.#role;
+    const o = role.options;
+    const alpn = o.alpnProtocols;
+    let socket: tls.TLSSocket;
+    if (role.side === "client") {
+      const serverName = o.serverName ?? role.hostname;
+      socket = tls.connect({
+        socket: duplex,
+        host: serverName,
+        // SNI carries names only (RFC 6066); an IP is still checked against the certificate.
+        servername: isIP(serverName) === 0 ? serverName : undefined,
+        ca: o.ca,
+        cert: o.cert,
+        key: o.key,
+        ALPNProtocols: alpn,
+        rejectUnauthorized: o.rejectUnauthorized,
+        allowHalfOpen: true,
+      } as tls.ConnectionOptions);
+      socket.once("secureConnect", () => events.handshake(this.#info(isIP(serverName) === 0 ? serverName : null)));
+    } else {
+      socket = new tls.TLSSocket(duplex as never, {
+        isServer: true,
+        secureContext: role.context,
+        ALPNProtocols: alpn,
+        requestCert: false,
+        rejectUnauthorized: false,
+      });
+      socket.once("secure", () => {
+        const sni = (socket as tls.TLSSocket & { servername?: string | false }).servername;
+        events.handshake(this.#info(typeof sni === "string" && sni !== "" ? sni : null));
+      });
+    }
+    (socket as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
+    this.#socket = socket;
+
+    // The TLS layer ends its readable side with push(null): for a close_notify while our TCP
+    // EOF is still on its way, or because of that EOF. Seen here, at that moment.
+    const push = socket.push;
+    socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null && this.#endedByEof === undefined) this.#endedByEof = this.#eofConsumed;
+      return push.call(socket, chunk, encoding);
+    };
+    const listeners = {
+      data: (chunk: Buffer) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+      end: () => {
+        const closeNotify = !(this.#endedByEof ?? this.#eofConsumed);
+        if (closeNotify && ANSWERS_CLOSE_NOTIFY) this.#writeGone = true;
+        events.end(closeNotify);
+      },
+      error: (err: Error) => events.error(err),
+    };
+    socket.on("data", listeners.data);
+    socket.on("end", listeners.end);
+    socket.on("error", listeners.error);
+    this.#listeners = listeners;
+  }
+
+  #info(serverName: string | null): TlsInfo {
+    const socket = this.#socket!;
+    const alpn = socket.alpnProtocol;
+    return { protocol: socket.getProtocol() ?? "unknown", alpnProtocol: typeof alpn === "string" ? alpn : null, serverName };
+  }
+
+  feed(bytes: Uint8Array): void {
+    if (!this.#duplex!.push(bytes)) this.#wire!.pause();
+  }
+
+  feedEnd(): void {
+    this.#duplex!.push(null);
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#writeGone) {
+      const err = Object.assign(new Error("write EPIPE: Bun's TLS layer closed the write side at the peer's close_notify"), { code: "EPIPE" });
+      return Promise.reject(err);
+    }
+    const socket = this.#socket!;
+    return new Promise<void>((resolve, reject) => void socket.write(bytes, (err) => (err ? reject(err) : resolve())));
+  }
+
+  end(): Promise<void> {
+    const socket = this.#socket!;
+    if (this.#writeGone) return (this.#ending ??= this.#wire!.end());
+    return (this.#ending ??= new Promise<void>((resolve, reject) => {
+      if (socket.destroyed) return reject(socket.errored ?? new Error("TLS socket destroyed"));
+      const onError = (err: Error): void => reject(err);
+      socket.once("error", onError);
+      socket.end(() => {
+        socket.off("error", onError);
+        resolve();
+      });
+    }));
+  }
+
+  pause(): void {
+    this.#socket!.pause();
+  }
+
+  resume(): void {
+    this.#socket!.resume();
+  }
+
+  async drain(): Promise<void> {
+    const socket = this.#socket!;
+    const duplex = this.#duplex!;
+    socket.resume();
+    // Each turn lets the TLS layer take what is queued and emit what it decrypted; bounded,
+    // because a TLS layer that stopped reading (it failed) never empties the queue.
+    for (let turn = 0; turn < 50; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (duplex.readableLength === 0 && socket.readableLength === 0 && turn >= 1) return;
+    }
+  }
+
+  destroy(): void {
+    this.#socket?.destroy();
+    this.#duplex?.destroy();
+  }
+
+  detach(): void {
+    const socket = this.#socket!;
+    const listeners = this.#listeners!;
+    socket.pause();
+    socket.off("data", listeners.data);
+    socket.off("end", listeners.end);
+    // Replaced, not removed: an 'error' with no listener would crash the process.
+    socket.off("error", listeners.error);
+    socket.on("error", () => {});
+  }
+}
+
+/**
+ * A listener's certificate, parsed once; a bad PEM is the caller's TypeError naming the option.
+ *
+ * @example
+ * ```ts
+ * const context = checkedServerContext(checkTlsOptions({ cert, key }, "tls", "server"), "tls");
+ * ```
+ */
+export function checkedServerContext(options: ResolvedTlsOptions, name: string): tls.SecureContext {
+  try {
+    return serverContext(options);
+  } catch (err) {
+    throw new TypeError(`${name}.cert and ${name}.key must be a PEM certificate and its private key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * TLS over `tcp` as a client, handshake done (`initial`: ciphertext read ahead before an upgrade).
+ * Rejects with `TlsHandshakeError`, or `signal.reason`, and releases `tcp`.
+ *
+ * @example
+ * ```ts
+ * const conn = createConn(await clientTls(tcpSource, "db.internal", tlsOptions), connOptions);
+ * ```
+ */
+export async function clientTls(tcp: ConnSource, hostname: string, options: ResolvedTlsOptions, initial?: Uint8Array, signal?: AbortSignal): Promise<TlsSource> {
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), { allowTruncation: options.allowTruncation, initial });
+  await source.handshake(options.handshakeTimeout, signal);
+  return source;
+}
+
+/**
+ * TLS over `tcp` as a server, handshake done. See `clientTls`.
+ *
+ * @example
+ * ```ts
+ * const source = await serverTls(tcpSource, context, tlsOptions);
+ * ```
+ */
+export async function serverTls(
+  tcp: ConnSource,
+  context: tls.SecureContext,
+  options: ResolvedTlsOptions,
+  initial?: Uint8Array,
+  signal?: AbortSignal,
+): Promise<TlsSource> {
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context, options }), { allowTruncation: options.allowTruncation, initial });
+  await source.handshake(options.handshakeTimeout, signal);
+  return source;
+}
+
+/**
+ * A TLS listener's connection: handed to `sink` once its handshake completed; one that
+ * fails or stalls past `handshakeTimeout` is dropped. Handshakes run side by side, so none
+ * blocks the accept loop.
+ *
+ * @example
+ * ```ts
+ * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket), context, tlsOptions));
+ * ```
+ */
+export function acceptTls(sink: ListenerSink, tcp: ConnSource, context: tls.SecureContext, options: ResolvedTlsOptions): void {
+  serverTls(tcp, context, options).then((source) => sink.connection(source), () => {});
+}
+
+/**
+ * Options of `startTls`: TlsOptions, which end of the handshake this side plays
+ * (default "client"; "server" needs `cert` and `key`), and the new connection's ConnOptions.
+ *
+ * @example
+ * ```ts
+ * const secure = await startTls(conn, { side: "server", cert, key, idleTimeout: 30_000 });
+ * ```
+ */
+export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" | "server" };
+
+/**
+ * `startTls` for any adapter: checks the options, unwraps `conn` (its read-ahead bytes go to
+ * the TLS layer), takes its socket over with `tcpOf`, runs the handshake.
+ *
+ * @example
+ * ```ts
+ * export const startTls = (conn, options) => upgradeToTls(conn, options, (native, remote) => mySource(native));
+ * ```
+ */
+export async function upgradeToTls(conn: Conn, options: StartTlsOptions | undefined, tcpOf: (native: unknown, remote: Addr) => ConnSource): Promise<Conn> {
+  const o = checkOptionsObject(options, "options");
+  const side = o.side ?? "client";
+  if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
+  const tlsOptions = checkTlsOptions(o, "options", side);
+  const connOptions = connOptionsOf(o as ConnOptions);
+  resolveConnOptions(connOptions);
+  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") throw new TypeError("conn must be a hangup Conn");
+  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
+  const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
+  const remote = conn.remoteAddr;
+  const { buffered, native } = conn.unwrap();
+  const tcp = tcpOf(native, remote);
+  const source = side === "client"
+    ? await clientTls(tcp, tlsOptions.serverName ?? (remote.transport === "tcp" ? remote.hostname : "localhost"), tlsOptions, buffered, connOptions.signal)
+    : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
+  return createConn(source, connOptions);
+}

@@ -1,0 +1,92 @@
+/**
+ * TLS throughput, one measurement: `tls-receiver.ts <hangup|native> <bytes>` in the runtime
+ * running it. Listens with TLS on 127.0.0.1, prints `READY <port>`, receives `bytes` from one
+ * client (bench/tls.mjs starts it), prints `RESULT <json>` with the CPU time spent from the
+ * first byte to the end. `native` is the runtime's own TLS server socket: node:tls on Node,
+ * Deno.listenTls on Deno, Bun.listen({ tls }) on Bun; `node-tls` is node:tls's own server
+ * socket on any runtime (on Deno and Bun: what hangup's engine runs on, without hangup).
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+
+type Runtime = "node" | "deno" | "bun";
+const runtime: Runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const [variant, bytesText] = process.argv.slice(2) as [string, string];
+const expected = Number(bytesText);
+const pem = (name: string): string => readFileSync(new URL(`../test/fixtures/tls/${name}`, import.meta.url), "utf8");
+const cert = pem("server.pem");
+const key = pem("server.key");
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+const g = globalThis as Any;
+const cpu = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+let received = 0;
+let startCpu = 0;
+let startWall = 0;
+const onBytes = (n: number): void => {
+  if (received === 0) {
+    startCpu = cpu();
+    startWall = performance.now();
+  }
+  received += n;
+};
+const finish = (how: string): never => {
+  const cpuSeconds = cpu() - startCpu;
+  const wallSeconds = (performance.now() - startWall) / 1000;
+  const gib = received / 2 ** 30;
+  console.log(`RESULT ${JSON.stringify({ runtime, variant, received, how, cpuSecondsPerGiB: cpuSeconds / gib, wallMiBps: received / 2 ** 20 / wallSeconds })}`);
+  process.exit(received === expected ? 0 : 1);
+};
+
+if (variant === "hangup") {
+  const hangup = (await import(`../adapters/${runtime}.ts`)) as typeof import("../adapters/node.ts");
+  const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, tls: { cert, key } });
+  console.log(`READY ${(listener.addr as { port: number }).port}`);
+  const conn = (await listener.accept())!;
+  try {
+    for await (const chunk of conn) onBytes(chunk.length);
+    finish("eof");
+  } catch (err) {
+    finish(String(err));
+  }
+} else if (runtime === "node" || variant === "node-tls") {
+  const tls = await import("node:tls");
+  const server = tls.createServer({ cert, key }, (socket) => {
+    socket.on("data", (chunk: Buffer) => onBytes(chunk.length));
+    socket.on("end", () => finish("end"));
+    socket.on("error", (err) => finish(String(err)));
+  });
+  server.listen(0, "127.0.0.1", () => console.log(`READY ${(server.address() as { port: number }).port}`));
+} else if (runtime === "deno") {
+  const listener = g.Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
+  console.log(`READY ${listener.addr.port}`);
+  const conn = await listener.accept();
+  const buffer = new Uint8Array(65536);
+  try {
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      onBytes(n);
+    }
+    finish("eof");
+  } catch (err) {
+    finish(String(err));
+  }
+} else {
+  const server = g.Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert, key },
+    socket: {
+      data: (_socket: unknown, chunk: Uint8Array) => onBytes(chunk.length),
+      end: () => finish("end"),
+      close: (_socket: unknown, err?: unknown) => finish(err ? String(err) : "close"),
+    },
+  });
+  console.log(`READY ${server.port}`);
+}

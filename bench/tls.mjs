@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// `node bench/tls.mjs [--quick] [--runtime node|deno|bun]`: TLS receive throughput, hangup (node:tls
+// over hangup's own TCP socket) beside the runtime's own TLS server socket, CPU seconds per GiB of
+// the receiving process, same run, alternating variants. The sender is always a Node node:tls client
+// in its own process; with two CPUs, receiver and sender are pinned to one each.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const quick = process.argv.includes("--quick");
+const only = process.argv.includes("--runtime") ? [process.argv[process.argv.indexOf("--runtime") + 1]] : ["node", "deno", "bun"];
+const BYTES = quick ? 64 << 20 : 1 << 30;
+const REPEAT = quick ? 1 : 3;
+
+const receivers = {
+  node: (args) => [process.execPath, ["--import", "tsx", "bench/tls-receiver.ts", ...args]],
+  deno: (args) => [bin("deno"), ["run", "--allow-all", "--no-check", "bench/tls-receiver.ts", ...args]],
+  bun: (args) => [bin("bun"), ["bench/tls-receiver.ts", ...args]],
+};
+const canPin = process.platform === "linux" && os.cpus().length >= 2 && existsSync("/usr/bin/taskset");
+const pinned = (cpu, cmd, args) => (canPin ? ["/usr/bin/taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args]);
+
+const SENDER = `
+const tls = require("node:tls");
+const [port, total] = process.argv.slice(1).map(Number);
+const chunk = Buffer.alloc(65536, 7);
+const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      sent += chunk.length;
+      if (!socket.write(sent <= total ? chunk : chunk.subarray(0, chunk.length - (sent - total)))) return socket.once("drain", pump);
+    }
+    socket.end();
+  };
+  pump();
+});
+socket.on("error", (err) => { console.error(err); process.exit(1); });
+socket.on("close", () => process.exit(0));
+`;
+
+function measure(runtime, variant) {
+  return new Promise((resolve, reject) => {
+    const [cmd, args] = pinned(0, ...receivers[runtime]([variant, String(BYTES)]));
+    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    let sender;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const ready = /READY (\d+)/.exec(out);
+      if (ready && !sender) {
+        const [scmd, sargs] = pinned(1, process.execPath, ["-e", SENDER, ready[1], String(BYTES)]);
+        sender = spawn(scmd, sargs, { stdio: "inherit" });
+      }
+    });
+    child.on("close", () => {
+      clearTimeout(timer);
+      const result = /RESULT (.*)/.exec(out);
+      if (!result) return reject(new Error(`${runtime} ${variant}: no result\n${out}`));
+      resolve(JSON.parse(result[1]));
+    });
+  });
+}
+
+const rows = [];
+for (const runtime of only) {
+  const best = {};
+  for (let i = 0; i < REPEAT; i++) {
+    for (const variant of runtime === "node" ? ["native", "hangup"] : ["native", "node-tls", "hangup"]) {
+      const r = await measure(runtime, variant);
+      if (r.received !== BYTES) throw new Error(`${runtime} ${variant}: received ${r.received} of ${BYTES} (${r.how})`);
+      if (!best[variant] || r.cpuSecondsPerGiB < best[variant].cpuSecondsPerGiB) best[variant] = r;
+    }
+  }
+  rows.push({
+    runtime,
+    "native CPU s/GiB": best.native.cpuSecondsPerGiB.toFixed(2),
+    "hangup CPU s/GiB": best.hangup.cpuSecondsPerGiB.toFixed(2),
+    "hangup / native": (best.hangup.cpuSecondsPerGiB / best.native.cpuSecondsPerGiB).toFixed(2),
+    "node:tls server CPU s/GiB": best["node-tls"]?.cpuSecondsPerGiB.toFixed(2) ?? "(= native)",
+    "native MiB/s": best.native.wallMiBps.toFixed(0),
+    "hangup MiB/s": best.hangup.wallMiBps.toFixed(0),
+  });
+}
+console.log(`TLS receive, ${BYTES / 2 ** 20} MiB per run, best of ${REPEAT}${canPin ? ", pinned" : ""}`);
+console.table(rows);

@@ -1,0 +1,90 @@
+import { checkDuration, checkOptionsObject, describe } from "./options.ts";
+import type { TlsOptions } from "./types.ts";
+
+/** Default of `handshakeTimeout`: a peer that connects and sends nothing is dropped after it. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/**
+ * TlsOptions after checking, with defaults filled in.
+ *
+ * @example
+ * ```ts
+ * const { handshakeTimeout, rejectUnauthorized } = checkTlsOptions(true, "tls", "client"); // 10000, true
+ * ```
+ */
+export interface ResolvedTlsOptions {
+  serverName: string | undefined;
+  ca: string[] | undefined;
+  cert: string | undefined;
+  key: string | undefined;
+  alpnProtocols: string[] | undefined;
+  rejectUnauthorized: boolean;
+  allowTruncation: boolean;
+  /** ms; 0 waits forever. */
+  handshakeTimeout: number;
+}
+
+function checkString(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") throw new TypeError(`${name} must be a non-empty string, got ${describe(value)}`);
+  return value;
+}
+
+/** PEM text: some runtimes parse it only at the first handshake, so its shape is checked here. */
+function checkPem(value: unknown, name: string): string | undefined {
+  const text = checkString(value, name);
+  if (text !== undefined && !text.includes("-----BEGIN ")) throw new TypeError(`${name} must be PEM text ("-----BEGIN ..."), got ${describe(value)}`);
+  return text;
+}
+
+function checkBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function checkStrings(value: unknown, name: string): string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of strings, got ${describe(value)}`);
+  return value.map((item, i) => checkString(item, `${name}[${i}]`)!);
+}
+
+/**
+ * Checks the `tls` option of `connect` (`true` or TlsOptions), `listen` or `startTls`,
+ * throwing a TypeError or RangeError that names the bad option. A server (`side`
+ * "server") needs `cert` and `key`.
+ *
+ * @param value what the user passed
+ * @param name the option's name in messages, e.g. "tls"
+ * @param side which end of the handshake hangup plays
+ * @example
+ * ```ts
+ * checkTlsOptions({ handshakeTimeout: -1 }, "tls", "client"); // RangeError: tls.handshakeTimeout must be ...
+ * checkTlsOptions({}, "tls", "server"); // TypeError: tls.cert and tls.key are required to accept TLS connections
+ * ```
+ */
+export function checkTlsOptions(value: unknown, name: string, side: "client" | "server"): ResolvedTlsOptions {
+  if (value !== true && (typeof value !== "object" || value === null)) {
+    throw new TypeError(`${name} must be true or an object of TLS options, got ${describe(value)}`);
+  }
+  const o = value === true ? {} : checkOptionsObject(value, name);
+  const ca = o.ca === undefined ? undefined : typeof o.ca === "string" ? [checkString(o.ca, `${name}.ca`)!] : checkStrings(o.ca, `${name}.ca`);
+  const alpnProtocols = o.alpnProtocols === undefined ? undefined : checkStrings(o.alpnProtocols, `${name}.alpnProtocols`);
+  for (const [i, protocol] of (alpnProtocols ?? []).entries()) {
+    if (new TextEncoder().encode(protocol).length > 255) throw new RangeError(`${name}.alpnProtocols[${i}] must be at most 255 bytes`);
+  }
+  const cert = checkPem(o.cert, `${name}.cert`);
+  const key = checkPem(o.key, `${name}.key`);
+  for (const [i, root] of (ca ?? []).entries()) checkPem(root, o.ca === ca?.[0] ? `${name}.ca` : `${name}.ca[${i}]`);
+  if ((cert === undefined) !== (key === undefined)) throw new TypeError(`${name}.cert and ${name}.key go together: give both or neither`);
+  if (side === "server" && cert === undefined) throw new TypeError(`${name}.cert and ${name}.key are required to accept TLS connections`);
+  return {
+    serverName: checkString(o.serverName, `${name}.serverName`),
+    ca,
+    cert,
+    key,
+    alpnProtocols,
+    rejectUnauthorized: checkBoolean(o.rejectUnauthorized, `${name}.rejectUnauthorized`, true),
+    allowTruncation: checkBoolean(o.allowTruncation, `${name}.allowTruncation`, false),
+    handshakeTimeout: checkDuration(o.handshakeTimeout, `${name}.handshakeTimeout`, DEFAULT_HANDSHAKE_TIMEOUT),
+  };
+}

@@ -1,0 +1,340 @@
+import { TlsHandshakeError, TlsTruncatedError } from "./errors.ts";
+import type { ConnSink, ConnSource } from "./source.ts";
+import type { Addr, TlsInfo } from "./types.ts";
+
+/**
+ * What a TLS engine asks of the TCP connection beneath it (hangup's own `ConnSource`).
+ *
+ * @example
+ * ```ts
+ * duplex._write = (chunk, _, done) => wire.write(chunk).then(() => done(), done);
+ * ```
+ */
+export interface TlsWire {
+  /** Send ciphertext. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Send the TCP FIN (after a close_notify the engine wrote). */
+  end(): Promise<void>;
+  /** The engine holds enough ciphertext: stop reading TCP. */
+  pause(): void;
+  /** Read TCP again. */
+  resume(): void;
+}
+
+/**
+ * What a TLS engine reports. Calls may come synchronously from `feed`/`feedEnd`.
+ *
+ * @example
+ * ```ts
+ * tlsSocket.on("data", (b) => events.data(b));
+ * ```
+ */
+export interface TlsEvents {
+  /** The handshake completed. */
+  handshake(info: TlsInfo): void;
+  /** Plaintext from the peer, in order. */
+  data(chunk: Uint8Array): void;
+  /**
+   * The TLS stream ended: `closeNotify` true when the peer's close_notify ended it before
+   * the engine consumed the TCP end fed with `feedEnd`, false when that TCP end ended it.
+   */
+  end(closeNotify: boolean): void;
+  /** The TLS layer failed (a bad certificate, a bad record, an alert); the runtime's error. */
+  error(err: unknown): void;
+}
+
+/**
+ * A runtime's TLS layer, run over bytes hangup feeds it: the runtime-specific half of
+ * `TlsSource`. It never touches a socket; ciphertext goes out through `TlsWire`.
+ *
+ * @example
+ * ```ts
+ * const source = new TlsSource(tcpSource, myEngine, { allowTruncation: false });
+ * await source.handshake(10_000);
+ * const conn = createConn(source);
+ * ```
+ */
+export interface TlsEngine {
+  /** What `Conn.unwrap()` hands out: the runtime's TLS socket. */
+  readonly native: unknown;
+  /** Begin the handshake (a client sends its hello now). Called once, before any feed. */
+  start(wire: TlsWire, events: TlsEvents): void;
+  /** Ciphertext from the peer, in order. */
+  feed(bytes: Uint8Array): void;
+  /** The peer's TCP FIN, after every byte fed. */
+  feedEnd(): void;
+  /** Encrypt and send; resolves once the wire accepted the ciphertext. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** close_notify, then the wire's end (FIN). */
+  end(): Promise<void>;
+  /** Stop reporting plaintext (the engine then pauses the wire as its buffers fill). */
+  pause(): void;
+  resume(): void;
+  /** Resolves once every byte fed so far was processed and its plaintext reported (the engine flows meanwhile). */
+  drain(): Promise<void>;
+  /** Drop everything now. */
+  destroy(): void;
+  /** Stop reporting, leave the TLS socket usable by whoever holds `native`. */
+  detach(): void;
+}
+
+type Pending = { kind: "data"; chunk: Uint8Array } | { kind: "end"; truncated: boolean } | { kind: "error"; err: unknown } | { kind: "closed" };
+
+const UNSET = Symbol("unset");
+
+/**
+ * TLS over a TCP `ConnSource`, as a `ConnSource`: hangup keeps the TCP socket (and its
+ * FIN/RST detection) and runs the runtime's TLS layer over the bytes it reads. So it knows
+ * what the runtimes' TLS sockets hide: a TLS end before the TCP FIN is a close_notify
+ * (`eof`), one caused by the FIN is a truncation (`TlsTruncatedError`), and a reset is a
+ * TCP fact (`ConnectionResetError`), never either.
+ *
+ * @example
+ * ```ts
+ * import { createConn, TlsSource } from "hangup/core";
+ * const source = new TlsSource(tcpSource, engine, { allowTruncation: false, initial: readAhead });
+ * await source.handshake(10_000); // rejects with TlsHandshakeError
+ * const conn = createConn(source);
+ * ```
+ */
+export class TlsSource implements ConnSource {
+  readonly #inner: ConnSource;
+  readonly #engine: TlsEngine;
+  readonly #allowTruncation: boolean;
+  readonly #initial: Uint8Array | undefined;
+  #info: TlsInfo | undefined;
+  #sink: ConnSink | undefined;
+  /** Events before `start` (the peer may speak before the application accepts). */
+  #pending: Pending[] = [];
+  #handshake: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #tcpEnded = false;
+  /** The TCP error (a reset) waiting for the engine to hand over the plaintext before it. */
+  #tcpError: unknown = UNSET;
+  /** end/error reported outward: later TLS events are moot. */
+  #finished = false;
+  #innerClosed = false;
+  #wireError: unknown = UNSET;
+  #detached = false;
+
+  constructor(inner: ConnSource, engine: TlsEngine, options: { allowTruncation: boolean; initial?: Uint8Array }) {
+    this.#inner = inner;
+    this.#engine = engine;
+    this.#allowTruncation = options.allowTruncation;
+    this.#initial = options.initial;
+  }
+
+  get native(): unknown {
+    return this.#engine.native;
+  }
+
+  get tls(): TlsInfo | undefined {
+    return this.#info;
+  }
+
+  get localAddr(): Addr {
+    return this.#inner.localAddr;
+  }
+
+  get remoteAddr(): Addr {
+    return this.#inner.remoteAddr;
+  }
+
+  /**
+   * Starts TCP and the handshake; resolves once it completed. Rejects with `TlsHandshakeError`
+   * (and releases the socket) if it fails, the peer leaves, `timeout` ms pass (0: never) or `signal` aborts.
+   */
+  handshake(timeout: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = (): void => fail(signal!.reason);
+      const done = (): void => {
+        this.#handshake = undefined;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const fail = (err: unknown): void => {
+        done();
+        this.#engine.destroy();
+        this.#inner.destroy();
+        reject(err);
+      };
+      this.#handshake = { resolve: () => (done(), resolve()), reject: fail };
+      if (timeout > 0) {
+        timer = setTimeout(() => fail(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${timeout} ms`)), timeout);
+      }
+      if (signal) {
+        if (signal.aborted) return fail(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }
+      this.#engine.start(this.#wire(), this.#events());
+      if (this.#initial && this.#initial.length > 0) this.#engine.feed(this.#initial);
+      this.#inner.start(this.#innerSink());
+    });
+  }
+
+  #wire(): TlsWire {
+    const inner = this.#inner;
+    return {
+      write: (bytes) =>
+        inner.write(bytes).catch((err: unknown) => {
+          if (this.#wireError === UNSET) this.#wireError = err;
+          throw err;
+        }),
+      end: () => inner.closeWrite(),
+      pause: () => inner.pause(),
+      resume: () => inner.resume(),
+    };
+  }
+
+  #events(): TlsEvents {
+    return {
+      handshake: (info) => {
+        this.#info = info;
+        this.#handshake?.resolve();
+      },
+      data: (chunk) => this.#report({ kind: "data", chunk }),
+      end: (closeNotify) => {
+        if (this.#tcpError !== UNSET) return; // a reset is reported, whatever the TLS layer made of it
+        this.#finish({ kind: "end", truncated: !closeNotify });
+      },
+      error: (err) => {
+        if (this.#handshake) return this.#handshake.reject(handshakeError(err));
+        if (this.#tcpError !== UNSET) return;
+        // After the TCP FIN, a TLS layer that cannot finish (a record cut in half) is a truncation too.
+        if (this.#tcpEnded) return this.#finish({ kind: "end", truncated: true }, err);
+        this.#finish({ kind: "error", err });
+      },
+    };
+  }
+
+  #innerSink(): ConnSink {
+    return {
+      data: (chunk) => this.#engine.feed(chunk),
+      end: () => {
+        if (this.#handshake) return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the peer closed the connection during the TLS handshake"));
+        this.#tcpEnded = true;
+        this.#engine.feedEnd();
+      },
+      error: (err) => {
+        if (this.#handshake) return this.#handshake.reject(handshakeError(err));
+        if (this.#tcpError !== UNSET) return;
+        this.#tcpError = err;
+        // The plaintext of every record that arrived before the reset is yielded first.
+        void this.#engine.drain().then(() => this.#finish({ kind: "error", err }));
+      },
+      closed: () => {
+        this.#innerClosed = true;
+        if (this.#handshake) return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the connection closed during the TLS handshake"));
+        // After a FIN or a reset, `closed` waits for the end or error the TLS layer is still working out.
+        if (this.#finished || (this.#tcpError === UNSET && !this.#tcpEnded)) this.#report({ kind: "closed" });
+      },
+    };
+  }
+
+  #finish(event: Pending & { kind: "end" | "error" }, cause?: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (event.kind === "end" && event.truncated && !this.#allowTruncation) {
+      this.#report({ kind: "error", err: new TlsTruncatedError(undefined, cause === undefined ? undefined : { cause }) });
+    } else {
+      this.#report(event);
+    }
+    if (this.#innerClosed) this.#report({ kind: "closed" });
+  }
+
+  #report(event: Pending): void {
+    if (this.#detached) return;
+    const sink = this.#sink;
+    if (!sink) {
+      this.#pending.push(event);
+      return;
+    }
+    deliver(sink, event);
+  }
+
+  start(sink: ConnSink): void {
+    this.#sink = sink;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const event of pending) deliver(sink, event);
+  }
+
+  pause(): void {
+    this.#engine.pause();
+  }
+
+  resume(): void {
+    this.#engine.resume();
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.#engine.write(bytes);
+    } catch (err) {
+      // The TCP failure beneath says more than the TLS layer's "stream destroyed".
+      throw this.#wireError === UNSET ? err : this.#wireError;
+    }
+  }
+
+  async closeWrite(): Promise<void> {
+    try {
+      await this.#engine.end();
+    } catch (err) {
+      throw this.#wireError === UNSET ? err : this.#wireError;
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#engine.end();
+    } catch {
+      // The graceful part failed (the peer is gone); the TCP close below still releases.
+    }
+    await this.#inner.close();
+  }
+
+  destroy(): void {
+    this.#engine.destroy();
+    this.#inner.destroy();
+  }
+
+  reset(): void {
+    this.#engine.destroy();
+    this.#inner.reset();
+  }
+
+  detach(): void {
+    this.#detached = true;
+    this.#engine.detach();
+  }
+
+  setKeepAlive(delay: number | false): void {
+    this.#inner.setKeepAlive?.(delay);
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.#inner.setNoDelay?.(noDelay);
+  }
+}
+
+function deliver(sink: ConnSink, event: Pending): void {
+  switch (event.kind) {
+    case "data":
+      return sink.data(event.chunk);
+    case "end":
+      return event.truncated ? sink.end({ truncated: true }) : sink.end();
+    case "error":
+      return sink.error(event.err);
+    case "closed":
+      return sink.closed();
+  }
+}
+
+/** The runtime's handshake failure, typed; its certificate code kept where it has one. */
+function handshakeError(err: unknown): TlsHandshakeError {
+  if (err instanceof TlsHandshakeError) return err;
+  const { code, message } = (typeof err === "object" && err !== null ? err : {}) as { code?: unknown; message?: unknown };
+  const detail = typeof message === "string" && message !== "" ? message : String(err);
+  const tlsCode = typeof code === "string" && code !== "" && !/^E[A-Z]+$/.test(code) ? code : "ERR_TLS_HANDSHAKE";
+  return new TlsHandshakeError(`Cannot connect: the TLS handshake failed: ${detail}`, { code: tlsCode, cause: err });
+}

@@ -1,0 +1,329 @@
+/** SPEC "TLS" T1–T5: four endings told apart, typed handshake failures, STARTTLS without loss, close_notify on close. */
+import assert from "node:assert/strict";
+import {
+  BrokenPipeError,
+  ConnectionResetError,
+  type Conn,
+  SocketClosedError,
+  TlsHandshakeError,
+  TlsTruncatedError,
+} from "../../src/index.ts";
+import { describe, test } from "../support/harness.ts";
+import { collect, concat, rejection, SIDES, text, within } from "../support/fixtures.ts";
+import { sha256, withPeer } from "../support/peer.ts";
+import { runtime } from "../support/runtime.ts";
+import { CERTS, hasTls, openTlsPair, type TlsPair, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor } from "../support/tls.ts";
+import type { Side } from "../support/fixtures.ts";
+import type { TlsOptions } from "../../src/index.ts";
+
+type PairOptions = Parameters<typeof openTlsPair>[2];
+
+function withTlsPair(side: Side, body: (pair: TlsPair) => Promise<void>, options: PairOptions = {}): () => Promise<void> {
+  return () =>
+    withPeer(async (peer) => {
+      const pair = await openTlsPair(peer, side, options);
+      try {
+        await body(pair);
+      } finally {
+        pair.conn.reset();
+        await pair.conn.closed;
+      }
+    });
+}
+
+/** Every byte and how the loop ended: "eof", or the error it threw. */
+async function drain(conn: Conn): Promise<{ bytes: Uint8Array; outcome: unknown }> {
+  const chunks: Uint8Array[] = [];
+  const outcome = await collect(conn, chunks).then(() => "eof", (err: unknown) => err);
+  return { bytes: concat(chunks), outcome };
+}
+
+/** The certificate codes each runtime gives (RUNTIME-NOTES "Bad certificates"). */
+const CERT_CODES: Record<string, Record<"expired" | "selfsigned" | "wrongname" | "unknownCa", string>> = {
+  node: {
+    expired: "CERT_HAS_EXPIRED",
+    selfsigned: "DEPTH_ZERO_SELF_SIGNED_CERT",
+    wrongname: "ERR_TLS_CERT_ALTNAME_INVALID",
+    unknownCa: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  },
+  // Deno's node:tls reports an expired certificate as not verifiable (its rustls error mapped loosely).
+  deno: {
+    expired: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    selfsigned: "DEPTH_ZERO_SELF_SIGNED_CERT",
+    wrongname: "ERR_TLS_CERT_ALTNAME_INVALID",
+    unknownCa: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  },
+  bun: {
+    expired: "CERT_HAS_EXPIRED",
+    selfsigned: "DEPTH_ZERO_SELF_SIGNED_CERT",
+    wrongname: "ERR_TLS_CERT_ALTNAME_INVALID",
+    unknownCa: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  },
+};
+
+if (!hasTls) {
+  test(`TLS is not built on ${runtime} yet (TLS_RUNTIMES: ${TLS_RUNTIMES.join(", ")})`, () => {
+    throw new Error(`hangup's ${runtime} adapter has no TLS yet: this suite cannot pass here`);
+  });
+} else {
+  for (const side of SIDES) {
+    describe(`tls endings (hangup as ${side})`, () => {
+      test("close_notify then FIN: every byte, then eof; conn.tls says TLS 1.3", withTlsPair(side, async ({ conn, peer, remote }) => {
+        assert.equal(conn.tls?.protocol, "TLSv1.3");
+        const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 300_000, then: "close_notify" }), drain(conn)]);
+        assert.equal(outcome, "eof");
+        assert.equal(bytes.length, 300_000);
+        assert.equal(sha256(bytes), sent.sha256);
+        assert.deepEqual(await conn.ended, { reason: "eof" });
+        assert.equal(await conn.read(), null);
+      }));
+
+      test("FIN without close_notify: every byte, then TlsTruncatedError; ended says truncated", withTlsPair(side, async ({ conn, peer, remote }) => {
+        const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 300_000, then: "fin" }), drain(conn)]);
+        assert.equal(sha256(bytes), sent.sha256, "every byte before the truncation is yielded");
+        assert.ok(outcome instanceof TlsTruncatedError, `expected TlsTruncatedError, got ${String(outcome)}`);
+        assert.equal(outcome.code, "ERR_TLS_TRUNCATED");
+        assert.equal(outcome.name, "TlsTruncatedError");
+        const ended = await conn.ended;
+        assert.equal(ended.reason, "truncated");
+        assert.equal(ended.error, outcome);
+        assert.equal(await rejection(conn.read()), outcome, "later reads throw the same error");
+      }));
+
+      test("allowTruncation: the same FIN ends the loop cleanly and ended still says truncated", withTlsPair(side, async ({ conn, peer, remote }) => {
+        const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 100_000, then: "fin" }), drain(conn)]);
+        assert.equal(outcome, "eof");
+        assert.equal(sha256(bytes), sent.sha256);
+        assert.deepEqual(await conn.ended, { reason: "truncated" });
+      }, { tls: { allowTruncation: true } }));
+
+      test("RST: the bytes before it, then ConnectionResetError, never eof or truncated", withTlsPair(side, async ({ conn, peer, remote }) => {
+        const data = new Uint8Array(1000).map((_, i) => i % 251);
+        await peer.send(remote, { data, then: "rst" });
+        const { bytes, outcome } = await drain(conn);
+        assert.ok(outcome instanceof ConnectionResetError, `expected ConnectionResetError, got ${String(outcome)}`);
+        assert.equal(sha256(bytes), sha256(data), "the 1000 bytes before the reset are all yielded");
+        const ended = await conn.ended;
+        assert.equal(ended.reason, "reset");
+        assert.equal(ended.error, outcome);
+      }));
+
+      test("close_notify without FIN: eof at the close_notify; we can still write (not on Bun), then close", withTlsPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "bye" });
+        await peer.closeNotify(remote, { fin: false });
+        assert.equal(text(await within(5000, collect(conn), "eof at the close_notify")), "bye");
+        assert.deepEqual(await conn.ended, { reason: "eof" });
+        const reply = peer.recv(remote, { timeoutMs: 5000 });
+        if (runtime === "bun") {
+          // Fallback (README): Bun's TLS layer answers the close_notify itself and closes our write side.
+          const err = await rejection(conn.write("still here"));
+          assert.ok(err instanceof BrokenPipeError, `expected BrokenPipeError, got ${String(err)}`);
+          await within(5000, conn.close(), "close after the write side closed");
+          const seen = await reply;
+          assert.equal(seen.length, 0);
+          assert.equal(seen.end, "eof", "the peer saw our close_notify");
+          return;
+        }
+        await conn.write("still here");
+        await conn.close();
+        const seen = await reply;
+        assert.equal(text(seen.data), "still here");
+        assert.equal(seen.end, "eof", "our close sent close_notify (the peer saw a clean TLS end, not a truncation)");
+      }));
+
+      test("close() sends close_notify then FIN after pending writes; the peer reads every byte", withTlsPair(side, async ({ conn, peer, remote }) => {
+        const payload = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 256);
+        const seen = peer.recv(remote, { timeoutMs: 10_000 });
+        void conn.write(payload);
+        await conn.close();
+        const got = await seen;
+        assert.equal(got.length, payload.length);
+        assert.equal(got.sha256, sha256(payload));
+        assert.equal(got.end, "eof", "close_notify came before the FIN");
+        assert.deepEqual(await conn.ended, { reason: "local" });
+      }));
+
+      test("closeWrite() sends close_notify; reading goes on until the peer's close_notify", withTlsPair(side, async ({ conn, peer, remote }) => {
+        await conn.write("question");
+        await conn.closeWrite();
+        const got = await peer.recv(remote, { timeoutMs: 5000 });
+        assert.equal(text(got.data), "question");
+        assert.equal(got.end, "eof");
+        await peer.send(remote, { text: "answer", then: "close_notify" });
+        assert.equal(text(await collect(conn)), "answer");
+        assert.deepEqual(await conn.ended, { reason: "eof" });
+      }));
+
+      test("silence: idleTimeout ends it as for plaintext", withTlsPair(side, async ({ conn }) => {
+        const { outcome } = await within(5000, drain(conn), "idle timeout");
+        assert.equal((outcome as { code?: string }).code, "ERR_IDLE_TIMEOUT");
+        assert.equal((await conn.ended).reason, "idle");
+      }, { conn: { idleTimeout: 300 } }));
+
+      test("ALPN and server name are negotiated and reported in conn.tls", withTlsPair(side, async ({ conn, peerTls }) => {
+        assert.equal(peerTls.alpn, "x-hangup");
+        assert.deepEqual(conn.tls, { protocol: "TLSv1.3", alpnProtocol: "x-hangup", serverName: "localhost" });
+      }, side === "client"
+        ? { tls: { alpnProtocols: ["x-hangup", "x-other"], serverName: "localhost" }, peer: { alpn: ["x-hangup"] } }
+        : { tls: { alpnProtocols: ["x-hangup"] }, peer: { alpn: ["x-other", "x-hangup"], serverHostname: "localhost" } }));
+    });
+  }
+
+  describe("tls handshakes", () => {
+    const badCases: Array<{ name: string; cert: "expired" | "selfsigned" | "wrongname" | "server"; code: keyof (typeof CERT_CODES)["node"]; tls: TlsOptions }> = [
+      { name: "an expired certificate", cert: "expired", code: "expired", tls: { ca: CERTS.ca } },
+      { name: "a self-signed certificate", cert: "selfsigned", code: "selfsigned", tls: { ca: CERTS.ca } },
+      { name: "a certificate for another name", cert: "wrongname", code: "wrongname", tls: { ca: CERTS.ca } },
+      { name: "a certificate from an unknown CA", cert: "server", code: "unknownCa", tls: {} },
+    ];
+    for (const bad of badCases) {
+      test(`connect rejects ${bad.name} with TlsHandshakeError and the runtime's code`, () =>
+        withPeer(async (peer) => {
+          const { listener, port } = await peer.listen();
+          const accepted = peer.accept(listener);
+          const connecting = rejection(tlsAdapter.connect({ port, tls: bad.tls }));
+          const remote = await accepted;
+          const [peerSide, err] = await Promise.all([peer.tls(remote, { side: "server", cert: bad.cert }), connecting]);
+          assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
+          assert.equal(err.name, "TlsHandshakeError");
+          assert.equal(err.code, CERT_CODES[runtime]![bad.code]);
+          assert.match(err.message, /^Cannot connect: the TLS handshake failed/);
+          assert.ok(err.cause !== undefined, "the runtime's error is kept as cause");
+          assert.ok(peerSide.handshakeError, "the peer saw the handshake fail too");
+        }));
+    }
+
+    test("rejectUnauthorized: false accepts a self-signed certificate", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const connecting = tlsAdapter.connect({ port, tls: { rejectUnauthorized: false } });
+        const remote = await accepted;
+        const [, conn] = await Promise.all([peer.tls(remote, { side: "server", cert: "selfsigned" }), connecting]);
+        assert.equal(conn.tls?.protocol, "TLSv1.3");
+        conn.reset();
+      }));
+
+    test("connect to a server that never answers the ClientHello rejects after handshakeTimeout", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const started = Date.now();
+        const err = await rejection(tlsAdapter.connect({ port, tls: { ca: CERTS.ca, handshakeTimeout: 300 } }));
+        assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
+        assert.equal(err.code, "ERR_TLS_HANDSHAKE");
+        assert.match(err.message, /did not finish within 300 ms/);
+        const took = Date.now() - started;
+        assert.ok(took >= 250 && took < 5000, `rejected after ${took} ms`);
+        await peer.close(listener);
+      }));
+
+    test("a listener drops a stalled handshake after handshakeTimeout and a failed one at once, and keeps accepting", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: tlsOptionsFor("server", { handshakeTimeout: 1500 }) });
+        try {
+          const port = (listener.addr as { port: number }).port;
+          const stalled = await peer.connect({ port }); // TCP only: never sends a ClientHello
+          const failing = await peer.connect({ port });
+          const failed = await peer.tls(failing, { side: "client", serverHostname: "wrong.example" });
+          assert.ok(failed.handshakeError, "the peer refused our certificate for wrong.example");
+          const good = await peer.connect({ port });
+          const started = Date.now();
+          const [, conn] = await Promise.all([peer.tls(good, { side: "client" }), within(1000, listener.accept(), "accept of the good client")]);
+          assert.ok(Date.now() - started < 1000, "the stalled handshake did not block the good one");
+          await peer.send(good, { text: "hello", then: "close_notify" });
+          assert.equal(text(await collect(conn!)), "hello");
+          conn!.reset();
+          const dropped = await peer.recv(stalled, { timeoutMs: 5000 });
+          assert.ok(dropped.end === "eof" || dropped.end === "reset", `the stalled connection was dropped (${dropped.end})`);
+          assert.ok(Date.now() - started >= 1000, "not before handshakeTimeout");
+        } finally {
+          await listener.close();
+        }
+      }));
+
+    test("bad TLS options throw TypeError/RangeError naming the option", async () => {
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { handshakeTimeout: -1 } }), { name: "RangeError", message: /tls\.handshakeTimeout/ });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: 5 as never } }), { name: "TypeError", message: /tls\.ca/ });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { alpnProtocols: ["ok", ""] } }), { name: "TypeError", message: /tls\.alpnProtocols\[1\]/ });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: "yes" as never }), { name: "TypeError", message: /^tls must be true or an object/ });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: {} }), { name: "TypeError", message: /tls\.cert and tls\.key are required/ });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert } }), { name: "TypeError", message: /tls\.cert and tls\.key go together/ });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: "not pem", key: CERTS.key } }), { name: "TypeError", message: /^tls\.cert must be PEM text/ });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: [CERTS.ca, "x"] } }), { name: "TypeError", message: /^tls\.ca\[1\] must be PEM text/ });
+    });
+  });
+
+  describe("startTls", () => {
+    test("server side: a ClientHello pipelined right behind STARTTLS\\r\\n is not lost", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
+        const port = (listener.addr as { port: number }).port;
+        const remote = await peer.connect({ port });
+        const plain = (await listener.accept())!;
+        await listener.close();
+        // One segment: the command and the ClientHello. hangup reads both before it parses the line.
+        const peerTls = peer.tls(remote, { side: "client", line: "STARTTLS\r\n" });
+        assert.equal(text(await plain.readUntil("\r\n")), "STARTTLS\r\n");
+        assert.ok((await plain.peek())!.length > 0, "the ClientHello is read ahead into the plaintext conn");
+        const conn = await startTlsWithin(plain, { side: "server", cert: CERTS.cert, key: CERTS.key });
+        assert.equal((await peerTls).protocol, "TLSv1.3");
+        assert.equal(conn.tls?.protocol, "TLSv1.3");
+        assert.ok((await rejection(plain.read())) instanceof SocketClosedError, "the plaintext conn is consumed");
+        const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 200_000, then: "close_notify" }), drain(conn)]);
+        assert.equal(outcome, "eof");
+        assert.equal(sha256(bytes), sent.sha256);
+        conn.reset();
+      }));
+
+    test("client side: upgrade after a plaintext exchange, bytes both ways, then a clean end", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ port } as never);
+        const remote = await accepted;
+        await plain.write("STARTTLS\r\n");
+        assert.equal(text((await peer.recv(remote, { count: 10 })).data), "STARTTLS\r\n");
+        await peer.send(remote, { text: "220 go ahead\r\n" });
+        assert.equal(text(await plain.readUntil("\r\n")), "220 go ahead\r\n");
+        const [peerTls, conn] = await Promise.all([peer.tls(remote, { side: "server" }), startTlsWithin(plain, { ca: CERTS.ca })]);
+        assert.equal(peerTls.protocol, "TLSv1.3");
+        const echo = peer.recv(remote, { count: 5 });
+        await conn.write("hello");
+        assert.equal(text((await echo).data), "hello");
+        await peer.send(remote, { text: "world", then: "close_notify" });
+        assert.equal(text(await collect(conn)), "world");
+        assert.deepEqual(await conn.ended, { reason: "eof" });
+        conn.reset();
+      }));
+  });
+
+  describe("tls reset race", () => {
+    const TRIALS = 200;
+    for (const side of SIDES) {
+      test(`${TRIALS} trials of data then RST (hangup as ${side}): zero reported as eof or truncated`, () =>
+        withPeer(async (peer) => {
+          const misreports: string[] = [];
+          const data = new Uint8Array(16_384).map((_, i) => i % 253);
+          const deadline = Date.now() + 100_000;
+          let trial = 0;
+          for (; trial < TRIALS && Date.now() < deadline; trial++) {
+            const { conn, remote } = await openTlsPair(peer, side);
+            await peer.send(remote, { data, then: "rst" });
+            const { bytes, outcome } = await drain(conn);
+            if (!(outcome instanceof ConnectionResetError)) misreports.push(`trial ${trial}: ${String(outcome)}`);
+            if (sha256(bytes) !== sha256(data)) misreports.push(`trial ${trial}: ${bytes.length} of ${data.length} bytes before the reset`);
+            const ended = await conn.ended;
+            if (ended.reason !== "reset") misreports.push(`trial ${trial}: ended.reason ${ended.reason}`);
+            conn.reset();
+            await conn.closed;
+          }
+          assert.deepEqual(misreports, []);
+          assert.equal(trial, TRIALS, `only ${trial} trials within the time bound`);
+        }), { timeout: 120_000 });
+    }
+  });
+}
+
+function startTlsWithin(conn: Conn, options: Parameters<typeof tlsAdapter.startTls>[1]): Promise<Conn> {
+  return within(5000, tlsAdapter.startTls(conn, options), "startTls");
+}

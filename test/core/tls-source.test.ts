@@ -1,0 +1,143 @@
+/** TlsSource's ordering rules over a scripted TCP source and a fake engine (the real engines are proven in conformance/tls). */
+import assert from "node:assert/strict";
+import {
+  checkTlsOptions,
+  ConnectionResetError,
+  createConn,
+  type TlsEngine,
+  type TlsEvents,
+  TlsHandshakeError,
+  TlsSource,
+  TlsTruncatedError,
+  type TlsWire,
+} from "../../src/index.ts";
+import { describe, test } from "../support/harness.ts";
+import { scripted } from "../support/scripted-source.ts";
+
+const INFO = { protocol: "TLSv1.3", alpnProtocol: null, serverName: null };
+
+/** Echoes fed ciphertext as plaintext; the test decides when the TLS stream ends and how. */
+class FakeEngine implements TlsEngine {
+  readonly native = "fake";
+  events!: TlsEvents;
+  wire!: TlsWire;
+  fed: Uint8Array[] = [];
+  fedEnd = false;
+  held: Uint8Array[] = [];
+  paused = false;
+  start(wire: TlsWire, events: TlsEvents): void {
+    this.wire = wire;
+    this.events = events;
+  }
+  feed(bytes: Uint8Array): void {
+    this.fed.push(bytes);
+    if (this.paused) this.held.push(bytes);
+    else this.events.data(bytes);
+  }
+  feedEnd(): void {
+    this.fedEnd = true;
+  }
+  write = (bytes: Uint8Array): Promise<void> => this.wire.write(bytes);
+  end = (): Promise<void> => this.wire.end();
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+    for (const bytes of this.held.splice(0)) this.events.data(bytes);
+  }
+  async drain(): Promise<void> {
+    await Promise.resolve();
+    this.resume();
+  }
+  destroy(): void {}
+  detach(): void {}
+}
+
+async function handshaken(allowTruncation = false) {
+  const tcp = scripted();
+  const engine = new FakeEngine();
+  const source = new TlsSource(tcp.source, engine, { allowTruncation });
+  const done = source.handshake(0);
+  engine.events.handshake(INFO);
+  await done;
+  return { tcp, engine, conn: createConn(source) };
+}
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+describe("TlsSource", () => {
+  test("a TLS end before the TCP FIN is eof; conn.tls is the handshake's info", async () => {
+    const { tcp, engine, conn } = await handshaken();
+    assert.deepEqual(conn.tls, INFO);
+    tcp.sink().data(bytes("hi"));
+    engine.events.end(true);
+    assert.equal(new TextDecoder().decode((await conn.read())!), "hi");
+    assert.equal(await conn.read(), null);
+    assert.deepEqual(await conn.ended, { reason: "eof" });
+  });
+
+  test("a TLS end caused by the TCP FIN is TlsTruncatedError, or a clean truncated end when allowed", async () => {
+    const strict = await handshaken();
+    strict.tcp.sink().end();
+    assert.equal(strict.engine.fedEnd, true);
+    strict.engine.events.end(false);
+    const err = await strict.conn.read().catch((e: unknown) => e);
+    assert.ok(err instanceof TlsTruncatedError);
+    assert.equal((await strict.conn.ended).reason, "truncated");
+
+    const lax = await handshaken(true);
+    lax.tcp.sink().end();
+    lax.engine.events.end(false);
+    assert.equal(await lax.conn.read(), null);
+    assert.deepEqual(await lax.conn.ended, { reason: "truncated" });
+  });
+
+  test("a TCP reset waits for the plaintext before it, and wins over whatever the TLS layer says next", async () => {
+    const { tcp, engine, conn } = await handshaken();
+    engine.pause();
+    tcp.sink().data(bytes("before"));
+    tcp.sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+    engine.events.end(true);
+    engine.events.error(new Error("TLS layer noise"));
+    assert.equal(new TextDecoder().decode((await conn.read())!), "before");
+    const err = await conn.read().catch((e: unknown) => e);
+    assert.ok(err instanceof ConnectionResetError, String(err));
+    assert.equal((await conn.ended).reason, "reset");
+  });
+
+  test("a handshake fails typed: engine error with a certificate code, TCP end, timeout", async () => {
+    const engine = new FakeEngine();
+    const second = new TlsSource(scripted().source, engine, { allowTruncation: false });
+    const p2 = second.handshake(0).catch((e: unknown) => e);
+    engine.events.error(Object.assign(new Error("certificate has expired"), { code: "CERT_HAS_EXPIRED" }));
+    const err = await p2;
+    assert.ok(err instanceof TlsHandshakeError);
+    assert.equal(err.code, "CERT_HAS_EXPIRED");
+    assert.ok(err.cause instanceof Error);
+
+    const tcp = scripted();
+    const third = new TlsSource(tcp.source, new FakeEngine(), { allowTruncation: false });
+    const p3 = third.handshake(0).catch((e: unknown) => e);
+    tcp.sink().end();
+    const ended = await p3;
+    assert.ok(ended instanceof TlsHandshakeError);
+    assert.equal(ended.code, "ERR_TLS_HANDSHAKE");
+
+    const timedOut = await new TlsSource(scripted().source, new FakeEngine(), { allowTruncation: false }).handshake(20).catch((e: unknown) => e);
+    assert.ok(timedOut instanceof TlsHandshakeError);
+    assert.match(timedOut.message, /did not finish within 20 ms/);
+  });
+
+  test("checkTlsOptions: defaults, and errors naming the option", async () => {
+    assert.deepEqual(checkTlsOptions(true, "tls", "client"), {
+      serverName: undefined, ca: undefined, cert: undefined, key: undefined, alpnProtocols: undefined,
+      rejectUnauthorized: true, allowTruncation: false, handshakeTimeout: 10_000,
+    });
+    assert.throws(() => checkTlsOptions({ handshakeTimeout: Infinity }, "tls", "client"), { name: "RangeError", message: /^tls\.handshakeTimeout/ });
+    assert.throws(() => checkTlsOptions({ allowTruncation: "yes" }, "tls", "client"), { name: "TypeError", message: /^tls\.allowTruncation must be a boolean/ });
+    assert.throws(() => checkTlsOptions({ serverName: "" }, "tls", "client"), { name: "TypeError", message: /^tls\.serverName/ });
+    assert.throws(() => checkTlsOptions({ alpnProtocols: ["x".repeat(256)] }, "tls", "client"), { name: "RangeError", message: /^tls\.alpnProtocols\[0\]/ });
+    assert.throws(() => checkTlsOptions(null, "tls", "client"), { name: "TypeError", message: /^tls must be true or an object/ });
+  });
+});
