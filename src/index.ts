@@ -45,3 +45,5 @@ export {
   type ListenOptions,
   tcpAddr,
 } from "./endpoint-options.ts";
+export { type Capabilities, defineCapabilities } from "./capabilities.ts";
+export { claim, isClaimed, release } from "./owned.ts";
