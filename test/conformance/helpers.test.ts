@@ -265,7 +265,11 @@ for (const side of SIDES) {
     test.skipIf(!capabilities.wrap, "no wrap() on this runtime")("wrap() takes an unwrapped socket over, refuses one a Conn still owns, and takes it again after unwrap()", withPair(side, async ({ conn, peer, remote }) => {
       const wrap = hangup.wrap!;
       const { native } = conn.unwrap();
+      const keysBefore = Reflect.ownKeys(native as object);
+      const tags = keysBefore.filter((key) => typeof key === "symbol" && /hangup/.test(key.description ?? ""));
+      assert.deepEqual(tags, [], "hangup tags no socket it owned");
       const second = wrap(native);
+      assert.deepEqual(Reflect.ownKeys(native as object), keysBefore, "wrap() puts no property on the user's socket");
       assert.throws(() => wrap(native), (err: unknown) => err instanceof TypeError && /already wrapped/.test(err.message));
       await peer.send(remote, { text: "one" });
       assert.equal(text(await second.read()), "one");
