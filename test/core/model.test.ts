@@ -198,6 +198,8 @@ async function runSequence(commands: Command[], highWaterMark: number): Promise<
   let peerEnded = false;
   let stopped = false;
   let unwrapped = false;
+  /** The runtime code of the error that ended the read side, if one did. */
+  let endCode: string | undefined;
 
   const deliveries: Delivery[] = [];
   const operations: Promise<unknown>[] = [];
@@ -289,7 +291,10 @@ async function runSequence(commands: Command[], highWaterMark: number): Promise<
         rec.sink().end();
         break;
       case "error": {
-        if (!stopped && !peerEnded) expected ??= reasonOfCode(c.code);
+        if (!stopped && !peerEnded && expected === undefined) {
+          expected = reasonOfCode(c.code);
+          endCode = c.code;
+        }
         if (!stopped) peerEnded = true;
         const err = c.code === "" ? new Error("something failed") : Object.assign(new Error(`read ${c.code}`), { code: c.code });
         rec.sink().error(err);
@@ -416,13 +421,21 @@ async function runSequence(commands: Command[], highWaterMark: number): Promise<
     new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("an operation never settled")), 2000))),
   ]).finally(() => clearTimeout(timer));
   if (!stopped) {
+    // After the buffered bytes, reads meet the end: null at EOF, else the error, sticky.
+    let last: unknown;
     for (let i = 0; i <= fed.length + 1; i++) {
-      const chunk = await conn.read().catch((err: unknown) => {
-        assert.ok(err instanceof SocketError, `the drain met ${String(err)}`);
-        return null;
-      });
+      const chunk = await conn.read().catch((err: unknown) => (last = err, null));
       if (chunk === null) break;
       deliveries.push({ kind: "bytes", bytes: chunk, op: "drain" });
+    }
+    if (expected === "eof") {
+      assert.equal(last, undefined, `the read side ended at EOF, but the drain met ${String(last)}`);
+      assert.equal(await conn.read(), null, "EOF is sticky");
+    } else {
+      assert.ok(last instanceof SocketError, `the read side ended with ${expected}, but the drain met ${String(last)}`);
+      if (endCode) assert.equal(last.code, endCode);
+      assert.equal(await conn.read().catch((err: unknown) => err), last, "the error is sticky");
+      assert.equal(endedValue?.error, last, "ended carries the same error the reads meet");
     }
   }
   checkInvariants("after draining");
