@@ -22,6 +22,7 @@
 import type { Socket, SocketHandler } from "bun";
 import {
   type Addr,
+  type Capabilities,
   checkConnectOptions,
   checkListenOptions,
   type Conn,
@@ -31,6 +32,7 @@ import {
   type ConnSource,
   createConn,
   createListener,
+  defineCapabilities,
   type Listener,
   type ListenerSink,
   type ListenOptions,
@@ -60,6 +62,31 @@ export * from "../src/public.ts";
  * ```
  */
 export const runtime: Runtime = "bun";
+
+/**
+ * What Bun can do (README: "What each runtime can and cannot do"). No `wrap`: a socket is
+ * taken over with `socket.reload()`. Server STARTTLS: Bun's `upgradeTLS` loses the bytes read
+ * before the upgrade (RUNTIME-NOTES), so it is not counted.
+ *
+ * @example
+ * ```ts
+ * import { capabilities } from "hangup/bun";
+ * console.log(capabilities.wrap); // false
+ * ```
+ */
+export const capabilities: Readonly<Capabilities> = defineCapabilities({
+  reset: true,
+  halfClose: true,
+  keepAlive: true,
+  keepAliveDelay: true,
+  noDelay: true,
+  serverStartTls: true,
+  tlsTruncation: true,
+  falseEof: false,
+  listen: true,
+  unixSockets: true,
+  wrap: false,
+});
 
 /** What Bun reports for a socket, routed to its source. */
 class SocketState {

@@ -17,7 +17,9 @@
  */
 import {
   type Addr,
+  type Capabilities,
   checkConnectOptions,
+  claim,
   checkListenOptions,
   type Conn,
   type ConnectOptions,
@@ -27,11 +29,13 @@ import {
   type ConnSource,
   createConn,
   createListener,
+  defineCapabilities,
   type Listener,
   type ListenOptions,
   type Runtime,
   type TcpAddr,
   type TcpListenOptions,
+  release,
   toSocketError,
   type UnixAddr,
   type UnixListenOptions,
@@ -55,6 +59,31 @@ export * from "../src/public.ts";
  */
 export const runtime: Runtime = "deno";
 
+/**
+ * What Deno can do (README: "What each runtime can and cannot do"): no abortive close, so
+ * `reset()` sends a FIN; keepalive is on/off with the kernel's delay; no server-side STARTTLS
+ * (an accepted conn's `startTls` sends a ClientHello); rustls tells a truncation apart.
+ *
+ * @example
+ * ```ts
+ * import { capabilities } from "hangup/deno";
+ * console.log(capabilities.reset); // false: reset() closes with a FIN
+ * ```
+ */
+export const capabilities: Readonly<Capabilities> = defineCapabilities({
+  reset: false,
+  halfClose: true,
+  keepAlive: true,
+  keepAliveDelay: false,
+  noDelay: true,
+  serverStartTls: true,
+  tlsTruncation: true,
+  falseEof: false,
+  listen: true,
+  unixSockets: true,
+  wrap: true,
+});
+
 const READ_SIZE = 65536;
 /** What `accept()` throws for a connection the client reset before it was accepted. */
 const GONE_BEFORE_ACCEPT = new Set(["NotConnected", "ConnectionReset", "ConnectionAborted"]);
@@ -67,9 +96,6 @@ function addrOf(addr: Deno.Addr): Addr {
   return { transport: "unix", path: "" };
 }
 
-/** Marks a Deno.Conn that a Conn reads from, so a second wrap() cannot split its bytes. */
-const OWNED = Symbol("hangup.owned");
-type TaggedConn = Deno.Conn & { [OWNED]?: true };
 
 /** One Deno connection as a source; a class, so its methods live on the prototype, not in a closure each. */
 class DenoSource implements ConnSource<Deno.Conn> {
@@ -87,8 +113,8 @@ class DenoSource implements ConnSource<Deno.Conn> {
   #inFlightBuffer: Uint8Array | undefined;
 
   constructor(conn: Deno.Conn) {
+    claim(conn);
     this.native = conn;
-    (conn as TaggedConn)[OWNED] = true;
     this.localAddr = addrOf(conn.localAddr);
     this.remoteAddr = addrOf(conn.remoteAddr);
   }
@@ -169,7 +195,7 @@ class DenoSource implements ConnSource<Deno.Conn> {
   }
 
   detach(): void {
-    (this.native as TaggedConn)[OWNED] = undefined;
+    release(this.native);
     this.#stopped = true;
     this.#wakePump?.();
     const buffer = this.#inFlightBuffer;
@@ -360,7 +386,6 @@ export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> 
   if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
     throw new TypeError("native must be a Deno.Conn");
   }
-  if ((native as TaggedConn)[OWNED]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   return createConn(denoSource(native), options);
 }
 

@@ -17,7 +17,9 @@ import * as net from "node:net";
 import process from "node:process";
 import {
   type Addr,
+  type Capabilities,
   checkConnectOptions,
+  claim,
   checkListenOptions,
   type Conn,
   type ConnectOptions,
@@ -27,11 +29,13 @@ import {
   type ConnSource,
   createConn,
   createListener,
+  defineCapabilities,
   type Endpoint,
   type Listener,
   type ListenOptions,
   type Runtime,
   type TcpAddr,
+  release,
   tcpAddr,
   type TcpListenOptions,
   toSocketError,
@@ -57,9 +61,32 @@ export * from "../src/public.ts";
  */
 export const runtime: Runtime = "node";
 
+/**
+ * What Node can do (README: "What each runtime can and cannot do"). `falseEof`: Node 24
+ * dropped the shortcut behind the false EOF (RUNTIME-NOTES: 30/30 resets reported).
+ *
+ * @example
+ * ```ts
+ * import { capabilities } from "hangup/node";
+ * console.log(capabilities.reset); // true: reset() sends an RST
+ * ```
+ */
+export const capabilities: Readonly<Capabilities> = defineCapabilities({
+  reset: true,
+  halfClose: true,
+  keepAlive: true,
+  keepAliveDelay: true,
+  noDelay: true,
+  serverStartTls: true,
+  tlsTruncation: true,
+  falseEof: Number(process.versions.node.split(".")[0]) < 24,
+  listen: true,
+  unixSockets: true,
+  wrap: true,
+});
+
 const EMPTY = new Uint8Array(0);
-/** Node 24 dropped the shortcut behind the false EOF (RUNTIME-NOTES: 30/30 resets reported). */
-const FALSE_EOF_POSSIBLE = Number(process.versions.node.split(".")[0]) < 24;
+const FALSE_EOF_POSSIBLE = capabilities.falseEof;
 
 /**
  * Node 20 and 22 can report a peer's RST as a clean `'end'` (libuv's POLLHUP
@@ -82,15 +109,15 @@ function confirmEnd(socket: net.Socket, sink: ConnSink): void {
   socket.write(EMPTY, (err) => (err && (err as NodeJS.ErrnoException).code === "ECONNRESET" ? sink.error(err) : sink.end()));
 }
 
-const SOURCE = Symbol("hangup.source");
-type TaggedSocket = net.Socket & { [SOURCE]?: NodeSource };
+/** Each socket's source, found from `this` in the shared handlers; nothing is set on the user's socket. */
+const sources = new WeakMap<net.Socket, NodeSource>();
 
 /**
  * One `net.Socket`, translated. A class, so that the contract's methods live on the
  * prototype: an idle connection then costs a few bytes here, not a closure per method.
  */
 class NodeSource implements ConnSource<net.Socket> {
-  readonly native: TaggedSocket;
+  readonly native: net.Socket;
   #sink: ConnSink | undefined;
   #earlyError: unknown;
   readonly #unixPath: string | undefined;
@@ -103,29 +130,30 @@ class NodeSource implements ConnSource<net.Socket> {
     // Node caches the addresses once asked, and still reports them after the socket closed;
     // the Addr objects are made only if someone reads them.
     if (unixPath === undefined) void (socket.localAddress, socket.remoteAddress);
-    this.native[SOURCE] = this;
+    claim(socket);
+    sources.set(socket, this);
     socket.on("error", NodeSource.#onError);
     socket.on("close", NodeSource.#onClose);
   }
 
   // Shared by every socket: Node calls a listener with the socket as `this`, which leads back
   // to its source. Four closures per connection would cost more than the socket's 'data' handler.
-  static #onData(this: TaggedSocket, chunk: Buffer): void {
-    this[SOURCE]!.#sink!.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  static #onData(this: net.Socket, chunk: Buffer): void {
+    sources.get(this)!.#sink!.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   }
 
-  static #onEnd(this: TaggedSocket): void {
-    confirmEnd(this, this[SOURCE]!.#sink!);
+  static #onEnd(this: net.Socket): void {
+    confirmEnd(this, sources.get(this)!.#sink!);
   }
 
-  static #onError(this: TaggedSocket, err: unknown): void {
-    const source = this[SOURCE]!;
+  static #onError(this: net.Socket, err: unknown): void {
+    const source = sources.get(this)!;
     if (source.#sink) source.#sink.error(err);
     else source.#earlyError ??= err;
   }
 
-  static #onClose(this: TaggedSocket): void {
-    this[SOURCE]!.#sink?.closed();
+  static #onClose(this: net.Socket): void {
+    sources.get(this)!.#sink?.closed();
   }
 
   get localAddr(): Addr {
@@ -207,7 +235,8 @@ class NodeSource implements ConnSource<net.Socket> {
     socket.off("close", NodeSource.#onClose);
     // Kept on purpose: an 'error' with no listener would crash the process.
     socket.off("error", NodeSource.#onError);
-    socket[SOURCE] = undefined;
+    sources.delete(socket);
+    release(socket);
     socket.on("error", () => {});
   }
 
@@ -346,9 +375,9 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, ne
  */
 export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket> {
   if (!(native instanceof net.Socket)) throw new TypeError("native must be a connected net.Socket");
-  if ((native as TaggedSocket)[SOURCE]) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
+  const source = nodeSource(native);
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
-  return createConn(nodeSource(native), options);
+  return createConn(source, options);
 }
 
 /**

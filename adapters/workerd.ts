@@ -24,10 +24,12 @@
  */
 import { connect as socketsConnect } from "cloudflare:sockets";
 import {
+  type Capabilities,
   checkConnectOptions,
   type Conn,
   type ConnectOptions,
   connOptionsOf,
+  defineCapabilities,
   fromStreams,
   type Runtime,
   type StreamNative,
@@ -48,6 +50,30 @@ export * from "../src/public.ts";
  * ```
  */
 export const runtime: Runtime = "workerd";
+
+/**
+ * What Workers can do (README: "Cloudflare Workers (workerd)"): connect only, over TCP; no RST
+ * (`reset()` aborts the streams), no socket options; workerd's TLS tells a truncation apart.
+ *
+ * @example
+ * ```ts
+ * import { capabilities } from "hangup/workerd";
+ * console.log(capabilities.listen); // false
+ * ```
+ */
+export const capabilities: Readonly<Capabilities> = defineCapabilities({
+  reset: false,
+  halfClose: true,
+  keepAlive: false,
+  keepAliveDelay: false,
+  noDelay: false,
+  serverStartTls: false,
+  tlsTruncation: false,
+  falseEof: false,
+  listen: false,
+  unixSockets: false,
+  wrap: false,
+});
 
 /** workerd's errors carry no code: give the ones hangup can name a code from their message. */
 function translateError(error: unknown): unknown {

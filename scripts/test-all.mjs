@@ -2,14 +2,22 @@
 // `npm test`: type checks, the package, examples and demo, then the one conformance suite and
 // the core unit tests on Node 20 (the machine's), 22, 24 and 26 (vitest), Deno (deno test) and
 // Bun (bun test). Runtimes run one after another so the timing-sensitive cases do not fight
-// over the machine's 2 cores. Exits non-zero if any fails.
+// over the machine's 2 cores. Exits non-zero if any fails. Each test runner also writes a
+// machine-readable report (.cache/test-reports/), from which the summary lists the skipped
+// cases per runtime by name.
 import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { junitSkips, vitestSkips } from "./test-reports.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
+const reports = join(root, ".cache", "test-reports");
+const reportOf = (name, ext) => join(reports, `${name}.${ext}`);
+/** vitest keeps its human output and writes JSON beside it; deno and bun write JUnit XML. */
+const vitestArgs = (name) => ["--reporter=default", "--reporter=json", `--outputFile.json=${reportOf(name, "json")}`];
 
 const runs = [
   { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
@@ -18,16 +26,39 @@ const runs = [
   { name: "jsr", cmd: bin("deno"), args: ["publish", "--dry-run", "--allow-dirty"] },
   { name: "package", cmd: process.execPath, args: ["scripts/test-package.mjs"], count: plainCounts },
   { name: "examples", cmd: process.execPath, args: ["scripts/test-examples.mjs"], count: plainCounts },
-  { name: "node20", cmd: process.execPath, args: [vitest, "run"], count: vitestCounts },
+  { name: "node20", cmd: process.execPath, args: [vitest, "run", ...vitestArgs("node20")], count: vitestCounts, skips: vitestSkips, report: reportOf("node20", "json") },
   ...["22", "24", "26"].map((major) => ({
     name: `node${major}`,
     cmd: join(root, "node_modules", `node${major}`, "bin", "node"),
-    args: [vitest, "run"],
+    args: [vitest, "run", ...vitestArgs(`node${major}`)],
     count: vitestCounts,
+    skips: vitestSkips,
+    report: reportOf(`node${major}`, "json"),
   })),
-  { name: "workerd", cmd: process.execPath, args: [vitest, "run", "--config", "vitest.workerd.config.ts"], count: vitestCounts },
-  { name: "deno", cmd: bin("deno"), args: ["test", "--allow-all", "--no-check", "test/"], count: denoCounts },
-  { name: "bun", cmd: bin("bun"), args: ["test", "--timeout", "120000", "test/"], count: bunCounts },
+  {
+    name: "workerd",
+    cmd: process.execPath,
+    args: [vitest, "run", "--config", "vitest.workerd.config.ts", ...vitestArgs("workerd")],
+    count: vitestCounts,
+    skips: vitestSkips,
+    report: reportOf("workerd", "json"),
+  },
+  {
+    name: "deno",
+    cmd: bin("deno"),
+    args: ["test", "--allow-all", "--no-check", `--junit-path=${reportOf("deno", "xml")}`, "test/"],
+    count: denoCounts,
+    skips: junitSkips,
+    report: reportOf("deno", "xml"),
+  },
+  {
+    name: "bun",
+    cmd: bin("bun"),
+    args: ["test", "--timeout", "120000", "--reporter=junit", `--reporter-outfile=${reportOf("bun", "xml")}`, "test/"],
+    count: bunCounts,
+    skips: junitSkips,
+    report: reportOf("bun", "xml"),
+  },
 ];
 
 const strip = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
@@ -52,6 +83,8 @@ function bunCounts(out) {
 }
 
 const only = process.argv.slice(2);
+rmSync(reports, { recursive: true, force: true });
+mkdirSync(reports, { recursive: true });
 const results = [];
 for (const run of runs.filter((r) => only.length === 0 || only.includes(r.name))) {
   const version = /^node\d/.test(run.name) ? ` (${spawnSync(run.cmd, ["--version"], { encoding: "utf8" }).stdout?.trim()})` : "";
@@ -63,15 +96,18 @@ for (const run of runs.filter((r) => only.length === 0 || only.includes(r.name))
   process.stdout.write(output);
   const counts = run.count ? run.count(output) : undefined;
   const ok = child.status === 0 && (!run.count || (counts !== null && counts.failed === 0 && counts.passed > 0));
-  results.push({ name: run.label, ok, counts, seconds: (Date.now() - started) / 1000 });
+  const skipped = run.skips ? run.skips(run.report) : undefined;
+  results.push({ name: run.label, ok, counts, skipped, seconds: (Date.now() - started) / 1000 });
 }
 
 console.log("\n=== summary ===");
 let passed = 0;
 let failed = 0;
 for (const r of results) {
-  const detail = r.counts ? `${r.counts.passed} passed, ${r.counts.failed} failed` : r.ok ? "ok" : "failed";
+  const skips = r.skipped === undefined ? "" : `, ${r.skipped.length} skipped`;
+  const detail = r.counts ? `${r.counts.passed} passed, ${r.counts.failed} failed${skips}` : r.ok ? "ok" : "failed";
   console.log(`${r.ok ? "ok  " : "FAIL"} ${r.name.padEnd(18)} ${detail} (${r.seconds.toFixed(1)} s)`);
+  for (const name of r.skipped ?? []) console.log(`       skipped: ${name}`);
   if (r.counts) {
     passed += r.counts.passed;
     failed += r.counts.failed;

@@ -371,8 +371,13 @@ class SourceConn implements Conn {
   }
 
   /** Releases the handle once both directions are done; reads of buffered bytes go on. */
+  /** A method, so that TypeScript does not narrow `#stop` across an await. */
+  #isUnwrapped(): boolean {
+    return this.#stop?.by === "unwrapped";
+  }
+
   #release(): void {
-    if (this.#sourceClosed) return;
+    if (this.#sourceClosed || this.#stop?.by === "unwrapped") return;
     this.#source.close().catch(() => this.#source.destroy());
   }
 
@@ -992,6 +997,8 @@ class SourceConn implements Conn {
     this.#writeClosed = true;
     if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
     await this.#whenFlushed();
+    // unwrap() may have handed the socket over meanwhile: it is no longer ours to shut.
+    if (this.#isUnwrapped()) throw this.#refusal("write");
     if (this.#failure) throw relabel(this.#failure, "write");
     try {
       await this.#source.closeWrite();

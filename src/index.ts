@@ -30,3 +30,5 @@ export {
   type Endpoint,
   tcpAddr,
 } from "./endpoint-options.ts";
+export { defineCapabilities } from "./capabilities.ts";
+export { claim, isClaimed, release } from "./owned.ts";

@@ -30,6 +30,7 @@ export {
   WriteTimeoutError,
 } from "./errors.ts";
 export { type SocketOperation, toSocketError } from "./to-socket-error.ts";
+export type { Capabilities } from "./capabilities.ts";
 export { fromStreams, type StreamNative, type StreamPair } from "./from-streams.ts";
 export { serve, type ServeOptions } from "./serve.ts";
 export type {

@@ -4,7 +4,7 @@ import { ConnectionResetError, LimitExceededError, SocketClosedError, Unexpected
 import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, SIDES, sleep, text, withPair } from "../support/fixtures.ts";
 import { readNativeToEnd } from "../support/native.ts";
-import { hangup, runtime } from "../support/runtime.ts";
+import { capabilities, hangup } from "../support/runtime.ts";
 
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -258,15 +258,18 @@ for (const side of SIDES) {
       assert.equal(text(await rest), "");
     }));
 
-    test("wrap() takes an unwrapped socket over, refuses one a Conn still owns, and takes it again after unwrap()", withPair(side, async ({ conn, peer, remote }) => {
-      if (runtime === "bun") {
-        // Bun has no wrap(): a socket can only be taken over with socket.reload() (README).
-        assert.equal(hangup.wrap, undefined);
-        return;
-      }
+    test("wrap() is exported exactly where capabilities.wrap says (Bun: none, a socket is taken over with socket.reload())", async () => {
+      assert.equal(typeof hangup.wrap === "function", capabilities.wrap);
+    });
+
+    test.skipIf(!capabilities.wrap, "no wrap() on this runtime")("wrap() takes an unwrapped socket over, refuses one a Conn still owns, and takes it again after unwrap()", withPair(side, async ({ conn, peer, remote }) => {
       const wrap = hangup.wrap!;
       const { native } = conn.unwrap();
+      const keysBefore = Reflect.ownKeys(native as object);
+      const tags = keysBefore.filter((key) => typeof key === "symbol" && /hangup/.test(key.description ?? ""));
+      assert.deepEqual(tags, [], "hangup tags no socket it owned");
       const second = wrap(native);
+      assert.deepEqual(Reflect.ownKeys(native as object), keysBefore, "wrap() puts no property on the user's socket");
       assert.throws(() => wrap(native), (err: unknown) => err instanceof TypeError && /already wrapped/.test(err.message));
       await peer.send(remote, { text: "one" });
       assert.equal(text(await second.read()), "one");

@@ -7,7 +7,7 @@ import { ConnectionResetError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, openPair, SIDES } from "../support/fixtures.ts";
 import { withPeer } from "../support/peer.ts";
-import { runtime } from "../support/runtime.ts";
+import { capabilities } from "../support/runtime.ts";
 
 const TRIALS = 500; // per side: 1,000 per runtime
 
@@ -37,8 +37,7 @@ for (const side of SIDES) {
 
 
 /** Node 20 and 22 keep the false-EOF shortcut; Node 24+ dropped it (RUNTIME-NOTES). */
-const nodeMajor = Number((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node?.split(".")[0] ?? 0);
-const falseEofPossible = runtime === "node" && nodeMajor < 24;
+const falseEofPossible = capabilities.falseEof;
 
 describe("reset race after our closeWrite() (hangup as server)", () => {
   test("every byte arrives; the end is a reset, except the documented Node 20/22 fallback to eof", () =>

@@ -32,6 +32,7 @@ const USER_API = [
   "serve",
   "toSocketError",
   "type Addr",
+  "type Capabilities",
   "type Conn",
   "type ConnOptions",
   "type ConnectOptions",
@@ -69,6 +70,10 @@ const ADAPTER_CONTRACT = [
   "resolveConnOptions",
   "tcpAddr",
   "withDeadline",
+  "claim",
+  "isClaimed",
+  "release",
+  "defineCapabilities",
   "checkTlsOptions",
   "DEFAULT_HANDSHAKE_TIMEOUT",
   "TlsSource",
@@ -86,10 +91,10 @@ const ADAPTER_CONTRACT = [
 ];
 
 const ENTRIES: Record<string, { file: string; names: string[] }> = {
-  node: { file: "adapters/node.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "type StartTlsOptions"] },
-  deno: { file: "adapters/deno.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "type StartTlsOptions"] },
-  bun: { file: "adapters/bun.ts", names: [...USER_API, "connect", "listen", "startTls", "runtime", "type StartTlsOptions"] },
-  workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "runtime"] },
+  node: { file: "adapters/node.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
+  deno: { file: "adapters/deno.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
+  bun: { file: "adapters/bun.ts", names: [...USER_API, "connect", "listen", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
+  workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "runtime", "capabilities"] },
   core: { file: "src/index.ts", names: [...USER_API, ...ADAPTER_CONTRACT] },
 };
 

@@ -9,23 +9,32 @@ import { runtime } from "./detect.ts";
 
 export { runtime, type Runtime } from "./detect.ts";
 
-declare const Deno: { test(def: { name: string; fn: () => Promise<void>; sanitizeOps: boolean; sanitizeResources: boolean }): void };
+declare const Deno: {
+  test(def: { name: string; fn: () => Promise<void>; ignore?: boolean; sanitizeOps: boolean; sanitizeResources: boolean }): void;
+};
 
 type Register = (name: string, fn: () => Promise<void>, timeoutMs: number) => void;
+type RunnerTest = ((n: string, f: () => Promise<void>, t?: number) => void) & { skip: (n: string, f: () => Promise<void>) => void };
 
-async function runner(): Promise<Register> {
+/** Registers a case, and registers a skipped case so that the runner reports it as skipped, by name. */
+async function runner(): Promise<{ register: Register; registerSkip: (name: string) => void }> {
+  const nothing = async (): Promise<void> => {};
   if (runtime === "deno") {
-    return (name, fn) => Deno!.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+    return {
+      register: (name, fn) => Deno!.test({ name, fn, sanitizeOps: false, sanitizeResources: false }),
+      registerSkip: (name) => Deno!.test({ name, fn: nothing, ignore: true, sanitizeOps: false, sanitizeResources: false }),
+    };
   }
-  if (runtime === "bun") {
-    const bunTest = (await import("bun:test" as string)) as { test: (n: string, f: () => Promise<void>, t: number) => void };
-    return (name, fn, timeoutMs) => bunTest.test(name, fn, timeoutMs + 5_000);
-  }
-  const vitest = await import("vitest");
-  return (name, fn, timeoutMs) => vitest.test(name, fn, timeoutMs + 5_000);
+  const runnerTest = runtime === "bun"
+    ? ((await import("bun:test" as string)) as { test: RunnerTest }).test
+    : ((await import("vitest")) as unknown as { test: RunnerTest }).test;
+  return {
+    register: (name, fn, timeoutMs) => runnerTest(name, fn, timeoutMs + 5_000),
+    registerSkip: (name) => runnerTest.skip(name, nothing),
+  };
 }
 
-const register = await runner();
+const { register, registerSkip } = await runner();
 
 const stray: unknown[] = [];
 process.on("unhandledRejection", (reason) => void stray.push(reason));
@@ -44,8 +53,26 @@ export function describe(name: string, body: () => void): void {
   }
 }
 
-/** A case, run with a time limit and the crash guards. */
-export function test(name: string, fn: () => Promise<void>, options: { timeout?: number } = {}): void {
+type TestOptions = { timeout?: number };
+type Test = (name: string, fn: () => Promise<void>, options?: TestOptions) => void;
+
+/**
+ * A case, run with a time limit and the crash guards.
+ *
+ * `test.skipIf(condition, reason)(name, fn)` registers the case as skipped when
+ * `condition` holds, named `<name> [skipped: <reason>]`, so every runner lists it
+ * as a skip by name instead of letting it pass silently. Key the condition on the
+ * adapter's `capabilities`, and assert the runtime's documented fallback in a
+ * case of its own.
+ */
+export const test: Test & { skipIf(condition: boolean, reason: string): Test } = Object.assign(runCase, {
+  skipIf(condition: boolean, reason: string): Test {
+    if (!condition) return runCase;
+    return (name: string) => registerSkip(`${prefix}${name} [skipped: ${reason}]`);
+  },
+});
+
+function runCase(name: string, fn: () => Promise<void>, options: TestOptions = {}): void {
   const timeoutMs = options.timeout ?? 15_000;
   const fullName = prefix + name;
   register(fullName, async () => {

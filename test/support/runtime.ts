@@ -6,7 +6,7 @@ import type * as NodeAdapter from "../../adapters/node.ts";
 import { runtime } from "./detect.ts";
 
 /** `wrap` is absent on Bun, which has no socket to hand over from outside hangup. */
-export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve"> & { wrap?: (native: unknown) => import("../../src/index.ts").Conn };
+export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve" | "capabilities"> & { wrap?: (native: unknown) => import("../../src/index.ts").Conn };
 
 const modules: Record<typeof runtime, string> = {
   node: "../../adapters/node.ts",
@@ -16,3 +16,6 @@ const modules: Record<typeof runtime, string> = {
 
 export const hangup = (await import(modules[runtime])) as Adapter;
 export { runtime };
+
+/** What the adapter under test says its runtime can do: the suite's skips and fallbacks are keyed on it. */
+export const capabilities = hangup.capabilities;

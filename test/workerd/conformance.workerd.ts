@@ -6,10 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
+import { assertColumnMatches } from "../support/capabilities-table.ts";
 import { describe, test } from "../support/harness.ts";
 import { type Peer, sha256, withPeer } from "../support/peer.ts";
 
@@ -152,5 +154,12 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     const r = await run("refused", port);
     assert.equal(r.error?.isRefused, true, JSON.stringify(r.error));
     assert.equal(r.error?.code, "ECONNREFUSED");
+  });
+
+  test("capabilities: frozen, and the README's capabilities table, column \"Workers\", agrees with them", async () => {
+    const r = await run("capabilities", 0);
+    assert.equal(r.frozen, true);
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    assertColumnMatches(readme, "Workers", r.capabilities as Parameters<typeof assertColumnMatches>[2]);
   });
 });

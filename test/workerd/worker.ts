@@ -4,6 +4,7 @@
  * GET /run?case=<name>&port=<peer port>
  */
 import {
+  capabilities,
   connect,
   type Conn,
   ConnectionRefusedError,
@@ -116,6 +117,9 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
     const started = Date.now();
     const info = await conn.ended;
     return { ended: info.reason, error: info.error?.name, elapsed: Date.now() - started };
+  },
+  async capabilities() {
+    return { capabilities, frozen: Object.isFrozen(capabilities) };
   },
   async refused(port) {
     try {
