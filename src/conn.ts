@@ -1,5 +1,5 @@
 import { ChunkQueue } from "./chunk-queue.ts";
-import { LineCutter } from "./line-cutter.ts";
+import { LineCutter, takeLine } from "./line-cutter.ts";
 import {
   IdleTimeoutError,
   LimitExceededError,
@@ -67,9 +67,6 @@ const COALESCE_BYTES = 65536;
 /** With a write timeout, a big write goes in pieces of this size, so that progress is seen. */
 const PIECE_BYTES = 262144;
 
-const NEWLINE = new Uint8Array([10]);
-const CARRIAGE_RETURN = 13;
-const decoder = new TextDecoder();
 const noop = (): void => {};
 
 /** One `decode()` loop: its decoder, limit, and how many bytes it waits for. */
@@ -463,13 +460,30 @@ class SourceConn implements Conn {
    * Runs `attempt` now and again after each event until it answers. Not an async function: a
    * suspended one keeps a generator, a context and two promises alive per waiting connection.
    */
-  #readOp<T>(signal: AbortSignal | undefined, attempt: Attempt<T>): Promise<T> {
+  #readOp<T>(signal: AbortSignal | undefined, attempt: Attempt<T>, triedNow = false): Promise<T> {
     if (this.#reading) return Promise.reject(new TypeError("Cannot read: another read is already pending on this connection; await it first"));
     this.#reading = true;
     return new Promise<T>((resolve, reject) => {
-      this.#pending = { attempt, signal, resolve: resolve as (value: unknown) => void, reject, onAbort: undefined };
-      this.#step();
+      const pending: PendingRead = { attempt, signal, resolve: resolve as (value: unknown) => void, reject, onAbort: undefined };
+      this.#pending = pending;
+      if (triedNow) this.#wait(pending);
+      else this.#step();
     });
+  }
+
+  /**
+   * The one way every read starts: answered from the buffer at once when it can be (no await on
+   * a pending read, no promise of its own), else a pending read that `#step` retries.
+   */
+  #answer<T>(signal: AbortSignal | undefined, attempt: Attempt<T>): Promise<T> {
+    if (this.#reading || this.#stop || signal?.aborted) return this.#readOp(signal, attempt);
+    let result: T | typeof WAIT;
+    try {
+      result = attempt(this);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return result === WAIT ? this.#readOp(signal, attempt, true) : this.#tookNow(result);
   }
 
   /** One try of the pending read: it settles, or it waits for the next event. */
@@ -490,6 +504,11 @@ class SourceConn implements Conn {
       pending.resolve(result);
       return;
     }
+    this.#wait(pending);
+  }
+
+  /** The pending read waits for the next event (or its signal). */
+  #wait(pending: PendingRead): void {
     if (pending.signal && !pending.onAbort) {
       pending.onAbort = () => this.#wakeReader();
       pending.signal.addEventListener("abort", pending.onAbort, { once: true });
@@ -519,9 +538,8 @@ class SourceConn implements Conn {
   }
 
   read(options?: OperationOptions): Promise<Uint8Array | null> {
-    if (this.#canAnswerNow(options) && this.#queue.length > 0) return this.#tookNow(this.#queue.shift());
-    if (options === undefined) return this.#readOp(undefined, SourceConn.#nextChunk);
-    return this.#withSignal(options, (signal) => this.#readOp(signal, SourceConn.#nextChunk));
+    if (options === undefined) return this.#answer(undefined, SourceConn.#nextChunk);
+    return this.#withSignal(options, (signal) => this.#answer(signal, SourceConn.#nextChunk));
   }
 
   static #nextChunk(this: void, conn: SourceConn): Uint8Array | null | typeof WAIT {
@@ -531,11 +549,6 @@ class SourceConn implements Conn {
   static #nextResult(this: void, conn: SourceConn): IteratorResult<Uint8Array> | typeof WAIT {
     if (conn.#queue.length > 0) return { done: false, value: conn.#queue.shift() };
     return conn.#atEnd() === WAIT ? WAIT : { done: true, value: undefined };
-  }
-
-  /** No options, no read pending, not stopped: a request the buffer may answer at once. */
-  #canAnswerNow(options: unknown): boolean {
-    return options === undefined && !this.#reading && !this.#stop;
   }
 
   /** Bytes were taken outside `#readOp`: resume the source if that brought it under the mark. */
@@ -549,10 +562,9 @@ class SourceConn implements Conn {
   }
 
   peek(options?: PeekOptions): Promise<Uint8Array | null> {
-    if (this.#canAnswerNow(options) && this.#queue.length > 0) return Promise.resolve(this.#queue.all());
     return this.#withSignal(options, (signal) => {
       const bytes = checkInteger(options?.bytes, "bytes", 1, 1);
-      return this.#readOp(signal, () => {
+      return this.#answer(signal, () => {
         if (this.#queue.length >= bytes) return this.#queue.all();
         const end = this.#atEnd();
         if (end === WAIT) return WAIT;
@@ -566,7 +578,7 @@ class SourceConn implements Conn {
       const delim = this.#delimiterBytes(delimiter);
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
       let skipped = 0;
-      return this.#readOp(signal, () => {
+      return this.#answer(signal, () => {
         const queue = this.#queue;
         const at = queue.indexOf(delim, queue.length);
         if (at >= 0) {
@@ -597,34 +609,22 @@ class SourceConn implements Conn {
     const { signal } = this.#checkOperationOptions(options);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
     const state: DecodeState<T> = { decode, maxBytes, need: 1 };
-    const attempt: Attempt<IteratorResult<T>> = (conn) => conn.#nextMessage(state);
     let finished = false;
     const done: IteratorResult<T> = { done: true, value: undefined };
+    // The iterator is finished by the attempt itself, so a message costs no extra promise hop.
+    const attempt: Attempt<IteratorResult<T>> = (conn) => {
+      if (finished) return done;
+      try {
+        const result = conn.#nextMessage(state);
+        if (result !== WAIT && result.done) finished = true;
+        return result;
+      } catch (err) {
+        finished = true;
+        throw err;
+      }
+    };
     const iterator: AsyncIterableIterator<T> = {
-      next: () => {
-        if (finished) return Promise.resolve(done);
-        if (!this.#reading && !this.#stop && !signal?.aborted && this.#queue.length >= state.need) {
-          // The buffer may hold the next message: answer without a pending read.
-          let result: IteratorResult<T> | typeof WAIT;
-          try {
-            result = this.#decodeBuffered(state);
-          } catch (err) {
-            finished = true;
-            return Promise.reject(err);
-          }
-          if (result !== WAIT) return this.#tookNow(result);
-        }
-        return this.#readOp(signal, attempt).then(
-          (result) => {
-            if (result.done) finished = true;
-            return result;
-          },
-          (err: unknown) => {
-            finished = true;
-            throw err;
-          },
-        );
-      },
+      next: () => (finished ? Promise.resolve(done) : this.#answer(signal, attempt)),
       return: () => {
         finished = true;
         return Promise.resolve(done);
@@ -673,12 +673,9 @@ class SourceConn implements Conn {
   }
 
   readExactly(n: number, options?: OperationOptions): Promise<Uint8Array> {
-    if (this.#canAnswerNow(options) && Number.isSafeInteger(n) && n >= 0 && this.#queue.length >= n) {
-      return this.#tookNow(this.#queue.take(n));
-    }
     return this.#withSignal(options, (signal) => {
       checkInteger(n, "n", 0, 0);
-      return this.#readOp(signal, () => {
+      return this.#answer(signal, () => {
         if (this.#queue.length >= n) return this.#queue.take(n);
         if (this.#atEnd() === WAIT) return WAIT;
         const partial = this.#queue.takeAll();
@@ -693,11 +690,7 @@ class SourceConn implements Conn {
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
       const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
       if (maxBytes < delim.length) throw new RangeError(`maxBytes (${maxBytes}) must be at least the delimiter's length (${delim.length})`);
-      if (this.#canAnswerNow(options)) {
-        const at = this.#queue.indexOf(delim, maxBytes);
-        if (at >= 0) return this.#tookNow(this.#queue.take(at + delim.length));
-      }
-      return this.#readOp(signal, () => {
+      return this.#answer(signal, () => {
         const at = this.#queue.indexOf(delim, maxBytes);
         if (at >= 0) return this.#queue.take(at + delim.length);
         if (this.#queue.length >= maxBytes) throw new LimitExceededError(maxBytes);
@@ -761,22 +754,11 @@ class SourceConn implements Conn {
 
   /** A line of at most `maxBytes` bytes before its `\n` or `\r\n`; bytes stay buffered on a limit error. */
   #nextLine(maxBytes: number): string | null | typeof WAIT {
-    const queue = this.#queue;
-    const at = queue.indexOf(NEWLINE, maxBytes + 2);
-    if (at >= 0) {
-      if (at > maxBytes && !(at === maxBytes + 1 && queue.byteAt(maxBytes) === CARRIAGE_RETURN)) {
-        throw new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
-      }
-      const line = queue.take(at + 1);
-      const end = at > 0 && line[at - 1] === CARRIAGE_RETURN ? at - 1 : at;
-      return decoder.decode(line.subarray(0, end));
-    }
-    if (queue.length >= maxBytes + 2) throw new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
-    if (this.#atEnd() === WAIT) return WAIT;
-    if (queue.length === 0) return null;
-    if (queue.length > maxBytes) throw new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
-    return decoder.decode(queue.takeAll());
+    const line = takeLine(this.#queue, maxBytes, false);
+    if (line !== undefined) return line;
+    return this.#atEnd() === WAIT ? WAIT : takeLine(this.#queue, maxBytes, true)!;
   }
+
 
   #checkOperationOptions(options: OperationOptions | undefined): { signal: AbortSignal | undefined } {
     const o = checkOptionsObject(options, "options");
@@ -794,12 +776,7 @@ class SourceConn implements Conn {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
     const iterator: AsyncIterableIterator<Uint8Array> = {
-      next: () => {
-        if (this.#canAnswerNow(undefined) && this.#queue.length > 0) {
-          return this.#tookNow<IteratorResult<Uint8Array>>({ done: false, value: this.#queue.shift() });
-        }
-        return this.#readOp(undefined, SourceConn.#nextResult);
-      },
+      next: () => this.#answer(undefined, SourceConn.#nextResult),
       // Breaking out of a loop keeps the connection and its buffered bytes.
       return: () => Promise.resolve({ done: true, value: undefined }),
       [Symbol.asyncIterator]: () => iterator,

@@ -1,7 +1,35 @@
+import type { ChunkQueue } from "./chunk-queue.ts";
+import { LimitExceededError } from "./errors.ts";
+
 const NEWLINE_BYTE = 10;
 const CARRIAGE_RETURN = 13;
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
+const NEWLINE = new Uint8Array([NEWLINE_BYTE]);
+
+const tooLong = (maxBytes: number): LimitExceededError => new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
+
+/**
+ * Takes the next line of at most `maxBytes` bytes before its `\n` or `\r\n` from `queue`,
+ * across chunks: the slow path of `lines()`, for a line that the one-chunk `LineCutter`
+ * cannot see whole. `undefined`: no complete line yet. With `atEof`, the unterminated rest
+ * is the last line, and `null` means nothing is left. A line over the limit throws
+ * `LimitExceededError` and its bytes stay in the queue.
+ */
+export function takeLine(queue: ChunkQueue, maxBytes: number, atEof: boolean): string | null | undefined {
+  const at = queue.indexOf(NEWLINE, maxBytes + 2);
+  if (at >= 0) {
+    if (at > maxBytes && !(at === maxBytes + 1 && queue.byteAt(maxBytes) === CARRIAGE_RETURN)) throw tooLong(maxBytes);
+    const line = queue.take(at + 1);
+    const end = at > 0 && line[at - 1] === CARRIAGE_RETURN ? at - 1 : at;
+    return decoder.decode(line.subarray(0, end));
+  }
+  if (queue.length >= maxBytes + 2) throw tooLong(maxBytes);
+  if (!atEof) return undefined;
+  if (queue.length === 0) return null;
+  if (queue.length > maxBytes) throw tooLong(maxBytes);
+  return decoder.decode(queue.takeAll());
+}
 
 /**
  * Cuts the complete lines at the start of one chunk, one line per call, from a single decode
