@@ -8,7 +8,7 @@ const shared: Options = {
   splitting: true,
   target: "es2022",
   platform: "neutral",
-  external: ["node:net", "node:process", "bun", "cloudflare:sockets"],
+  external: ["node:net", "node:process", "node:stream", "node:tls", "bun", "cloudflare:sockets"],
   outDir: "dist",
 };
 
