@@ -66,7 +66,7 @@ export const runtime: Runtime = "bun";
 /**
  * What Bun can do (README: "What each runtime can and cannot do"). No `wrap`: a socket is
  * taken over with `socket.reload()`. Server STARTTLS: Bun's `upgradeTLS` loses the bytes read
- * before the upgrade (RUNTIME-NOTES), so it is not counted.
+ * before the upgrade (docs/tls.md), so it is not counted.
  *
  * @example
  * ```ts

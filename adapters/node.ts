@@ -63,7 +63,7 @@ export const runtime: Runtime = "node";
 
 /**
  * What Node can do (README: "What each runtime can and cannot do"). `falseEof`: Node 24
- * dropped the shortcut behind the false EOF (RUNTIME-NOTES: 30/30 resets reported).
+ * dropped the shortcut behind the false EOF (docs/runtimes.md: 30/30 resets reported).
  *
  * @example
  * ```ts

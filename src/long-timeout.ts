@@ -2,7 +2,7 @@
  * The longest delay `setTimeout` honours on Node, Deno and Bun (2^31−1 ms, about 24.8 days).
  * A longer one fires at once on every runtime, so hangup never passes one.
  */
-export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+export const MAX_TIMER_DELAY: number = 2 ** 31 - 1;
 
 /**
  * `setTimeout` for any delay: a delay above `MAX_TIMER_DELAY` is waited out in steps.

@@ -53,7 +53,7 @@ export function checkDuration(value: unknown, name: string, fallback: number, mi
 }
 
 /** A safe integer ≥ `min`, or the default when absent. */
-export function checkInteger(value: unknown, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function checkInteger(value: unknown, name: string, fallback: number, min = 0, max: number = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number") throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
   if (!Number.isSafeInteger(value) || value < min || value > max) {

@@ -71,7 +71,7 @@ export interface NativeStreams {
  * Whether closing the runtime's own writable (as `connectStreams` builds it) sends a FIN and
  * leaves reading open. Deno's `conn.writable` closes the whole socket when it closes.
  */
-export const nativeStreamsHalfClose = runtime !== "deno";
+export const nativeStreamsHalfClose: boolean = runtime !== "deno";
 
 /**
  * A real TCP connection to 127.0.0.1:`port` opened with the runtime's own API and

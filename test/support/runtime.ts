@@ -3,6 +3,7 @@
  * imports only this, so it runs unchanged on Node, Deno and Bun.
  */
 import type * as NodeAdapter from "../../adapters/node.ts";
+import type { Capabilities } from "../../src/index.ts";
 import { runtime } from "./detect.ts";
 
 /** `wrap` is absent on Bun, which has no socket to hand over from outside hangup. */
@@ -18,4 +19,4 @@ export const hangup = (await import(modules[runtime])) as Adapter;
 export { runtime };
 
 /** What the adapter under test says its runtime can do: the suite's skips and fallbacks are keyed on it. */
-export const capabilities = hangup.capabilities;
+export const capabilities: Readonly<Capabilities> = hangup.capabilities;

@@ -9,7 +9,7 @@ import { hangup, runtime } from "./runtime.ts";
 const pem = (name: string): string => readFileSync(fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url)), "utf8");
 
 /** test/fixtures/tls: made by make-certs.sh, for these tests only. */
-export const CERTS = {
+export const CERTS: { readonly ca: string; readonly cert: string; readonly key: string } = {
   ca: pem("ca.pem"),
   cert: pem("server.pem"),
   key: pem("server.key"),
@@ -28,7 +28,7 @@ export interface TlsAdapter {
  */
 export const TLS_RUNTIMES: readonly string[] = ["node", "deno", "bun"];
 export const tlsAdapter = hangup as unknown as TlsAdapter;
-export const hasTls = TLS_RUNTIMES.includes(runtime);
+export const hasTls: boolean = TLS_RUNTIMES.includes(runtime);
 
 /** hangup's TLS options for `side`: a server certificate, or trust in the test CA. */
 export function tlsOptionsFor(side: Side, extra: TlsOptions = {}): TlsOptions {
