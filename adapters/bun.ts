@@ -65,8 +65,8 @@ export const runtime: Runtime = "bun";
 
 /**
  * What Bun can do (README: "What each runtime can and cannot do"). No `wrap`: a socket is
- * taken over with `socket.reload()`. Server STARTTLS: Bun's `upgradeTLS` loses the bytes read
- * before the upgrade (docs/tls.md), so it is not counted.
+ * taken over with `socket.reload()`. Server STARTTLS works because hangup runs `node:tls` over
+ * its own TCP source, feeding it the bytes read ahead (Bun's own `upgradeTLS` loses them; docs/tls.md).
  *
  * @example
  * ```ts

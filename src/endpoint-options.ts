@@ -40,6 +40,8 @@ export type ListenOptions = TcpListenOptions | UnixListenOptions;
 export type TcpListenOptions = { hostname?: string; port?: number; path?: undefined } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
   backlog?: number;
+  /** Accept TLS: `cert` and `key` required; `accept()` yields connections whose handshake completed. */
+  tls?: TlsOptions;
 };
 
 /**
