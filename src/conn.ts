@@ -80,6 +80,18 @@ interface DecodeState<T> {
 type Stop = { by: "local" | "unwrapped" } | { by: "aborted"; reason: unknown };
 
 /**
+ * How far a connection is, in one value. It only moves forward: open → ended → stopped, or
+ * open → stopped.
+ * - `open`: bytes may still come.
+ * - `ended`: the peer is done (`error` null for a FIN): buffered bytes stay readable, then reads
+ *   meet the end (null, or the error, sticky). Writing may go on (half-close).
+ * - `stopped`: our side stopped it (close, reset, abort, unwrap): every later operation is refused.
+ */
+type ReadSide = { state: "open" } | { state: "ended"; error: SocketError | null } | { state: "stopped"; stop: Stop };
+const OPEN: ReadSide = Object.freeze({ state: "open" });
+const AT_EOF: ReadSide = Object.freeze({ state: "ended", error: null });
+
+/**
  * Builds a `Conn` over an adapter's source: the one place where buffering,
  * backpressure, the end state, errors, timeouts and aborts are decided.
  *
@@ -158,12 +170,12 @@ class SourceConn implements Conn {
   #resolveClosed: (() => void) | undefined;
   #isClosed = false;
 
-  /** What reads meet once the buffer is empty: undefined while open, null for EOF, else the error. */
-  #readEnd: SocketError | null | undefined = undefined;
-  /** Set by our own close, reset, abort or unwrap: every later operation is refused at once. */
-  #stop: Stop | undefined;
-  /** The first failure of the transport, which later writes report. */
+  /** How far the connection is; every read, event and guard consults this one field. */
+  #read: ReadSide = OPEN;
+  /** The write side: shut by closeWrite(), and the first failure of the transport, which later writes report. */
+  #writeClosed = false;
   #failure: SocketError | undefined;
+  /** The source reported `closed`: the handle is released. */
   #sourceClosed = false;
 
   #reading = false;
@@ -187,7 +199,6 @@ class SourceConn implements Conn {
   /** 0 when off; `serve()` may set it on a connection that left it absent. */
   #writeTimeout: number;
   #cancelWriteTimer: (() => void) | undefined;
-  #writeClosed = false;
   #closing: Promise<void> | undefined;
 
   // Made on first use: a connection without a signal, idle timeout or heartbeat pays for none.
@@ -275,7 +286,7 @@ class SourceConn implements Conn {
   // ---- events from the source -------------------------------------------
 
   #onData(chunk: Uint8Array): void {
-    if (this.#stop || this.#readEnd !== undefined) return;
+    if (this.#read !== OPEN) return;
     this.#queue.push(chunk);
     if (this.#options.idleTimeout !== 0) this.#lastData = Date.now();
     // At the high-water mark the source pauses, even while a read waits for more bytes than it
@@ -288,8 +299,8 @@ class SourceConn implements Conn {
   }
 
   #onEnd(truncated: boolean): void {
-    if (this.#stop || this.#readEnd !== undefined) return;
-    this.#readEnd = null;
+    if (this.#read !== OPEN) return;
+    this.#read = AT_EOF;
     this.#settle(truncated ? "truncated" : "eof");
     this.#wakeReader();
     if (this.#writeClosed) this.#release();
@@ -309,8 +320,8 @@ class SourceConn implements Conn {
   /** The transport failed: reads meet `error` after the buffered bytes; the handle is released. */
   #fail(error: SocketError): void {
     this.#failure ??= error;
-    if (!this.#stop && this.#readEnd === undefined) {
-      this.#readEnd = error;
+    if (this.#read === OPEN) {
+      this.#read = { state: "ended", error };
       this.#settle(endReasonOf(error), error);
       this.#wakeReader();
     }
@@ -321,15 +332,15 @@ class SourceConn implements Conn {
   }
 
   #releaseFailed(): void {
-    if (!this.#sourceClosed && this.#stop?.by !== "unwrapped") this.#source.destroy();
+    if (!this.#sourceClosed && !this.#isUnwrapped()) this.#source.destroy();
   }
 
   #onClosed(): void {
     if (this.#sourceClosed) return;
     this.#sourceClosed = true;
-    if (!this.#stop && this.#readEnd === undefined) {
+    if (this.#read === OPEN) {
       // A source that closes without reporting end or error: nothing more can come.
-      this.#readEnd = null;
+      this.#read = AT_EOF;
       this.#settle("eof");
     }
     if (this.#onAbort) this.#options.signal!.removeEventListener("abort", this.#onAbort);
@@ -351,8 +362,8 @@ class SourceConn implements Conn {
 
   /** Our side stops the connection; false if it was already stopped. */
   #halt(stop: Stop): boolean {
-    if (this.#stop) return false;
-    this.#stop = stop;
+    if (this.#read.state === "stopped") return false;
+    this.#read = { state: "stopped", stop };
     const abortReason = stop.by === "aborted" ? stop.reason : undefined;
     this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
     if (this.#onAbort) this.#options.signal!.removeEventListener("abort", this.#onAbort);
@@ -361,20 +372,24 @@ class SourceConn implements Conn {
   }
 
   #refusal(operation: SocketOperation | "unwrap"): unknown {
-    const stop = this.#stop!;
+    const stop = (this.#read as Extract<ReadSide, { state: "stopped" }>).stop;
     if (stop.by === "aborted") return stop.reason;
     const why = stop.by === "unwrapped" ? "the connection was unwrapped" : "the connection was closed here";
     return new SocketClosedError(`Cannot ${operation}: ${why}`);
   }
 
-  /** Releases the handle once both directions are done; reads of buffered bytes go on. */
-  /** A method, so that TypeScript does not narrow `#stop` across an await. */
-  #isUnwrapped(): boolean {
-    return this.#stop?.by === "unwrapped";
+  /** Our side stopped the connection (close, reset, abort, unwrap). */
+  #isStopped(): boolean {
+    return this.#read.state === "stopped";
   }
 
+  #isUnwrapped(): boolean {
+    return this.#read.state === "stopped" && this.#read.stop.by === "unwrapped";
+  }
+
+  /** Releases the handle once both directions are done; reads of buffered bytes go on. */
   #release(): void {
-    if (this.#sourceClosed || this.#stop?.by === "unwrapped") return;
+    if (this.#sourceClosed || this.#isUnwrapped()) return;
     this.#source.close().catch(() => this.#source.destroy());
   }
 
@@ -385,7 +400,7 @@ class SourceConn implements Conn {
   }
 
   #setPaused(pause: boolean): void {
-    if (this.#stop || this.#readEnd !== undefined) return;
+    if (this.#read !== OPEN) return;
     if (pause === this.#paused) return;
     this.#paused = pause;
     if (pause) {
@@ -433,7 +448,7 @@ class SourceConn implements Conn {
     const quiet = Date.now() - this.#lastWrite;
     if (quiet >= heartbeat.interval) {
       this.write(heartbeat.message).catch((err: unknown) => {
-        if (!this.#stop) this.#fail(toSocketError(err, "write"));
+        if (!this.#isStopped()) this.#fail(toSocketError(err, "write"));
       });
       this.#armHeartbeat(heartbeat.interval);
     } else {
@@ -476,7 +491,7 @@ class SourceConn implements Conn {
    * a pending read, no promise of its own), else a pending read that `#step` retries.
    */
   #answer<T>(signal: AbortSignal | undefined, attempt: Attempt<T>): Promise<T> {
-    if (this.#reading || this.#stop || signal?.aborted) return this.#readOp(signal, attempt);
+    if (this.#reading || this.#read.state === "stopped" || signal?.aborted) return this.#readOp(signal, attempt);
     let result: T | typeof WAIT;
     try {
       result = attempt(this);
@@ -492,7 +507,7 @@ class SourceConn implements Conn {
     let result: unknown;
     try {
       pending.signal?.throwIfAborted();
-      if (this.#stop) throw this.#refusal("read");
+      if (this.#isStopped()) throw this.#refusal("read");
       result = pending.attempt(this);
     } catch (err) {
       this.#finishRead(pending);
@@ -532,9 +547,11 @@ class SourceConn implements Conn {
 
   /** After the buffered bytes: WAIT while open, null at EOF, else throw the sticky error. */
   #atEnd(): null | typeof WAIT {
-    if (this.#readEnd === undefined) return WAIT;
-    if (this.#readEnd === null) return null;
-    throw this.#readEnd;
+    const read = this.#read;
+    if (read.state === "open") return WAIT;
+    if (read.state === "stopped") throw this.#refusal("read");
+    if (read.error === null) return null;
+    throw read.error;
   }
 
   read(options?: OperationOptions): Promise<Uint8Array | null> {
@@ -722,7 +739,7 @@ class SourceConn implements Conn {
     const iterator: AsyncIterableIterator<string> = {
       next: () => {
         if (finished) return Promise.resolve(done);
-        if (!this.#reading && !this.#stop && !signal?.aborted) {
+        if (!this.#reading && !this.#isStopped() && !signal?.aborted) {
           if (!cutter.loaded || mark !== this.#queue.consumed) cutter.load(this.#queue.first());
           const line = cutter.cut(maxBytes);
           if (line !== undefined) {
@@ -786,7 +803,7 @@ class SourceConn implements Conn {
 
   unwrap(): { buffered: Uint8Array; native: unknown } {
     if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
-    if (this.#stop) throw this.#refusal("unwrap");
+    if (this.#isStopped()) throw this.#refusal("unwrap");
     this.#source.detach();
     // Writes the source never saw are refused; one it is writing finishes on the socket handed out.
     const queued = this.#writeQueue;
@@ -930,8 +947,8 @@ class SourceConn implements Conn {
     this.#cancelWriteTimer = undefined;
     const error = new WriteTimeoutError(`Cannot write: the peer took no bytes for ${this.#writeTimeout} ms`);
     this.#failure ??= error;
-    if (!this.#stop && this.#readEnd === undefined) {
-      this.#readEnd = error;
+    if (this.#read === OPEN) {
+      this.#read = { state: "ended", error };
       this.#settle("timeout", error);
       this.#wakeReader();
     }
@@ -953,23 +970,24 @@ class SourceConn implements Conn {
   }
 
   #writeRefusal(): unknown {
-    if (this.#stop) return this.#refusal("write");
+    if (this.#isStopped()) return this.#refusal("write");
     if (this.#writeClosed) return new SocketClosedError("Cannot write: the write side was closed here with closeWrite()");
     if (this.#failure) return relabel(this.#failure, "write");
     return undefined;
   }
 
   #writeError(err: unknown): unknown {
-    if (this.#stop && this.#stop.by !== "local") return this.#refusal("write");
+    const read = this.#read;
+    if (read.state === "stopped" && read.stop.by !== "local") return this.#refusal("write");
     const error = toSocketError(err, "write");
     if (error instanceof SocketClosedError && this.#failure) return relabel(this.#failure, "write");
-    if (error instanceof SocketClosedError && this.#stop) return this.#refusal("write");
+    if (error instanceof SocketClosedError && read.state === "stopped") return this.#refusal("write");
     this.#failure ??= error;
     return error;
   }
 
   async closeWrite(): Promise<void> {
-    if (this.#stop) throw this.#refusal("write");
+    if (this.#isStopped()) throw this.#refusal("write");
     if (this.#writeClosed) return;
     this.#writeClosed = true;
     if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
@@ -982,7 +1000,7 @@ class SourceConn implements Conn {
     } catch (err) {
       throw this.#writeError(err);
     }
-    if (this.#readEnd === null) this.#release();
+    if (this.#read === AT_EOF) this.#release();
   }
 
   close(): Promise<void> {
@@ -990,7 +1008,7 @@ class SourceConn implements Conn {
   }
 
   async #closeGracefully(): Promise<void> {
-    if (this.#stop?.by === "unwrapped") return;
+    if (this.#isUnwrapped()) return;
     this.#halt({ by: "local" });
     // Writes accepted before close() still flush; with a write timeout a stalled flush ends in a reset.
     await this.#whenFlushed();
@@ -1008,7 +1026,7 @@ class SourceConn implements Conn {
   }
 
   reset(): void {
-    if (this.#stop?.by === "unwrapped") return;
+    if (this.#isUnwrapped()) return;
     this.#halt({ by: "local" });
     this.#dropWrites(this.#refusal("write"));
     this.#closing ??= this.closed;
