@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { redisBenchmark, respBench, TESTS as RESP_TESTS } from "./resp.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -18,13 +19,20 @@ const cases = process.argv.includes("--case") ? process.argv[process.argv.indexO
 const wanted = (name) => !cases || cases.includes(name);
 
 const size = quick
-  ? { bytes: 32 << 20, lines: 200_000, frames: 100_000, closeTrials: 20, idle: 300, idleMs: 0, slowSeconds: 0.5 }
-  : { bytes: 1 << 30, lines: 10_000_000, frames: 3_000_000, closeTrials: 200, idle: 10_000, idleMs: 10_000, slowSeconds: 10 };
+  ? { bytes: 32 << 20, lines: 200_000, frames: 100_000, respRequests: 20_000, closeTrials: 20, idle: 300, idleMs: 0, slowSeconds: 0.5 }
+  : { bytes: 1 << 30, lines: 10_000_000, frames: 3_000_000, respRequests: 200_000, closeTrials: 200, idle: 10_000, idleMs: 10_000, slowSeconds: 10 };
 
 const receivers = {
   node: (args) => [process.execPath, ["--expose-gc", "--import", "tsx", "bench/receiver.ts", ...args]],
   deno: (args) => [bin("deno"), ["run", "--allow-all", "--v8-flags=--expose-gc", "bench/receiver.ts", ...args]],
   bun: (args) => [bin("bun"), ["bench/receiver.ts", ...args]],
+};
+
+/** bench/resp-server.ts, the RESP servers (run until killed). */
+const respServers = {
+  node: (variant) => [process.execPath, ["--import", "tsx", "bench/resp-server.ts", variant]],
+  deno: (variant) => [bin("deno"), ["run", "--allow-all", "bench/resp-server.ts", variant]],
+  bun: (variant) => [bin("bun"), ["bench/resp-server.ts", variant]],
 };
 
 // On Linux with two or more CPUs, the receiver runs on CPU 0 and its peer on CPU 1, for every
@@ -158,6 +166,27 @@ for (const runtime of only) {
     row(runtime, "frames (frames/s)", fmt(hangup.perSecond / 1e6) + " M/s",
       `parser ${fmt(parser.perSecond / 1e6)} M/s, generator ${fmt(generator.perSecond / 1e6)} M/s; the target leaves ${fmt(left, 0)} ns per frame for 2 awaits that alone cost ${fmt(2 * r.awaitFloor.awaitNs, 0)} ns`,
       `${fmt(ratio)}× parser, ${fmt(hangup.perSecond / generator.perSecond)}× gen`, "≥ 0.8× parser", ratio >= 0.8);
+  }
+
+  }
+  if (wanted("resp")) {
+  if (!redisBenchmark()) {
+    row(runtime, "resp (requests/s)", "not run", "redis-benchmark is not installed (Debian: apt-get install redis-tools)", "", "≥ 0.90× raw", false);
+  } else {
+    r.resp = await respBench({
+      root,
+      command: (variant) => pinned(0, ...respServers[runtime](variant)),
+      pinned,
+      requests: size.respRequests,
+      repeat: REPEAT,
+    });
+    for (const [pipeline, { hangup, raw: base }] of Object.entries(r.resp)) {
+      const ratio = hangup.overall / base.overall;
+      const perTest = RESP_TESTS.map((test) => `${test} ${fmt(hangup.rps[test] / base.rps[test])}`).join(", ");
+      row(runtime, `resp -P ${pipeline} (requests/s)`, `${fmt(hangup.overall / 1000)} k/s`,
+        `raw ${fmt(base.overall / 1000)} k/s (all ${size.respRequests} × 4 requests over their seconds, 50 clients); hangup/raw per test: ${perTest}; ran: ${hangup.label} vs ${base.label}`,
+        `${fmt(ratio)}× raw`, "≥ 0.90× raw", ratio >= 0.9);
+    }
   }
 
   }
