@@ -19,7 +19,7 @@ const cases = process.argv.includes("--case") ? process.argv[process.argv.indexO
 const wanted = (name) => !cases || cases.includes(name);
 
 const size = quick
-  ? { bytes: 32 << 20, lines: 200_000, frames: 100_000, respRequests: 20_000, closeTrials: 20, idle: 300, idleMs: 0, slowSeconds: 0.5 }
+  ? { bytes: 32 << 20, lines: 200_000, frames: 100_000, respRequests: 10_000, closeTrials: 20, idle: 300, idleMs: 0, slowSeconds: 0.5 }
   : { bytes: 1 << 30, lines: 10_000_000, frames: 3_000_000, respRequests: 200_000, closeTrials: 200, idle: 10_000, idleMs: 10_000, slowSeconds: 10 };
 
 const receivers = {

@@ -28,7 +28,8 @@ const ignore = (): void => {};
 
 /**
  * Answers `conn`'s commands from `store` until the client closes. A client that breaks the
- * protocol is reset; a client that resets or quits mid-command ends the call with hangup's error.
+ * protocol is reset; a client that resets or quits mid-command ends the call with hangup's error,
+ * and so does a command over `decode`'s default `maxBytes` (64 KiB: `LimitExceededError`).
  *
  * @example
  * ```ts
@@ -99,7 +100,8 @@ export async function readCommandByLines(conn: Conn): Promise<RespCommand | null
   const count = lengthOf(line);
   const command: RespCommand = [];
   for (let k = 0; k < count; k++) {
-    const header = (await conn.readUntil("\r\n"))!;
+    const header = await conn.readUntil("\r\n");
+    if (header === null) throw new RespProtocolError("Connection ended inside a command");
     if (header[0] !== 36) throw new RespProtocolError(`Expected '$', got byte ${header[0]}`);
     const length = lengthOf(header);
     const bytes = await conn.readExactly(length + 2);
