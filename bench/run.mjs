@@ -2,7 +2,9 @@
 // `npm run bench [-- --quick] [-- --runtime node|deno|bun]`: every case on every runtime, hangup
 // side by side with the runtime's raw path (and its own iterator, readline, a hand-written
 // split or parser, and the same as a hand-written async generator) in the same run, each
-// variant in a fresh receiver process, the sender always a separate Node process. Prints one table and writes bench/results/latest.json.
+// variant in a fresh receiver process, the sender always a separate Node process; the RESP case
+// (bench/resp.mjs) drives hangup and raw RESP servers with the real redis-benchmark instead.
+// `--case resp,frames` runs only those cases. Prints one table and writes bench/results/latest.json.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
