@@ -291,7 +291,19 @@ async function lines(): Promise<void> {
 async function frames(): Promise<void> {
   let count = 0;
   let started = 0;
-  if (variant === "hangup") {
+  let api = "";
+  if (variant === "hangup" && typeof (await peekConnApi()).decode === "function") {
+    // One await per frame: the core hands `decodeFrame` the buffered bytes.
+    api = "decode";
+    const conn = await hangupConn();
+    const framed = conn as Conn & { decode(decoder: typeof decodeFrame): AsyncIterable<Uint8Array> };
+    for await (const payload of framed.decode(decodeFrame)) {
+      started ||= performance.now();
+      if (payload.length === 100) count++;
+    }
+    await conn.close();
+  } else if (variant === "hangup") {
+    api = "readExactly";
     const conn = await hangupConn();
     for (;;) {
       let header: Uint8Array;
@@ -323,7 +335,36 @@ async function frames(): Promise<void> {
     }, () => {});
   }
   const seconds = (performance.now() - started) / 1000;
-  done({ count, seconds, perSecond: count / seconds });
+  done({ count, seconds, perSecond: count / seconds, api });
+}
+
+/** A length-prefixed frame decoder in the shape `conn.decode` takes (SPEC "Framing"). */
+function decodeFrame(bytes: Uint8Array): { value: Uint8Array; used: number } | { need: number } | undefined {
+  if (bytes.length < 4) return undefined;
+  const length = (bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!;
+  if (bytes.length < 4 + length) return { need: 4 + length };
+  return { value: bytes.subarray(4, 4 + length), used: 4 + length };
+}
+
+/** Whether this build's Conn has `decode` (and `buffered`), from a conn over a source that does nothing. */
+async function peekConnApi(): Promise<{ decode?: unknown; buffered?: unknown }> {
+  const conn = core.createConn({
+    localAddr: { transport: "tcp", hostname: "", port: 0 },
+    remoteAddr: { transport: "tcp", hostname: "", port: 0 },
+    native: null,
+    start() {},
+    pause() {},
+    resume() {},
+    write: async () => {},
+    closeWrite: async () => {},
+    close: async () => {},
+    destroy() {},
+    reset() {},
+    detach() {},
+  }, {});
+  const api = { decode: (conn as Any).decode, buffered: (conn as Any).buffered };
+  conn.reset();
+  return api;
 }
 
 /** Close detection: we write one byte, the closer answers with FIN or RST; time to our report. */

@@ -1,0 +1,170 @@
+/**
+ * The RESP benchmark's servers: `resp-server.ts raw|hangup`, run in Node, Deno or Bun, serving
+ * PING, SET and GET to any number of clients until killed. Prints `READY <port> <label>` once it
+ * listens. bench/resp.mjs drives them with the real `redis-benchmark`.
+ *
+ * - raw: the runtime's own socket API written by hand (Node `data` events, Deno `conn.read` into
+ *   one reused buffer per connection, Bun.listen `data`), each chunk's commands decoded in place
+ *   and their replies written as one buffer.
+ * - hangup: written the way a user would: `for await (const command of conn.decode(...))`, each
+ *   reply written without awaiting it, the last one awaited once nothing more is buffered. Until
+ *   the core has `decode`, the same with `readUntil("\r\n")` + `readExactly` (the label says which).
+ *
+ * Both use the same decoder and command set (examples/resp/decode.ts), so the ratio is the cost
+ * of the I/O path alone.
+ */
+import process from "node:process";
+import type { Conn } from "../src/index.ts";
+import { concatBytes, decodeCommand, RespProtocolError, RespStore } from "../examples/resp/decode.ts";
+import { serveResp } from "../examples/resp/serve.ts";
+
+type Runtime = "node" | "deno" | "bun";
+const runtime: Runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const variant = process.argv[2] ?? "hangup";
+const store = new RespStore();
+const EMPTY = new Uint8Array(0);
+// deno-lint-ignore no-explicit-any
+type Any = any;
+const g = globalThis as Any;
+
+interface RawState {
+  /** Bytes of an incomplete command, copied out of the chunk they came in. */
+  pending: Uint8Array;
+}
+
+/** Every whole command in `pending + chunk`, answered; the replies as one buffer, or null. */
+function serveChunk(state: RawState, chunk: Uint8Array): Uint8Array | null {
+  let bytes = chunk;
+  if (state.pending.length > 0) {
+    bytes = new Uint8Array(state.pending.length + chunk.length);
+    bytes.set(state.pending);
+    bytes.set(chunk, state.pending.length);
+  }
+  const replies: Uint8Array[] = [];
+  let length = 0;
+  let at = 0;
+  for (;;) {
+    const result = decodeCommand(at === 0 ? bytes : bytes.subarray(at));
+    if (result === undefined || !("value" in result)) break;
+    at += result.used;
+    const reply = store.execute(result.value);
+    if (reply !== null) {
+      replies.push(reply);
+      length += reply.length;
+    }
+  }
+  // A copy: Deno's read buffer is overwritten by the next read.
+  state.pending = at === bytes.length ? EMPTY : bytes.slice(at);
+  return length === 0 ? null : concatBytes(replies, length);
+}
+
+function ready(port: number, label: string): void {
+  console.log(`READY ${port} ${label}`);
+}
+
+async function rawNode(): Promise<void> {
+  const net = await import("node:net");
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const state: RawState = { pending: EMPTY };
+    socket.on("data", (chunk) => {
+      try {
+        const out = serveChunk(state, chunk);
+        if (out !== null) socket.write(out);
+      } catch (err) {
+        if (!(err instanceof RespProtocolError)) throw err;
+        socket.destroy();
+      }
+    });
+    socket.on("error", () => {});
+  });
+  server.listen(0, "127.0.0.1", () => ready((server.address() as { port: number }).port, "raw node:net data events"));
+}
+
+async function rawDeno(): Promise<void> {
+  const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  ready(listener.addr.port, "raw Deno conn.read into a reused buffer");
+  for await (const conn of listener) {
+    void (async () => {
+      conn.setNoDelay(true);
+      const buffer = new Uint8Array(65536);
+      const state: RawState = { pending: EMPTY };
+      try {
+        for (;;) {
+          const n: number | null = await conn.read(buffer);
+          if (n === null) break;
+          const out = serveChunk(state, buffer.subarray(0, n));
+          if (out !== null) for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at));
+        }
+      } catch {
+        // A reset or a protocol error: drop the connection.
+      }
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    })();
+  }
+}
+
+function rawBun(): void {
+  interface BunState extends RawState {
+    unsent: Uint8Array[];
+  }
+  const send = (socket: Any, state: BunState, out: Uint8Array): void => {
+    if (state.unsent.length > 0) return void state.unsent.push(out);
+    const written: number = socket.write(out);
+    if (written < out.length) state.unsent.push(out.subarray(Math.max(written, 0)));
+  };
+  const server = g.Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket: Any) {
+        socket.setNoDelay(true);
+        socket.data = { pending: EMPTY, unsent: [] } satisfies BunState;
+      },
+      data(socket: Any, chunk: Uint8Array) {
+        try {
+          const out = serveChunk(socket.data, chunk);
+          if (out !== null) send(socket, socket.data, out);
+        } catch (err) {
+          if (!(err instanceof RespProtocolError)) throw err;
+          socket.terminate();
+        }
+      },
+      drain(socket: Any) {
+        const state = socket.data as BunState;
+        const queued = state.unsent;
+        state.unsent = [];
+        for (const out of queued) send(socket, state, out);
+      },
+      error() {},
+    },
+  });
+  ready(server.port, "raw Bun.listen data");
+}
+
+async function hangupServer(): Promise<void> {
+  const hangup = (await import(`../dist/${runtime}.js`)) as typeof import("../adapters/node.ts");
+  const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, noDelay: true });
+  const port = (listener.addr as { port: number }).port;
+  const serving = hangup.serve(listener, (conn: Conn) => serveResp(conn, store), { onError: () => {} });
+  // Which API this build has, seen on a throwaway connection of our own.
+  const own = await hangup.connect({ port });
+  const label = typeof (own as Any).decode !== "function"
+    ? "hangup readUntil+readExactly (no decode in this build), every 16th write awaited"
+    : typeof (own as Any).buffered === "number" ? "hangup decode, writes awaited at buffered 0" : "hangup decode (no buffered: every write awaited)";
+  await own.close();
+  ready(port, label);
+  await serving;
+}
+
+if (variant === "raw") {
+  if (runtime === "node") await rawNode();
+  else if (runtime === "deno") await rawDeno();
+  else rawBun();
+} else {
+  await hangupServer();
+}
