@@ -13,7 +13,7 @@ import {
   WriteTimeoutError,
 } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, rejection, SIDES, sleep, text, withPair, within } from "../support/fixtures.ts";
+import { collect, openPair, rejection, SIDES, sleep, text, withPair, within } from "../support/fixtures.ts";
 import { withPeer } from "../support/peer.ts";
 import { hangup, runtime } from "../support/runtime.ts";
 
@@ -125,18 +125,23 @@ for (const side of SIDES) {
     test("peer FIN, then RSTs answering our next commands: the read side ends with eof after every byte, in 20 of 20 trials", async () => {
       // The pattern of a client whose server exits between two requests (Node 20 used to report
       // the EPIPE its end-of-stream check met here as a read error, 13 times in 20).
-      for (let trial = 0; trial < 20; trial++) {
-        await withPair(side, async ({ conn, peer, remote }) => {
-          await peer.send(remote, { text: "reply 1" });
-          assert.equal(text(await conn.readExactly(7)), "reply 1");
-          await peer.send(remote, { text: "reply 2", then: "close" });
-          assert.equal(text(await conn.readExactly(7)), "reply 2");
-          const next = [conn.write("next 1"), conn.write("next 2")];
-          assert.equal(text(await collect(conn)), "", `trial ${trial}: a clean end, not an error`);
-          assert.deepEqual(await conn.ended, { reason: "eof" });
-          await Promise.allSettled(next);
-        })();
-      }
+      await withPeer(async (peer) => {
+        for (let trial = 0; trial < 20; trial++) {
+          const { conn, remote } = await openPair(peer, side);
+          try {
+            await peer.send(remote, { text: "reply 1" });
+            assert.equal(text(await conn.readExactly(7)), "reply 1");
+            await peer.send(remote, { text: "reply 2", then: "close" });
+            assert.equal(text(await conn.readExactly(7)), "reply 2");
+            const next = [conn.write("next 1"), conn.write("next 2")];
+            assert.equal(text(await collect(conn)), "", `trial ${trial}: a clean end, not an error`);
+            assert.deepEqual(await conn.ended, { reason: "eof" });
+            await Promise.allSettled(next);
+          } finally {
+            conn.reset();
+          }
+        }
+      });
     }, { timeout: 30_000 });
 
     test("an RST that a write took first still ends the read side with a reset, after every byte", withPair(side, async ({ conn, peer, remote }) => {
