@@ -20,6 +20,8 @@
  * @module
  */
 import type { Socket, SocketHandler } from "bun";
+import { closeSync, openSync } from "node:fs";
+import { devNull } from "node:os";
 import {
   type Addr,
   type Capabilities,
@@ -287,7 +289,7 @@ export async function connect(options: ConnectOptions): Promise<Conn<Socket<unkn
   const attempt = (endpoint.transport === "unix"
     ? Bun.connect({ ...common, unix: endpoint.path })
     : Bun.connect({ ...common, hostname: endpoint.hostname, port: endpoint.port }))
-    .catch((err: unknown) => Promise.reject(toSocketError(err, "connect")));
+    .catch((err: unknown) => Promise.reject(toSocketError(outOfDescriptors(err) ?? err, "connect")));
   const socket = await withDeadline(attempt, {
     timeout,
     signal: o.signal,
@@ -302,6 +304,22 @@ export async function connect(options: ConnectOptions): Promise<Conn<Socket<unkn
   // own TLS cannot tell a truncation from a clean close, and its upgradeTLS loses read-ahead bytes.
   const hostname = tlsOptions.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
   return createConn(await clientTls(tcp, hostname, tlsOptions, undefined, o.signal), connOptionsOf(o)) as Conn<Socket<unknown>>;
+}
+
+/**
+ * Bun 1.4 reports a `socket()` that failed with EMFILE/ENFILE as ECONNREFUSED (errno -111,
+ * syscall "connect"), indistinguishable from a refusal. On that error only, one probe
+ * descriptor tells them apart: the probe's own EMFILE/ENFILE error, or undefined.
+ */
+function outOfDescriptors(err: unknown): unknown {
+  if ((err as { code?: unknown } | null)?.code !== "ECONNREFUSED") return undefined;
+  try {
+    closeSync(openSync(devNull, "r"));
+    return undefined;
+  } catch (probe) {
+    const code = (probe as { code?: unknown }).code;
+    return code === "EMFILE" || code === "ENFILE" ? probe : undefined;
+  }
 }
 
 /**

@@ -38,7 +38,7 @@ console.log(`soak on ${runtime} ${process.version}: storms of ${count} connectio
 report();
 await withPeer(async (peer) => {
   while (Date.now() < deadline) {
-    const result = await runStorm(peer, { count, concurrency: 200, idle: 500 });
+    const result = await runStorm(peer, { count, concurrency: 200, idle: 500, classes: { neverread: 12, teardown: 12 } });
     storms++;
     connections += result.count;
     problems += result.problems.length + result.handlerFailures.length;

@@ -65,6 +65,8 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   EAI_AGAIN: "temporary failure in name resolution",
   ENOENT: "no such socket file",
   ENOTCONN: "socket is not connected",
+  EMFILE: "too many open files in this process",
+  ENFILE: "too many open files in the system",
   ERR_IDLE_TIMEOUT: "no byte received within the idle timeout",
   ERR_SOCKET_CLOSED: "the socket was closed here",
   ERR_WRITE_TIMEOUT: "the peer took no bytes within the write timeout",

@@ -238,7 +238,25 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
    * with fewer, what there is, or `null` if nothing. For sniffing a protocol by its first bytes.
    */
   peek(options?: PeekOptions): Promise<Uint8Array | null>;
-  /** Exactly `n` bytes, or `UnexpectedEofError` with the `partial` bytes. */
+  /**
+   * Exactly `n` bytes, or `UnexpectedEofError` with the `partial` bytes (also when the peer
+   * ended with nothing buffered: `partial` is then empty).
+   *
+   * "The peer is done" at a clean frame boundary is not an error: ask `peek()` before each
+   * header. It resolves `null` at EOF with nothing buffered, so a FIN between frames ends the
+   * loop, while a FIN inside a header or a payload still throws `UnexpectedEofError`, and an
+   * RST throws `ConnectionResetError` from either. (`decode` does the same for a `Decoder`.)
+   *
+   * @example
+   * ```ts
+   * async function nextFrame(conn: Conn): Promise<Uint8Array | null> {
+   *   if ((await conn.peek()) === null) return null; // the peer is done, between frames
+   *   const header = await conn.readExactly(4);
+   *   return conn.readExactly(new DataView(header.buffer, header.byteOffset, 4).getUint32(0));
+   * }
+   * for (let frame = await nextFrame(conn); frame !== null; frame = await nextFrame(conn)) handle(frame);
+   * ```
+   */
   readExactly(n: number, options?: OperationOptions): Promise<Uint8Array>;
   /** The bytes up to and including `delimiter`; `null` at a clean EOF with nothing buffered. */
   readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null>;

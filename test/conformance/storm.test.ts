@@ -2,8 +2,12 @@
  * The fault storm: many connections against `serve`, each scripted at random by the
  * peer (FIN after random bytes, RST after random bytes, half-close then wait for the
  * reply, silence into the idle timeout, a slow drip, connect-then-RST, an over-long
- * line). Every connection's outcome must match what the peer really did, every byte
- * must be accounted for, and file descriptors must return to the baseline.
+ * line), plus two write classes a fixed number of times: a client that never reads while
+ * the server writes (the server's `writeTimeout` ends its writes with WriteTimeoutError) and
+ * one that resets while the server has a big write pending (it must reject, with
+ * ConnectionResetError). Every connection's outcome must match what the peer really did,
+ * every byte and every write's outcome must be accounted for, and file descriptors must
+ * return to the baseline.
  */
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -17,14 +21,23 @@ import { activeTimers, openFds, runStorm } from "../support/storm.ts";
 const COUNT = Number(process.env.HANGUP_STORM ?? 1000);
 const CONCURRENCY = 200;
 const IDLE = 500;
+/** Connections of each write class ("never reads", "pending write at teardown"). */
+const WRITE_CLASS = 12;
 
 describe(`fault storm (${runtime})`, () => {
-  test(`${COUNT} scripted connections, ≤ ${CONCURRENCY} at once: every outcome matches the peer's truth, nothing leaks`, () =>
+  test(`${COUNT} scripted connections and ${2 * WRITE_CLASS} write-class ones, ≤ ${CONCURRENCY} at once: every outcome matches the peer's truth, nothing leaks`, () =>
     withPeer(async (peer) => {
       const fdsBefore = openFds();
       const timersBefore = activeTimers();
-      const result = await runStorm(peer, { count: COUNT, concurrency: CONCURRENCY, idle: IDLE });
-      assert.equal(result.count, COUNT);
+      const result = await runStorm(peer, {
+        count: COUNT,
+        concurrency: CONCURRENCY,
+        idle: IDLE,
+        classes: { neverread: WRITE_CLASS, teardown: WRITE_CLASS },
+      });
+      assert.equal(result.count, COUNT + 2 * WRITE_CLASS);
+      assert.equal(result.byScenario.neverread, WRITE_CLASS);
+      assert.equal(result.byScenario.teardown, WRITE_CLASS);
       assert.deepEqual(result.problems.slice(0, 12), [], `${result.problems.length} of ${COUNT} connections disagree with the truth (${JSON.stringify(result.byScenario)})`);
       assert.deepEqual(result.handlerFailures, []);
 

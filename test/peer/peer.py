@@ -222,7 +222,7 @@ def op_recv(cmd):
 STORM_SCENARIOS = ["fin", "rst", "halfclose", "silence", "drip", "connrst", "longline"]
 
 
-def storm_one(host, port, index, seed, idle_ms):
+def storm_one(host, port, index, seed, idle_ms, forced=None):
     """One scripted connection of the fault storm; returns the truth of what it did."""
     import random
     rng = random.Random(seed * 1_000_003 + index)
@@ -230,7 +230,17 @@ def storm_one(host, port, index, seed, idle_ms):
     # A source address of its own (127.x.y.z, all local) names the connection uniquely:
     # ports are reused within a storm as soon as a reset frees them.
     source = "127.%d.%d.%d" % (1 + index // 65536 % 250, index // 256 % 256, index % 256)
-    sock = socket.create_connection((host, port), timeout=30, source_address=(source, 0))
+    if forced is not None:
+        scenario = forced
+    if scenario in ("neverread", "teardown"):
+        # A tiny receive window, set before the SYN: the server's writes stall at once.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.bind((source, 0))
+        sock.connect((host, port))
+    else:
+        sock = socket.create_connection((host, port), timeout=30, source_address=(source, 0))
     truth = {"host": source, "port": sock.getsockname()[1], "scenario": scenario}
 
     def data_of(n):
@@ -275,6 +285,27 @@ def storm_one(host, port, index, seed, idle_ms):
             sock.close()
         elif scenario == "connrst":
             rst(sock)
+        elif scenario == "neverread":
+            # Never reads while the server writes; sends a byte every 100 ms (so the server's
+            # idle timer sees traffic) until a send fails or 4 s pass, then reads what is left.
+            sock.sendall(b"W")
+            send_end = None
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                time.sleep(0.1)
+                try:
+                    sock.send(b".")
+                except OSError as exc:
+                    send_end = error_name(exc)
+                    break
+            got, end = read_to_end(2)
+            truth.update(received=len(got), received_sha256=hashlib.sha256(got).hexdigest(), peer_end=end, send_end=send_end)
+            sock.close()
+        elif scenario == "teardown":
+            # Resets while the server has a big write pending (nothing read).
+            sock.sendall(b"T")
+            time.sleep(0.2)
+            rst(sock)
         elif scenario == "longline":
             try:
                 sock.sendall(b"L" + b"x" * (64 * 1024))
@@ -313,11 +344,17 @@ def op_flood(cmd):
 
 
 def op_storm(cmd):
-    """`count` scripted connections to host:port, at most `concurrency` at once."""
+    """`count` scripted connections to host:port, at most `concurrency` at once, plus the
+    write classes of `classes` ("neverread", "teardown"), each a fixed number of times."""
     from concurrent.futures import ThreadPoolExecutor
     host = cmd.get("host", "127.0.0.1")
+    seed, idle_ms, count = cmd.get("seed", 1), cmd.get("idle_ms", 500), cmd["count"]
+    # Classes run a fixed number of times each (`classes`: {"neverread": n, ...}), first, so
+    # their long holds overlap the random ones; each after the random ones in address order.
+    forced = [name for name, n in cmd.get("classes", {}).items() for _ in range(n)]
     with ThreadPoolExecutor(max_workers=cmd.get("concurrency", 200)) as pool:
-        futures = [pool.submit(storm_one, host, cmd["port"], i, cmd.get("seed", 1), cmd.get("idle_ms", 500)) for i in range(cmd["count"])]
+        futures = [pool.submit(storm_one, host, cmd["port"], count + j, seed, idle_ms, name) for j, name in enumerate(forced)]
+        futures += [pool.submit(storm_one, host, cmd["port"], i, seed, idle_ms) for i in range(count)]
         truths = [f.result() for f in futures]
     return {"truths": truths}
 

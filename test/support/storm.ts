@@ -6,7 +6,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import process from "node:process";
-import type { Conn, EndReason } from "../../src/index.ts";
+import { type Conn, type EndReason, SocketError } from "../../src/index.ts";
 import { concat, sleep } from "./fixtures.ts";
 import type { Peer } from "./peer.ts";
 import { hangup } from "./runtime.ts";
@@ -16,7 +16,34 @@ interface Seen {
   error?: string;
   received: Uint8Array[];
   outcome: "eof" | "error" | "limit";
+  writes?: Writes;
 }
+
+/** What the server's writes to a write-class client did. */
+interface Writes {
+  resolved: number;
+  resolvedBytes: number;
+  /** The size of the write that was pending when one failed, else 0. */
+  pendingBytes: number;
+  /** The failure's class name; "untyped: ..." for anything that is not a SocketError. */
+  failure?: string;
+}
+
+/** The write classes' payload: deterministic bytes, so the peer's share can be checked as a prefix. */
+const PATTERN = (() => {
+  const bytes = new Uint8Array(8 << 20);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < bytes.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+})();
+const WRITE_CHUNK = 256 * 1024;
+/** The serve `writeTimeout` of the storm: a "never reads" client ends with it. */
+export const STORM_WRITE_TIMEOUT = 1000;
 
 interface Truth {
   host: string;
@@ -28,6 +55,8 @@ interface Truth {
   reply?: string;
   peer_end?: string;
   peer_error?: string;
+  received?: number;
+  received_sha256?: string;
 }
 
 export function openFds(): number {
@@ -40,10 +69,60 @@ export function activeTimers(): number | undefined {
 }
 
 
+function failureName(err: unknown): string {
+  return err instanceof SocketError ? err.name : `untyped: ${String(err)}`;
+}
+
+/** "W": a client that never reads. Write 256 KiB pieces of PATTERN until one fails. */
+async function writeToNeverReader(conn: Conn): Promise<Writes> {
+  const writes: Writes = { resolved: 0, resolvedBytes: 0, pendingBytes: 0 };
+  // Its trickle is read, so only the write side stalls.
+  const reading = (async () => {
+    try {
+      for await (const _ of conn);
+    } catch {
+      // The reset that ends the writes ends this too.
+    }
+  })();
+  try {
+    for (let at = 0; at < PATTERN.length; at += WRITE_CHUNK) {
+      const piece = PATTERN.subarray(at, at + WRITE_CHUNK);
+      writes.pendingBytes = piece.length;
+      await conn.write(piece);
+      writes.resolved++;
+      writes.resolvedBytes += piece.length;
+      writes.pendingBytes = 0;
+    }
+  } catch (err) {
+    writes.failure = failureName(err);
+  }
+  await reading;
+  return writes;
+}
+
+/** "T": a client that resets while a write of all of PATTERN is pending. */
+async function writeUntilTeardown(conn: Conn): Promise<Writes> {
+  const writes: Writes = { resolved: 0, resolvedBytes: 0, pendingBytes: PATTERN.length };
+  try {
+    await conn.write(PATTERN);
+    writes.resolved = 1;
+    writes.resolvedBytes = PATTERN.length;
+    writes.pendingBytes = 0;
+  } catch (err) {
+    writes.failure = failureName(err);
+  }
+  return writes;
+}
+
 async function handle(conn: Conn): Promise<Seen> {
   const received: Uint8Array[] = [];
   let outcome: Seen["outcome"] = "eof";
   const first = await conn.peek().catch(() => null);
+  if (first?.[0] === 0x57 /* "W" */ || first?.[0] === 0x54 /* "T" */) {
+    const writes = first[0] === 0x57 ? await writeToNeverReader(conn) : await writeUntilTeardown(conn);
+    const info = await conn.ended;
+    return { reason: info.reason, error: info.error?.name, received, outcome: writes.failure ? "error" : "eof", writes };
+  }
   if (first?.[0] === 0x4c /* "L": a line protocol */) {
     try {
       for await (const line of conn.lines({ maxBytes: 1024 })) received.push(new TextEncoder().encode(line));
@@ -96,12 +175,29 @@ function verify(truth: Truth, seen: Seen | undefined): string | undefined {
       return seen.reason === "idle" ? undefined : `${where}: expected idle, got ${seen.reason}`;
     case "longline":
       return seen.outcome === "limit" ? undefined : `${where}: expected LimitExceededError, got ${seen.outcome} (${seen.reason})`;
+    case "neverread": {
+      const w = seen.writes;
+      if (!w) return `${where}: the server did not treat it as a write client`;
+      if (w.failure !== "WriteTimeoutError") return `${where}: expected the writes to end with WriteTimeoutError, got ${w.failure ?? `all ${w.resolved} resolved`}`;
+      // The peer cannot have received more than was accepted: every resolved write, and at most the pending one.
+      const got = truth.received ?? -1;
+      if (got < 0 || got > w.resolvedBytes + w.pendingBytes) return `${where}: the peer received ${got} bytes, but only ${w.resolvedBytes} (+${w.pendingBytes} pending) were written`;
+      if (createHash("sha256").update(PATTERN.subarray(0, got)).digest("hex") !== truth.received_sha256) return `${where}: the ${got} bytes the peer received are not what was written`;
+      return undefined;
+    }
+    case "teardown": {
+      const w = seen.writes;
+      if (!w) return `${where}: the server did not treat it as a write client`;
+      if (w.resolved > 0) return `${where}: a ${PATTERN.length}-byte write to a peer that never read and then reset resolved`;
+      return w.failure === "ConnectionResetError" ? undefined : `${where}: the pending write rejected with ${w.failure}, not ConnectionResetError`;
+    }
     default:
       return `${where}: unknown scenario`;
   }
 }
 
 export interface StormResult {
+  /** Connections scripted, the write classes included. */
   count: number;
   byScenario: Record<string, number>;
   problems: string[];
@@ -109,7 +205,10 @@ export interface StormResult {
 }
 
 /** One storm: a fresh listener and `serve`, `count` scripted connections, everything closed after. */
-export async function runStorm(peer: Peer, options: { count: number; concurrency: number; idle: number }): Promise<StormResult> {
+export async function runStorm(
+  peer: Peer,
+  options: { count: number; concurrency: number; idle: number; classes?: { neverread?: number; teardown?: number } },
+): Promise<StormResult> {
   const seen = new Map<string, Seen>();
   const anonymousSeen: Seen[] = [];
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: options.idle, backlog: 511 });
@@ -121,13 +220,14 @@ export async function runStorm(peer: Peer, options: { count: number; concurrency
     const outcome = await handle(conn);
     if (hostname === "") anonymousSeen.push(outcome);
     else seen.set(hostname, outcome);
-  }, { signal: stop.signal, onError: (err) => void handlerFailures.push(err) });
+  }, { signal: stop.signal, writeTimeout: STORM_WRITE_TIMEOUT, onError: (err) => void handlerFailures.push(err) });
   const { truths } = (await peer.command("storm", {
     port,
     count: options.count,
     concurrency: options.concurrency,
     seed: Date.now() % 100_000,
     idle_ms: options.idle,
+    classes: options.classes ?? {},
   })) as unknown as { truths: Truth[] };
   await sleep(options.idle * 2);
   stop.abort();
@@ -138,14 +238,19 @@ export async function runStorm(peer: Peer, options: { count: number; concurrency
   let unmatchedResets = 0;
   for (const truth of truths) {
     const match = seen.get(truth.host);
-    if (match === undefined && (truth.scenario === "rst" || truth.scenario === "connrst")) {
+    if (match === undefined && (truth.scenario === "rst" || truth.scenario === "connrst" || truth.scenario === "teardown")) {
       unmatchedResets++;
       continue;
     }
     const problem = verify(truth, match);
     if (problem) problems.push(problem);
   }
-  for (const s of anonymousSeen) if (s.reason !== "reset") problems.push(`a connection without a peer address ended ${s.reason}, not reset`);
+  for (const s of anonymousSeen) {
+    if (s.reason !== "reset") problems.push(`a connection without a peer address ended ${s.reason}, not reset`);
+    if (s.writes && (s.writes.resolved > 0 || s.writes.failure !== "ConnectionResetError")) {
+      problems.push(`a write to a connection reset before it was served: ${s.writes.resolved} resolved, failure ${s.writes.failure}`);
+    }
+  }
   if (anonymousSeen.length > unmatchedResets) problems.push(`${anonymousSeen.length} connections without a peer address, but only ${unmatchedResets} resets unaccounted for`);
 
   const byScenario: Record<string, number> = {};
