@@ -126,6 +126,7 @@ function denoCheck(names) {
 
 /** Rewrites `.cache/doc-snippets/<runtime>/<name>.ts(12,5)` (or a Deno location) to the Markdown line. */
 function mapLocations(text) {
+  // deno-lint-ignore no-control-regex -- terminal colour codes begin with ESC
   const strip = text.replace(/\x1b\[[0-9;]*m/g, "");
   return strip.replace(/(?:file:\/\/)?(?:[^\s(]*doc-snippets\/\w+\/)?(\w+_\d{3}\.ts)(?:\((\d+),(\d+)\)|:(\d+):(\d+))/g, (all, name, l1, c1, l2, c2) => {
     const source = sourceOf.get(name);
@@ -135,6 +136,7 @@ function mapLocations(text) {
   });
 }
 
+// deno-lint-ignore no-control-regex -- terminal colour codes begin with ESC
 const rawOf = (child) => ((child.stdout ?? "") + (child.stderr ?? "")).replace(/\x1b\[[0-9;]*m/g, "");
 let failed = 0;
 for (const [runtime, names] of byRuntime) {

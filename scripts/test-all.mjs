@@ -66,6 +66,7 @@ const runs = [
   },
 ];
 
+// deno-lint-ignore no-control-regex -- terminal colour codes begin with ESC
 const strip = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 function plainCounts(out) {

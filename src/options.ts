@@ -1,5 +1,3 @@
-import type { ConnOptions } from "./types.ts";
-
 /** Default of `highWaterMark`, and of `maxBytes` for `readUntil` / `lines`. */
 export const DEFAULT_LIMIT = 65536;
 

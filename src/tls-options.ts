@@ -1,5 +1,4 @@
 import { checkDuration, checkOptionsObject, describe } from "./options.ts";
-import type { TlsOptions } from "./types.ts";
 
 /** Default of `handshakeTimeout`: a peer that connects and sends nothing is dropped after it. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
