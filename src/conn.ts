@@ -53,8 +53,13 @@ interface PendingRead {
 /** One `write()` call, from the moment it is queued until its promise settles. */
 interface WriteRequest {
   bytes: Uint8Array;
+  /** Later writes that joined this one (no signal of their own, the whole under 64 KiB): one promise for all. */
+  more: Uint8Array[] | undefined;
+  /** Bytes in `bytes` and `more`. */
+  size: number;
   /** How far the source has taken `bytes` (big writes go in pieces when a write timeout is on). */
   offset: number;
+  promise: Promise<void>;
   settled: boolean;
   resolve: () => void;
   reject: (reason: unknown) => void;
@@ -830,14 +835,28 @@ class SourceConn implements Conn {
     const refused = this.#writeRefusal();
     if (refused !== undefined) return Promise.reject(refused);
     if (this.#options.heartbeat) this.#lastWrite = Date.now();
-    const written = new Promise<void>((resolve, reject) => {
-      const request: WriteRequest = { bytes, offset: 0, settled: false, resolve, reject, signal, onAbort: undefined };
-      if (signal) {
-        request.onAbort = () => this.#abortWrite(request);
-        signal.addEventListener("abort", request.onAbort, { once: true });
-      }
-      (this.#writeQueue ??= []).push(request);
+    const queue = (this.#writeQueue ??= []);
+    const tail = queue[queue.length - 1];
+    if (!signal && tail && tail.signal === undefined && tail.offset === 0 && tail.size + bytes.length <= COALESCE_BYTES) {
+      // A write issued right behind another joins it: the two settle together, as they go together.
+      (tail.more ??= []).push(bytes);
+      tail.size += bytes.length;
+      return tail.promise;
+    }
+    let resolve!: () => void;
+    let reject!: (reason: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    // A write nobody awaits must not crash the process when it fails; an awaiting caller still sees the error.
+    promise.catch(noop);
+    const request: WriteRequest = { bytes, more: undefined, size: bytes.length, offset: 0, promise, settled: false, resolve, reject, signal, onAbort: undefined };
+    if (signal) {
+      request.onAbort = () => this.#abortWrite(request);
+      signal.addEventListener("abort", request.onAbort, { once: true });
+    }
+    queue.push(request);
     // Writes issued in one go (a burst of replies) are handed to the runtime together, a microtask later.
     if (!this.#inFlight && !this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -846,9 +865,7 @@ class SourceConn implements Conn {
         this.#flush();
       });
     }
-    // A write nobody awaits must not crash the process when it fails; an awaiting caller still sees the error.
-    written.catch(noop);
-    return written;
+    return promise;
   }
 
   /** Hands the next batch of queued writes to the source, unless one is in flight. */
@@ -862,18 +879,18 @@ class SourceConn implements Conn {
     let bytes: Uint8Array;
     let batch: WriteRequest[];
     const pieceLimit = this.#writeTimeout > 0 ? PIECE_BYTES : Infinity;
-    if (first.bytes.length - first.offset > pieceLimit) {
+    if (first.size - first.offset > pieceLimit) {
       // One big write, in pieces: the write timer restarts with each piece the peer takes.
       batch = [first];
       this.#pieceEnd = Math.min(first.offset + pieceLimit, first.bytes.length);
       bytes = first.bytes.subarray(first.offset, this.#pieceEnd);
     } else {
       let count = 1;
-      let total = first.bytes.length - first.offset;
-      while (count < queue.length && total + queue[count]!.bytes.length <= COALESCE_BYTES) total += queue[count++]!.bytes.length;
+      let total = first.size - first.offset;
+      while (count < queue.length && total + queue[count]!.size <= COALESCE_BYTES) total += queue[count++]!.size;
       batch = queue.splice(0, count);
       this.#pieceEnd = -1;
-      bytes = count === 1 ? first.bytes.subarray(first.offset) : concatRequests(batch, total);
+      bytes = count === 1 && !first.more ? first.bytes.subarray(first.offset) : concatRequests(batch, total);
     }
     this.#inFlight = batch;
     this.#armWriteTimer();
@@ -1084,6 +1101,12 @@ function concatRequests(batch: WriteRequest[], total: number): Uint8Array {
   for (const request of batch) {
     bytes.set(request.offset === 0 ? request.bytes : request.bytes.subarray(request.offset), at);
     at += request.bytes.length - request.offset;
+    if (request.more) {
+      for (const more of request.more) {
+        bytes.set(more, at);
+        at += more.length;
+      }
+    }
   }
   return bytes;
 }
