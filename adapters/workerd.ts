@@ -6,6 +6,13 @@
  * resolves `socket.closed`; the adapter reads that message as a reset, which is what it
  * is from the peer's side. It cannot tell a reset from other losses of the connection.
  *
+ * TLS is workerd's own (`secureTransport`): it verifies the server against the CAs workerd
+ * trusts (its configuration's `tlsOptions.trustedCertificates`, or the public ones), so
+ * `tls.ca`, client certificates, ALPN and `rejectUnauthorized: false` are refused. Over
+ * `connect({ tls })` workerd reports a FIN without close_notify (a truncation) and a reset
+ * alike, as "Network connection lost.": both are `ConnectionResetError`, never `eof`. After
+ * `startTls()` workerd reports a truncation as a clean end (README, "Cloudflare Workers").
+ *
  * @example
  * ```ts
  * import { connect } from "hangup/workerd";
@@ -59,7 +66,8 @@ export const runtime: Runtime = "workerd";
 
 /**
  * What Workers can do (README: "Cloudflare Workers (workerd)"): connect only, over TCP; no RST
- * (`reset()` aborts the streams), no socket options; workerd's TLS tells a truncation apart.
+ * (`reset()` aborts the streams), no socket options; over TLS
+ * a truncation reads as a reset (`connect`) or a clean end (`startTls`), never told apart.
  *
  * @example
  * ```ts
