@@ -284,7 +284,7 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       const sent = await peer.send(remote, { size: 100_000, then: "close_notify" });
       const r = await result;
       assert.equal(r.reply, "220 go ahead\r\n");
-      assert.equal(r.plainAfter?.name, "SocketClosedError");
+      assert.equal((r.plainAfter as { name?: string } | undefined)?.name, "SocketClosedError");
       assert.equal(r.length, 100_000);
       assert.equal(r.sha256, sent.sha256);
       assert.equal(r.ended, "eof");
