@@ -151,8 +151,11 @@ describe("TlsSource", () => {
   test("checkTlsOptions: defaults, and errors naming the option", async () => {
     assert.deepEqual(checkTlsOptions(true, "tls", "client"), {
       serverName: undefined, ca: undefined, cert: undefined, key: undefined, alpnProtocols: undefined,
-      rejectUnauthorized: true, allowTruncation: false, handshakeTimeout: 10_000,
+      rejectUnauthorized: true, allowTruncation: false, handshakeTimeout: 10_000, maxHandshakes: 128,
     });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: 0 }, "tls", "client"), { name: "RangeError", message: /^tls\.maxHandshakes must be an integer from 1/ });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: 1.5 }, "tls", "client"), { name: "RangeError", message: /^tls\.maxHandshakes/ });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: "8" }, "tls", "client"), { name: "TypeError", message: /^tls\.maxHandshakes must be an integer/ });
     assert.throws(() => checkTlsOptions({ handshakeTimeout: Infinity }, "tls", "client"), { name: "RangeError", message: /^tls\.handshakeTimeout/ });
     assert.throws(() => checkTlsOptions({ allowTruncation: "yes" }, "tls", "client"), { name: "TypeError", message: /^tls\.allowTruncation must be a boolean/ });
     assert.throws(() => checkTlsOptions({ serverName: "" }, "tls", "client"), { name: "TypeError", message: /^tls\.serverName/ });
