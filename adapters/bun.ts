@@ -47,7 +47,7 @@ import {
   type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
-import { acceptTls, checkedServerContext, clientTls, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+import { clientTls, type StartTlsOptions, tlsAcceptor, upgradeToTls } from "./node-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -339,7 +339,7 @@ export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, So
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>>;
 export async function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>> {
   const { endpoint, tls: tlsOptions, options: o } = checkListenOptions(options);
-  const context = tlsOptions && checkedServerContext(tlsOptions, "tls");
+  const acceptTls = tlsOptions && tlsAcceptor(tlsOptions, "tls");
   let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
   const socketHandlers: SocketHandler<SocketState> = {
@@ -350,7 +350,7 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, So
       socket.pause();
       const { local, remote } = addrsOf(socket, unixPath);
       const tcp = bunSource(socket.data, local, remote);
-      if (tlsOptions) acceptTls(sink!, tcp, context!, tlsOptions);
+      if (acceptTls) acceptTls(sink!, tcp);
       else sink!.connection(tcp);
     },
   };

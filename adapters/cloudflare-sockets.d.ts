@@ -18,6 +18,8 @@ declare module "cloudflare:sockets" {
     readonly opened: Promise<SocketInfo>;
     readonly closed: Promise<void>;
     close(): Promise<void>;
+    /** For a socket opened with `secureTransport: "starttls"`: a new socket over TLS; this one is done. */
+    startTls(): Socket;
   }
   export function connect(address: SocketAddress | string, options?: SocketOptions): Socket;
 }

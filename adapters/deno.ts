@@ -42,7 +42,7 @@ import {
   type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
-import { acceptTls, checkedServerContext, clientTls, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+import { clientTls, type StartTlsOptions, tlsAcceptor, upgradeToTls } from "./node-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -328,7 +328,7 @@ export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, De
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>>;
 export async function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>> {
   const { endpoint, tls: tlsOptions, options: o } = checkListenOptions(options);
-  const context = tlsOptions && checkedServerContext(tlsOptions, "tls");
+  const acceptTls = tlsOptions && tlsAcceptor(tlsOptions, "tls");
   let server: Deno.Listener;
   try {
     server = endpoint.transport === "unix"
@@ -351,7 +351,7 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, De
           if (closed) return;
           try {
             const tcp = denoSource(await server.accept());
-            if (tlsOptions) acceptTls(sink, tcp, context!, tlsOptions);
+            if (acceptTls) acceptTls(sink, tcp);
             else sink.connection(tcp);
           } catch (err) {
             // A client that reset before it was accepted (Deno: NotConnected): take the next at once.

@@ -282,17 +282,26 @@ export async function serverTls(
 }
 
 /**
- * A TLS listener's connection: handed to `sink` once its handshake completed; one that
- * fails or stalls past `handshakeTimeout` is dropped. Handshakes run side by side, so none
- * blocks the accept loop.
+ * A TLS listener's handshakes: `accept(sink, tcp)` hands the connection to `sink` once its
+ * handshake completed; one that fails or stalls past `handshakeTimeout` is dropped. Handshakes
+ * run side by side, so none blocks the accept loop, and at most `maxHandshakes` at once: a
+ * connection beyond them is dropped at once. Throws a TypeError naming `name` for a bad
+ * certificate or key.
  *
  * @example
  * ```ts
- * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket), context, tlsOptions));
+ * const acceptTls = tlsAcceptor(tlsOptions, "tls");
+ * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket)));
  * ```
  */
-export function acceptTls(sink: ListenerSink, tcp: ConnSource, context: tls.SecureContext, options: ResolvedTlsOptions): void {
-  serverTls(tcp, context, options).then((source) => sink.connection(source), () => {});
+export function tlsAcceptor(options: ResolvedTlsOptions, name: string): (sink: ListenerSink, tcp: ConnSource) => void {
+  const context = checkedServerContext(options, name);
+  let inFlight = 0;
+  return (sink, tcp) => {
+    if (inFlight >= options.maxHandshakes) return tcp.reset();
+    inFlight++;
+    serverTls(tcp, context, options).then((source) => sink.connection(source), () => {}).finally(() => inFlight--);
+  };
 }
 
 /**

@@ -43,7 +43,7 @@ import {
   type UnixListenOptions,
   withDeadline,
 } from "../src/index.ts";
-import { acceptTls, checkedServerContext, clientTls, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+import { clientTls, type StartTlsOptions, tlsAcceptor, upgradeToTls } from "./node-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -320,7 +320,7 @@ export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, ne
 export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>>;
 export async function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>> {
   const { endpoint, backlog, tls: tlsOptions, options: o } = checkListenOptions(options);
-  const context = tlsOptions && checkedServerContext(tlsOptions, "tls");
+  const acceptTls = tlsOptions && tlsAcceptor(tlsOptions, "tls");
   // pauseOnConnect: nothing is read from a connection until the application accepts it.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
@@ -344,7 +344,7 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, ne
     start(sink) {
       server.on("connection", (socket: net.Socket) => {
         const tcp = nodeSource(socket, endpoint);
-        if (tlsOptions) acceptTls(sink, tcp, context!, tlsOptions);
+        if (acceptTls) acceptTls(sink, tcp);
         else sink.connection(tcp);
       });
     },

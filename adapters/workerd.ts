@@ -6,6 +6,13 @@
  * resolves `socket.closed`; the adapter reads that message as a reset, which is what it
  * is from the peer's side. It cannot tell a reset from other losses of the connection.
  *
+ * TLS is workerd's own (`secureTransport`): it verifies the server against the CAs workerd
+ * trusts (its configuration's `tlsOptions.trustedCertificates`, or the public ones), so
+ * `tls.ca`, client certificates, ALPN and `rejectUnauthorized: false` are refused. Over
+ * `connect({ tls })` workerd reports a FIN without close_notify (a truncation) and a reset
+ * alike, as "Network connection lost.": both are `ConnectionResetError`, never `eof`. After
+ * `startTls()` workerd reports a truncation as a clean end (README, "Cloudflare Workers").
+ *
  * @example
  * ```ts
  * import { connect } from "hangup/workerd";
@@ -22,20 +29,26 @@
  *
  * @module
  */
-import { connect as socketsConnect } from "cloudflare:sockets";
+import { type Socket, connect as socketsConnect } from "cloudflare:sockets";
 import {
   type Capabilities,
   checkConnectOptions,
+  checkTlsOptions,
   type Conn,
   type ConnectOptions,
+  type ConnOptions,
   connOptionsOf,
+  type ResolvedTlsOptions,
   defineCapabilities,
   fromStreams,
   type Runtime,
   type StreamNative,
+  TlsHandshakeError,
+  type TlsOptions,
   toSocketError,
   withDeadline,
 } from "../src/index.ts";
+import { checkOptionsObject, resolveConnOptions } from "../src/options.ts";
 
 export * from "../src/public.ts";
 
@@ -53,7 +66,8 @@ export const runtime: Runtime = "workerd";
 
 /**
  * What Workers can do (README: "Cloudflare Workers (workerd)"): connect only, over TCP; no RST
- * (`reset()` aborts the streams), no socket options; workerd's TLS tells a truncation apart.
+ * (`reset()` aborts the streams), no socket options; over TLS
+ * a truncation reads as a reset (`connect`) or a clean end (`startTls`), never told apart.
  *
  * @example
  * ```ts
@@ -89,36 +103,195 @@ function translateError(error: unknown): unknown {
   return Object.assign(new Error(message, { cause: error }), { code });
 }
 
+/** Each plaintext connection's socket, by its writable (what `unwrap()` hands back), for `startTls`. */
+const sockets = new WeakMap<WritableStream<Uint8Array>, Socket>();
+
+/** workerd verifies against the CAs its configuration trusts and has no options for the rest. */
+function checkWorkersTls(tls: ResolvedTlsOptions, name: string, hostname: string): void {
+  const refuse = (option: string, why: string): never => {
+    throw new TypeError(`${name}.${option} is not supported on Workers: ${why}`);
+  };
+  if (tls.ca) refuse("ca", "workerd trusts the CAs of its configuration (tlsOptions.trustedCertificates of the network service)");
+  if (tls.cert) refuse("cert", "workerd has no client certificates");
+  if (tls.alpnProtocols) refuse("alpnProtocols", "workerd offers no ALPN");
+  if (!tls.rejectUnauthorized) refuse("rejectUnauthorized", "workerd always verifies the certificate");
+  if (tls.serverName !== undefined && tls.serverName !== hostname) refuse("serverName", "workerd sends and checks the hostname connected to");
+}
+
+/**
+ * With `secureTransport: "on"` workerd gives one error, "proxy request failed, cannot connect to
+ * the specified address", for a refused connection and for every failed handshake alike.
+ */
+function tlsConnectError(err: unknown): TlsHandshakeError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new TlsHandshakeError(`Cannot connect: the TCP connection or its TLS handshake failed (workerd does not say which): ${detail}`, { cause: err });
+}
+
+/**
+ * Runs the handshake of `socket.startTls()` on the plaintext `socket`: resolves with the TLS
+ * socket, or rejects with `TlsHandshakeError` (workerd gives one generic error for every
+ * certificate failure) after closing it; `handshakeTimeout` bounds it.
+ */
+async function handshake(socket: Socket, tls: ResolvedTlsOptions, signal: AbortSignal | undefined): Promise<Socket> {
+  const secure = socket.startTls();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const opened = new Promise<Socket>((resolve, reject) => {
+    secure.opened.then(() => resolve(secure), (err: unknown) => {
+      const detail = err instanceof Error ? err.message : String(err);
+      reject(new TlsHandshakeError(`Cannot connect: the TLS handshake failed: ${detail}`, { cause: err }));
+    });
+    if (tls.handshakeTimeout > 0) {
+      timer = setTimeout(() => reject(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)), tls.handshakeTimeout);
+    }
+  });
+  try {
+    return await withDeadline(opened, {
+      timeout: 0,
+      signal,
+      cancel: () => void secure.close().catch(() => {}),
+      discard: () => void secure.close().catch(() => {}),
+    });
+  } catch (err) {
+    void secure.close().catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function connOf(socket: Socket, hostname: string, port: number, tls: boolean, options: ConnOptions): Conn<StreamNative> {
+  if (!tls) sockets.set(socket.writable, socket);
+  return fromStreams(
+    {
+      readable: socket.readable,
+      writable: socket.writable,
+      remoteAddr: { transport: "tcp", hostname, port },
+      translateError,
+      // workerd says neither the version nor anything else it negotiated.
+      tls: tls ? { protocol: "TLS", alpnProtocol: null, serverName: hostname } : undefined,
+    },
+    options,
+  );
+}
+
 /**
  * Connects over TCP (`hostname`, default `127.0.0.1`, and `port`) with
- * `cloudflare:sockets`, half-open allowed. Rejects with `ConnectionRefusedError` or a
- * `SocketError` when the connection cannot be opened, `TimedOutError` after `timeout` ms,
- * `signal.reason`, or a TypeError/RangeError for bad options (Unix paths are refused).
+ * `cloudflare:sockets`, half-open allowed; with `tls`, TLS from the first byte (workerd's,
+ * so `conn.tls.protocol` is just "TLS"). Rejects with `ConnectionRefusedError` or a
+ * `SocketError` when the connection cannot be opened, `TlsHandshakeError` when the handshake
+ * fails or outlasts `tls.handshakeTimeout`, `TimedOutError` after `timeout` ms,
+ * `signal.reason`, or a TypeError/RangeError for bad options (Unix paths, and the TLS options
+ * workerd has no counterpart for, are refused).
  *
  * @example
  * ```ts
  * import { connect } from "hangup/workerd";
  * const conn = await connect({ hostname: "127.0.0.1", port: 7000, timeout: 5000 });
+ * const secure = await connect({ hostname: "db.example.com", port: 6380, tls: true });
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Conn<StreamNative>> {
-  const { endpoint, timeout, options: o } = checkConnectOptions(options);
+  const { endpoint, timeout, tls, options: o } = checkConnectOptions(options);
   if (endpoint.transport !== "tcp") throw new TypeError("Workers connect over TCP only: give hostname and port, not path");
-  const socket = socketsConnect({ hostname: endpoint.hostname, port: endpoint.port }, { allowHalfOpen: true });
-  const opened = socket.opened.catch((err: unknown) => Promise.reject(toSocketError(translateError(err), "connect")));
-  await withDeadline(opened, {
-    timeout,
-    signal: o.signal,
-    cancel: () => void socket.close().catch(() => {}),
-    discard: () => void socket.close().catch(() => {}),
-  });
-  return fromStreams(
-    {
-      readable: socket.readable,
-      writable: socket.writable,
-      remoteAddr: { transport: "tcp", hostname: endpoint.hostname, port: endpoint.port },
-      translateError,
-    },
-    connOptionsOf(o),
+  if (tls) checkWorkersTls(tls, "tls", endpoint.hostname);
+  // Plaintext as "starttls" so that startTls() can upgrade it. TLS as "on": after startTls() workerd
+  // reports a FIN without close_notify as a clean end, with "on" as a lost connection.
+  const socket = socketsConnect(
+    { hostname: endpoint.hostname, port: endpoint.port },
+    { allowHalfOpen: true, secureTransport: tls ? "on" : "starttls" },
   );
+  const opened = socket.opened.catch((err: unknown) => Promise.reject(tls ? tlsConnectError(err) : toSocketError(translateError(err), "connect")));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const handshakeTimedOut = new Promise<never>((_, reject) => {
+    if (tls && tls.handshakeTimeout > 0) {
+      timer = setTimeout(() => reject(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)), tls.handshakeTimeout);
+    }
+  });
+  try {
+    await withDeadline(Promise.race([opened, handshakeTimedOut]), {
+      timeout,
+      signal: o.signal,
+      cancel: () => void socket.close().catch(() => {}),
+      discard: () => void socket.close().catch(() => {}),
+    });
+  } catch (err) {
+    void socket.close().catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  const ready = socket;
+  return connOf(ready, endpoint.hostname, endpoint.port, tls !== undefined, connOptionsOf(o));
+}
+
+/**
+ * Options of `startTls` on Workers: TlsOptions (of which workerd honours `serverName` equal to
+ * the hostname, `allowTruncation` and `handshakeTimeout`), the new connection's ConnOptions,
+ * and `side`, which can only be "client": Workers cannot accept connections.
+ *
+ * @example
+ * ```ts
+ * const options: StartTlsOptions = { handshakeTimeout: 5000, idleTimeout: 30_000 };
+ * ```
+ */
+export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" };
+
+/**
+ * Ends the read the plaintext conn left in flight (workerd's handshake stalls behind a pending
+ * read) and counts the bytes it had brought. A server that waits for our ClientHello, as
+ * STARTTLS servers do, sends none.
+ */
+async function endReadAhead(readable: ReadableStream<Uint8Array>): Promise<number> {
+  const reader = readable.getReader();
+  let count = 0;
+  const pending = reader.read().then((r) => void (count += r.done ? 0 : r.value.length), () => {});
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await reader.cancel().catch(() => {});
+  await pending;
+  return count;
+}
+
+/**
+ * Upgrades a plaintext `Conn` made by this adapter's `connect` to TLS as the client
+ * (`socket.startTls()`), e.g. after SMTP's `STARTTLS` or Postgres' `SSLRequest`. `conn` is
+ * consumed. Bytes hangup had read ahead cannot be handed to workerd's TLS layer: if the
+ * server sent any before the handshake, the upgrade rejects with `TlsHandshakeError`
+ * (such bytes are a protocol violation, or an injection). Rejects with `TlsHandshakeError`
+ * on a failed or timed-out handshake, TypeError for bad options.
+ *
+ * @example
+ * ```ts
+ * import { connect, startTls } from "hangup/workerd";
+ * const plain = await connect({ hostname: "mail.example", port: 587 });
+ * await plain.readUntil("\r\n"); // 220 greeting
+ * await plain.write("STARTTLS\r\n");
+ * await plain.readUntil("\r\n"); // 220 go ahead
+ * const conn = await startTls(plain);
+ * ```
+ */
+export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<StreamNative>> {
+  const o = checkOptionsObject(options, "options");
+  if (o.side !== undefined && o.side !== "client") {
+    throw new TypeError(`options.side must be "client" on Workers (they cannot accept connections), got ${String(o.side)}`);
+  }
+  const { side: _side, ...rest } = o;
+  const tls = checkTlsOptions(rest, "options", "client");
+  const connOptions = connOptionsOf(rest as ConnOptions);
+  resolveConnOptions(connOptions);
+  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") throw new TypeError("conn must be a hangup Conn");
+  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
+  const remote = conn.remoteAddr;
+  const hostname = remote.transport === "tcp" ? remote.hostname : "";
+  checkWorkersTls(tls, "options", hostname);
+  const { buffered, native } = (conn as Conn<unknown>).unwrap() as { buffered: Uint8Array; native: Partial<StreamNative> };
+  const socket = native.writable && sockets.get(native.writable);
+  if (!socket || !native.readable || remote.transport !== "tcp") throw new TypeError("conn must be a plaintext Conn made by this adapter's connect");
+  sockets.delete(native.writable!);
+  const early = buffered.length + (await endReadAhead(native.readable));
+  if (early > 0) {
+    void socket.close().catch(() => {});
+    throw new TlsHandshakeError(`Cannot connect: the server sent ${early} bytes before the TLS handshake; workerd cannot hand them to its TLS layer`);
+  }
+  const secure = await handshake(socket, tls, connOptions.signal);
+  return connOf(secure, hostname, remote.port, true, connOptions);
 }

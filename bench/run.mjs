@@ -11,6 +11,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { redisBenchmark, respBench, TESTS as RESP_TESTS } from "./resp.mjs";
+import { tlsCase } from "./tls.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -258,6 +259,10 @@ for (const runtime of only) {
       "", "≤ highWaterMark + 2 MiB", r.slow.peakGrowth <= limit);
   }
 
+  }
+  if (wanted("tls")) {
+    r.tls = await tlsCase(runtime, { quick });
+    row(...r.tls.row);
   }
   if (wanted("growth")) {
   r.growth = await measure(runtime, "growth", "hangup", {});

@@ -3,18 +3,16 @@
 // over hangup's own TCP socket) beside the runtime's own TLS server socket, CPU seconds per GiB of
 // the receiving process, same run, alternating variants. The sender is always a Node node:tls client
 // in its own process; with two CPUs, receiver and sender are pinned to one each.
+// `npm run bench` runs it through `tlsCase` (one row per runtime in the benchmark table).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
-const quick = process.argv.includes("--quick");
-const only = process.argv.includes("--runtime") ? [process.argv[process.argv.indexOf("--runtime") + 1]] : ["node", "deno", "bun"];
-const BYTES = quick ? 64 << 20 : 1 << 30;
-const REPEAT = quick ? 1 : 3;
+const sizes = (quick) => ({ bytes: quick ? 64 << 20 : 1 << 30, repeat: quick ? 1 : 3 });
 
 const receivers = {
   node: (args) => [process.execPath, ["--import", "tsx", "bench/tls-receiver.ts", ...args]],
@@ -43,7 +41,7 @@ socket.on("error", (err) => { console.error(err); process.exit(1); });
 socket.on("close", () => process.exit(0));
 `;
 
-function measure(runtime, variant) {
+function measure(runtime, variant, BYTES) {
   return new Promise((resolve, reject) => {
     const [cmd, args] = pinned(0, ...receivers[runtime]([variant, String(BYTES)]));
     const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
@@ -67,25 +65,63 @@ function measure(runtime, variant) {
   });
 }
 
-const rows = [];
-for (const runtime of only) {
+/** Each variant's best (lowest CPU per GiB) of the runs, interleaved. */
+async function bestOf(runtime, quick) {
+  const { bytes, repeat } = sizes(quick);
   const best = {};
-  for (let i = 0; i < REPEAT; i++) {
+  for (let i = 0; i < repeat; i++) {
     for (const variant of runtime === "node" ? ["native", "hangup"] : ["native", "node-tls", "hangup"]) {
-      const r = await measure(runtime, variant);
-      if (r.received !== BYTES) throw new Error(`${runtime} ${variant}: received ${r.received} of ${BYTES} (${r.how})`);
+      const r = await measure(runtime, variant, bytes);
+      if (r.received !== bytes) throw new Error(`${runtime} ${variant}: received ${r.received} of ${bytes} (${r.how})`);
       if (!best[variant] || r.cpuSecondsPerGiB < best[variant].cpuSecondsPerGiB) best[variant] = r;
     }
   }
-  rows.push({
-    runtime,
-    "native CPU s/GiB": best.native.cpuSecondsPerGiB.toFixed(2),
-    "hangup CPU s/GiB": best.hangup.cpuSecondsPerGiB.toFixed(2),
-    "hangup / native": (best.hangup.cpuSecondsPerGiB / best.native.cpuSecondsPerGiB).toFixed(2),
-    "node:tls server CPU s/GiB": best["node-tls"]?.cpuSecondsPerGiB.toFixed(2) ?? "(= native)",
-    "native MiB/s": best.native.wallMiBps.toFixed(0),
-    "hangup MiB/s": best.hangup.wallMiBps.toFixed(0),
-  });
+  return best;
 }
-console.log(`TLS receive, ${BYTES / 2 ** 20} MiB per run, best of ${REPEAT}${canPin ? ", pinned" : ""}`);
-console.table(rows);
+
+/**
+ * The TLS case of `npm run bench` (bench/run.mjs): `results` for bench/results, and `row`, the
+ * arguments of its table row. hangup runs node:tls over its own TCP socket, so its layer's cost
+ * is hangup against the runtime's node:tls server (the same TLS engine; on Node that is the
+ * native one); the runtime's own TLS socket is shown beside it.
+ */
+export async function tlsCase(runtime, { quick }) {
+  const best = await bestOf(runtime, quick);
+  const same = best["node-tls"] ?? best.native;
+  const ratio = best.hangup.cpuSecondsPerGiB / same.cpuSecondsPerGiB;
+  const f = (n) => n.toFixed(2);
+  const native = `${runtime}'s TLS socket ${f(best.native.cpuSecondsPerGiB)} (${best.native.wallMiBps.toFixed(0)} MiB/s)`;
+  return {
+    results: best,
+    row: [
+      runtime,
+      "TLS throughput (CPU s/GiB)",
+      `${f(best.hangup.cpuSecondsPerGiB)} (${best.hangup.wallMiBps.toFixed(0)} MiB/s)`,
+      best["node-tls"] ? `${native}, its node:tls server ${f(best["node-tls"].cpuSecondsPerGiB)}` : native,
+      best["node-tls"] ? `${f(ratio)}× node:tls, ${f(best.hangup.cpuSecondsPerGiB / best.native.cpuSecondsPerGiB)}× native` : `${f(ratio)}× native`,
+      "≤ 1.10× the same TLS engine",
+      ratio <= 1.1,
+    ],
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const quick = process.argv.includes("--quick");
+  const only = process.argv.includes("--runtime") ? [process.argv[process.argv.indexOf("--runtime") + 1]] : ["node", "deno", "bun"];
+  const { bytes, repeat } = sizes(quick);
+  const rows = [];
+  for (const runtime of only) {
+    const best = await bestOf(runtime, quick);
+    rows.push({
+      runtime,
+      "native CPU s/GiB": best.native.cpuSecondsPerGiB.toFixed(2),
+      "hangup CPU s/GiB": best.hangup.cpuSecondsPerGiB.toFixed(2),
+      "hangup / native": (best.hangup.cpuSecondsPerGiB / best.native.cpuSecondsPerGiB).toFixed(2),
+      "node:tls server CPU s/GiB": best["node-tls"]?.cpuSecondsPerGiB.toFixed(2) ?? "(= native)",
+      "native MiB/s": best.native.wallMiBps.toFixed(0),
+      "hangup MiB/s": best.hangup.wallMiBps.toFixed(0),
+    });
+  }
+  console.log(`TLS receive, ${bytes / 2 ** 20} MiB per run, best of ${repeat}${canPin ? ", pinned" : ""}`);
+  console.table(rows);
+}

@@ -1,7 +1,7 @@
 import { createConn } from "./conn.ts";
 import { checkOptionsObject, describe } from "./options.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
-import type { Addr, Conn, ConnOptions } from "./types.ts";
+import type { Addr, Conn, ConnOptions, TlsInfo } from "./types.ts";
 
 /**
  * A byte stream pair, such as a WinterTC `connect()` socket or Deno's `conn.readable` / `conn.writable`.
@@ -28,6 +28,8 @@ export interface StreamPair {
    * platform whose errors carry no code (workerd's "Network connection lost.").
    */
   readonly translateError?: (error: unknown) => unknown;
+  /** Reported as `conn.tls`, for streams that are already TLS (a Workers socket with `secureTransport`). */
+  readonly tls?: TlsInfo;
 }
 
 /**
@@ -143,7 +145,11 @@ function streamSource(streams: StreamPair): ConnSource<StreamNative> {
           if (result.done) controller.close();
           else controller.enqueue(result.value);
         },
-        cancel: (reason) => reader.cancel(reason),
+        // Cancelled, the original stream is unlocked again: a Workers socket's startTls() needs it so.
+        async cancel(reason) {
+          await reader.cancel(reason);
+          reader.releaseLock();
+        },
       },
       { highWaterMark: 0 },
     );
@@ -151,6 +157,7 @@ function streamSource(streams: StreamPair): ConnSource<StreamNative> {
   return {
     localAddr: streams.localAddr ?? UNKNOWN_ADDR,
     remoteAddr: streams.remoteAddr ?? UNKNOWN_ADDR,
+    tls: streams.tls,
     get native() {
       return handedOver ?? { readable: streams.readable, writable: streams.writable };
     },

@@ -1,14 +1,17 @@
-import { checkDuration, checkOptionsObject, describe } from "./options.ts";
+import { checkDuration, checkInteger, checkOptionsObject, describe } from "./options.ts";
 
 /** Default of `handshakeTimeout`: a peer that connects and sends nothing is dropped after it. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/** Default of `maxHandshakes`: handshakes a TLS listener runs at once before it drops new connections. */
+export const DEFAULT_MAX_HANDSHAKES = 128;
 
 /**
  * TlsOptions after checking, with defaults filled in.
  *
  * @example
  * ```ts
- * const { handshakeTimeout, rejectUnauthorized } = checkTlsOptions(true, "tls", "client"); // 10000, true
+ * const { handshakeTimeout, maxHandshakes } = checkTlsOptions(true, "tls", "client"); // 10000, 128
  * ```
  */
 export interface ResolvedTlsOptions {
@@ -21,6 +24,8 @@ export interface ResolvedTlsOptions {
   allowTruncation: boolean;
   /** ms; 0 waits forever. */
   handshakeTimeout: number;
+  /** Listeners only: handshakes in flight at once. */
+  maxHandshakes: number;
 }
 
 function checkString(value: unknown, name: string): string | undefined {
@@ -85,5 +90,6 @@ export function checkTlsOptions(value: unknown, name: string, side: "client" | "
     rejectUnauthorized: checkBoolean(o.rejectUnauthorized, `${name}.rejectUnauthorized`, true),
     allowTruncation: checkBoolean(o.allowTruncation, `${name}.allowTruncation`, false),
     handshakeTimeout: checkDuration(o.handshakeTimeout, `${name}.handshakeTimeout`, DEFAULT_HANDSHAKE_TIMEOUT),
+    maxHandshakes: checkInteger(o.maxHandshakes, `${name}.maxHandshakes`, DEFAULT_MAX_HANDSHAKES, 1),
   };
 }

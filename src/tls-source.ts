@@ -195,6 +195,14 @@ export class TlsSource implements ConnSource {
       data: (chunk) => this.#report({ kind: "data", chunk }),
       end: (closeNotify) => {
         if (this.#tcpError !== UNSET) return; // a reset is reported, whatever the TLS layer made of it
+        if (this.#wireError !== UNSET && !this.#tcpEnded) {
+          // Node's TLS layer ends its read side by itself when a TCP write fails: no close_notify
+          // came. A write that met the peer's reset is that reset (SPEC 2); another failure
+          // leaves the stream without an authenticated end.
+          const code = (this.#wireError as { code?: unknown } | null)?.code;
+          if (code === "ECONNRESET") return this.#finish({ kind: "error", err: this.#wireError });
+          return this.#finish({ kind: "end", truncated: true }, this.#wireError);
+        }
         this.#finish({ kind: "end", truncated: !closeNotify });
       },
       error: (err) => {
@@ -212,7 +220,6 @@ export class TlsSource implements ConnSource {
       data: (chunk) => this.#engine.feed(chunk),
       end: () => {
         if (this.#handshake) return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the peer closed the connection during the TLS handshake"));
-        this.#tcpEnded = true;
         this.#engine.feedEnd();
       },
       error: (err) => {
@@ -234,6 +241,13 @@ export class TlsSource implements ConnSource {
   #finish(event: Pending & { kind: "end" | "error" }, cause?: unknown): void {
     if (this.#finished) return;
     this.#finished = true;
+    if (event.kind === "error" && (event.err as { code?: unknown } | null)?.code === "EPIPE") {
+      // The core reads EPIPE as "the peer's FIN came, then our write met its RST" and ends the
+      // read side cleanly (SPEC 2). Over TLS a FIN is clean only behind a close_notify, which
+      // the TLS layer did not report: a truncation.
+      cause = event.err;
+      event = { kind: "end", truncated: true };
+    }
     if (event.kind === "end" && event.truncated && !this.#allowTruncation) {
       this.#report({ kind: "error", err: new TlsTruncatedError(undefined, cause === undefined ? undefined : { cause }) });
     } else {

@@ -343,6 +343,12 @@ export interface TlsOptions {
   allowTruncation?: boolean;
   /** ms to wait for the handshake (a listener drops the connection after it); default 10000. */
   handshakeTimeout?: number;
+  /**
+   * `listen` only: handshakes a listener runs at once, default 128. A connection beyond it is
+   * dropped at once (a flood of clients that never finish their handshake holds at most this
+   * many sockets, each for at most `handshakeTimeout`).
+   */
+  maxHandshakes?: number;
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   TlsTruncatedError,
 } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, concat, rejection, SIDES, text, within } from "../support/fixtures.ts";
+import { collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
 import { sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 import { CERTS, hasTls, openTlsPair, type TlsPair, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor } from "../support/tls.ts";
@@ -241,6 +241,42 @@ if (!hasTls) {
         }
       }));
 
+    test("maxHandshakes: a connection beyond the handshakes in flight is dropped at once; a freed slot takes the next", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 2 }) });
+        try {
+          const port = (listener.addr as { port: number }).port;
+          // Two clients that never send a ClientHello hold both slots (for up to handshakeTimeout).
+          const stalled = [await peer.connect({ port }), await peer.connect({ port })];
+          await sleep(200); // the listener has taken both from the kernel's queue
+          const flood = await peer.connect({ port });
+          const started = Date.now();
+          const dropped = await peer.recv(flood, { timeoutMs: 5000 });
+          assert.ok(dropped.end === "reset" || dropped.end === "eof", `the third connection was dropped (${dropped.end})`);
+          assert.ok(Date.now() - started < 2000, `dropped at once, not after handshakeTimeout (${Date.now() - started} ms)`);
+          // A stalled client leaves: its slot is free, and a good client gets through.
+          await peer.rst(stalled[0]!);
+          // The listener frees the slot once it has seen that reset; until then a client is still
+          // dropped at once, so a good client retries for a bounded time.
+          const accepting = within(5000, listener.accept(), "accept of the good client");
+          let good = -1;
+          let peerTls: { protocol?: string | undefined } | undefined;
+          for (let attempt = 0; attempt < 25 && peerTls === undefined; attempt++) {
+            await sleep(100);
+            good = await peer.connect({ port });
+            peerTls = await peer.tls(good, { side: "client" }).then((r) => (r.protocol ? r : undefined), () => undefined);
+          }
+          assert.ok(peerTls, "a good client got through once a slot was free");
+          const conn = await accepting;
+          assert.equal(peerTls.protocol, "TLSv1.3");
+          await peer.send(good, { text: "in", then: "close_notify" });
+          assert.equal(text(await collect(conn!)), "in");
+          conn!.reset();
+        } finally {
+          await listener.close();
+        }
+      }));
+
     test("bad TLS options throw TypeError/RangeError naming the option", async () => {
       await assert.rejects(tlsAdapter.connect({ port: 1, tls: { handshakeTimeout: -1 } }), { name: "RangeError", message: /tls\.handshakeTimeout/ });
       await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: 5 as never } }), { name: "TypeError", message: /tls\.ca/ });
@@ -250,6 +286,7 @@ if (!hasTls) {
       await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert } }), { name: "TypeError", message: /tls\.cert and tls\.key go together/ });
       await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: "not pem", key: CERTS.key } }), { name: "TypeError", message: /^tls\.cert must be PEM text/ });
       await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: [CERTS.ca, "x"] } }), { name: "TypeError", message: /^tls\.ca\[1\] must be PEM text/ });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert, key: CERTS.key, maxHandshakes: 0 } }), { name: "RangeError", message: /^tls\.maxHandshakes/ });
     });
   });
 

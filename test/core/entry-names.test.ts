@@ -94,7 +94,7 @@ const ENTRIES: Record<string, { file: string; names: string[] }> = {
   node: { file: "adapters/node.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
   deno: { file: "adapters/deno.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
   bun: { file: "adapters/bun.ts", names: [...USER_API, "connect", "listen", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
-  workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "runtime", "capabilities"] },
+  workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
   core: { file: "src/index.ts", names: [...USER_API, ...ADAPTER_CONTRACT] },
 };
 

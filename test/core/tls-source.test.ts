@@ -54,8 +54,8 @@ class FakeEngine implements TlsEngine {
   detach(): void {}
 }
 
-async function handshaken(allowTruncation = false) {
-  const tcp = scripted();
+async function handshaken(allowTruncation = false, overrides: Parameters<typeof scripted>[0] = {}) {
+  const tcp = scripted(overrides);
   const engine = new FakeEngine();
   const source = new TlsSource(tcp.source, engine, { allowTruncation });
   const done = source.handshake(0);
@@ -106,6 +106,25 @@ describe("TlsSource", () => {
     assert.equal((await conn.ended).reason, "reset");
   });
 
+  test("an EPIPE after the TCP FIN is a truncation, never eof (no close_notify came)", async () => {
+    const { tcp, conn } = await handshaken();
+    tcp.sink().end();
+    tcp.sink().error(Object.assign(new Error("write EPIPE"), { code: "EPIPE" }));
+    const err = await conn.read().catch((e: unknown) => e);
+    assert.ok(err instanceof TlsTruncatedError, String(err));
+    assert.equal((await conn.ended).reason, "truncated");
+  });
+
+  test("a TLS end the engine makes after a TCP write failed is no close_notify: the write's reset, else a truncation", async () => {
+    for (const [code, reason] of [["ECONNRESET", "reset"], ["EPIPE", "truncated"]] as const) {
+      const failure = Object.assign(new Error(`write ${code}`), { code });
+      const { engine, conn } = await handshaken(false, { write: () => Promise.reject(failure) });
+      await engine.write(bytes("x")).catch(() => {});
+      engine.events.end(true); // Node's TLS layer ends its readable when its transport's write fails
+      assert.equal((await conn.ended).reason, reason, code);
+    }
+  });
+
   test("a handshake fails typed: engine error with a certificate code, TCP end, timeout", async () => {
     const engine = new FakeEngine();
     const second = new TlsSource(scripted().source, engine, { allowTruncation: false });
@@ -132,8 +151,11 @@ describe("TlsSource", () => {
   test("checkTlsOptions: defaults, and errors naming the option", async () => {
     assert.deepEqual(checkTlsOptions(true, "tls", "client"), {
       serverName: undefined, ca: undefined, cert: undefined, key: undefined, alpnProtocols: undefined,
-      rejectUnauthorized: true, allowTruncation: false, handshakeTimeout: 10_000,
+      rejectUnauthorized: true, allowTruncation: false, handshakeTimeout: 10_000, maxHandshakes: 128,
     });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: 0 }, "tls", "client"), { name: "RangeError", message: /^tls\.maxHandshakes must be an integer from 1/ });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: 1.5 }, "tls", "client"), { name: "RangeError", message: /^tls\.maxHandshakes/ });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: "8" }, "tls", "client"), { name: "TypeError", message: /^tls\.maxHandshakes must be an integer/ });
     assert.throws(() => checkTlsOptions({ handshakeTimeout: Infinity }, "tls", "client"), { name: "RangeError", message: /^tls\.handshakeTimeout/ });
     assert.throws(() => checkTlsOptions({ allowTruncation: "yes" }, "tls", "client"), { name: "TypeError", message: /^tls\.allowTruncation must be a boolean/ });
     assert.throws(() => checkTlsOptions({ serverName: "" }, "tls", "client"), { name: "TypeError", message: /^tls\.serverName/ });

@@ -1,11 +1,15 @@
 # workerd serving the test Worker on loopback; its outbound network may reach local addresses,
-# where the test peer listens. The socket's port is set on the command line (--socket-addr).
+# where the test peer listens, and trusts the test-only CA of test/fixtures/tls for TLS.
+# The socket's port is set on the command line (--socket-addr).
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
-    (name = "loopback", network = (allow = ["local"])),
+    (name = "loopback", network = (
+      allow = ["local"],
+      tlsOptions = (trustedCertificates = [embed "../fixtures/tls/ca.pem"]),
+    )),
   ],
   sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
 );

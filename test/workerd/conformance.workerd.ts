@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
 import { assertColumnMatches } from "../support/capabilities-table.ts";
 import { describe, test } from "../support/harness.ts";
-import { type Peer, sha256, withPeer } from "../support/peer.ts";
+import { type Peer, type PeerCert, sha256, withPeer } from "../support/peer.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 let workerd: ChildProcess | undefined;
@@ -162,4 +162,175 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     const readme = readFileSync(join(root, "README.md"), "utf8");
     assertColumnMatches(readme, "Workers", r.capabilities as Parameters<typeof assertColumnMatches>[2]);
   });
+});
+
+/** A Worker TLS case: the peer accepts, runs the TLS server handshake (certificate `cert`), then plays `body`. */
+function withWorkerTls(name: string, body: (peer: Peer, remote: number, result: Promise<Result>) => Promise<void>, cert?: PeerCert): Promise<void> {
+  return withWorkerCase(name, async (peer, remote, result) => {
+    const handshake = await peer.tls(remote, { side: "server", cert });
+    if (cert === undefined) assert.equal(handshake.protocol, "TLSv1.3", JSON.stringify(handshake));
+    await body(peer, remote, result);
+  });
+}
+
+describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), against the Python ssl peer", () => {
+  test("close_notify then FIN: every byte, then eof; conn.tls is set", () =>
+    withWorkerTls("tls-drain", async (peer, remote, result) => {
+      const sent = await peer.send(remote, { size: 300_000, then: "close_notify" });
+      const r = await result;
+      assert.equal(r.length, 300_000);
+      assert.equal(r.sha256, sent.sha256);
+      assert.equal(r.error, undefined);
+      assert.equal(r.ended, "eof");
+      assert.deepEqual(r.tls, { protocol: "TLS", alpnProtocol: null, serverName: "127.0.0.1" });
+    }));
+
+  test("FIN without close_notify: every byte, then ConnectionResetError (fallback: workerd reports it as a reset), never eof", () =>
+    withWorkerTls("tls-drain", async (peer, remote, result) => {
+      const sent = await peer.send(remote, { size: 100_000, then: "fin" });
+      const r = await result;
+      assert.equal(r.length, 100_000);
+      assert.equal(r.sha256, sent.sha256);
+      assert.equal(r.error?.isReset, true, JSON.stringify(r.error));
+      assert.equal(r.error?.code, "ECONNRESET");
+      assert.equal(r.error?.message, "Cannot read: connection reset by peer");
+      assert.equal(r.ended, "reset");
+    }));
+
+  test("RST: the bytes before it, then ConnectionResetError, never eof", () =>
+    withWorkerTls("tls-drain", async (peer, remote, result) => {
+      const sent = await peer.send(remote, { size: 1000, then: "rst" });
+      const r = await result;
+      assert.equal(r.length, 1000);
+      assert.equal(r.sha256, sent.sha256);
+      assert.equal(r.error?.isReset, true, JSON.stringify(r.error));
+      assert.equal(r.ended, "reset");
+    }));
+
+  test("close_notify without FIN: eof at the close_notify; the Worker can still write, then close", () =>
+    withWorkerTls("tls-close-notify-no-fin", async (peer, remote, result) => {
+      await peer.send(remote, { text: "bye" });
+      await peer.closeNotify(remote, { fin: false });
+      const r = await result;
+      assert.deepEqual(r, { text: "bye", ended: "eof" });
+      const seen = await peer.recv(remote, { timeoutMs: 5000 });
+      assert.equal(new TextDecoder().decode(seen.data), "still here");
+    }));
+
+  test("close(): the peer gets every byte, then close_notify and FIN", () =>
+    withWorkerTls("tls-close", async (peer, remote, result) => {
+      const seen = await peer.recv(remote, { timeoutMs: 5000 });
+      assert.equal(new TextDecoder().decode(seen.data), "bye");
+      assert.equal(seen.end, "eof", "close_notify came before the FIN");
+      assert.equal((await result).ended, "local");
+    }));
+
+  test("silence: idleTimeout ends it as for plaintext", () =>
+    withWorkerTls("tls-idle", async (_peer, _remote, result) => {
+      const r = await result;
+      assert.equal(r.ended, "idle");
+      assert.equal(r.error, "IdleTimeoutError");
+    }));
+
+  for (const cert of ["expired", "selfsigned", "wrongname"] as const) {
+    test(`a bad certificate (${cert}): TlsHandshakeError, code ERR_TLS_HANDSHAKE (workerd has one generic error), the runtime's error as cause`, () =>
+      withWorkerCase("tls-connect-error", async (peer, remote, result) => {
+        const handshake = await peer.tls(remote, { side: "server", cert });
+        assert.ok(handshake.handshakeError, "the peer saw the handshake fail too");
+        const r = await result;
+        assert.equal(r.error?.isHandshake, true, JSON.stringify(r.error));
+        assert.equal(r.error?.name, "TlsHandshakeError");
+        assert.equal(r.error?.code, "ERR_TLS_HANDSHAKE");
+        assert.match(r.error?.message as string, /^Cannot connect: the TCP connection or its TLS handshake failed \(workerd does not say which\): /);
+        assert.equal(typeof r.error?.causeMessage, "string");
+      }));
+  }
+
+  test("a server that never answers the ClientHello: TlsHandshakeError after handshakeTimeout", () =>
+    withWorkerCase("tls-connect-error", async (_peer, _remote, result) => {
+      const r = await result;
+      assert.equal(r.error?.isHandshake, true, JSON.stringify(r.error));
+      assert.equal(r.error?.code, "ERR_TLS_HANDSHAKE");
+      assert.match(r.error?.message as string, /did not finish within 500 ms/);
+      assert.ok((r.elapsed as number) >= 450 && (r.elapsed as number) < 4000, `rejected after ${String(r.elapsed)} ms`);
+    }));
+
+  test("nothing listening: connect with tls rejects with the same TlsHandshakeError (fallback: workerd's one error for both)", async () => {
+    const port = await freePort();
+    const r = await run("tls-connect-error", port);
+    assert.equal(r.error?.isHandshake, true, JSON.stringify(r.error));
+    assert.equal(r.error?.code, "ERR_TLS_HANDSHAKE");
+    assert.equal(r.error?.causeMessage, "proxy request failed, cannot connect to the specified address");
+  });
+
+  test("TLS options workerd has no counterpart for throw a TypeError naming them", async () => {
+    const r = await run("tls-bad-options", 1);
+    const errors = r.errors as Array<Record<string, unknown>>;
+    const expected = [/^tls\.ca is not supported on Workers/, /^tls\.alpnProtocols is not supported/, /^tls\.rejectUnauthorized is not supported/, /^tls\.serverName is not supported/, /tls\.handshakeTimeout/];
+    assert.equal(errors.length, expected.length);
+    for (const [i, pattern] of expected.entries()) {
+      assert.match(String(errors[i]!.message), pattern, JSON.stringify(errors[i]));
+      assert.equal(errors[i]!.name, i === 4 ? "RangeError" : "TypeError");
+    }
+  });
+
+  test("STARTTLS client: plaintext exchange, startTls, bytes both ways, then a clean end; the plaintext conn is consumed", () =>
+    withWorkerCase("starttls", async (peer, remote, result) => {
+      assert.equal(new TextDecoder().decode((await peer.recv(remote, { count: 10 })).data), "STARTTLS\r\n");
+      await peer.send(remote, { text: "220 go ahead\r\n" });
+      const hs = await peer.tls(remote, { side: "server" });
+      assert.equal(hs.protocol, "TLSv1.3", JSON.stringify(hs));
+      assert.equal(new TextDecoder().decode((await peer.recv(remote, { count: 5 })).data), "hello");
+      const sent = await peer.send(remote, { size: 100_000, then: "close_notify" });
+      const r = await result;
+      assert.equal(r.reply, "220 go ahead\r\n");
+      assert.equal((r.plainAfter as { name?: string } | undefined)?.name, "SocketClosedError");
+      assert.equal(r.length, 100_000);
+      assert.equal(r.sha256, sent.sha256);
+      assert.equal(r.ended, "eof");
+      assert.equal((r.tls as { protocol?: string }).protocol, "TLS");
+    }));
+
+  test("STARTTLS client, then FIN without close_notify: eof (fallback: workerd's upgraded socket reports a truncation as a clean end)", () =>
+    withWorkerCase("starttls", async (peer, remote, result) => {
+      await peer.recv(remote, { count: 10 });
+      await peer.send(remote, { text: "220 go ahead\r\n" });
+      assert.equal((await peer.tls(remote, { side: "server" })).protocol, "TLSv1.3");
+      await peer.recv(remote, { count: 5 });
+      const sent = await peer.send(remote, { size: 100_000, then: "fin" });
+      const r = await result;
+      assert.equal(r.sha256, sent.sha256);
+      assert.equal(r.error, undefined);
+      assert.equal(r.ended, "eof");
+    }));
+
+  test("STARTTLS client, then RST: ConnectionResetError, never eof", () =>
+    withWorkerCase("starttls", async (peer, remote, result) => {
+      await peer.recv(remote, { count: 10 });
+      await peer.send(remote, { text: "220 go ahead\r\n" });
+      assert.equal((await peer.tls(remote, { side: "server" })).protocol, "TLSv1.3");
+      await peer.recv(remote, { count: 5 });
+      await peer.send(remote, { size: 1000, then: "rst" });
+      const r = await result;
+      assert.equal(r.length, 1000);
+      assert.equal(r.error?.isReset, true, JSON.stringify(r.error));
+      assert.equal(r.ended, "reset");
+    }));
+
+  test("STARTTLS client: plaintext the server sent behind its reply rejects the upgrade with TlsHandshakeError", () =>
+    withWorkerCase("starttls-early-bytes", async (peer, remote, result) => {
+      await peer.recv(remote, { count: 10 });
+      await peer.send(remote, { text: "220 go ahead\r\nINJECTED" });
+      const r = await result;
+      assert.equal(r.reply, "220 go ahead\r\n");
+      assert.equal(r.error?.isHandshake, true, JSON.stringify(r.error));
+      assert.match(r.error?.message as string, /sent 8 bytes before the TLS handshake/);
+    }));
+
+  test("STARTTLS server side: refused with a TypeError (Workers cannot accept connections)", () =>
+    withWorkerCase("starttls-server-side", async (_peer, _remote, result) => {
+      const r = await result;
+      assert.equal(r.error?.isTypeError, true, JSON.stringify(r.error));
+      assert.match(r.error?.message as string, /options\.side must be "client"/);
+    }));
 });

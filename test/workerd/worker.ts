@@ -11,6 +11,9 @@ import {
   ConnectionResetError,
   IdleTimeoutError,
   SocketError,
+  startTls,
+  TlsHandshakeError,
+  TlsTruncatedError,
   UnexpectedEofError,
 } from "../../adapters/workerd.ts";
 import { concat } from "../support/bytes.ts";
@@ -31,6 +34,9 @@ function describeError(err: unknown): Record<string, unknown> {
     isRefused: err instanceof ConnectionRefusedError,
     isIdle: err instanceof IdleTimeoutError,
     isUnexpectedEof: err instanceof UnexpectedEofError,
+    isHandshake: err instanceof TlsHandshakeError,
+    isTruncated: err instanceof TlsTruncatedError,
+    isTypeError: err instanceof TypeError,
     partial: err instanceof UnexpectedEofError ? err.partial.length : undefined,
   };
 }
@@ -120,6 +126,97 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
   },
   async capabilities() {
     return { capabilities, frozen: Object.isFrozen(capabilities) };
+  },
+  // TLS: workerd trusts the test CA through config.capnp (the network service's trustedCertificates).
+  async "tls-drain"(port) {
+    const conn = await connect({ port, tls: true });
+    return { tls: conn.tls, ...(await drain(conn)) };
+  },
+  async "tls-close-notify-no-fin"(port) {
+    const conn = await connect({ port, tls: true });
+    const bytes: Uint8Array[] = [];
+    for await (const chunk of conn) bytes.push(chunk);
+    const ended = await conn.ended;
+    await conn.write("still here");
+    await conn.close();
+    return { text: text(concat(bytes)), ended: ended.reason };
+  },
+  async "tls-close"(port) {
+    const conn = await connect({ port, tls: true });
+    await conn.write("bye");
+    await conn.close();
+    return { ended: (await conn.ended).reason };
+  },
+  async "tls-idle"(port) {
+    const conn = await connect({ port, tls: true, idleTimeout: 300 });
+    const started = Date.now();
+    const info = await conn.ended;
+    return { ended: info.reason, error: info.error?.name, elapsed: Date.now() - started };
+  },
+  async "tls-connect-error"(port) {
+    const started = Date.now();
+    try {
+      const conn = await connect({ port, tls: { handshakeTimeout: 500 }, timeout: 5000 });
+      conn.reset();
+      return { error: undefined };
+    } catch (err) {
+      return { error: { ...describeError(err), causeMessage: ((err as Error).cause as Error | undefined)?.message }, elapsed: Date.now() - started };
+    }
+  },
+  async "tls-bad-options"(port) {
+    const errors: Record<string, unknown>[] = [];
+    const attempts: Array<() => Promise<unknown>> = [
+      () => connect({ port, tls: { ca: "-----BEGIN CERTIFICATE-----" } }),
+      () => connect({ port, tls: { alpnProtocols: ["h2"] } }),
+      () => connect({ port, tls: { rejectUnauthorized: false } }),
+      () => connect({ port, tls: { serverName: "other.example" } }),
+      () => connect({ port, tls: { handshakeTimeout: -1 } }),
+    ];
+    for (const attempt of attempts) {
+      try {
+        await attempt();
+        errors.push({});
+      } catch (err) {
+        errors.push(describeError(err));
+      }
+    }
+    return { errors };
+  },
+  async starttls(port) {
+    const plain = await connect({ port });
+    await plain.write("STARTTLS\r\n");
+    const reply = text(await plain.readUntil("\r\n"));
+    const conn = await startTls(plain, { handshakeTimeout: 5000 });
+    let plainAfter: Record<string, unknown> | undefined;
+    try {
+      await plain.read();
+    } catch (err) {
+      plainAfter = describeError(err);
+    }
+    await conn.write("hello");
+    return { reply, plainAfter, tls: conn.tls, ...(await drain(conn)) };
+  },
+  async "starttls-early-bytes"(port) {
+    const plain = await connect({ port });
+    await plain.write("STARTTLS\r\n");
+    const reply = text(await plain.readUntil("\r\n"));
+    await sleep(200); // the server's injected bytes arrive behind the reply
+    try {
+      await startTls(plain);
+      return { reply, error: undefined };
+    } catch (err) {
+      return { reply, error: describeError(err) };
+    }
+  },
+  async "starttls-server-side"(port) {
+    const plain = await connect({ port });
+    try {
+      await startTls(plain, { side: "server" } as never);
+      return { error: undefined };
+    } catch (err) {
+      plain.reset();
+      return { error: describeError(err) };
+    }
   },
   async refused(port) {
     try {
