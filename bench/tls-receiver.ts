@@ -46,7 +46,7 @@ const finish = (how: string): never => {
 if (variant === "hangup") {
   const hangup = (await import(`../adapters/${runtime}.ts`)) as typeof import("../adapters/node.ts");
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, tls: { cert, key } });
-  console.log(`READY ${(listener.addr as { port: number }).port}`);
+  console.log(`READY ${listener.addr.port}`);
   const conn = (await listener.accept())!;
   try {
     for await (const chunk of conn) onBytes(chunk.length);

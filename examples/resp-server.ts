@@ -22,7 +22,7 @@ const stop = new AbortController();
 const server = serve(listener, (conn) => serveResp(conn, store), { signal: stop.signal });
 
 if (check) {
-  const conn = await connect({ port: (listener.addr as { port: number }).port });
+  const conn = await connect({ port: listener.addr.port });
   // One pipelined burst: inline PING, then SET and GET as arrays of bulk strings.
   await conn.write("PING\r\n*3\r\n$3\r\nSET\r\n$5\r\ngreet\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$5\r\ngreet\r\n*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n");
   await conn.closeWrite();

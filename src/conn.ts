@@ -110,6 +110,9 @@ const AT_EOF: ReadSide = Object.freeze({ state: "ended", error: null });
  * ```
  */
 export function createConn<Native = unknown>(source: ConnSource<Native>, options?: ConnOptions): Conn<Native> {
+  if (typeof source !== "object" || source === null || typeof source.start !== "function") {
+    throw new TypeError(`source must be a ConnSource (an object with start(), write(), close(), ...), got ${describe(source)}`);
+  }
   return new SourceConn(source, resolveConnOptions(options)) as Conn<Native>;
 }
 

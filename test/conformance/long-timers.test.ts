@@ -4,6 +4,7 @@
  * public functions throw a TypeError or RangeError naming the argument.
  */
 import assert from "node:assert/strict";
+import { createConn, fromStreams } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { rejection, sleep, withPair } from "../support/fixtures.ts";
 import { withPeer } from "../support/peer.ts";
@@ -130,6 +131,12 @@ describe("bad arguments", () => {
       const l = await rejection(hangup.listen({ port: 0, writeTimeout: value as never }));
       assert.ok(l instanceof ErrorClass && /^writeTimeout/.test(l.message), `listen: ${String(l)}`);
     }
+  });
+
+  test("createConn() and fromStreams() name what they were given instead of a source", async () => {
+    assert.throws(() => createConn(null as never), (err: unknown) => err instanceof TypeError && /^source must be a ConnSource/.test(err.message));
+    assert.throws(() => createConn({} as never), (err: unknown) => err instanceof TypeError && /^source must be a ConnSource/.test(err.message));
+    assert.throws(() => fromStreams(null as never), (err: unknown) => err instanceof TypeError && /^streams must be an object/.test(err.message));
   });
 
   test("wrap() names a native socket it cannot take", async () => {

@@ -221,7 +221,7 @@ if (!hasTls) {
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: tlsOptionsFor("server", { handshakeTimeout: 1500 }) });
         try {
-          const port = (listener.addr as { port: number }).port;
+          const port = listener.addr.port;
           const stalled = await peer.connect({ port }); // TCP only: never sends a ClientHello
           const failing = await peer.connect({ port });
           const failed = await peer.tls(failing, { side: "client", serverHostname: "wrong.example" });
@@ -245,7 +245,7 @@ if (!hasTls) {
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 2 }) });
         try {
-          const port = (listener.addr as { port: number }).port;
+          const port = listener.addr.port;
           // Two clients that never send a ClientHello hold both slots (for up to handshakeTimeout).
           const stalled = [await peer.connect({ port }), await peer.connect({ port })];
           await sleep(200); // the listener has taken both from the kernel's queue
@@ -294,7 +294,7 @@ if (!hasTls) {
     test("server side: a ClientHello pipelined right behind STARTTLS\\r\\n is not lost", () =>
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
-        const port = (listener.addr as { port: number }).port;
+        const port = listener.addr.port;
         const remote = await peer.connect({ port });
         const plain = (await listener.accept())!;
         await listener.close();

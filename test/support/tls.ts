@@ -18,7 +18,7 @@ export const CERTS: { readonly ca: string; readonly cert: string; readonly key: 
 /** The adapter's TLS entry points, as the suite calls them. */
 export interface TlsAdapter {
   connect(options: { port: number; hostname?: string; tls: true | TlsOptions } & ConnOptions): Promise<Conn>;
-  listen(options: { hostname?: string; port?: number; tls: TlsOptions } & ConnOptions): Promise<{ addr: unknown; accept(): Promise<Conn | null>; close(): Promise<void> }>;
+  listen(options: { hostname?: string; port?: number; tls: TlsOptions } & ConnOptions): Promise<{ addr: { port: number }; accept(): Promise<Conn | null>; close(): Promise<void> }>;
   startTls(conn: Conn, options?: TlsOptions & ConnOptions & { side?: "client" | "server" }): Promise<Conn>;
 }
 
@@ -50,7 +50,7 @@ export async function openTlsPair(
   if (side === "server") {
     const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls, ...options.conn });
     try {
-      const port = (listener.addr as { port: number }).port;
+      const port = listener.addr.port;
       const remote = await peer.connect({ port });
       const [peerTls, conn] = await Promise.all([peer.tls(remote, { side: "client", ...options.peer }), listener.accept()]);
       return { conn: conn!, peer, remote, peerTls };
