@@ -456,7 +456,11 @@ class SourceConn implements Conn {
     const quiet = Date.now() - this.#lastWrite;
     if (quiet >= heartbeat.interval) {
       this.write(heartbeat.message).catch((err: unknown) => {
-        if (!this.#isStopped()) this.#fail(toSocketError(err, "write"));
+        // A failed heartbeat ends the connection, but does not name how the peer left: a reset
+        // taken by the write already ended the read side as one (#onWriteFailed), and EPIPE only
+        // says the kernel already reported the peer's end to a read, which the source reports.
+        const error = toSocketError(err, "write");
+        if (!this.#isStopped() && error.code !== "EPIPE") this.#fail(error);
       });
       this.#armHeartbeat(heartbeat.interval);
     } else {

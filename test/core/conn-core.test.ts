@@ -1,6 +1,7 @@
 /** The core's policies over a scripted source: buffering bounds, flow control, the read helpers' edges. */
 import assert from "node:assert/strict";
-import { BrokenPipeError, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
+import { BrokenPipeError,
+  ConnectionResetError, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
 import { ChunkQueue } from "../../src/chunk-queue.ts";
 import { describe, test } from "../support/harness.ts";
 import { scripted } from "../support/scripted-source.ts";
@@ -46,18 +47,32 @@ describe("core Conn over a scripted source", () => {
 });
 
 describe("heartbeat over a scripted source", () => {
-  test("a heartbeat whose write fails ends the connection with the typed error, never unhandled", async () => {
+  test("a heartbeat whose write meets a reset ends the connection as a reset, never unhandled", async () => {
     const { source } = scripted({
-      write: () => Promise.reject(Object.assign(new Error("write EPIPE"), { code: "EPIPE" })),
+      write: () => Promise.reject(Object.assign(new Error("write ECONNRESET"), { code: "ECONNRESET" })),
     });
     const conn = createConn(source, { heartbeat: { interval: 10, message: "ping\n" } });
     const info = await conn.ended;
-    assert.equal(info.reason, "error");
-    assert.ok(info.error instanceof BrokenPipeError);
-    assert.equal(info.error.message, "Cannot write: broken pipe, the peer closed the connection");
+    assert.equal(info.reason, "reset");
+    assert.ok(info.error instanceof ConnectionResetError);
     await conn.closed;
     const later = await conn.write("x").catch((e: unknown) => e);
+    assert.ok(later instanceof ConnectionResetError);
+  });
+
+  test("a heartbeat that meets EPIPE fails later writes, and the read side ends as the source reports (SPEC 2: a FIN is never an error)", async () => {
+    const { source, sink } = scripted({
+      write: () => Promise.reject(Object.assign(new Error("write EPIPE"), { code: "EPIPE" })),
+    });
+    const conn = createConn(source, { heartbeat: { interval: 10, message: "ping\n" } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const later = await conn.write("x").catch((e: unknown) => e);
     assert.ok(later instanceof BrokenPipeError);
+    assert.equal(later.message, "Cannot write: broken pipe, the peer closed the connection");
+    sink().end();
+    assert.deepEqual(await conn.ended, { reason: "eof" });
+    conn.reset();
+    await conn.closed;
   });
 
   test("heartbeats are written only when nothing else was written for the interval", async () => {
