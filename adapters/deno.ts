@@ -187,6 +187,14 @@ function denoSource(conn: Deno.Conn): ConnSource<Deno.Conn> {
  * After `unwrap()`, a `conn.read()` of ours may still be waiting in Deno, and it
  * cannot be cancelled. Its bytes belong to the new owner: until they are taken,
  * the conn's own `read` (and a `readable` made from it) returns them first.
+ *
+ * This is the one place hangup still sets properties on the user's object, and only
+ * until the late bytes are taken (or the read ended or failed). Why no other way:
+ * `unwrap()` is synchronous and hands out the user's own `Deno.Conn` (its identity,
+ * `instanceof Deno.TcpConn` and a later `wrap()` depend on it), while the pending
+ * read may settle at any time after; the new owner reads through that object's
+ * `read` or `readable`, so only those can put the late bytes first. Handing out a
+ * stand-in (a Proxy) instead would give the user a different object.
  */
 function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | null>): void {
   let late: Uint8Array | null | undefined;
@@ -210,7 +218,10 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
       restore();
       return null;
     }
-    if (late === undefined || late.length === 0) return ownRead(p);
+    if (late === undefined || late.length === 0) {
+      restore();
+      return ownRead(p);
+    }
     const n = Math.min(p.length, late.length);
     p.set(late.subarray(0, n));
     late = late.subarray(n);
