@@ -2,11 +2,18 @@
  * hangup on Bun: a translation of `Bun.connect` / `Bun.listen` socket handlers
  * into the core's `ConnSource` contract. Every policy lives in `hangup/core`.
  *
+ * The connect and listen chains are the core's (`connectWith`, `listenWith`).
+ *
  * Bun's own traps, translated here: errors arrive only as `close`'s second
- * argument; `end()` closes both directions (half-close is `shutdown()`); after
+ * argument; `end()` closes both directions (half-close is `shutdown()`), so
+ * `destroy()` is a graceful `end()` like `close()` (Bun has no close that is
+ * neither graceful nor an RST) and `reset()` is `terminate()` (RST); after
  * our `shutdown()` the peer's FIN shows up as `close` with no `end`; a write on
  * a dead socket returns -1; `drain` fires stray; `end()` and `terminate()` call
- * `close` re-entrantly.
+ * `close` re-entrantly; a `connect` that fails for want of descriptors is
+ * reported as ECONNREFUSED (`outOfDescriptors`); `Bun.connect` cannot be
+ * cancelled; `backlog` is not settable; no `wrap()` (a socket is taken over
+ * with `socket.reload()`).
  *
  * @example
  * ```ts
@@ -25,29 +32,26 @@ import { devNull } from "node:os";
 import {
   type Addr,
   type Capabilities,
-  checkConnectOptions,
-  checkListenOptions,
   type Conn,
   type ConnectOptions,
-  connOptionsOf,
+  connectWith,
   type ConnSink,
   type ConnSource,
-  createConn,
-  createListener,
   defineCapabilities,
+  type Endpoint,
   type Listener,
   type ListenerSink,
+  type ListenerSource,
   type ListenOptions,
+  listenWith,
   type Runtime,
   type TcpAddr,
   tcpAddr,
   type TcpListenOptions,
-  toSocketError,
   type UnixAddr,
   type UnixListenOptions,
-  withDeadline,
 } from "../src/index.ts";
-import { clientTls, type StartTlsOptions, tlsAcceptor, upgradeToTls } from "./node-tls.ts";
+import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -223,6 +227,7 @@ class BunSource implements ConnSource<Socket<unknown>> {
   }
 
   destroy(): void {
+    // Bun has no close that is neither graceful nor an RST: `end()` is the nearest to "release now".
     if (!this.state.closed) this.native.end();
   }
 
@@ -272,38 +277,36 @@ function addrsOf(socket: Socket<SocketState>, unixPath: string | undefined): { l
  * await conn.close();
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>> {
-  const { endpoint, timeout, tls: tlsOptions, options: o } = checkConnectOptions(options);
-  let abandoned = false;
-  const socketHandlers: SocketHandler<SocketState> = {
-    ...handlers,
-    // The socket is created (and its state set) before any event can fire.
-    open: (socket) => {
-      socket.data = new SocketState(socket);
-      socket.pause();
-      if (abandoned) socket.terminate();
+export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>> {
+  return connectWith(options, {
+    open(endpoint, cancelled) {
+      const socketHandlers: SocketHandler<SocketState> = {
+        ...handlers,
+        // The socket is created (and its state set) before any event can fire.
+        open: (socket) => {
+          socket.data = new SocketState(socket);
+          socket.pause();
+          // Bun.connect cannot be cancelled: a socket that opens after the attempt was given up is dropped.
+          if (cancelled.aborted) socket.terminate();
+        },
+        connectError: () => {},
+      };
+      const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
+      return (endpoint.transport === "unix"
+        ? Bun.connect({ ...common, unix: endpoint.path })
+        : Bun.connect({ ...common, hostname: endpoint.hostname, port: endpoint.port }))
+        .catch((err: unknown) => Promise.reject(outOfDescriptors(err) ?? err));
     },
-    connectError: () => {},
-  };
-  const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
-  const attempt = (endpoint.transport === "unix"
-    ? Bun.connect({ ...common, unix: endpoint.path })
-    : Bun.connect({ ...common, hostname: endpoint.hostname, port: endpoint.port }))
-    .catch((err: unknown) => Promise.reject(toSocketError(outOfDescriptors(err) ?? err, "connect")));
-  const socket = await withDeadline(attempt, {
-    timeout,
-    signal: o.signal,
-    cancel: () => void (abandoned = true),
     discard: (late) => late.terminate(),
+    toSource(socket, endpoint) {
+      socket.data ??= new SocketState(socket);
+      const { local, remote } = addrsOf(socket, endpoint.transport === "unix" ? endpoint.path : undefined);
+      return bunSource(socket.data, local, remote);
+    },
+    // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts): Bun's
+    // own TLS cannot tell a truncation from a clean close, and its upgradeTLS loses read-ahead bytes.
+    tls: nodeTlsHooks,
   });
-  socket.data ??= new SocketState(socket);
-  const { local, remote } = addrsOf(socket, endpoint.transport === "unix" ? endpoint.path : undefined);
-  const tcp = bunSource(socket.data, local, remote);
-  if (!tlsOptions) return createConn(tcp, connOptionsOf(o));
-  // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts): Bun's
-  // own TLS cannot tell a truncation from a clean close, and its upgradeTLS loses read-ahead bytes.
-  const hostname = tlsOptions.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
-  return createConn(await clientTls(tcp, hostname, tlsOptions, undefined, o.signal), connOptionsOf(o)) as Conn<Socket<unknown>>;
 }
 
 /**
@@ -337,9 +340,11 @@ function outOfDescriptors(err: unknown): unknown {
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Socket<unknown>>>;
 export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Socket<unknown>>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>>;
-export async function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>> {
-  const { endpoint, tls: tlsOptions, options: o } = checkListenOptions(options);
-  const acceptTls = tlsOptions && tlsAcceptor(tlsOptions, "tls");
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>> {
+  return listenWith(options, { bind: bindBun, tls: nodeTlsHooks });
+}
+
+function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
   const socketHandlers: SocketHandler<SocketState> = {
@@ -349,31 +354,21 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, So
       // Nothing is read until the application accepts the connection.
       socket.pause();
       const { local, remote } = addrsOf(socket, unixPath);
-      const tcp = bunSource(socket.data, local, remote);
-      if (acceptTls) acceptTls(sink!, tcp);
-      else sink!.connection(tcp);
+      sink!.connection(bunSource(socket.data, local, remote));
     },
   };
   const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
-  let server: { stop(closeActiveConnections?: boolean): void; hostname?: string; port?: number };
-  try {
-    server = endpoint.transport === "unix"
-      ? Bun.listen({ ...common, unix: endpoint.path })
-      : Bun.listen({ ...common, hostname: endpoint.hostname, port: endpoint.port, exclusive: true });
-  } catch (err) {
-    throw toSocketError(err, "listen");
-  }
-  const addr: Addr = endpoint.transport === "unix"
-    ? { transport: "unix", path: endpoint.path }
-    : tcpAddr(server.hostname, server.port);
-  return createListener({
-    addr,
+  const server: { stop(closeActiveConnections?: boolean): void; hostname?: string; port?: number } = endpoint.transport === "unix"
+    ? Bun.listen({ ...common, unix: endpoint.path })
+    : Bun.listen({ ...common, hostname: endpoint.hostname, port: endpoint.port, exclusive: true });
+  return {
+    addr: endpoint.transport === "unix" ? { transport: "unix", path: endpoint.path } : tcpAddr(server.hostname, server.port),
     start: (s) => void (sink = s),
     async close() {
       // false: established connections stay open.
       server.stop(false);
     },
-  }, connOptionsOf(o));
+  };
 }
 
 /**

@@ -1,9 +1,20 @@
 /**
  * hangup on Deno: a translation of `Deno.Conn` into the core's `ConnSource`
- * contract. Reads use `conn.read()` into one reused buffer (small reads copied
- * out of it), never `for await` over `conn.readable`, which closes the
- * connection at EOF and loses the reply to a half-close. Every policy lives in
- * `hangup/core`.
+ * contract, through the core's pull source (`PullSource`), which owns the read
+ * pump. Every policy lives in `hangup/core`.
+ *
+ * Deno's quirks, handled here:
+ * - reads use `conn.read()` into one reused 64 KiB buffer (small reads copied out
+ *   of it), never `for await` over `conn.readable`, which closes the connection
+ *   at EOF and loses the reply to a half-close;
+ * - no abortive close: `close`, `destroy` and `reset` are one call,
+ *   `conn.close()`, which sends a FIN (`capabilities.reset` is false);
+ * - a pending `conn.read()` cannot be cancelled: on `unwrap()` its bytes are
+ *   served first by the conn's own `read` (`handOverInFlightRead`);
+ * - keepalive is on/off only; `backlog` is not settable; accepting is a pull
+ *   loop, paused while the listener's queue is full; a Unix socket file is left
+ *   behind by `Deno.listen`, so `close` removes it; `accept()` throws for a
+ *   client that reset while queued (`NotConnected`), which is skipped.
  *
  * @example
  * ```ts
@@ -19,30 +30,29 @@
 import {
   type Addr,
   type Capabilities,
-  checkConnectOptions,
   claim,
-  checkListenOptions,
   type Conn,
   type ConnectOptions,
+  connectWith,
   type ConnOptions,
-  connOptionsOf,
-  type ConnSink,
   type ConnSource,
   createConn,
-  createListener,
   defineCapabilities,
+  type Endpoint,
   type Listener,
+  type ListenerSource,
   type ListenOptions,
+  listenWith,
+  PullSource,
+  type PullTransport,
   type Runtime,
   type TcpAddr,
   type TcpListenOptions,
   release,
-  toSocketError,
   type UnixAddr,
   type UnixListenOptions,
-  withDeadline,
 } from "../src/index.ts";
-import { clientTls, type StartTlsOptions, tlsAcceptor, upgradeToTls } from "./node-tls.ts";
+import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -102,20 +112,14 @@ function addrOf(addr: Deno.Addr): Addr {
 }
 
 
-/** One Deno connection as a source; a class, so its methods live on the prototype, not in a closure each. */
-class DenoSource implements ConnSource<Deno.Conn> {
+/**
+ * One Deno connection's verbs for the core's pull source, which owns the pump. Reads go into
+ * one reused buffer: a small read is copied out of it, a big one handed over whole.
+ */
+class DenoTransport implements PullTransport<Deno.Conn> {
   readonly native: Deno.Conn;
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
-  #sink: ConnSink | undefined;
-  #paused = false;
-  #wakePump: (() => void) | undefined;
-  /** Closed here or detached: errors from the pending read are ours, not the peer's. */
-  #stopped = false;
-  #released = false;
-  /** The read the pump is waiting on, and its buffer: Deno cannot cancel it, so unwrap hands its bytes over. */
-  #inFlight: Promise<number | null> | undefined;
-  #inFlightBuffer: Uint8Array | undefined;
   /** The buffer the next read goes into: reused until a read's bytes are handed over in it. */
   #readBuffer: Uint8Array | undefined;
 
@@ -126,63 +130,14 @@ class DenoSource implements ConnSource<Deno.Conn> {
     this.remoteAddr = addrOf(conn.remoteAddr);
   }
 
-  #release(): void {
-    this.#stopped = true;
-    this.#wakePump?.();
-    if (this.#released) return;
-    this.#released = true;
-    try {
-      this.native.close();
-    } catch {
-      // Already closed.
-    }
-    this.#sink?.closed();
-  }
-
-  async #pump(): Promise<void> {
-    const conn = this.native;
-    for (;;) {
-      while (this.#paused && !this.#stopped) await new Promise<void>((resolve) => (this.#wakePump = resolve));
-      if (this.#stopped) return;
-      const buffer = (this.#readBuffer ??= new Uint8Array(READ_SIZE));
-      const reading = conn.read(buffer);
-      this.#inFlight = reading;
-      this.#inFlightBuffer = buffer;
-      let n: number | null;
-      try {
-        n = await reading;
-      } catch (err) {
-        if (!this.#stopped) this.#sink!.error(err);
-        return;
-      } finally {
-        this.#inFlight = undefined;
-        this.#inFlightBuffer = undefined;
-      }
-      if (this.#stopped) return;
-      if (n === null) return this.#sink!.end();
-      if (n < COPY_BELOW) {
-        this.#sink!.data(buffer.slice(0, n));
-      } else {
-        // The core keeps the chunk: this buffer is never read into again.
-        this.#readBuffer = undefined;
-        this.#sink!.data(buffer.subarray(0, n));
-      }
-    }
-  }
-
-  start(sink: ConnSink): void {
-    this.#sink = sink;
-    if (this.#released) sink.closed();
-    else void this.#pump();
-  }
-
-  pause(): void {
-    this.#paused = true;
-  }
-
-  resume(): void {
-    this.#paused = false;
-    this.#wakePump?.();
+  async read(): Promise<Uint8Array | null> {
+    const buffer = (this.#readBuffer ??= new Uint8Array(READ_SIZE));
+    const n = await this.native.read(buffer);
+    if (n === null) return null;
+    if (n < COPY_BELOW) return buffer.slice(0, n);
+    // The core keeps the chunk: this buffer is never read into again.
+    this.#readBuffer = undefined;
+    return buffer.subarray(0, n);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -193,28 +148,26 @@ class DenoSource implements ConnSource<Deno.Conn> {
     return this.native.closeWrite();
   }
 
-  close(): Promise<void> {
-    this.#release();
-    return Promise.resolve();
+  async close(): Promise<void> {
+    this.destroy();
   }
 
   destroy(): void {
-    this.#release();
+    try {
+      this.native.close();
+    } catch {
+      // Already closed.
+    }
   }
 
   reset(): void {
-    // Deno has no API for an abortive close: the closest is a close, which sends FIN.
-    this.#release();
+    // Deno has no abortive close: the closest is a close, which sends FIN.
+    this.destroy();
   }
 
-  detach(): void {
+  detach(pending: Promise<Uint8Array | null> | undefined): void {
     release(this.native);
-    this.#stopped = true;
-    this.#wakePump?.();
-    const buffer = this.#inFlightBuffer;
-    if (this.#inFlight && buffer) {
-      handOverInFlightRead(this.native, this.#inFlight.then((n) => (n === null ? null : buffer.subarray(0, n))));
-    }
+    if (pending) handOverInFlightRead(this.native, pending);
   }
 
   setKeepAlive(delay: number | false): void {
@@ -227,13 +180,21 @@ class DenoSource implements ConnSource<Deno.Conn> {
 }
 
 function denoSource(conn: Deno.Conn): ConnSource<Deno.Conn> {
-  return new DenoSource(conn);
+  return new PullSource(new DenoTransport(conn));
 }
 
 /**
  * After `unwrap()`, a `conn.read()` of ours may still be waiting in Deno, and it
  * cannot be cancelled. Its bytes belong to the new owner: until they are taken,
  * the conn's own `read` (and a `readable` made from it) returns them first.
+ *
+ * This is the one place hangup still sets properties on the user's object, and only
+ * until the late bytes are taken (or the read ended or failed). Why no other way:
+ * `unwrap()` is synchronous and hands out the user's own `Deno.Conn` (its identity,
+ * `instanceof Deno.TcpConn` and a later `wrap()` depend on it), while the pending
+ * read may settle at any time after; the new owner reads through that object's
+ * `read` or `readable`, so only those can put the late bytes first. Handing out a
+ * stand-in (a Proxy) instead would give the user a different object.
  */
 function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | null>): void {
   let late: Uint8Array | null | undefined;
@@ -257,7 +218,10 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
       restore();
       return null;
     }
-    if (late === undefined || late.length === 0) return ownRead(p);
+    if (late === undefined || late.length === 0) {
+      restore();
+      return ownRead(p);
+    }
     const n = Math.min(p.length, late.length);
     p.set(late.subarray(0, n));
     late = late.subarray(n);
@@ -292,23 +256,19 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
  * await conn.close();
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>> {
-  const { endpoint, timeout, tls: tlsOptions, options: o } = checkConnectOptions(options);
-  const attempt = (endpoint.transport === "unix"
-    ? Deno.connect({ transport: "unix", path: endpoint.path })
-    : Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port }))
-    .catch((err: unknown) => Promise.reject(toSocketError(err, "connect")));
-  const conn: Deno.Conn = await withDeadline<Deno.Conn>(attempt, {
-    timeout,
-    signal: o.signal,
-    cancel: () => {},
+export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>> {
+  return connectWith(options, {
+    // Deno.connect cannot be cancelled: a late connection is closed by `discard`.
+    open: (endpoint) =>
+      endpoint.transport === "unix"
+        ? Deno.connect({ transport: "unix", path: endpoint.path })
+        : Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port }),
     discard: (late) => late.close(),
+    toSource: denoSource,
+    // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts):
+    // Deno.connectTls cannot tell a truncation from a reset here, nor upgrade a server.
+    tls: nodeTlsHooks,
   });
-  if (!tlsOptions) return createConn(denoSource(conn), connOptionsOf(o));
-  // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts):
-  // Deno.connectTls cannot tell a truncation from a reset here, nor upgrade a server.
-  const hostname = tlsOptions.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
-  return createConn(await clientTls(denoSource(conn), hostname, tlsOptions, undefined, o.signal), connOptionsOf(o)) as Conn<Deno.Conn>;
 }
 
 /**
@@ -326,23 +286,20 @@ export async function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>>
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Deno.Conn>>;
 export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Deno.Conn>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>>;
-export async function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>> {
-  const { endpoint, tls: tlsOptions, options: o } = checkListenOptions(options);
-  const acceptTls = tlsOptions && tlsAcceptor(tlsOptions, "tls");
-  let server: Deno.Listener;
-  try {
-    server = endpoint.transport === "unix"
-      ? Deno.listen({ transport: "unix", path: endpoint.path })
-      : Deno.listen({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port });
-  } catch (err) {
-    throw toSocketError(err, "listen");
-  }
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>> {
+  return listenWith(options, { bind: bindDeno, tls: nodeTlsHooks });
+}
+
+/** A Deno listener as a listening source: Deno is pulled too, so accepting is a loop that pauses. */
+function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
+  const server = endpoint.transport === "unix"
+    ? Deno.listen({ transport: "unix", path: endpoint.path })
+    : Deno.listen({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port });
   let closed = false;
   let paused = false;
   let wake: (() => void) | undefined;
   let accepting: Promise<void> = Promise.resolve();
-
-  return createListener({
+  return {
     addr: addrOf(server.addr),
     start(sink) {
       accepting = (async () => {
@@ -350,9 +307,7 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, De
           while (paused && !closed) await new Promise<void>((resolve) => (wake = resolve));
           if (closed) return;
           try {
-            const tcp = denoSource(await server.accept());
-            if (acceptTls) acceptTls(sink, tcp);
-            else sink.connection(tcp);
+            sink.connection(denoSource(await server.accept()));
           } catch (err) {
             // A client that reset before it was accepted (Deno: NotConnected): take the next at once.
             // Anything else (EMFILE...) is transient too, but retried after a pause, not in a hot loop.
@@ -381,7 +336,7 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, De
         await Deno.remove(endpoint.path).catch(() => {});
       }
     },
-  }, connOptionsOf(o));
+  };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   resolveConnOptions,
   type TlsEngine,
   type TlsEvents,
+  type TlsHooks,
   type TlsInfo,
   type TlsOptions,
   TlsSource,
@@ -342,3 +343,17 @@ export async function upgradeToTls(conn: Conn, options: StartTlsOptions | undefi
     : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
   return createConn(source, connOptions);
 }
+
+/**
+ * node:tls as the adapter kit's TLS hooks (`connectWith` / `listenWith`): hangup's Node, Deno
+ * and Bun adapters all run it over their own TCP source.
+ *
+ * @example
+ * ```ts
+ * export const connect = (options: ConnectOptions) => connectWith(options, { ...steps, tls: nodeTlsHooks });
+ * ```
+ */
+export const nodeTlsHooks: TlsHooks = {
+  client: (tcp, serverName, options, signal) => clientTls(tcp, serverName, options, undefined, signal),
+  server: (options) => tlsAcceptor(options, "tls"),
+};

@@ -1,6 +1,18 @@
 /**
  * hangup on Node (`node:net`): a translation of `net.Socket` events into the
- * core's `ConnSource` contract. Every policy lives in `hangup/core`.
+ * core's `ConnSource` contract; the connect and listen chains are the core's
+ * (`connectWith`, `listenWith`). Every policy lives in `hangup/core`.
+ *
+ * Node's quirks, handled here:
+ * - Node 20 and 22 can report a peer's RST as a clean `'end'` (the false EOF):
+ *   a zero-length write confirms each end (`confirmEnd`);
+ * - `allowHalfOpen` must be set, or the peer's FIN ends our write side too;
+ * - an `'error'` with no listener crashes the process: one stays after `unwrap()`;
+ * - a write callback after `destroy()` has no error on Node 20, ECANCELED on 22+;
+ * - `reset()` is `resetAndDestroy()` (RST); a Unix socket has none, so it is a
+ *   `destroy()`; `destroy()` closes without RST, `close()` is `end()` then `destroy()`;
+ * - `server.close()`'s callback waits for every connection, so the listener's
+ *   close resolves once the handle is closed instead.
  *
  * @example
  * ```ts
@@ -18,32 +30,29 @@ import process from "node:process";
 import {
   type Addr,
   type Capabilities,
-  checkConnectOptions,
   claim,
-  checkListenOptions,
   type Conn,
   type ConnectOptions,
+  connectWith,
   type ConnOptions,
-  connOptionsOf,
   type ConnSink,
   type ConnSource,
   createConn,
-  createListener,
   defineCapabilities,
   type Endpoint,
   type Listener,
+  type ListenerSource,
   type ListenOptions,
+  listenWith,
   type Runtime,
   type TcpAddr,
   release,
   tcpAddr,
   type TcpListenOptions,
-  toSocketError,
   type UnixAddr,
   type UnixListenOptions,
-  withDeadline,
 } from "../src/index.ts";
-import { clientTls, type StartTlsOptions, tlsAcceptor, upgradeToTls } from "./node-tls.ts";
+import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -270,36 +279,33 @@ function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource<net.Soc
  * await conn.close();
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn<net.Socket>> {
-  const { endpoint, timeout, tls: tlsOptions, options: o } = checkConnectOptions(options);
-  const socket = endpoint.transport === "unix"
-    ? net.connect({ path: endpoint.path, allowHalfOpen: true })
-    : net.connect({ host: endpoint.hostname, port: endpoint.port, allowHalfOpen: true });
-  const connected = new Promise<net.Socket>((resolve, reject) => {
-    const onError = (err: unknown): void => {
-      socket.off("connect", onConnect);
-      reject(toSocketError(err, "connect"));
-    };
-    const onConnect = (): void => {
-      socket.off("error", onError);
-      resolve(socket);
-    };
-    socket.once("error", onError);
-    socket.once("connect", onConnect);
-  });
-  await withDeadline(connected, {
-    timeout,
-    signal: o.signal,
-    cancel: () => {
-      socket.on("error", () => {});
-      socket.destroy();
+export function connect(options: ConnectOptions): Promise<Conn<net.Socket>> {
+  return connectWith(options, {
+    open(endpoint, cancelled) {
+      const socket = endpoint.transport === "unix"
+        ? net.connect({ path: endpoint.path, allowHalfOpen: true })
+        : net.connect({ host: endpoint.hostname, port: endpoint.port, allowHalfOpen: true });
+      cancelled.addEventListener("abort", () => {
+        socket.on("error", () => {});
+        socket.destroy();
+      }, { once: true });
+      return new Promise<net.Socket>((resolve, reject) => {
+        const onError = (err: unknown): void => {
+          socket.off("connect", onConnect);
+          reject(err);
+        };
+        const onConnect = (): void => {
+          socket.off("error", onError);
+          resolve(socket);
+        };
+        socket.once("error", onError);
+        socket.once("connect", onConnect);
+      });
     },
     discard: (late) => late.destroy(),
+    toSource: nodeSource,
+    tls: nodeTlsHooks,
   });
-  const tcp = nodeSource(socket, endpoint);
-  if (!tlsOptions) return createConn(tcp, connOptionsOf(o));
-  const hostname = endpoint.transport === "tcp" ? endpoint.hostname : "localhost";
-  return createConn(await clientTls(tcp, tlsOptions.serverName ?? hostname, tlsOptions, undefined, o.signal), connOptionsOf(o)) as Conn<net.Socket>;
 }
 
 /**
@@ -318,13 +324,15 @@ export async function connect(options: ConnectOptions): Promise<Conn<net.Socket>
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, net.Socket>>;
 export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, net.Socket>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>>;
-export async function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>> {
-  const { endpoint, backlog, tls: tlsOptions, options: o } = checkListenOptions(options);
-  const acceptTls = tlsOptions && tlsAcceptor(tlsOptions, "tls");
+export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>> {
+  return listenWith(options, { bind: bindNode, tls: nodeTlsHooks });
+}
+
+async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promise<ListenerSource<Addr, net.Socket>> {
   // pauseOnConnect: nothing is read from a connection until the application accepts it.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (err) => reject(toSocketError(err, "listen")));
+    server.once("error", reject);
     const listenOptions = endpoint.transport === "unix"
       ? { path: endpoint.path, backlog }
       : { host: endpoint.hostname, port: endpoint.port, backlog };
@@ -339,14 +347,10 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, ne
     ? { transport: "unix", path: endpoint.transport === "unix" ? endpoint.path : String(bound) }
     : tcpAddr(bound.address, bound.port);
 
-  return createListener({
+  return {
     addr,
     start(sink) {
-      server.on("connection", (socket: net.Socket) => {
-        const tcp = nodeSource(socket, endpoint);
-        if (acceptTls) acceptTls(sink, tcp);
-        else sink.connection(tcp);
-      });
+      server.on("connection", (socket: net.Socket) => sink.connection(nodeSource(socket, endpoint)));
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -354,7 +358,7 @@ export async function listen(options?: ListenOptions): Promise<Listener<Addr, ne
         if (server.listening) server.close();
         setImmediate(resolve);
       }),
-  }, connOptionsOf(o));
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createConn } from "./conn.ts";
 import { checkOptionsObject, describe } from "./options.ts";
-import type { ConnSink, ConnSource } from "./source.ts";
+import { PullSource, type PullTransport } from "./pull-source.ts";
 import type { Addr, Conn, ConnOptions, TlsInfo } from "./types.ts";
 
 /**
@@ -23,13 +23,13 @@ export interface StreamPair {
   readonly localAddr?: Addr;
   /** Reported as `conn.remoteAddr`; same default. */
   readonly remoteAddr?: Addr;
+  /** Reported as `conn.tls`, for streams that are already TLS (a Workers socket with `secureTransport`). */
+  readonly tls?: TlsInfo;
   /**
    * Translates the streams' errors before hangup maps them with `toSocketError`, for a
    * platform whose errors carry no code (workerd's "Network connection lost.").
    */
   readonly translateError?: (error: unknown) => unknown;
-  /** Reported as `conn.tls`, for streams that are already TLS (a Workers socket with `secureTransport`). */
-  readonly tls?: TlsInfo;
 }
 
 /**
@@ -46,8 +46,6 @@ export interface StreamNative {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
 }
-
-type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
 
 const UNKNOWN_ADDR: Addr = { transport: "tcp", hostname: "", port: 0 };
 const noop = (): void => {};
@@ -83,67 +81,75 @@ export function fromStreams(streams: StreamPair, options?: ConnOptions): Conn<St
   }
   if ((readable as ReadableStream).locked) throw new TypeError("streams.readable is locked: another reader holds it");
   if ((writable as WritableStream).locked) throw new TypeError("streams.writable is locked: another writer holds it");
-  return createConn(streamSource(streams), options);
+  return createConn(new PullSource(new StreamTransport(streams)), options);
 }
 
-function streamSource(streams: StreamPair): ConnSource<StreamNative> {
-  const translate = streams.translateError ?? ((error: unknown) => error);
-  const reader = streams.readable.getReader();
-  const writer = streams.writable.getWriter();
-  let sink: ConnSink | undefined;
-  let paused = false;
-  let wakePump: (() => void) | undefined;
-  let stopped = false;
-  let released = false;
-  /** The read the pump waits on; after unwrap its chunk goes to the new owner. */
-  let inFlight: Promise<ReadResult> | undefined;
-  let handedOver: StreamNative | undefined;
+/** A stream pair's verbs for the core's pull source, which owns the pump. */
+class StreamTransport implements PullTransport<StreamNative> {
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+  readonly tls: TlsInfo | undefined;
+  readonly #streams: StreamPair;
+  readonly #translate: (error: unknown) => unknown;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #handedOver: StreamNative | undefined;
 
-  const release = (): void => {
-    stopped = true;
-    wakePump?.();
-    if (released) return;
-    released = true;
-    sink?.closed();
-  };
+  constructor(streams: StreamPair) {
+    this.#streams = streams;
+    this.localAddr = streams.localAddr ?? UNKNOWN_ADDR;
+    this.remoteAddr = streams.remoteAddr ?? UNKNOWN_ADDR;
+    this.tls = streams.tls;
+    this.#translate = streams.translateError ?? ((error: unknown) => error);
+    this.#reader = streams.readable.getReader();
+    this.#writer = streams.writable.getWriter();
+  }
 
-  const abort = (): void => {
-    if (!released) {
-      writer.abort().catch(noop);
-      reader.cancel().catch(noop);
-    }
-    release();
-  };
+  get native(): StreamNative {
+    return this.#handedOver ?? { readable: this.#streams.readable, writable: this.#streams.writable };
+  }
 
-  const pump = async (): Promise<void> => {
-    for (;;) {
-      while (paused && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
-      if (stopped) return;
-      let result: ReadResult;
-      try {
-        inFlight = reader.read();
-        result = await inFlight;
-      } catch (err) {
-        if (!stopped) sink!.error(translate(err));
-        return;
-      } finally {
-        inFlight = undefined;
-      }
-      if (stopped) return;
-      if (result.done) return sink!.end();
-      sink!.data(result.value);
-    }
-  };
+  read(): Promise<Uint8Array | null> {
+    return this.#reader.read().then(
+      (result) => (result.done ? null : result.value),
+      (err: unknown) => Promise.reject(this.#translate(err)),
+    );
+  }
 
-  /** The rest of the readable for the new owner: the in-flight chunk first, then the original stream. */
-  const continuation = (pending: Promise<ReadResult> | undefined): ReadableStream<Uint8Array> =>
-    new ReadableStream<Uint8Array>(
+  write(bytes: Uint8Array): Promise<void> {
+    return this.#writer.write(bytes).catch((err: unknown) => Promise.reject(this.#translate(err)));
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#writer.close().catch((err: unknown) => Promise.reject(this.#translate(err)));
+  }
+
+  async close(): Promise<void> {
+    await this.#writer.close().catch(noop);
+    this.#reader.cancel().catch(noop);
+  }
+
+  destroy(): void {
+    this.#writer.abort().catch(noop);
+    this.#reader.cancel().catch(noop);
+  }
+
+  reset(): void {
+    // Streams have no abortive close: abort and cancel are the closest.
+    this.destroy();
+  }
+
+  detach(pending: Promise<Uint8Array | null> | undefined): void {
+    this.#writer.releaseLock();
+    const reader = this.#reader;
+    // The rest of the readable for the new owner: the in-flight chunk first, then the original stream.
+    const readable = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
-          const result = await (pending ?? reader.read());
+          const chunk = await (pending ?? reader.read().then((result) => (result.done ? null : result.value)));
           pending = undefined;
-          if (result.done) controller.close();
-          else controller.enqueue(result.value);
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
         },
         // Cancelled, the original stream is unlocked again: a Workers socket's startTls() needs it so.
         async cancel(reason) {
@@ -153,39 +159,6 @@ function streamSource(streams: StreamPair): ConnSource<StreamNative> {
       },
       { highWaterMark: 0 },
     );
-
-  return {
-    localAddr: streams.localAddr ?? UNKNOWN_ADDR,
-    remoteAddr: streams.remoteAddr ?? UNKNOWN_ADDR,
-    tls: streams.tls,
-    get native() {
-      return handedOver ?? { readable: streams.readable, writable: streams.writable };
-    },
-    start(s) {
-      sink = s;
-      void pump();
-    },
-    pause: () => void (paused = true),
-    resume() {
-      paused = false;
-      wakePump?.();
-    },
-    write: (bytes) => writer.write(bytes).catch((err: unknown) => Promise.reject(translate(err))),
-    closeWrite: () => writer.close().catch((err: unknown) => Promise.reject(translate(err))),
-    async close() {
-      if (released) return;
-      await writer.close().catch(noop);
-      reader.cancel().catch(noop);
-      release();
-    },
-    destroy: abort,
-    // Streams have no abortive close: abort and cancel are the closest.
-    reset: abort,
-    detach() {
-      stopped = true;
-      wakePump?.();
-      writer.releaseLock();
-      handedOver = { readable: continuation(inFlight), writable: streams.writable };
-    },
-  };
+    this.#handedOver = { readable, writable: this.#streams.writable };
+  }
 }

@@ -32,3 +32,5 @@ export {
 } from "./endpoint-options.ts";
 export { defineCapabilities } from "./capabilities.ts";
 export { claim, isClaimed, release } from "./owned.ts";
+export { type ConnectSteps, connectWith, type ListenSteps, listenWith, type TlsHooks } from "./adapter-kit.ts";
+export { PullSource, type PullTransport } from "./pull-source.ts";

@@ -73,11 +73,25 @@ export interface ConnSource<Native = unknown> {
   write(bytes: Uint8Array): Promise<void>;
   /** Send FIN after pending writes; reading goes on. */
   closeWrite(): Promise<void>;
-  /** Graceful close of both directions; resolves when done. */
+  /**
+   * Graceful close of both directions: the bytes already accepted by `write` are sent, then a
+   * FIN, and the handle is released; resolves when it is (`sink.closed()` called). The core calls
+   * it once the connection is done, or for `conn.close()`; if it rejects, the core calls `destroy`.
+   */
   close(): Promise<void>;
-  /** Close now, dropping pending writes; releases the handle. */
+  /**
+   * Release the handle now, without waiting for pending writes and without an RST where the
+   * runtime can tell the two apart (the kernel sends a FIN). Ends in `sink.closed()`. Where the
+   * runtime has no such call, the nearest one, said in the adapter's opening comment (Bun: its
+   * graceful `end()`; Deno: `conn.close()`).
+   */
   destroy(): void;
-  /** Abortive close: RST where the runtime can, else the closest it has. */
+  /**
+   * Abortive close: an RST where the runtime can (SO_LINGER 0, `resetAndDestroy`, `terminate`),
+   * pending writes dropped, the handle released, ending in `sink.closed()`. A runtime with no
+   * RST does its `destroy` instead and exports `capabilities.reset: false` (Deno: close,
+   * destroy and reset are all `conn.close()`, a FIN).
+   */
   reset(): void;
   /** Stop reporting to the sink and reading, leaving the socket open (for `Conn.unwrap`). */
   detach(): void;

@@ -1,0 +1,174 @@
+/**
+ * The connect and listen chains every adapter shares, written once: check the
+ * options, race the attempt against `timeout` and `signal`, map the runtime's
+ * error, run TLS when asked, and build the `Conn` / `Listener` with the
+ * options' `ConnOptions`. An adapter supplies only its runtime's verbs (open a
+ * socket, bind a server, translate a socket into a `ConnSource`) and, for TLS,
+ * the engine hooks: a TLS engine is not runtime-neutral, so the core never
+ * imports one.
+ *
+ * @module
+ */
+import { createConn } from "./conn.ts";
+import { withDeadline } from "./deadline.ts";
+import { checkConnectOptions, checkListenOptions, connOptionsOf, type ConnectOptions, type Endpoint, type ListenOptions } from "./endpoint-options.ts";
+import { createListener } from "./listener.ts";
+import type { ConnSource, ListenerSink, ListenerSource } from "./source.ts";
+import type { ResolvedTlsOptions } from "./tls-options.ts";
+import { toSocketError } from "./to-socket-error.ts";
+import type { Addr, Conn, Listener } from "./types.ts";
+
+/**
+ * How an adapter runs TLS over its own TCP source (hangup's Node, Deno and Bun adapters pass
+ * node:tls here). Absent: the adapter refuses the `tls` option with a TypeError.
+ *
+ * @example
+ * ```ts
+ * const tlsHooks: TlsHooks = {
+ *   client: (tcp, serverName, options, signal) => myClientTls(tcp, serverName, options, signal),
+ *   server(options) {
+ *     const context = myContext(options); // throws a TypeError naming `tls.cert` / `tls.key`
+ *     return (sink, tcp) => myServerTls(tcp, context, options).then((tls) => sink.connection(tls), () => {});
+ *   },
+ * };
+ * ```
+ */
+export interface TlsHooks {
+  /** A TLS source over `tcp`, handshake done; rejects with `TlsHandshakeError` or `signal.reason`, releasing `tcp`. */
+  client(tcp: ConnSource, serverName: string, options: ResolvedTlsOptions, signal: AbortSignal | undefined): Promise<ConnSource>;
+  /**
+   * Checks the server's certificate and key before anything is bound (a TypeError naming them),
+   * and returns how each accepted connection is handed to `sink` once its handshake completed.
+   */
+  server(options: ResolvedTlsOptions): (sink: ListenerSink, tcp: ConnSource) => void;
+}
+
+/**
+ * An adapter's side of `connectWith`.
+ *
+ * @example
+ * ```ts
+ * const steps: ConnectSteps<MySocket, MySocket> = {
+ *   open: (endpoint, cancelled) => mySocketConnect(endpoint, { signal: cancelled }),
+ *   discard: (late) => late.close(),
+ *   toSource: (socket, endpoint) => new MySource(socket, endpoint),
+ * };
+ * ```
+ */
+export interface ConnectSteps<Socket, Native = Socket> {
+  /**
+   * Starts connecting to `endpoint`; resolves with the connected socket, rejects with the runtime's
+   * error (mapped with `toSocketError(err, "connect")` here). `cancelled` aborts when the attempt is
+   * given up (timeout or the user's signal): stop it there if the runtime can.
+   */
+  open(endpoint: Endpoint, cancelled: AbortSignal): Promise<Socket>;
+  /** Releases a socket that connected after the attempt was given up. */
+  discard(late: Socket): void;
+  /** The connected socket as a source. */
+  toSource(socket: Socket, endpoint: Endpoint): ConnSource<Native>;
+  /** TLS from the first byte (`connect({ tls })`). */
+  tls?: TlsHooks;
+}
+
+/**
+ * An adapter's side of `listenWith`.
+ *
+ * @example
+ * ```ts
+ * const steps: ListenSteps<MySocket> = {
+ *   bind: (endpoint, backlog) => {
+ *     const server = myListen(endpoint, backlog); // throws the runtime's error, mapped here
+ *     return {
+ *       addr: server.addr,
+ *       start: (sink) => server.onConnection((socket) => sink.connection(new MySource(socket))),
+ *       close: () => server.close(),
+ *     };
+ *   },
+ * };
+ * ```
+ */
+export interface ListenSteps<Native> {
+  /**
+   * Binds `endpoint` and returns the listening source. Throws or rejects with the runtime's
+   * error (mapped with `toSocketError(err, "listen")` here). Each connection its `start` reports
+   * is plaintext: with `tls`, the kit runs the handshake before the listener sees it.
+   */
+  bind(endpoint: Endpoint, backlog: number | undefined): ListenerSource<Addr, Native> | Promise<ListenerSource<Addr, Native>>;
+  /** Accepting TLS (`listen({ tls })`). */
+  tls?: TlsHooks;
+}
+
+function refuseTls(): never {
+  throw new TypeError("tls is not supported by this adapter");
+}
+
+/**
+ * `connect(options)` for an adapter: checks `options` (TypeError/RangeError naming the option),
+ * runs `steps.open` against `timeout` (`TimedOutError`) and `signal` (its reason), maps the
+ * runtime's error with `toSocketError`, runs the TLS handshake when `tls` is set, and returns the
+ * `Conn` with the options' `ConnOptions`.
+ *
+ * @example
+ * ```ts
+ * import { connectWith } from "hangup/core";
+ * export function connect(options: ConnectOptions): Promise<Conn<MySocket>> {
+ *   return connectWith(options, { open: mySocketConnect, discard: (s) => s.close(), toSource: (s) => new MySource(s) });
+ * }
+ * ```
+ */
+export async function connectWith<Socket, Native>(options: ConnectOptions, steps: ConnectSteps<Socket, Native>): Promise<Conn<Native>> {
+  const { endpoint, timeout, tls, options: o } = checkConnectOptions(options);
+  if (tls && !steps.tls) refuseTls();
+  const cancelled = new AbortController();
+  let attempt: Promise<Socket>;
+  try {
+    attempt = steps.open(endpoint, cancelled.signal).catch((err: unknown) => Promise.reject(toSocketError(err, "connect")));
+  } catch (err) {
+    throw toSocketError(err, "connect");
+  }
+  const socket = await withDeadline(attempt, {
+    timeout,
+    signal: o.signal,
+    cancel: () => cancelled.abort(),
+    discard: steps.discard,
+  });
+  const tcp = steps.toSource(socket, endpoint);
+  if (!tls) return createConn(tcp, connOptionsOf(o));
+  const serverName = tls.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
+  // The TLS source's `native` is the TCP source's: the runtime's socket.
+  return createConn(await steps.tls!.client(tcp, serverName, tls, o.signal), connOptionsOf(o)) as Conn<Native>;
+}
+
+/**
+ * `listen(options)` for an adapter: checks `options` (and the TLS certificate, before binding),
+ * runs `steps.bind`, maps its error with `toSocketError`, puts each accepted connection through
+ * the TLS handshake when `tls` is set, and returns the `Listener` whose connections get the
+ * options' `ConnOptions`.
+ *
+ * @example
+ * ```ts
+ * import { listenWith } from "hangup/core";
+ * export function listen(options?: ListenOptions): Promise<Listener<Addr, MySocket>> {
+ *   return listenWith(options, { bind: (endpoint) => myBind(endpoint) });
+ * }
+ * ```
+ */
+export async function listenWith<Native>(options: ListenOptions | undefined, steps: ListenSteps<Native>): Promise<Listener<Addr, Native>> {
+  const { endpoint, backlog, tls, options: o } = checkListenOptions(options);
+  if (tls && !steps.tls) refuseTls();
+  const accept = tls && steps.tls!.server(tls);
+  let bound: ListenerSource<Addr, Native>;
+  try {
+    bound = await steps.bind(endpoint, backlog);
+  } catch (err) {
+    throw toSocketError(err, "listen");
+  }
+  if (!accept) return createListener(bound, connOptionsOf(o));
+  return createListener({
+    addr: bound.addr,
+    start: (sink) => bound.start({ connection: (tcp) => accept(sink as ListenerSink, tcp) }),
+    pause: bound.pause && (() => bound.pause!()),
+    resume: bound.resume && (() => bound.resume!()),
+    close: () => bound.close(),
+  }, connOptionsOf(o));
+}

@@ -1,0 +1,195 @@
+/**
+ * A `ConnSource` for a runtime that is read by asking (`await conn.read(buffer)`,
+ * `await reader.read()`) rather than by events. It owns the pump: one read at a
+ * time, stopped while the core is full and woken when it drains, stopped for good
+ * by a close or `unwrap()`, and the read still in flight at `unwrap()` handed to
+ * the transport, whose bytes belong to the new owner. The transport only says how
+ * to read, write and close its runtime's handle.
+ *
+ * @module
+ */
+import type { ConnSink, ConnSource } from "./source.ts";
+import type { Addr, TlsInfo } from "./types.ts";
+
+/**
+ * One runtime handle's verbs, for `PullSource`. The closing verbs keep the meanings of
+ * `ConnSource`'s; `PullSource` calls each at most once per close and reports `closed` itself.
+ *
+ * @example
+ * ```ts
+ * const transport: PullTransport<MyConn> = {
+ *   localAddr, remoteAddr, native: myConn,
+ *   read: async () => { const b = new Uint8Array(65536); const n = await myConn.read(b); return n === null ? null : b.subarray(0, n); },
+ *   write: (bytes) => myConn.writeAll(bytes),
+ *   closeWrite: () => myConn.closeWrite(),
+ *   close: async () => myConn.close(), destroy: () => myConn.close(), reset: () => myConn.abort(),
+ *   detach: (pending) => keepForNextOwner(myConn, pending),
+ * };
+ * ```
+ */
+export interface PullTransport<Native> {
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+  /** The runtime's handle, handed out by `Conn.unwrap()` (a getter may give a different one after `detach`). */
+  readonly native: Native;
+  readonly tls?: TlsInfo | undefined;
+  /**
+   * The next bytes from the peer, or `null` at its FIN; rejects with the runtime's error. The
+   * chunk is the core's from then on: a reused buffer must be copied out. Never called while a
+   * previous call is pending.
+   */
+  read(): Promise<Uint8Array | null>;
+  write(bytes: Uint8Array): Promise<void>;
+  closeWrite(): Promise<void>;
+  /** Graceful close of both directions; reading has stopped, so a read failing because of it is ignored. */
+  close(): Promise<void>;
+  /** Release the handle now, without an RST where the runtime can. */
+  destroy(): void;
+  /** Abortive close: RST where the runtime can. */
+  reset(): void;
+  /**
+   * Leave the handle open for a new owner. `pending` is the read still in flight (it cannot be
+   * cancelled): its chunk is the first the new owner must get.
+   */
+  detach(pending: Promise<Uint8Array | null> | undefined): void;
+  setKeepAlive?(delay: number | false): void;
+  setNoDelay?(noDelay: boolean): void;
+}
+
+/**
+ * A `ConnSource` over a `PullTransport`: the pump, pause and wake, the end of reading on
+ * close, and the hand-over of the in-flight read on `unwrap()`, written once.
+ *
+ * @example
+ * ```ts
+ * import { createConn, PullSource } from "hangup/core";
+ * const conn = createConn(new PullSource(transport), { idleTimeout: 30_000 });
+ * ```
+ */
+export class PullSource<Native> implements ConnSource<Native> {
+  readonly #transport: PullTransport<Native>;
+  #sink: ConnSink | undefined;
+  #paused = false;
+  #wakePump: (() => void) | undefined;
+  /** Closed here or detached: what the pending read reports is no longer the peer's news. */
+  #stopped = false;
+  #released = false;
+  /** The read the pump waits on, handed to the transport on detach. */
+  #inFlight: Promise<Uint8Array | null> | undefined;
+
+  constructor(transport: PullTransport<Native>) {
+    this.#transport = transport;
+  }
+
+  get localAddr(): Addr {
+    return this.#transport.localAddr;
+  }
+
+  get remoteAddr(): Addr {
+    return this.#transport.remoteAddr;
+  }
+
+  get native(): Native {
+    return this.#transport.native;
+  }
+
+  get tls(): TlsInfo | undefined {
+    return this.#transport.tls;
+  }
+
+  #stop(): void {
+    this.#stopped = true;
+    this.#wakePump?.();
+  }
+
+  #release(): void {
+    this.#stop();
+    if (this.#released) return;
+    this.#released = true;
+    this.#sink?.closed();
+  }
+
+  async #pump(): Promise<void> {
+    const transport = this.#transport;
+    for (;;) {
+      while (this.#paused && !this.#stopped) await new Promise<void>((resolve) => (this.#wakePump = resolve));
+      if (this.#stopped) return;
+      let chunk: Uint8Array | null;
+      try {
+        const reading = transport.read();
+        this.#inFlight = reading;
+        chunk = await reading;
+      } catch (err) {
+        if (!this.#stopped) this.#sink!.error(err);
+        return;
+      } finally {
+        this.#inFlight = undefined;
+      }
+      if (this.#stopped) return;
+      if (chunk === null) return this.#sink!.end();
+      this.#sink!.data(chunk);
+    }
+  }
+
+  start(sink: ConnSink): void {
+    this.#sink = sink;
+    if (this.#released) sink.closed();
+    else void this.#pump();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wakePump?.();
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    return this.#transport.write(bytes);
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#transport.closeWrite();
+  }
+
+  async close(): Promise<void> {
+    if (this.#released) return;
+    this.#stop();
+    try {
+      await this.#transport.close();
+    } finally {
+      this.#release();
+    }
+  }
+
+  destroy(): void {
+    if (!this.#released) {
+      this.#stop();
+      this.#transport.destroy();
+    }
+    this.#release();
+  }
+
+  reset(): void {
+    if (!this.#released) {
+      this.#stop();
+      this.#transport.reset();
+    }
+    this.#release();
+  }
+
+  detach(): void {
+    this.#stop();
+    this.#transport.detach(this.#inFlight);
+  }
+
+  setKeepAlive(delay: number | false): void {
+    this.#transport.setKeepAlive?.(delay);
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.#transport.setNoDelay?.(noDelay);
+  }
+}
