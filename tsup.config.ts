@@ -23,12 +23,24 @@ const declarations = (entry: Record<string, string>, tsconfig: string, format: O
 export default defineConfig([
   {
     ...shared,
-    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", workerd: "adapters/workerd.ts", core: "src/index.ts" },
+    entry: {
+      node: "adapters/node.ts",
+      deno: "adapters/deno.ts",
+      bun: "adapters/bun.ts",
+      workerd: "adapters/workerd.ts",
+      core: "src/index.ts",
+    },
     format: ["esm"],
   },
   {
     ...shared,
-    entry: { node: "adapters/node.ts", deno: "adapters/deno.ts", bun: "adapters/bun.ts", workerd: "adapters/workerd.ts", core: "src/index.ts" },
+    entry: {
+      node: "adapters/node.ts",
+      deno: "adapters/deno.ts",
+      bun: "adapters/bun.ts",
+      workerd: "adapters/workerd.ts",
+      core: "src/index.ts",
+    },
     format: ["cjs"],
   },
   declarations({ node: "adapters/node.ts" }, "tsconfig.json", ["esm", "cjs"]),

@@ -125,7 +125,7 @@ class SocketState {
     this.failPendingWrite(error);
     const waiting = this.onClosed;
     this.onClosed = undefined;
-    if (waiting) for (const resolve of waiting) resolve();
+    if (waiting) { for (const resolve of waiting) resolve(); }
     if (this.detached) return;
     const sink = this.sink;
     if (!sink) {

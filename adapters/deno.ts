@@ -45,10 +45,10 @@ import {
   listenWith,
   PullSource,
   type PullTransport,
+  release,
   type Runtime,
   type TcpAddr,
   type TcpListenOptions,
-  release,
   type UnixAddr,
   type UnixListenOptions,
 } from "../src/index.ts";
@@ -110,7 +110,6 @@ function addrOf(addr: Deno.Addr): Addr {
   if (addr.transport === "tcp" || addr.transport === "udp") return { transport: "tcp", hostname: addr.hostname, port: addr.port };
   return { transport: "unix", path: "" };
 }
-
 
 /**
  * One Deno connection's verbs for the core's pull source, which owns the pump. Reads go into
@@ -232,15 +231,14 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
   Object.defineProperty(conn, "read", { value: read, configurable: true, writable: true });
   Object.defineProperty(conn, "readable", {
     configurable: true,
-    get: () =>
-      (readable ??= new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          const buffer = new Uint8Array(READ_SIZE);
-          const n = await conn.read(buffer);
-          if (n === null) controller.close();
-          else controller.enqueue(buffer.subarray(0, n));
-        },
-      })),
+    get: () => (readable ??= new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const buffer = new Uint8Array(READ_SIZE);
+        const n = await conn.read(buffer);
+        if (n === null) controller.close();
+        else controller.enqueue(buffer.subarray(0, n));
+      },
+    })),
   });
 }
 

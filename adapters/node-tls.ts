@@ -17,8 +17,8 @@ import {
   type ConnSource,
   createConn,
   type ListenerSink,
-  type ResolvedTlsOptions,
   resolveConnOptions,
+  type ResolvedTlsOptions,
   type TlsEngine,
   type TlsEvents,
   type TlsHooks,
@@ -173,7 +173,9 @@ export class NodeTlsEngine implements TlsEngine {
 
   write(bytes: Uint8Array): Promise<void> {
     if (this.#writeGone) {
-      const err = Object.assign(new Error("write EPIPE: Bun's TLS layer closed the write side at the peer's close_notify"), { code: "EPIPE" });
+      const err = Object.assign(new Error("write EPIPE: Bun's TLS layer closed the write side at the peer's close_notify"), {
+        code: "EPIPE",
+      });
       return Promise.reject(err);
     }
     const socket = this.#socket!;
@@ -243,7 +245,9 @@ export function checkedServerContext(options: ResolvedTlsOptions, name: string):
   try {
     return serverContext(options);
   } catch (err) {
-    throw new TypeError(`${name}.cert and ${name}.key must be a PEM certificate and its private key: ${(err as Error).message}`, { cause: err });
+    throw new TypeError(`${name}.cert and ${name}.key must be a PEM certificate and its private key: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -256,8 +260,17 @@ export function checkedServerContext(options: ResolvedTlsOptions, name: string):
  * const conn = createConn(await clientTls(tcpSource, "db.internal", tlsOptions), connOptions);
  * ```
  */
-export async function clientTls(tcp: ConnSource, hostname: string, options: ResolvedTlsOptions, initial?: Uint8Array, signal?: AbortSignal): Promise<TlsSource> {
-  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), { allowTruncation: options.allowTruncation, initial });
+export async function clientTls(
+  tcp: ConnSource,
+  hostname: string,
+  options: ResolvedTlsOptions,
+  initial?: Uint8Array,
+  signal?: AbortSignal,
+): Promise<TlsSource> {
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), {
+    allowTruncation: options.allowTruncation,
+    initial,
+  });
   await source.handshake(options.handshakeTimeout, signal);
   return source;
 }
@@ -277,7 +290,10 @@ export async function serverTls(
   initial?: Uint8Array,
   signal?: AbortSignal,
 ): Promise<TlsSource> {
-  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context, options }), { allowTruncation: options.allowTruncation, initial });
+  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context, options }), {
+    allowTruncation: options.allowTruncation,
+    initial,
+  });
   await source.handshake(options.handshakeTimeout, signal);
   return source;
 }
@@ -325,21 +341,33 @@ export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" | "se
  * export const startTls = (conn, options) => upgradeToTls(conn, options, (native, remote) => mySource(native));
  * ```
  */
-export async function upgradeToTls(conn: Conn, options: StartTlsOptions | undefined, tcpOf: (native: unknown, remote: Addr) => ConnSource): Promise<Conn> {
+export async function upgradeToTls(
+  conn: Conn,
+  options: StartTlsOptions | undefined,
+  tcpOf: (native: unknown, remote: Addr) => ConnSource,
+): Promise<Conn> {
   const o = checkOptionsObject(options, "options");
   const side = o.side ?? "client";
   if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
   const tlsOptions = checkTlsOptions(o, "options", side);
   const connOptions = connOptionsOf(o as ConnOptions);
   resolveConnOptions(connOptions);
-  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") throw new TypeError("conn must be a hangup Conn");
+  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
+    throw new TypeError("conn must be a hangup Conn");
+  }
   if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
   const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
   const remote = conn.remoteAddr;
   const { buffered, native } = conn.unwrap();
   const tcp = tcpOf(native, remote);
   const source = side === "client"
-    ? await clientTls(tcp, tlsOptions.serverName ?? (remote.transport === "tcp" ? remote.hostname : "localhost"), tlsOptions, buffered, connOptions.signal)
+    ? await clientTls(
+      tcp,
+      tlsOptions.serverName ?? (remote.transport === "tcp" ? remote.hostname : "localhost"),
+      tlsOptions,
+      buffered,
+      connOptions.signal,
+    )
     : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
   return createConn(source, connOptions);
 }

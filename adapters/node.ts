@@ -44,9 +44,9 @@ import {
   type ListenerSource,
   type ListenOptions,
   listenWith,
+  release,
   type Runtime,
   type TcpAddr,
-  release,
   tcpAddr,
   type TcpListenOptions,
   type UnixAddr,
@@ -203,7 +203,9 @@ class NodeSource implements ConnSource<net.Socket> {
         // Node 20 calls back without an error once the socket is destroyed, Node 22+ with ECANCELED:
         // either way the bytes did not go, and the error that destroyed the socket says why.
         if (!err && !socket.destroyed) resolve();
-        else reject(socket.errored ?? err ?? Object.assign(new Error("Cannot write: the socket was destroyed"), { code: "ERR_STREAM_DESTROYED" }));
+        else {reject(
+            socket.errored ?? err ?? Object.assign(new Error("Cannot write: the socket was destroyed"), { code: "ERR_STREAM_DESTROYED" }),
+          );}
       })
     );
   }

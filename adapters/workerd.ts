@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { type Socket, connect as socketsConnect } from "cloudflare:sockets";
+import { connect as socketsConnect, type Socket } from "cloudflare:sockets";
 import {
   type Capabilities,
   checkConnectOptions,
@@ -38,9 +38,9 @@ import {
   type ConnectOptions,
   type ConnOptions,
   connOptionsOf,
-  type ResolvedTlsOptions,
   defineCapabilities,
   fromStreams,
+  type ResolvedTlsOptions,
   type Runtime,
   type StreamNative,
   TlsHandshakeError,
@@ -115,7 +115,9 @@ function checkWorkersTls(tls: ResolvedTlsOptions, name: string, hostname: string
   if (tls.cert) refuse("cert", "workerd has no client certificates");
   if (tls.alpnProtocols) refuse("alpnProtocols", "workerd offers no ALPN");
   if (!tls.rejectUnauthorized) refuse("rejectUnauthorized", "workerd always verifies the certificate");
-  if (tls.serverName !== undefined && tls.serverName !== hostname) refuse("serverName", "workerd sends and checks the hostname connected to");
+  if (tls.serverName !== undefined && tls.serverName !== hostname) {
+    refuse("serverName", "workerd sends and checks the hostname connected to");
+  }
 }
 
 /**
@@ -124,7 +126,9 @@ function checkWorkersTls(tls: ResolvedTlsOptions, name: string, hostname: string
  */
 function tlsConnectError(err: unknown): TlsHandshakeError {
   const detail = err instanceof Error ? err.message : String(err);
-  return new TlsHandshakeError(`Cannot connect: the TCP connection or its TLS handshake failed (workerd does not say which): ${detail}`, { cause: err });
+  return new TlsHandshakeError(`Cannot connect: the TCP connection or its TLS handshake failed (workerd does not say which): ${detail}`, {
+    cause: err,
+  });
 }
 
 /**
@@ -141,7 +145,10 @@ async function handshake(socket: Socket, tls: ResolvedTlsOptions, signal: AbortS
       reject(new TlsHandshakeError(`Cannot connect: the TLS handshake failed: ${detail}`, { cause: err }));
     });
     if (tls.handshakeTimeout > 0) {
-      timer = setTimeout(() => reject(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)), tls.handshakeTimeout);
+      timer = setTimeout(
+        () => reject(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)),
+        tls.handshakeTimeout,
+      );
     }
   });
   try {
@@ -200,11 +207,16 @@ export async function connect(options: ConnectOptions): Promise<Conn<StreamNativ
     { hostname: endpoint.hostname, port: endpoint.port },
     { allowHalfOpen: true, secureTransport: tls ? "on" : "starttls" },
   );
-  const opened = socket.opened.catch((err: unknown) => Promise.reject(tls ? tlsConnectError(err) : toSocketError(translateError(err), "connect")));
+  const opened = socket.opened.catch((err: unknown) =>
+    Promise.reject(tls ? tlsConnectError(err) : toSocketError(translateError(err), "connect"))
+  );
   let timer: ReturnType<typeof setTimeout> | undefined;
   const handshakeTimedOut = new Promise<never>((_, reject) => {
     if (tls && tls.handshakeTimeout > 0) {
-      timer = setTimeout(() => reject(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)), tls.handshakeTimeout);
+      timer = setTimeout(
+        () => reject(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)),
+        tls.handshakeTimeout,
+      );
     }
   });
   try {
@@ -278,19 +290,25 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   const tls = checkTlsOptions(rest, "options", "client");
   const connOptions = connOptionsOf(rest as ConnOptions);
   resolveConnOptions(connOptions);
-  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") throw new TypeError("conn must be a hangup Conn");
+  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
+    throw new TypeError("conn must be a hangup Conn");
+  }
   if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
   const remote = conn.remoteAddr;
   const hostname = remote.transport === "tcp" ? remote.hostname : "";
   checkWorkersTls(tls, "options", hostname);
   const { buffered, native } = (conn as Conn<unknown>).unwrap() as { buffered: Uint8Array; native: Partial<StreamNative> };
   const socket = native.writable && sockets.get(native.writable);
-  if (!socket || !native.readable || remote.transport !== "tcp") throw new TypeError("conn must be a plaintext Conn made by this adapter's connect");
+  if (!socket || !native.readable || remote.transport !== "tcp") {
+    throw new TypeError("conn must be a plaintext Conn made by this adapter's connect");
+  }
   sockets.delete(native.writable!);
   const early = buffered.length + (await endReadAhead(native.readable));
   if (early > 0) {
     void socket.close().catch(() => {});
-    throw new TlsHandshakeError(`Cannot connect: the server sent ${early} bytes before the TLS handshake; workerd cannot hand them to its TLS layer`);
+    throw new TlsHandshakeError(
+      `Cannot connect: the server sent ${early} bytes before the TLS handshake; workerd cannot hand them to its TLS layer`,
+    );
   }
   const secure = await handshake(socket, tls, connOptions.signal);
   return connOf(secure, hostname, remote.port, true, connOptions);

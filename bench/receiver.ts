@@ -495,7 +495,11 @@ async function memory(): Promise<void> {
         }
       })();
     } else if (runtime === "bun") {
-      const server = g.Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s: Any) => (keep.push(s), onConn()), data: () => {} } });
+      const server = g.Bun.listen({
+        hostname: "127.0.0.1",
+        port: 0,
+        socket: { open: (s: Any) => (keep.push(s), onConn()), data: () => {} },
+      });
       ready(server.port);
     } else {
       void import("node:net").then((net) => {

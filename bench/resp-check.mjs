@@ -25,7 +25,10 @@ export async function check(port, timeoutMs = 10_000) {
   const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
   let got = Buffer.alloc(0);
   const replies = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`RESP check: no full reply in ${timeoutMs} ms; got ${JSON.stringify(got.toString())}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`RESP check: no full reply in ${timeoutMs} ms; got ${JSON.stringify(got.toString())}`)),
+      timeoutMs,
+    );
     socket.on("data", (chunk) => {
       got = Buffer.concat([got, chunk]);
       if (got.length >= want) {

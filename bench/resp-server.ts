@@ -94,7 +94,7 @@ async function rawDeno(): Promise<void> {
           const n: number | null = await conn.read(buffer);
           if (n === null) break;
           const out = serveChunk(state, buffer.subarray(0, n));
-          if (out !== null) for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at));
+          if (out !== null) { for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at)); }
         }
       } catch {
         // A reset or a protocol error: drop the connection.
@@ -155,7 +155,9 @@ async function hangupServer(): Promise<void> {
   const own = await hangup.connect({ port });
   const label = typeof (own as Any).decode !== "function"
     ? "hangup readUntil+readExactly (no decode in this build), every 16th write awaited"
-    : typeof (own as Any).buffered === "number" ? "hangup decode, writes awaited at buffered 0" : "hangup decode (no buffered: every write awaited)";
+    : typeof (own as Any).buffered === "number"
+    ? "hangup decode, writes awaited at buffered 0"
+    : "hangup decode (no buffered: every write awaited)";
   await own.close();
   ready(port, label);
   await serving;

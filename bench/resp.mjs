@@ -50,7 +50,21 @@ function stopServer(child) {
 
 /** One redis-benchmark run: requests per second by test name. */
 function runClient(binary, pinned, port, requests, pipeline) {
-  const args = ["-h", "127.0.0.1", "-p", String(port), "-n", String(requests), "-c", "50", "-t", "ping,set,get", "-P", String(pipeline), "--csv"];
+  const args = [
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-n",
+    String(requests),
+    "-c",
+    "50",
+    "-t",
+    "ping,set,get",
+    "-P",
+    String(pipeline),
+    "--csv",
+  ];
   const [cmd, argv] = pinned(1, binary, args);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });

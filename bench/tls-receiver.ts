@@ -39,7 +39,11 @@ const finish = (how: string): never => {
   const cpuSeconds = cpu() - startCpu;
   const wallSeconds = (performance.now() - startWall) / 1000;
   const gib = received / 2 ** 30;
-  console.log(`RESULT ${JSON.stringify({ runtime, variant, received, how, cpuSecondsPerGiB: cpuSeconds / gib, wallMiBps: received / 2 ** 20 / wallSeconds })}`);
+  console.log(
+    `RESULT ${
+      JSON.stringify({ runtime, variant, received, how, cpuSecondsPerGiB: cpuSeconds / gib, wallMiBps: received / 2 ** 20 / wallSeconds })
+    }`,
+  );
   process.exit(received === expected ? 0 : 1);
 };
 

@@ -93,7 +93,11 @@ const reports = queue<Report>();
 const stop = new AbortController();
 const serving = hangup.serve(listener, async (conn) => reports.push(await observe(conn)), { signal: stop.signal, drainTimeout: 1000 });
 
-const version = runtime === "node" ? `Node ${process.version}` : runtime === "deno" ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}` : `Bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`;
+const version = runtime === "node"
+  ? `Node ${process.version}`
+  : runtime === "deno"
+  ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
+  : `Bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`;
 console.log(`hangup demo on ${version}: one client, two servers (the runtime's own API on :${raw.port}, hangup on :${hangupPort})`);
 console.log(`hangup server: idleTimeout ${IDLE_TIMEOUT} ms, lines of at most ${MAX_LINE} bytes, ${REQUEST_DEADLINE} ms per request\n`);
 console.log(`${pad("the client...", 36)}${pad(`${runtime}'s own API reported`, 60)}hangup reported`);
@@ -119,4 +123,6 @@ if (runtime === "node" && Number(process.versions.node.split(".")[0]) < 24) {
   console.log("\nNode < 24 reports a RST that arrives together with data as a clean 'end' (the suite's reset race sees it");
   console.log("in 200 of 200 trials); whether one demo run hits that timing varies. hangup checks every 'end' (see README).");
 }
-console.log("\nEvery byte the client sent before hanging up was read first; nothing crashed. Run it on another runtime: npm run demo:deno, npm run demo:bun");
+console.log(
+  "\nEvery byte the client sent before hanging up was read first; nothing crashed. Run it on another runtime: npm run demo:deno, npm run demo:bun",
+);

@@ -38,15 +38,18 @@ function reporter() {
         done = true;
         settle({ what: `${what}, ${describeBytes(bytes)} read`, at: now() });
       },
-      silent: (waitMs: number) => setTimeout(() => {
-        if (done) return;
-        done = true;
-        settle({ what: `nothing within ${(waitMs / 1000).toFixed(1)} s, ${describeBytes(bytes)} read` });
-      }, waitMs),
+      silent: (waitMs: number) =>
+        setTimeout(() => {
+          if (done) return;
+          done = true;
+          settle({ what: `nothing within ${(waitMs / 1000).toFixed(1)} s, ${describeBytes(bytes)} read` });
+        }, waitMs),
     };
   };
   const next = (waitMs: number): Promise<RawReport> => {
-    const timeout = new Promise<RawReport>((resolve) => setTimeout(() => resolve({ what: `no connection within ${waitMs} ms` }), waitMs + 1000));
+    const timeout = new Promise<RawReport>((resolve) =>
+      setTimeout(() => resolve({ what: `no connection within ${waitMs} ms` }), waitMs + 1000)
+    );
     const report = ready.shift() ?? new Promise<RawReport>((resolve) => waiting.push(resolve));
     return Promise.race([report, timeout]);
   };
@@ -129,7 +132,9 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
 }
 
 interface DenoApi {
-  listen(options: { hostname: string; port: number }): AsyncIterable<{ readable: AsyncIterable<Uint8Array>; write(bytes: Uint8Array): Promise<number> }> & {
+  listen(
+    options: { hostname: string; port: number },
+  ): AsyncIterable<{ readable: AsyncIterable<Uint8Array>; write(bytes: Uint8Array): Promise<number> }> & {
     addr: { port: number };
     close(): void;
   };

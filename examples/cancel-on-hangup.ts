@@ -31,7 +31,9 @@ const server = serve(listener, async (conn) => {
     await conn.write(await expensiveWork(conn.signal));
   } catch (err) {
     if (!conn.signal.aborted) throw err;
-    cancelled = `work cancelled after ${Date.now() - started} ms: the client ${(await conn.ended).reason === "reset" ? "reset" : "closed"} the connection`;
+    cancelled = `work cancelled after ${Date.now() - started} ms: the client ${
+      (await conn.ended).reason === "reset" ? "reset" : "closed"
+    } the connection`;
     console.log(cancelled);
   }
 }, { signal: stop.signal });

@@ -11,7 +11,7 @@
  * never a short reply taken for a whole one.
  */
 import process from "node:process";
-import type { Conn, DecodeResult, Decoder } from "hangup";
+import type { Conn, Decoder, DecodeResult } from "hangup";
 
 /** A RESP2 reply: simple and bulk strings, integers, nil, arrays, and server errors (as values). */
 export type RespValue = string | number | null | RespError | RespValue[];
@@ -192,9 +192,24 @@ if (isMain) {
       });
     });
     const server = spawn("redis-server", [
-      "--port", "0", "--bind", "127.0.0.1", "--tls-port", String(port), "--save", "", "--appendonly", "no",
-      "--tls-cert-file", file("server.pem"), "--tls-key-file", file("server.key"), "--tls-ca-cert-file", file("ca.pem"),
-      "--tls-auth-clients", "no",
+      "--port",
+      "0",
+      "--bind",
+      "127.0.0.1",
+      "--tls-port",
+      String(port),
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--tls-cert-file",
+      file("server.pem"),
+      "--tls-key-file",
+      file("server.key"),
+      "--tls-ca-cert-file",
+      file("ca.pem"),
+      "--tls-auth-clients",
+      "no",
     ], { stdio: ["ignore", "pipe", "inherit"] });
     server.on("error", (err) => {
       console.error(`redis-server could not start (apt-get install redis-server): ${err.message}`);
@@ -213,7 +228,9 @@ if (isMain) {
         });
         server.on("exit", (code) => reject(new Error(`redis-server exited (${String(code)}): ${log}`)));
       });
-      const redis = new RedisClient(await connect({ hostname: "127.0.0.1", port, tls: { ca: readFileSync(file("ca.pem"), "utf8") }, idleTimeout: 10_000 }));
+      const redis = new RedisClient(
+        await connect({ hostname: "127.0.0.1", port, tls: { ca: readFileSync(file("ca.pem"), "utf8") }, idleTimeout: 10_000 }),
+      );
       await demo(redis);
       await redis.close();
     } finally {

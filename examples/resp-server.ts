@@ -24,7 +24,9 @@ const server = serve(listener, (conn) => serveResp(conn, store), { signal: stop.
 if (check) {
   const conn = await connect({ port: listener.addr.port });
   // One pipelined burst: inline PING, then SET and GET as arrays of bulk strings.
-  await conn.write("PING\r\n*3\r\n$3\r\nSET\r\n$5\r\ngreet\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$5\r\ngreet\r\n*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n");
+  await conn.write(
+    "PING\r\n*3\r\n$3\r\nSET\r\n$5\r\ngreet\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$5\r\ngreet\r\n*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n",
+  );
   await conn.closeWrite();
   let replies = "";
   for await (const chunk of conn) replies += new TextDecoder().decode(chunk);

@@ -46,7 +46,11 @@ for (const target of TARGETS) {
     checked += 1;
     if (allows(entry.os, target.os) && allows(entry.cpu, target.cpu)) continue;
     if (!entry.optional) {
-      problems.push(`${target.os}/${target.cpu}: ${path} (${entry.name ?? ""}@${entry.version}, os ${entry.os}, cpu ${entry.cpu}) is not optional: npm install fails with EBADPLATFORM`);
+      problems.push(
+        `${target.os}/${target.cpu}: ${path} (${
+          entry.name ?? ""
+        }@${entry.version}, os ${entry.os}, cpu ${entry.cpu}) is not optional: npm install fails with EBADPLATFORM`,
+      );
     }
   }
 }

@@ -65,8 +65,9 @@ function blocksOf(file) {
       let end = start;
       while (end < lines.length && !/^```\s*$/.test(lines[end])) end++;
       if (end === lines.length) throw new Error(`${file}:${i + 1}: unclosed code block`);
-      if (fence[1] === "ts" || fence[1] === "typescript") blocks.push({ file, line: start + 1, code: lines.slice(start, end).join("\n"), directive: directive ?? {} });
-      else if (directive) throw new Error(`${file}:${i + 1}: a check directive before a \`\`\`${fence[1]} block, which is not checked`);
+      if (fence[1] === "ts" || fence[1] === "typescript") {
+        blocks.push({ file, line: start + 1, code: lines.slice(start, end).join("\n"), directive: directive ?? {} });
+      } else if (directive) throw new Error(`${file}:${i + 1}: a check directive before a \`\`\`${fence[1]} block, which is not checked`);
       directive = undefined;
       i = end;
       continue;
@@ -120,7 +121,15 @@ function denoCheck(names) {
   // The repository's deno.json (compiler options, node_modules for node:* types) and a map for "hangup".
   const map = { imports: { hangup: abs("adapters/deno.ts"), "hangup/deno": abs("adapters/deno.ts"), "hangup/core": abs("src/index.ts") } };
   writeFileSync(join(dir, "import_map.json"), JSON.stringify(map, null, 2));
-  const args = ["check", "--quiet", "--config", abs("deno.json"), "--import-map", join(dir, "import_map.json"), ...names.map((n) => join(dir, n))];
+  const args = [
+    "check",
+    "--quiet",
+    "--config",
+    abs("deno.json"),
+    "--import-map",
+    join(dir, "import_map.json"),
+    ...names.map((n) => join(dir, n)),
+  ];
   return [join(root, "node_modules", ".bin", "deno"), args];
 }
 
@@ -128,12 +137,15 @@ function denoCheck(names) {
 function mapLocations(text) {
   // deno-lint-ignore no-control-regex -- terminal colour codes begin with ESC
   const strip = text.replace(/\x1b\[[0-9;]*m/g, "");
-  return strip.replace(/(?:file:\/\/)?(?:[^\s(]*doc-snippets\/\w+\/)?(\w+_\d{3}\.ts)(?:\((\d+),(\d+)\)|:(\d+):(\d+))/g, (all, name, l1, c1, l2, c2) => {
-    const source = sourceOf.get(name);
-    if (!source) return all;
-    const line = Number(l1 ?? l2) - source.offset;
-    return `${source.block.file}:${source.block.line + line - 1}:${c1 ?? c2}`;
-  });
+  return strip.replace(
+    /(?:file:\/\/)?(?:[^\s(]*doc-snippets\/\w+\/)?(\w+_\d{3}\.ts)(?:\((\d+),(\d+)\)|:(\d+):(\d+))/g,
+    (all, name, l1, c1, l2, c2) => {
+      const source = sourceOf.get(name);
+      if (!source) return all;
+      const line = Number(l1 ?? l2) - source.offset;
+      return `${source.block.file}:${source.block.line + line - 1}:${c1 ?? c2}`;
+    },
+  );
 }
 
 // deno-lint-ignore no-control-regex -- terminal colour codes begin with ESC

@@ -20,6 +20,9 @@ const reportOf = (name, ext) => join(reports, `${name}.${ext}`);
 const vitestArgs = (name) => ["--reporter=default", "--reporter=json", `--outputFile.json=${reportOf(name, "json")}`];
 
 const runs = [
+  // Formatting and lint are tests: a mis-formatted file or a lint error fails `npm test` (config in deno.json).
+  { name: "fmt", cmd: bin("deno"), args: ["fmt", "--check"] },
+  { name: "lint", cmd: bin("deno"), args: ["lint"] },
   { name: "tsc", cmd: bin("tsc"), args: ["-p", "tsconfig.json"] },
   { name: "tsc (bun)", cmd: bin("tsc"), args: ["-p", "tsconfig.bun.json"] },
   { name: "tsc (workerd)", cmd: bin("tsc"), args: ["-p", "tsconfig.workerd.json"] },
@@ -28,7 +31,14 @@ const runs = [
   { name: "doc snippets", cmd: process.execPath, args: ["scripts/check-doc-snippets.mjs"], count: plainCounts },
   { name: "package", cmd: process.execPath, args: ["scripts/test-package.mjs"], count: plainCounts },
   { name: "examples", cmd: process.execPath, args: ["scripts/test-examples.mjs"], count: plainCounts },
-  { name: "node20", cmd: process.execPath, args: [vitest, "run", ...vitestArgs("node20")], count: vitestCounts, skips: vitestSkips, report: reportOf("node20", "json") },
+  {
+    name: "node20",
+    cmd: process.execPath,
+    args: [vitest, "run", ...vitestArgs("node20")],
+    count: vitestCounts,
+    skips: vitestSkips,
+    report: reportOf("node20", "json"),
+  },
   ...["22", "24", "26"].map((major) => ({
     name: `node${major}`,
     cmd: join(root, "node_modules", `node${major}`, "bin", "node"),
@@ -118,7 +128,13 @@ let passed = 0;
 let failed = 0;
 for (const r of results) {
   const skips = r.skipped === undefined ? "" : `, ${r.skipped.length} skipped`;
-  const detail = r.missing ? `skipped: ${r.missing}` : r.counts ? `${r.counts.passed} passed, ${r.counts.failed} failed${skips}` : r.ok ? "ok" : "failed";
+  const detail = r.missing
+    ? `skipped: ${r.missing}`
+    : r.counts
+    ? `${r.counts.passed} passed, ${r.counts.failed} failed${skips}`
+    : r.ok
+    ? "ok"
+    : "failed";
   const status = r.missing && r.ok ? "SKIP" : r.ok ? "ok  " : "FAIL";
   console.log(`${status} ${r.name.padEnd(18)} ${detail} (${r.seconds.toFixed(1)} s)`);
   for (const name of r.skipped ?? []) console.log(`       skipped: ${name}`);

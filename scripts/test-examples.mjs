@@ -35,7 +35,12 @@ let failures = 0;
 function run(name, runtime, file, args, verify = () => undefined) {
   const [cmd, argv] = runtimes[runtime](file, args);
   const started = Date.now();
-  const child = spawnSync(cmd, argv, { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, npm_config_loglevel: "error" } });
+  const child = spawnSync(cmd, argv, {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...process.env, npm_config_loglevel: "error" },
+  });
   const output = (child.stdout ?? "") + (child.stderr ?? "");
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const problem = child.status !== 0 ? `exit ${child.status ?? child.signal}` : verify(output);

@@ -70,8 +70,18 @@ try {
   }
   check('workerd condition "hangup"', () => {
     // A Workers bundler (wrangler uses esbuild) resolves "hangup" with the "workerd" condition.
-    writeFileSync(join(project, "worker.mjs"), 'import { runtime, connect } from "hangup";\nexport default { fetch: () => new Response(runtime + typeof connect) };\n');
-    const bundle = execFileSync(bin("esbuild"), ["worker.mjs", "--bundle", "--format=esm", "--platform=neutral", "--conditions=workerd", "--external:cloudflare:sockets"], { cwd: project, encoding: "utf8" });
+    writeFileSync(
+      join(project, "worker.mjs"),
+      'import { runtime, connect } from "hangup";\nexport default { fetch: () => new Response(runtime + typeof connect) };\n',
+    );
+    const bundle = execFileSync(bin("esbuild"), [
+      "worker.mjs",
+      "--bundle",
+      "--format=esm",
+      "--platform=neutral",
+      "--conditions=workerd",
+      "--external:cloudflare:sockets",
+    ], { cwd: project, encoding: "utf8" });
     return bundle.includes('from "cloudflare:sockets"') && bundle.includes('"workerd"') ? "ok" : "the bundle did not pick adapters/workerd";
   });
   typeCheckConsumers(project);
@@ -104,16 +114,33 @@ function typeCheckConsumers(project) {
     "tsc (node)": tsconfig("node.ts", { types: ["node"], lib: ["ES2023", "ESNext.Disposable"] }),
     // bun-types 1.4.5 does not check cleanly against @types/node 20 by itself, so its libraries are
     // skipped here; a wrong resolution still fails (the consumer uses Bun's Socket and expects no `wrap`).
-    "tsc (customConditions bun)": tsconfig("bun.ts", { customConditions: ["bun"], types: ["bun-types"], lib: ["ES2023", "ESNext.Disposable", "DOM"], skipLibCheck: true }),
-    "tsc (customConditions workerd)": tsconfig("workerd.ts", { customConditions: ["workerd"], types: [], lib: ["ES2023", "ESNext.Disposable", "DOM"] }),
+    "tsc (customConditions bun)": tsconfig("bun.ts", {
+      customConditions: ["bun"],
+      types: ["bun-types"],
+      lib: ["ES2023", "ESNext.Disposable", "DOM"],
+      skipLibCheck: true,
+    }),
+    "tsc (customConditions workerd)": tsconfig("workerd.ts", {
+      customConditions: ["workerd"],
+      types: [],
+      lib: ["ES2023", "ESNext.Disposable", "DOM"],
+    }),
   };
   for (const [name, config] of Object.entries(configs)) {
     const file = join(project, `tsconfig.${name.replace(/\W+/g, "-")}.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
-    check(`types: ${name}`, () => (execFileSync(bin("tsc"), ["-p", file], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }), "ok"));
+    check(
+      `types: ${name}`,
+      () => (execFileSync(bin("tsc"), ["-p", file], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }), "ok"),
+    );
   }
   check("types: deno check", () => (
-    execFileSync(bin("deno"), ["check", "--node-modules-dir=manual", "consumer/deno.ts"], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } }), "ok"
+    execFileSync(bin("deno"), ["check", "--node-modules-dir=manual", "consumer/deno.ts"], {
+      cwd: project,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    }), "ok"
   ));
 }
 

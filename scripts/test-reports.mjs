@@ -13,8 +13,14 @@ export function vitestSkips(file) {
 }
 
 const unescapeXml = (text) =>
-  text.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-f]+));/gi, (_, named, dec, hex) =>
-    dec ? String.fromCodePoint(Number(dec)) : hex ? String.fromCodePoint(parseInt(hex, 16)) : { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" }[named]
+  text.replace(
+    /&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-f]+));/gi,
+    (_, named, dec, hex) =>
+      dec
+        ? String.fromCodePoint(Number(dec))
+        : hex
+        ? String.fromCodePoint(parseInt(hex, 16))
+        : { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" }[named],
   );
 
 /** The names of the skipped cases in a JUnit report (Deno's, Bun's), or undefined if there is none. */

@@ -11,7 +11,14 @@
  */
 import { createConn } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
-import { checkConnectOptions, checkListenOptions, connOptionsOf, type ConnectOptions, type Endpoint, type ListenOptions } from "./endpoint-options.ts";
+import {
+  checkConnectOptions,
+  checkListenOptions,
+  type ConnectOptions,
+  connOptionsOf,
+  type Endpoint,
+  type ListenOptions,
+} from "./endpoint-options.ts";
 import { createListener } from "./listener.ts";
 import type { ConnSource, ListenerSink, ListenerSource } from "./source.ts";
 import type { ResolvedTlsOptions } from "./tls-options.ts";

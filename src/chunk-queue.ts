@@ -49,7 +49,7 @@ export class ChunkQueue {
   /** The byte at `offset` (offset < length), not consumed. */
   byteAt(offset: number): number {
     this.#settle();
-    for (let i = this.#head; ; i++) {
+    for (let i = this.#head;; i++) {
       const chunk = this.#chunks[i]!;
       if (offset < chunk.length) return chunk[offset]!;
       offset -= chunk.length;
@@ -129,8 +129,10 @@ export class ChunkQueue {
     const joined = this.#joined;
     const rest = this.length - head.length;
     let start: number;
-    if (joined && head.buffer === joined.buffer.buffer && head.byteOffset + head.length === joined.buffer.byteOffset + joined.end &&
-      joined.end + rest <= joined.buffer.length) {
+    if (
+      joined && head.buffer === joined.buffer.buffer && head.byteOffset + head.length === joined.buffer.byteOffset + joined.end &&
+      joined.end + rest <= joined.buffer.length
+    ) {
       start = head.byteOffset - joined.buffer.byteOffset;
     } else {
       const buffer = new Uint8Array(Math.max(capacity, this.length, 1024));

@@ -26,8 +26,8 @@ import type {
   Addr,
   Conn,
   ConnOptions,
-  DecodeResult,
   Decoder,
+  DecodeResult,
   EndInfo,
   EndReason,
   OperationOptions,
@@ -356,7 +356,6 @@ class SourceConn implements Conn {
     this.#markClosed();
   }
 
-
   // ---- state --------------------------------------------------------------
 
   #settle(reason: EndReason, error?: SocketError, signalReason?: unknown): void {
@@ -424,7 +423,7 @@ class SourceConn implements Conn {
   #armIdle(): void {
     const idle = this.#options.idleTimeout;
     if (idle === 0 || this.#idleTimer !== undefined || this.#endInfo) return;
-    this.#idleTimer = setTimeout((this.#checkIdle ??= () => this.#onIdleTimer()), Math.min(idle, MAX_TIMER_DELAY));
+    this.#idleTimer = setTimeout(this.#checkIdle ??= () => this.#onIdleTimer(), Math.min(idle, MAX_TIMER_DELAY));
   }
 
   #clearIdle(): void {
@@ -446,7 +445,7 @@ class SourceConn implements Conn {
   }
 
   #armHeartbeat(delay: number): void {
-    if (delay > 0) this.#heartbeatTimer = setTimeout((this.#beat ??= () => this.#onHeartbeatTimer()), Math.min(delay, MAX_TIMER_DELAY));
+    if (delay > 0) this.#heartbeatTimer = setTimeout(this.#beat ??= () => this.#onHeartbeatTimer(), Math.min(delay, MAX_TIMER_DELAY));
   }
 
   #onHeartbeatTimer(): void {
@@ -488,7 +487,9 @@ class SourceConn implements Conn {
    * suspended one keeps a generator, a context and two promises alive per waiting connection.
    */
   #readOp<T>(signal: AbortSignal | undefined, attempt: Attempt<T>, triedNow = false): Promise<T> {
-    if (this.#reading) return Promise.reject(new TypeError("Cannot read: another read is already pending on this connection; await it first"));
+    if (this.#reading) {
+      return Promise.reject(new TypeError("Cannot read: another read is already pending on this connection; await it first"));
+    }
     this.#reading = true;
     return new Promise<T>((resolve, reject) => {
       const pending: PendingRead = { attempt, signal, resolve: resolve as (value: unknown) => void, reject, onAbort: undefined };
@@ -674,7 +675,9 @@ class SourceConn implements Conn {
     } else if ("value" in result) {
       const used = result.used;
       if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {
-        throw new RangeError(`decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`);
+        throw new RangeError(
+          `decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`,
+        );
       }
       queue.skip(used);
       state.need = 1;
@@ -726,7 +729,10 @@ class SourceConn implements Conn {
         if (this.#atEnd() === WAIT) return WAIT;
         if (this.#queue.length === 0) return null;
         const partial = this.#queue.takeAll();
-        throw new UnexpectedEofError(partial, `Cannot read: the peer closed the connection ${partial.length} bytes into a message, before its delimiter`);
+        throw new UnexpectedEofError(
+          partial,
+          `Cannot read: the peer closed the connection ${partial.length} bytes into a message, before its delimiter`,
+        );
       });
     });
   }
@@ -788,7 +794,6 @@ class SourceConn implements Conn {
     return this.#atEnd() === WAIT ? WAIT : takeLine(this.#queue, maxBytes, true)!;
   }
 
-
   #checkOperationOptions(options: OperationOptions | undefined): { signal: AbortSignal | undefined } {
     const o = checkOptionsObject(options, "options");
     return { signal: checkSignal(o.signal, "options.signal") };
@@ -822,7 +827,7 @@ class SourceConn implements Conn {
     this.#writeQueue = undefined;
     const buffered = this.#queue.takeAll();
     this.#halt({ by: "unwrapped" });
-    if (queued) for (const request of queued) if (this.#inFlight?.[0] !== request) settleWrite(request, this.#refusal("write"));
+    if (queued) { for (const request of queued) if (this.#inFlight?.[0] !== request) settleWrite(request, this.#refusal("write")); }
     this.#markClosed();
     return { buffered, native: this.#source.native };
   }
@@ -858,7 +863,18 @@ class SourceConn implements Conn {
     });
     // A write nobody awaits must not crash the process when it fails; an awaiting caller still sees the error.
     promise.catch(noop);
-    const request: WriteRequest = { bytes, more: undefined, size: bytes.length, offset: 0, promise, settled: false, resolve, reject, signal, onAbort: undefined };
+    const request: WriteRequest = {
+      bytes,
+      more: undefined,
+      size: bytes.length,
+      offset: 0,
+      promise,
+      settled: false,
+      resolve,
+      reject,
+      signal,
+      onAbort: undefined,
+    };
     if (signal) {
       request.onAbort = () => this.#abortWrite(request);
       signal.addEventListener("abort", request.onAbort, { once: true });
@@ -950,7 +966,7 @@ class SourceConn implements Conn {
     const inFlight = this.#inFlight;
     this.#inFlight = undefined;
     this.#cancelWriteTimer?.();
-    if (inFlight) for (const request of inFlight) settleWrite(request, error);
+    if (inFlight) { for (const request of inFlight) settleWrite(request, error); }
     const queue = this.#writeQueue;
     if (queue) {
       this.#writeQueue = undefined;

@@ -105,7 +105,9 @@ export const DEFAULT_LISTEN_HOSTNAME = "0.0.0.0";
 function endpointOf(o: Record<string, unknown>, portRequired: boolean, defaultHostname: string): Endpoint {
   if (o.path !== undefined) {
     if (typeof o.path !== "string" || o.path === "") throw new TypeError(`path must be a non-empty string, got ${describe(o.path)}`);
-    if (o.port !== undefined || o.hostname !== undefined) throw new TypeError("Give either path (Unix socket) or hostname and port (TCP), not both");
+    if (o.port !== undefined || o.hostname !== undefined) {
+      throw new TypeError("Give either path (Unix socket) or hostname and port (TCP), not both");
+    }
     return { transport: "unix", path: o.path };
   }
   if (o.hostname !== undefined && (typeof o.hostname !== "string" || o.hostname === "")) {
@@ -124,7 +126,9 @@ function endpointOf(o: Record<string, unknown>, portRequired: boolean, defaultHo
  * checkConnectOptions({ port: 70000 }); // RangeError: port must be an integer from 1 to 65535, got 70000
  * ```
  */
-export function checkConnectOptions(options: unknown): { endpoint: Endpoint; timeout: number; tls: ResolvedTlsOptions | undefined; options: ConnectOptions } {
+export function checkConnectOptions(
+  options: unknown,
+): { endpoint: Endpoint; timeout: number; tls: ResolvedTlsOptions | undefined; options: ConnectOptions } {
   const o = checkOptionsObject(options, "options");
   if (options === undefined) throw new TypeError("options must be an object with port (or path), got undefined");
   const endpoint = endpointOf(o, true, DEFAULT_CONNECT_HOSTNAME);
@@ -142,7 +146,9 @@ export function checkConnectOptions(options: unknown): { endpoint: Endpoint; tim
  * checkListenOptions({ port: -1 }); // RangeError: port must be an integer from 0 to 65535, got -1
  * ```
  */
-export function checkListenOptions(options: unknown): { endpoint: Endpoint; backlog: number | undefined; tls: ResolvedTlsOptions | undefined; options: ListenOptions } {
+export function checkListenOptions(
+  options: unknown,
+): { endpoint: Endpoint; backlog: number | undefined; tls: ResolvedTlsOptions | undefined; options: ListenOptions } {
   const o = checkOptionsObject(options, "options");
   const endpoint = endpointOf(o, false, DEFAULT_LISTEN_HOSTNAME);
   const backlog = o.backlog === undefined ? undefined : checkInteger(o.backlog, "backlog", 0, 1);

@@ -23,13 +23,7 @@ export { type TlsEngine, type TlsEvents, TlsSource, type TlsWire } from "./tls-s
 export { checkTlsOptions, DEFAULT_HANDSHAKE_TIMEOUT, type ResolvedTlsOptions } from "./tls-options.ts";
 export { resolveConnOptions, type ResolvedConnOptions } from "./options.ts";
 export { type DeadlineOptions, withDeadline } from "./deadline.ts";
-export {
-  checkConnectOptions,
-  checkListenOptions,
-  connOptionsOf,
-  type Endpoint,
-  tcpAddr,
-} from "./endpoint-options.ts";
+export { checkConnectOptions, checkListenOptions, connOptionsOf, type Endpoint, tcpAddr } from "./endpoint-options.ts";
 export { defineCapabilities } from "./capabilities.ts";
 export { claim, isClaimed, release } from "./owned.ts";
 export { type ConnectSteps, connectWith, type ListenSteps, listenWith, type TlsHooks } from "./adapter-kit.ts";

@@ -7,7 +7,8 @@ const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 const NEWLINE = new Uint8Array([NEWLINE_BYTE]);
 
-const tooLong = (maxBytes: number): LimitExceededError => new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
+const tooLong = (maxBytes: number): LimitExceededError =>
+  new LimitExceededError(maxBytes, `Cannot read: line longer than ${maxBytes} bytes`);
 
 /**
  * Takes the next line of at most `maxBytes` bytes before its `\n` or `\r\n` from `queue`,

@@ -1,5 +1,5 @@
 import { createConnResolved } from "./conn.ts";
-import { checkSignal, type ResolvedConnOptions, resolveConnOptions } from "./options.ts";
+import { checkSignal, resolveConnOptions, type ResolvedConnOptions } from "./options.ts";
 import type { ConnSource, ListenerSource } from "./source.ts";
 import type { Addr, Conn, ConnOptions, Listener, OperationOptions } from "./types.ts";
 

@@ -37,7 +37,9 @@ function checkString(value: unknown, name: string): string | undefined {
 /** PEM text: some runtimes parse it only at the first handshake, so its shape is checked here. */
 function checkPem(value: unknown, name: string): string | undefined {
   const text = checkString(value, name);
-  if (text !== undefined && !text.includes("-----BEGIN ")) throw new TypeError(`${name} must be PEM text ("-----BEGIN ..."), got ${describe(value)}`);
+  if (text !== undefined && !text.includes("-----BEGIN ")) {
+    throw new TypeError(`${name} must be PEM text ("-----BEGIN ..."), got ${describe(value)}`);
+  }
   return text;
 }
 
@@ -71,7 +73,11 @@ export function checkTlsOptions(value: unknown, name: string, side: "client" | "
     throw new TypeError(`${name} must be true or an object of TLS options, got ${describe(value)}`);
   }
   const o = value === true ? {} : checkOptionsObject(value, name);
-  const ca = o.ca === undefined ? undefined : typeof o.ca === "string" ? [checkString(o.ca, `${name}.ca`)!] : checkStrings(o.ca, `${name}.ca`);
+  const ca = o.ca === undefined
+    ? undefined
+    : typeof o.ca === "string"
+    ? [checkString(o.ca, `${name}.ca`)!]
+    : checkStrings(o.ca, `${name}.ca`);
   const alpnProtocols = o.alpnProtocols === undefined ? undefined : checkStrings(o.alpnProtocols, `${name}.alpnProtocols`);
   for (const [i, protocol] of (alpnProtocols ?? []).entries()) {
     if (new TextEncoder().encode(protocol).length > 255) throw new RangeError(`${name}.alpnProtocols[${i}] must be at most 255 bytes`);

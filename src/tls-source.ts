@@ -78,7 +78,9 @@ export interface TlsEngine {
   detach(): void;
 }
 
-type Pending = { kind: "data"; chunk: Uint8Array } | { kind: "end"; truncated: boolean } | { kind: "error"; err: unknown } | { kind: "closed" };
+type Pending = { kind: "data"; chunk: Uint8Array } | { kind: "end"; truncated: boolean } | { kind: "error"; err: unknown } | {
+  kind: "closed";
+};
 
 const UNSET = Symbol("unset");
 
@@ -160,7 +162,10 @@ export class TlsSource implements ConnSource {
       };
       this.#handshake = { resolve: () => (done(), resolve()), reject: fail };
       if (timeout > 0) {
-        timer = setTimeout(() => fail(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${timeout} ms`)), timeout);
+        timer = setTimeout(
+          () => fail(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${timeout} ms`)),
+          timeout,
+        );
       }
       if (signal) {
         if (signal.aborted) return fail(signal.reason);
@@ -219,7 +224,9 @@ export class TlsSource implements ConnSource {
     return {
       data: (chunk) => this.#engine.feed(chunk),
       end: () => {
-        if (this.#handshake) return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the peer closed the connection during the TLS handshake"));
+        if (this.#handshake) {
+          return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the peer closed the connection during the TLS handshake"));
+        }
         this.#engine.feedEnd();
       },
       error: (err) => {
@@ -231,7 +238,9 @@ export class TlsSource implements ConnSource {
       },
       closed: () => {
         this.#innerClosed = true;
-        if (this.#handshake) return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the connection closed during the TLS handshake"));
+        if (this.#handshake) {
+          return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the connection closed during the TLS handshake"));
+        }
         // After a FIN or a reset, `closed` waits for the end or error the TLS layer is still working out.
         if (this.#finished || (this.#tcpError === UNSET && !this.#tcpEnded)) this.#report({ kind: "closed" });
       },

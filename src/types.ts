@@ -1,11 +1,4 @@
-import type {
-  ConnectionResetError,
-  IdleTimeoutError,
-  SocketError,
-  TimedOutError,
-  TlsTruncatedError,
-  WriteTimeoutError,
-} from "./errors.ts";
+import type { ConnectionResetError, IdleTimeoutError, SocketError, TimedOutError, TlsTruncatedError, WriteTimeoutError } from "./errors.ts";
 
 /**
  * The runtimes hangup has an adapter for; `runtime` says which one was picked.

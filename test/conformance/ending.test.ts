@@ -2,75 +2,93 @@
 import assert from "node:assert/strict";
 import { ConnectionResetError, SocketClosedError, SocketError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, concat, rejection, SIDES, text, withPair, within } from "../support/fixtures.ts";
+import { collect, concat, rejection, SIDES, text, within, withPair } from "../support/fixtures.ts";
 import { sha256 } from "../support/peer.ts";
 
 for (const side of SIDES) {
   describe(`ending (hangup as ${side})`, () => {
-    test("EOF ends iteration after every byte, in order; read() then returns null, forever", withPair(side, async ({ conn, peer, remote }) => {
-      const [sent, received] = await Promise.all([peer.send(remote, { size: 1 << 20, then: "fin" }), collect(conn)]);
-      assert.equal(received.length, 1 << 20);
-      assert.equal(sha256(received), sent.sha256);
-      assert.equal(await conn.read(), null);
-      assert.equal(await conn.read(), null);
-      assert.deepEqual(await conn.ended, { reason: "eof" });
-    }));
+    test(
+      "EOF ends iteration after every byte, in order; read() then returns null, forever",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const [sent, received] = await Promise.all([peer.send(remote, { size: 1 << 20, then: "fin" }), collect(conn)]);
+        assert.equal(received.length, 1 << 20);
+        assert.equal(sha256(received), sent.sha256);
+        assert.equal(await conn.read(), null);
+        assert.equal(await conn.read(), null);
+        assert.deepEqual(await conn.ended, { reason: "eof" });
+      }),
+    );
 
-    test("a reset throws ConnectionResetError after the bytes that arrived, and stays thrown", withPair(side, async ({ conn, peer, remote }) => {
-      const sent = await peer.send(remote, { size: 1000, then: "rst" });
-      const chunks: Uint8Array[] = [];
-      const err = await rejection(collect(conn, chunks));
-      assert.ok(err instanceof ConnectionResetError, `expected ConnectionResetError, got ${String(err)}`);
-      assert.equal(err.code, "ECONNRESET");
-      assert.equal(err.name, "ConnectionResetError");
-      assert.match(err.message, /^Cannot read: connection reset by peer/);
-      assert.ok(err.cause !== undefined, "the runtime's error is kept as cause");
-      assert.equal(sha256(...chunks), sent.sha256, "the 1000 bytes before the reset are all yielded");
-      assert.equal(await rejection(conn.read()), err, "later reads throw the same error");
-      assert.equal(await rejection(conn.peek()), err);
-      const ended = await conn.ended;
-      assert.equal(ended.reason, "reset");
-      assert.equal(ended.error, err);
-    }));
+    test(
+      "a reset throws ConnectionResetError after the bytes that arrived, and stays thrown",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const sent = await peer.send(remote, { size: 1000, then: "rst" });
+        const chunks: Uint8Array[] = [];
+        const err = await rejection(collect(conn, chunks));
+        assert.ok(err instanceof ConnectionResetError, `expected ConnectionResetError, got ${String(err)}`);
+        assert.equal(err.code, "ECONNRESET");
+        assert.equal(err.name, "ConnectionResetError");
+        assert.match(err.message, /^Cannot read: connection reset by peer/);
+        assert.ok(err.cause !== undefined, "the runtime's error is kept as cause");
+        assert.equal(sha256(...chunks), sent.sha256, "the 1000 bytes before the reset are all yielded");
+        assert.equal(await rejection(conn.read()), err, "later reads throw the same error");
+        assert.equal(await rejection(conn.peek()), err);
+        const ended = await conn.ended;
+        assert.equal(ended.reason, "reset");
+        assert.equal(ended.error, err);
+      }),
+    );
 
-    test("ended settles at FIN without any read, and the unread bytes stay readable", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "unread bytes", then: "fin" });
-      assert.deepEqual(await within(5000, conn.ended, "ended after FIN"), { reason: "eof" });
-      assert.ok(conn.signal.aborted);
-      assert.ok(conn.signal.reason instanceof SocketError);
-      assert.equal((conn.signal.reason as SocketError).code, "ERR_EOF");
-      assert.equal(text(await collect(conn)), "unread bytes");
-    }));
+    test(
+      "ended settles at FIN without any read, and the unread bytes stay readable",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "unread bytes", then: "fin" });
+        assert.deepEqual(await within(5000, conn.ended, "ended after FIN"), { reason: "eof" });
+        assert.ok(conn.signal.aborted);
+        assert.ok(conn.signal.reason instanceof SocketError);
+        assert.equal((conn.signal.reason as SocketError).code, "ERR_EOF");
+        assert.equal(text(await collect(conn)), "unread bytes");
+      }),
+    );
 
-    test("ended settles at RST without any read; the bytes stay readable, then the reset throws", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "before reset", then: "rst" });
-      const ended = await within(5000, conn.ended, "ended after RST");
-      assert.equal(ended.reason, "reset");
-      assert.ok(ended.error instanceof ConnectionResetError);
-      assert.equal(conn.signal.reason, ended.error, "signal's reason is ended's error");
-      const chunks: Uint8Array[] = [];
-      assert.equal(await rejection(collect(conn, chunks)), ended.error);
-      assert.equal(text(concat(chunks)), "before reset");
-    }));
+    test(
+      "ended settles at RST without any read; the bytes stay readable, then the reset throws",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "before reset", then: "rst" });
+        const ended = await within(5000, conn.ended, "ended after RST");
+        assert.equal(ended.reason, "reset");
+        assert.ok(ended.error instanceof ConnectionResetError);
+        assert.equal(conn.signal.reason, ended.error, "signal's reason is ended's error");
+        const chunks: Uint8Array[] = [];
+        assert.equal(await rejection(collect(conn, chunks)), ended.error);
+        assert.equal(text(concat(chunks)), "before reset");
+      }),
+    );
 
-    test("our own close settles ended as local and aborts signal with SocketClosedError", withPair(side, async ({ conn, peer, remote }) => {
-      const pending = rejection(conn.read());
-      await conn.close();
-      const err = await pending;
-      assert.ok(err instanceof SocketClosedError, `pending read: expected SocketClosedError, got ${String(err)}`);
-      assert.deepEqual(await conn.ended, { reason: "local" });
-      assert.ok(conn.signal.reason instanceof SocketClosedError);
-      await within(5000, conn.closed, "closed after close()");
-      const seen = await peer.recv(remote);
-      assert.equal(seen.end, "eof", "the peer sees a FIN");
-      assert.ok((await rejection(conn.write("late"))) instanceof SocketClosedError);
-    }));
+    test(
+      "our own close settles ended as local and aborts signal with SocketClosedError",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const pending = rejection(conn.read());
+        await conn.close();
+        const err = await pending;
+        assert.ok(err instanceof SocketClosedError, `pending read: expected SocketClosedError, got ${String(err)}`);
+        assert.deepEqual(await conn.ended, { reason: "local" });
+        assert.ok(conn.signal.reason instanceof SocketClosedError);
+        await within(5000, conn.closed, "closed after close()");
+        const seen = await peer.recv(remote);
+        assert.equal(seen.end, "eof", "the peer sees a FIN");
+        assert.ok((await rejection(conn.write("late"))) instanceof SocketClosedError);
+      }),
+    );
 
-    test("ended settles when the peer's process dies (kernel closes its socket)", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "last words" });
-      await peer.close(remote);
-      assert.deepEqual(await within(5000, conn.ended, "ended after the peer closed"), { reason: "eof" });
-      assert.equal(text(await collect(conn)), "last words");
-    }));
+    test(
+      "ended settles when the peer's process dies (kernel closes its socket)",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "last words" });
+        await peer.close(remote);
+        assert.deepEqual(await within(5000, conn.ended, "ended after the peer closed"), { reason: "eof" });
+        assert.equal(text(await collect(conn)), "last words");
+      }),
+    );
   });
 }

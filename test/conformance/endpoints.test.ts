@@ -77,11 +77,14 @@ describe("connect", () => {
     }
   });
 
-  test("to a Unix socket path that does not exist rejects with a SocketError carrying the OS code", withTempDir(async (dir) => {
-    const err = await rejection(hangup.connect({ path: join(dir, "nobody.sock") }));
-    assert.ok(err instanceof SocketError, `got ${String(err)}`);
-    assert.equal(err.code, "ENOENT");
-  }));
+  test(
+    "to a Unix socket path that does not exist rejects with a SocketError carrying the OS code",
+    withTempDir(async (dir) => {
+      const err = await rejection(hangup.connect({ path: join(dir, "nobody.sock") }));
+      assert.ok(err instanceof SocketError, `got ${String(err)}`);
+      assert.equal(err.code, "ENOENT");
+    }),
+  );
 
   test("to a name that does not resolve rejects with a SocketError coded ENOTFOUND on every runtime", async () => {
     // `.invalid` never resolves (RFC 6761): the resolver answers at once, also offline.
@@ -120,13 +123,15 @@ describe("listen", () => {
   });
 
   test("bad options throw TypeError or RangeError naming the option", async () => {
-    for (const [options, ErrorClass, message] of [
-      [{ port: -1 }, RangeError, /port/],
-      [{ port: 1.5 }, RangeError, /port/],
-      [{ backlog: 0 }, RangeError, /backlog/],
-      [{ idleTimeout: "soon" }, TypeError, /idleTimeout/],
-      [7, TypeError, /options/],
-    ] as const) {
+    for (
+      const [options, ErrorClass, message] of [
+        [{ port: -1 }, RangeError, /port/],
+        [{ port: 1.5 }, RangeError, /port/],
+        [{ backlog: 0 }, RangeError, /backlog/],
+        [{ idleTimeout: "soon" }, TypeError, /idleTimeout/],
+        [7, TypeError, /options/],
+      ] as const
+    ) {
       const err = await rejection(hangup.listen(options as never));
       assert.ok(err instanceof ErrorClass, `${JSON.stringify(options)}: got ${String(err)}`);
       assert.match((err as Error).message, message);
@@ -174,37 +179,43 @@ describe("listen", () => {
 });
 
 describe("Unix sockets", () => {
-  test("hangup as server: bytes and checksum round trip, then EOF", withTempDir(async (dir) => {
-    const path = join(dir, "server.sock");
-    const listener = await hangup.listen({ path });
-    try {
-      assert.deepEqual(listener.addr, { transport: "unix", path });
-      await withPeer(async (peer) => {
-        const [remote, conn] = await Promise.all([peer.connect({ path }), listener.accept()]);
-        const [sent, received] = await Promise.all([peer.send(remote, { size: 256 * 1024, then: "fin" }), collect(conn!)]);
-        assert.equal(sha256(received), sent.sha256);
-        await conn!.write("ok");
-        await conn!.close();
-        assert.equal(text((await peer.recv(remote)).data), "ok");
-      });
-    } finally {
-      await listener.close();
-    }
-  }));
+  test(
+    "hangup as server: bytes and checksum round trip, then EOF",
+    withTempDir(async (dir) => {
+      const path = join(dir, "server.sock");
+      const listener = await hangup.listen({ path });
+      try {
+        assert.deepEqual(listener.addr, { transport: "unix", path });
+        await withPeer(async (peer) => {
+          const [remote, conn] = await Promise.all([peer.connect({ path }), listener.accept()]);
+          const [sent, received] = await Promise.all([peer.send(remote, { size: 256 * 1024, then: "fin" }), collect(conn!)]);
+          assert.equal(sha256(received), sent.sha256);
+          await conn!.write("ok");
+          await conn!.close();
+          assert.equal(text((await peer.recv(remote)).data), "ok");
+        });
+      } finally {
+        await listener.close();
+      }
+    }),
+  );
 
-  test("hangup as client: bytes round trip, and reset() closes", withTempDir(async (dir) => {
-    const path = join(dir, "peer.sock");
-    await withPeer(async (peer) => {
-      const { listener } = await peer.listen({ path });
-      const [conn, remote] = await Promise.all([hangup.connect({ path }), peer.accept(listener)]);
-      assert.equal(conn.remoteAddr.transport, "unix");
-      await conn.write("over unix");
-      await conn.closeWrite();
-      const seen = await peer.recv(remote);
-      assert.equal(text(seen.data), "over unix");
-      assert.equal(seen.end, "eof");
-      conn.reset();
-      await conn.closed;
-    });
-  }));
+  test(
+    "hangup as client: bytes round trip, and reset() closes",
+    withTempDir(async (dir) => {
+      const path = join(dir, "peer.sock");
+      await withPeer(async (peer) => {
+        const { listener } = await peer.listen({ path });
+        const [conn, remote] = await Promise.all([hangup.connect({ path }), peer.accept(listener)]);
+        assert.equal(conn.remoteAddr.transport, "unix");
+        await conn.write("over unix");
+        await conn.closeWrite();
+        const seen = await peer.recv(remote);
+        assert.equal(text(seen.data), "over unix");
+        assert.equal(seen.end, "eof");
+        conn.reset();
+        await conn.closed;
+      });
+    }),
+  );
 });

@@ -12,7 +12,9 @@ import { runtime } from "../support/runtime.ts";
 const script = fileURLToPath(new URL("../fixtures/emfile-connect.ts", import.meta.url));
 
 function command(): string[] {
-  if (runtime === "deno") return [(globalThis as unknown as { Deno: { execPath(): string } }).Deno.execPath(), "run", "--allow-all", script];
+  if (runtime === "deno") {
+    return [(globalThis as unknown as { Deno: { execPath(): string } }).Deno.execPath(), "run", "--allow-all", script];
+  }
   if (runtime === "bun") return [process.execPath, script];
   return [process.execPath, "--import", "tsx", script];
 }

@@ -40,49 +40,61 @@ async function allFrames(conn: Conn, into: string[]): Promise<void> {
 
 for (const side of SIDES) {
   describe(`readExactly at a frame boundary (hangup as ${side})`, () => {
-    test("a FIN between frames ends the loop (peek() is null); every frame arrived whole", withPair(side, async ({ conn, peer, remote }) => {
-      const wire = frames("one", "", "three", "x".repeat(70_000));
-      const dripping = peer.drip(remote, { data: wire.subarray(0, 9), intervalMs: 5 });
-      await dripping;
-      await peer.send(remote, { data: wire.subarray(9), then: "fin" });
-      const got: string[] = [];
-      await allFrames(conn, got);
-      assert.deepEqual(got, ["one", "", "three", "x".repeat(70_000)]);
-      assert.equal(await conn.peek(), null);
-      assert.equal((await conn.ended).reason, "eof");
-      // Without the idiom, the next header read is an error even at a clean boundary.
-      const err = await rejection(conn.readExactly(4));
-      assert.ok(err instanceof UnexpectedEofError, String(err));
-      assert.equal(err.partial.length, 0);
-    }));
+    test(
+      "a FIN between frames ends the loop (peek() is null); every frame arrived whole",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const wire = frames("one", "", "three", "x".repeat(70_000));
+        const dripping = peer.drip(remote, { data: wire.subarray(0, 9), intervalMs: 5 });
+        await dripping;
+        await peer.send(remote, { data: wire.subarray(9), then: "fin" });
+        const got: string[] = [];
+        await allFrames(conn, got);
+        assert.deepEqual(got, ["one", "", "three", "x".repeat(70_000)]);
+        assert.equal(await conn.peek(), null);
+        assert.equal((await conn.ended).reason, "eof");
+        // Without the idiom, the next header read is an error even at a clean boundary.
+        const err = await rejection(conn.readExactly(4));
+        assert.ok(err instanceof UnexpectedEofError, String(err));
+        assert.equal(err.partial.length, 0);
+      }),
+    );
 
-    test("a FIN inside a header is UnexpectedEofError with the partial header, not a clean end", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { data: new Uint8Array([...frames("one"), 0, 0]), then: "fin" });
-      const got: string[] = [];
-      const err = await rejection(allFrames(conn, got));
-      assert.deepEqual(got, ["one"]);
-      assert.ok(err instanceof UnexpectedEofError, String(err));
-      assert.deepEqual([...err.partial], [0, 0]);
-    }));
+    test(
+      "a FIN inside a header is UnexpectedEofError with the partial header, not a clean end",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { data: new Uint8Array([...frames("one"), 0, 0]), then: "fin" });
+        const got: string[] = [];
+        const err = await rejection(allFrames(conn, got));
+        assert.deepEqual(got, ["one"]);
+        assert.ok(err instanceof UnexpectedEofError, String(err));
+        assert.deepEqual([...err.partial], [0, 0]);
+      }),
+    );
 
-    test("a FIN inside a payload is UnexpectedEofError with the partial payload", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { data: frames("one", "two").subarray(0, 7 + 4 + 1), then: "fin" });
-      const got: string[] = [];
-      const err = await rejection(allFrames(conn, got));
-      assert.deepEqual(got, ["one"]);
-      assert.ok(err instanceof UnexpectedEofError, String(err));
-      assert.equal(new TextDecoder().decode(err.partial), "t");
-    }));
+    test(
+      "a FIN inside a payload is UnexpectedEofError with the partial payload",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { data: frames("one", "two").subarray(0, 7 + 4 + 1), then: "fin" });
+        const got: string[] = [];
+        const err = await rejection(allFrames(conn, got));
+        assert.deepEqual(got, ["one"]);
+        assert.ok(err instanceof UnexpectedEofError, String(err));
+        assert.equal(new TextDecoder().decode(err.partial), "t");
+      }),
+    );
 
-    test("an RST at a frame boundary is ConnectionResetError from peek(), never a clean end", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { data: frames("one") });
-      const got: string[] = [];
-      const loop = rejection(allFrames(conn, got));
-      await sleep(100);
-      await peer.rst(remote);
-      const err = await loop;
-      assert.deepEqual(got, ["one"]);
-      assert.ok(err instanceof ConnectionResetError, String(err));
-    }));
+    test(
+      "an RST at a frame boundary is ConnectionResetError from peek(), never a clean end",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { data: frames("one") });
+        const got: string[] = [];
+        const loop = rejection(allFrames(conn, got));
+        await sleep(100);
+        await peer.rst(remote);
+        const err = await loop;
+        assert.deepEqual(got, ["one"]);
+        assert.ok(err instanceof ConnectionResetError, String(err));
+      }),
+    );
   });
 }

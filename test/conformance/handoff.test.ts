@@ -34,7 +34,10 @@ interface Seen {
 }
 
 /** A sniffing hangup server in front of an HTTP server; `run` gets its port and what the HTTP server saw. */
-async function withSniffer(run: (port: number, seen: Seen[], routed: string[]) => Promise<void>, webListens = DENO_NEEDS_LISTEN): Promise<void> {
+async function withSniffer(
+  run: (port: number, seen: Seen[], routed: string[]) => Promise<void>,
+  webListens = DENO_NEEDS_LISTEN,
+): Promise<void> {
   const seen: Seen[] = [];
   const routed: string[] = [];
   const sockets = new Set<{ destroy(): void }>();
@@ -85,11 +88,15 @@ describe(`hand-off to the runtime's HTTP server (${runtime})`, () => {
   test("a real HTTP client (fetch) gets its response through the sniffer; the server saw the request once", () =>
     withSniffer(async (port, seen, routed) => {
       const body = "hello, handed-over world ".repeat(40);
-      const response = await within(10_000, fetch(`http://127.0.0.1:${port}/fetch?x=1`, {
-        method: "POST",
-        headers: { "x-id": "f1" },
-        body,
-      }), "fetch");
+      const response = await within(
+        10_000,
+        fetch(`http://127.0.0.1:${port}/fetch?x=1`, {
+          method: "POST",
+          headers: { "x-id": "f1" },
+          body,
+        }),
+        "fetch",
+      );
       assert.equal(response.status, 200);
       assert.equal(await response.text(), `POST /fetch?x=1 ${body.length} ${body}`);
       assert.deepEqual(routed, ["http"]);
@@ -97,59 +104,67 @@ describe(`hand-off to the runtime's HTTP server (${runtime})`, () => {
     }));
 
   test("two pipelined requests dripped one byte at a time: both answered, each seen once, byte for byte", () =>
-    withSniffer((port, seen, routed) => withPeer(async (peer) => {
-      // Every body byte value appears, so a lost, repeated or re-ordered byte changes what the server sees.
-      const body1 = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join("");
-      const body2 = "second";
-      const wire = request("PUT", "/one", "d1", body1, false) + request("GET", "/two", "d2", body2, true);
-      const conn = await peer.connect({ port });
-      const dripped = peer.drip(conn, { data: new Uint8Array(Buffer.from(wire, "latin1")), intervalMs: 1 });
-      const received = await peer.recv(conn, { timeoutMs: 10_000 });
-      await dripped;
-      assert.equal(received.end, "eof");
-      const reply = Buffer.from(received.data).toString("latin1");
-      const bodies = reply.split("HTTP/1.1 200 OK").slice(1).map((r) => r.slice(r.indexOf("\r\n\r\n") + 4));
-      assert.deepEqual(bodies, [`PUT /one ${body1.length} ${body1}`, `GET /two ${body2.length} ${body2}`]);
-      assert.deepEqual(routed, ["http"]);
-      assert.deepEqual(seen, [
-        { method: "PUT", url: "/one", id: "d1", body: body1 },
-        { method: "GET", url: "/two", id: "d2", body: body2 },
-      ]);
-    })));
+    withSniffer((port, seen, routed) =>
+      withPeer(async (peer) => {
+        // Every body byte value appears, so a lost, repeated or re-ordered byte changes what the server sees.
+        const body1 = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join("");
+        const body2 = "second";
+        const wire = request("PUT", "/one", "d1", body1, false) + request("GET", "/two", "d2", body2, true);
+        const conn = await peer.connect({ port });
+        const dripped = peer.drip(conn, { data: new Uint8Array(Buffer.from(wire, "latin1")), intervalMs: 1 });
+        const received = await peer.recv(conn, { timeoutMs: 10_000 });
+        await dripped;
+        assert.equal(received.end, "eof");
+        const reply = Buffer.from(received.data).toString("latin1");
+        const bodies = reply.split("HTTP/1.1 200 OK").slice(1).map((r) => r.slice(r.indexOf("\r\n\r\n") + 4));
+        assert.deepEqual(bodies, [`PUT /one ${body1.length} ${body1}`, `GET /two ${body2.length} ${body2}`]);
+        assert.deepEqual(routed, ["http"]);
+        assert.deepEqual(seen, [
+          { method: "PUT", url: "/one", id: "d1", body: body1 },
+          { method: "GET", url: "/two", id: "d2", body: body2 },
+        ]);
+      })
+    ));
 
   test("the same server still answers its own protocol, sniffed from bytes that arrive one at a time", () =>
-    withSniffer((port, seen, routed) => withPeer(async (peer) => {
-      const conn = await peer.connect({ port });
-      await peer.drip(conn, { text: "PING\n", intervalMs: 20 });
-      const received = await peer.recv(conn, { count: 5 });
-      assert.equal(text(received.data), "PONG\n");
-      assert.deepEqual(routed, ["ping"]);
-      assert.deepEqual(seen, []);
-    })));
+    withSniffer((port, seen, routed) =>
+      withPeer(async (peer) => {
+        const conn = await peer.connect({ port });
+        await peer.drip(conn, { text: "PING\n", intervalMs: 20 });
+        const received = await peer.recv(conn, { count: 5 });
+        assert.equal(text(received.data), "PONG\n");
+        assert.deepEqual(routed, ["ping"]);
+        assert.deepEqual(seen, []);
+      })
+    ));
 });
 
 describe(`hand-off to an HTTP server that is not listening itself (${runtime})`, () => {
   const closesAfterFirst = runtime === "deno";
-  test(closesAfterFirst
-    ? "Deno's node:http closes the connection after the first response (the documented reason the recipe listens)"
-    : "keep-alive: a second request, sent after the first response, is answered on the same connection", () =>
-    withSniffer((port, seen) => withPeer(async (peer) => {
-      const conn = await peer.connect({ port });
-      await peer.drip(conn, { text: request("GET", "/first", "k1", "", false), intervalMs: 1, piece: 7 });
-      const first = await peer.recv(conn, { count: 1, timeoutMs: 5000 });
-      assert.equal(first.end, "count");
-      const rest = peer.recv(conn, { timeoutMs: 3000 });
-      await sleepMs(300);
-      await peer.send(conn, { text: request("GET", "/second", "k2", "", true) }).catch(() => undefined);
-      const received = await rest;
-      const reply = text(first.data) + text(received.data);
-      if (closesAfterFirst) {
-        assert.equal(reply.split("HTTP/1.1 200 OK").length - 1, 1, reply);
-        assert.deepEqual(seen.map((s) => s.url), ["/first"]);
-      } else {
-        assert.equal(received.end, "eof");
-        assert.match(reply, /GET \/first 0 [\s\S]*GET \/second 0 $/);
-        assert.deepEqual(seen.map((s) => s.url), ["/first", "/second"]);
-      }
-    }), false));
+  test(
+    closesAfterFirst
+      ? "Deno's node:http closes the connection after the first response (the documented reason the recipe listens)"
+      : "keep-alive: a second request, sent after the first response, is answered on the same connection",
+    () =>
+      withSniffer((port, seen) =>
+        withPeer(async (peer) => {
+          const conn = await peer.connect({ port });
+          await peer.drip(conn, { text: request("GET", "/first", "k1", "", false), intervalMs: 1, piece: 7 });
+          const first = await peer.recv(conn, { count: 1, timeoutMs: 5000 });
+          assert.equal(first.end, "count");
+          const rest = peer.recv(conn, { timeoutMs: 3000 });
+          await sleepMs(300);
+          await peer.send(conn, { text: request("GET", "/second", "k2", "", true) }).catch(() => undefined);
+          const received = await rest;
+          const reply = text(first.data) + text(received.data);
+          if (closesAfterFirst) {
+            assert.equal(reply.split("HTTP/1.1 200 OK").length - 1, 1, reply);
+            assert.deepEqual(seen.map((s) => s.url), ["/first"]);
+          } else {
+            assert.equal(received.end, "eof");
+            assert.match(reply, /GET \/first 0 [\s\S]*GET \/second 0 $/);
+            assert.deepEqual(seen.map((s) => s.url), ["/first", "/second"]);
+          }
+        }), false),
+  );
 });

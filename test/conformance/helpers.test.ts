@@ -24,270 +24,338 @@ function pattern(length: number, seed: number): Uint8Array {
 
 for (const side of SIDES) {
   describe(`peek (hangup as ${side})`, () => {
-    test("shows the next bytes without consuming them; null at EOF", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "hello", then: "fin" });
-      const peeked = await conn.peek();
-      assert.equal(text(peeked), "hello");
-      assert.equal(text(await conn.peek()), "hello", "a second peek shows the same bytes");
-      assert.equal(text(await collect(conn)), "hello", "read() still returns them");
-      assert.equal(await conn.peek(), null);
-    }));
+    test(
+      "shows the next bytes without consuming them; null at EOF",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "hello", then: "fin" });
+        const peeked = await conn.peek();
+        assert.equal(text(peeked), "hello");
+        assert.equal(text(await conn.peek()), "hello", "a second peek shows the same bytes");
+        assert.equal(text(await collect(conn)), "hello", "read() still returns them");
+        assert.equal(await conn.peek(), null);
+      }),
+    );
 
-    test("waits for bytes; after a reset it shows the buffered bytes, then throws the reset", withPair(side, async ({ conn, peer, remote }) => {
-      const peeking = conn.peek();
-      await sleep(50);
-      await peer.send(remote, { text: "last words", then: "rst" });
-      assert.equal(text(await peeking), "last words");
-      assert.equal((await conn.ended).reason, "reset");
-      assert.equal(text(await conn.read()), "last words");
-      const err = await rejection(conn.peek());
-      assert.ok(err instanceof ConnectionResetError, `got ${String(err)}`);
-    }));
+    test(
+      "waits for bytes; after a reset it shows the buffered bytes, then throws the reset",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const peeking = conn.peek();
+        await sleep(50);
+        await peer.send(remote, { text: "last words", then: "rst" });
+        assert.equal(text(await peeking), "last words");
+        assert.equal((await conn.ended).reason, "reset");
+        assert.equal(text(await conn.read()), "last words");
+        const err = await rejection(conn.peek());
+        assert.ok(err instanceof ConnectionResetError, `got ${String(err)}`);
+      }),
+    );
   });
 
   describe(`readExactly (hangup as ${side})`, () => {
-    test("drip-fed length-prefixed frames come out whole, in order", withPair(side, async ({ conn, peer, remote }) => {
-      const payloads = [pattern(10, 1), pattern(0, 2), pattern(37, 3), pattern(5, 4)];
-      const wire = concat(payloads.map(frame));
-      const dripping = peer.drip(remote, { data: wire, intervalMs: 1, piece: 3 });
-      for (const expected of payloads) {
-        const header = await conn.readExactly(4);
-        const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
-        assert.equal(length, expected.length);
-        assert.deepEqual(await conn.readExactly(length), expected);
-      }
-      await dripping;
-    }));
-
-    test("a large frame spanning many chunks is exact and intact", withPair(side, async ({ conn, peer, remote }) => {
-      const payload = pattern(3 << 20, 9);
-      await Promise.all([
-        peer.send(remote, { data: frame(payload), chunk: 1000 }),
-        (async () => {
+    test(
+      "drip-fed length-prefixed frames come out whole, in order",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const payloads = [pattern(10, 1), pattern(0, 2), pattern(37, 3), pattern(5, 4)];
+        const wire = concat(payloads.map(frame));
+        const dripping = peer.drip(remote, { data: wire, intervalMs: 1, piece: 3 });
+        for (const expected of payloads) {
           const header = await conn.readExactly(4);
-          assert.equal(new DataView(header.buffer, header.byteOffset, 4).getUint32(0), payload.length);
-          assert.deepEqual(await conn.readExactly(payload.length), payload);
-        })(),
-      ]);
-    }), { timeout: 30_000 });
+          const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
+          assert.equal(length, expected.length);
+          assert.deepEqual(await conn.readExactly(length), expected);
+        }
+        await dripping;
+      }),
+    );
 
-    test("EOF mid-frame throws UnexpectedEofError with the partial bytes; then EOF", withPair(side, async ({ conn, peer, remote }) => {
-      const partial = pattern(30, 5);
-      const wire = concat([frame(pattern(100, 5)).subarray(0, 4), partial]);
-      await peer.send(remote, { data: wire, then: "fin" });
-      assert.equal((await conn.readExactly(4)).length, 4);
-      const err = await rejection(conn.readExactly(100));
-      assert.ok(err instanceof UnexpectedEofError, `got ${String(err)}`);
-      assert.equal(err.code, "ERR_UNEXPECTED_EOF");
-      assert.deepEqual(err.partial, partial);
-      assert.match(err.message, /30 of 100 bytes/);
-      assert.equal(await conn.read(), null);
-    }));
+    test(
+      "a large frame spanning many chunks is exact and intact",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const payload = pattern(3 << 20, 9);
+        await Promise.all([
+          peer.send(remote, { data: frame(payload), chunk: 1000 }),
+          (async () => {
+            const header = await conn.readExactly(4);
+            assert.equal(new DataView(header.buffer, header.byteOffset, 4).getUint32(0), payload.length);
+            assert.deepEqual(await conn.readExactly(payload.length), payload);
+          })(),
+        ]);
+      }),
+      { timeout: 30_000 },
+    );
 
-    test("a reset mid-frame throws ConnectionResetError; the partial bytes stay readable first", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "abc" });
-      const pending = rejection(conn.readExactly(10));
-      await sleep(50);
-      await peer.rst(remote);
-      const err = await pending;
-      assert.ok(err instanceof ConnectionResetError, `got ${String(err)}`);
-      assert.equal(text(await conn.read()), "abc");
-      assert.ok((await rejection(conn.read())) instanceof ConnectionResetError);
-    }));
+    test(
+      "EOF mid-frame throws UnexpectedEofError with the partial bytes; then EOF",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const partial = pattern(30, 5);
+        const wire = concat([frame(pattern(100, 5)).subarray(0, 4), partial]);
+        await peer.send(remote, { data: wire, then: "fin" });
+        assert.equal((await conn.readExactly(4)).length, 4);
+        const err = await rejection(conn.readExactly(100));
+        assert.ok(err instanceof UnexpectedEofError, `got ${String(err)}`);
+        assert.equal(err.code, "ERR_UNEXPECTED_EOF");
+        assert.deepEqual(err.partial, partial);
+        assert.match(err.message, /30 of 100 bytes/);
+        assert.equal(await conn.read(), null);
+      }),
+    );
 
-    test("n must be a non-negative safe integer; 0 resolves with no bytes", withPair(side, async ({ conn }) => {
-      for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) {
-        const err = await rejection(conn.readExactly(bad));
-        assert.ok(err instanceof RangeError, `readExactly(${bad}) should be a RangeError, got ${String(err)}`);
-        assert.match(err.message, /^n must be/);
-      }
-      assert.ok((await rejection(conn.readExactly("4" as never))) instanceof TypeError);
-      assert.equal((await conn.readExactly(0)).length, 0);
-    }));
+    test(
+      "a reset mid-frame throws ConnectionResetError; the partial bytes stay readable first",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "abc" });
+        const pending = rejection(conn.readExactly(10));
+        await sleep(50);
+        await peer.rst(remote);
+        const err = await pending;
+        assert.ok(err instanceof ConnectionResetError, `got ${String(err)}`);
+        assert.equal(text(await conn.read()), "abc");
+        assert.ok((await rejection(conn.read())) instanceof ConnectionResetError);
+      }),
+    );
 
-    test("an aborted readExactly rejects with the reason and leaves the bytes buffered", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "12345" });
-      const controller = new AbortController();
-      const pending = rejection(conn.readExactly(8, { signal: controller.signal }));
-      await sleep(50);
-      const reason = new Error("gave up");
-      controller.abort(reason);
-      assert.equal(await pending, reason);
-      await peer.send(remote, { text: "678", then: "fin" });
-      assert.equal(text(await conn.readExactly(8)), "12345678");
-    }));
+    test(
+      "n must be a non-negative safe integer; 0 resolves with no bytes",
+      withPair(side, async ({ conn }) => {
+        for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) {
+          const err = await rejection(conn.readExactly(bad));
+          assert.ok(err instanceof RangeError, `readExactly(${bad}) should be a RangeError, got ${String(err)}`);
+          assert.match(err.message, /^n must be/);
+        }
+        assert.ok((await rejection(conn.readExactly("4" as never))) instanceof TypeError);
+        assert.equal((await conn.readExactly(0)).length, 0);
+      }),
+    );
+
+    test(
+      "an aborted readExactly rejects with the reason and leaves the bytes buffered",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "12345" });
+        const controller = new AbortController();
+        const pending = rejection(conn.readExactly(8, { signal: controller.signal }));
+        await sleep(50);
+        const reason = new Error("gave up");
+        controller.abort(reason);
+        assert.equal(await pending, reason);
+        await peer.send(remote, { text: "678", then: "fin" });
+        assert.equal(text(await conn.readExactly(8)), "12345678");
+      }),
+    );
   });
 
   describe(`readUntil (hangup as ${side})`, () => {
-    test("drip-fed messages split at a multi-byte delimiter, delimiter included; null at EOF", withPair(side, async ({ conn, peer, remote }) => {
-      const messages = ["GET / HTTP/1.1\r\nHost: a\r\n\r\n", "\r\n\r\n", "POST /x HTTP/1.1\r\n\r\n"];
-      const dripping = peer.drip(remote, { text: messages.join(""), intervalMs: 1, piece: 2 });
-      for (const message of messages) assert.equal(text(await conn.readUntil("\r\n\r\n")), message);
-      await dripping;
-      await peer.fin(remote);
-      assert.equal(await conn.readUntil("\r\n\r\n"), null);
-    }));
+    test(
+      "drip-fed messages split at a multi-byte delimiter, delimiter included; null at EOF",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const messages = ["GET / HTTP/1.1\r\nHost: a\r\n\r\n", "\r\n\r\n", "POST /x HTTP/1.1\r\n\r\n"];
+        const dripping = peer.drip(remote, { text: messages.join(""), intervalMs: 1, piece: 2 });
+        for (const message of messages) assert.equal(text(await conn.readUntil("\r\n\r\n")), message);
+        await dripping;
+        await peer.fin(remote);
+        assert.equal(await conn.readUntil("\r\n\r\n"), null);
+      }),
+    );
 
-    test("EOF after some bytes throws UnexpectedEofError with them", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "one;two", then: "fin" });
-      assert.equal(text(await conn.readUntil(";")), "one;");
-      const err = await rejection(conn.readUntil(";"));
-      assert.ok(err instanceof UnexpectedEofError, `got ${String(err)}`);
-      assert.equal(text(err.partial), "two");
-      assert.equal(await conn.readUntil(";"), null);
-    }));
+    test(
+      "EOF after some bytes throws UnexpectedEofError with them",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "one;two", then: "fin" });
+        assert.equal(text(await conn.readUntil(";")), "one;");
+        const err = await rejection(conn.readUntil(";"));
+        assert.ok(err instanceof UnexpectedEofError, `got ${String(err)}`);
+        assert.equal(text(err.partial), "two");
+        assert.equal(await conn.readUntil(";"), null);
+      }),
+    );
 
-    test("no delimiter within maxBytes: LimitExceededError, and the bytes stay buffered", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "x".repeat(100) + ";rest" });
-      const err = await rejection(conn.readUntil(";", { maxBytes: 50 }));
-      assert.ok(err instanceof LimitExceededError, `got ${String(err)}`);
-      assert.equal(err.code, "ERR_LIMIT_EXCEEDED");
-      assert.equal(err.limit, 50);
-      assert.ok(text(await conn.peek()).startsWith("x".repeat(50)), "peek shows the bytes that were too many");
-      assert.equal(text(await conn.readUntil(";", { maxBytes: 200 })), "x".repeat(100) + ";");
-      assert.equal(text(await conn.readExactly(4)), "rest");
-    }));
+    test(
+      "no delimiter within maxBytes: LimitExceededError, and the bytes stay buffered",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "x".repeat(100) + ";rest" });
+        const err = await rejection(conn.readUntil(";", { maxBytes: 50 }));
+        assert.ok(err instanceof LimitExceededError, `got ${String(err)}`);
+        assert.equal(err.code, "ERR_LIMIT_EXCEEDED");
+        assert.equal(err.limit, 50);
+        assert.ok(text(await conn.peek()).startsWith("x".repeat(50)), "peek shows the bytes that were too many");
+        assert.equal(text(await conn.readUntil(";", { maxBytes: 200 })), "x".repeat(100) + ";");
+        assert.equal(text(await conn.readExactly(4)), "rest");
+      }),
+    );
 
-    test("bad delimiters and limits are refused with TypeError or RangeError", withPair(side, async ({ conn }) => {
-      assert.ok((await rejection(conn.readUntil(""))) instanceof RangeError);
-      assert.ok((await rejection(conn.readUntil(5 as never))) instanceof TypeError);
-      const small = await rejection(conn.readUntil("abc", { maxBytes: 2 }));
-      assert.ok(small instanceof RangeError);
-      assert.match(small.message, /maxBytes/);
-      assert.ok((await rejection(conn.readUntil(";", { maxBytes: 0 }))) instanceof RangeError);
-    }));
+    test(
+      "bad delimiters and limits are refused with TypeError or RangeError",
+      withPair(side, async ({ conn }) => {
+        assert.ok((await rejection(conn.readUntil(""))) instanceof RangeError);
+        assert.ok((await rejection(conn.readUntil(5 as never))) instanceof TypeError);
+        const small = await rejection(conn.readUntil("abc", { maxBytes: 2 }));
+        assert.ok(small instanceof RangeError);
+        assert.match(small.message, /maxBytes/);
+        assert.ok((await rejection(conn.readUntil(";", { maxBytes: 0 }))) instanceof RangeError);
+      }),
+    );
   });
 
   describe(`lines (hangup as ${side})`, () => {
-    test("UTF-8 lines with \\n and \\r\\n, characters split across chunks, the unterminated last line at EOF", withPair(side, async ({ conn, peer, remote }) => {
-      const sent = "héllo wörld ✓\r\nzweite Zeile 🎉\n\nlast, no newline ☃";
-      const dripping = peer.drip(remote, { text: sent, intervalMs: 1, piece: 1 });
-      const lines: string[] = [];
-      const reading = (async () => {
-        for await (const line of conn.lines()) lines.push(line);
-      })();
-      await dripping;
-      await peer.fin(remote);
-      await reading;
-      assert.deepEqual(lines, ["héllo wörld ✓", "zweite Zeile 🎉", "", "last, no newline ☃"]);
-    }));
+    test(
+      "UTF-8 lines with \\n and \\r\\n, characters split across chunks, the unterminated last line at EOF",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const sent = "héllo wörld ✓\r\nzweite Zeile 🎉\n\nlast, no newline ☃";
+        const dripping = peer.drip(remote, { text: sent, intervalMs: 1, piece: 1 });
+        const lines: string[] = [];
+        const reading = (async () => {
+          for await (const line of conn.lines()) lines.push(line);
+        })();
+        await dripping;
+        await peer.fin(remote);
+        await reading;
+        assert.deepEqual(lines, ["héllo wörld ✓", "zweite Zeile 🎉", "", "last, no newline ☃"]);
+      }),
+    );
 
-    test("an endless line throws LimitExceededError and the peer is stalled, not buffered", withPair(side, async ({ conn, peer, remote }) => {
-      const total = 64 << 20;
-      const sending = peer.send(remote, { data: new Uint8Array(total).fill(0x61) });
-      const err = await rejection((async () => {
-        for await (const line of conn.lines({ maxBytes: 65536 })) throw new Error(`unexpected line of ${line.length}`);
-      })());
-      assert.ok(err instanceof LimitExceededError, `got ${String(err)}`);
-      assert.equal(err.limit, 65536);
-      await sleep(300);
-      const sent = await peer.sentSoFar(remote);
-      assert.ok(sent < total / 4, `the peer should stall once the limit is hit, but sent ${sent} of ${total} bytes`);
-      conn.reset();
-      await sending;
-    }), { timeout: 30_000 });
+    test(
+      "an endless line throws LimitExceededError and the peer is stalled, not buffered",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const total = 64 << 20;
+        const sending = peer.send(remote, { data: new Uint8Array(total).fill(0x61) });
+        const err = await rejection((async () => {
+          for await (const line of conn.lines({ maxBytes: 65536 })) throw new Error(`unexpected line of ${line.length}`);
+        })());
+        assert.ok(err instanceof LimitExceededError, `got ${String(err)}`);
+        assert.equal(err.limit, 65536);
+        await sleep(300);
+        const sent = await peer.sentSoFar(remote);
+        assert.ok(sent < total / 4, `the peer should stall once the limit is hit, but sent ${sent} of ${total} bytes`);
+        conn.reset();
+        await sending;
+      }),
+      { timeout: 30_000 },
+    );
 
-    test("a line of exactly maxBytes passes, with \\n or \\r\\n; one byte more is refused", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: `${"a".repeat(8)}\n${"b".repeat(8)}\r\n${"c".repeat(9)}\n` });
-      const iterator = conn.lines({ maxBytes: 8 })[Symbol.asyncIterator]();
-      assert.equal((await iterator.next()).value, "a".repeat(8));
-      assert.equal((await iterator.next()).value, "b".repeat(8));
-      assert.ok((await rejection(iterator.next())) instanceof LimitExceededError);
-    }));
+    test(
+      "a line of exactly maxBytes passes, with \\n or \\r\\n; one byte more is refused",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: `${"a".repeat(8)}\n${"b".repeat(8)}\r\n${"c".repeat(9)}\n` });
+        const iterator = conn.lines({ maxBytes: 8 })[Symbol.asyncIterator]();
+        assert.equal((await iterator.next()).value, "a".repeat(8));
+        assert.equal((await iterator.next()).value, "b".repeat(8));
+        assert.ok((await rejection(iterator.next())) instanceof LimitExceededError);
+      }),
+    );
 
-    test("mixes with read(), readUntil() and for await on one connection", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "HEAD:first line\nsecond line\nBODY" });
-      assert.equal(text(await conn.readUntil(":")), "HEAD:");
-      for await (const line of conn.lines()) {
-        assert.equal(line, "first line");
-        break;
-      }
-      assert.equal(text(await conn.readUntil("\n")), "second line\n");
-      await peer.send(remote, { text: "!!", then: "fin" });
-      assert.equal(text(await collect(conn)), "BODY!!");
-    }));
+    test(
+      "mixes with read(), readUntil() and for await on one connection",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "HEAD:first line\nsecond line\nBODY" });
+        assert.equal(text(await conn.readUntil(":")), "HEAD:");
+        for await (const line of conn.lines()) {
+          assert.equal(line, "first line");
+          break;
+        }
+        assert.equal(text(await conn.readUntil("\n")), "second line\n");
+        await peer.send(remote, { text: "!!", then: "fin" });
+        assert.equal(text(await collect(conn)), "BODY!!");
+      }),
+    );
 
-    test("a reset ends the loop by throwing ConnectionResetError after the complete lines", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "a\nb\npartial", then: "rst" });
-      await conn.ended;
-      const lines: string[] = [];
-      const err = await rejection((async () => {
-        for await (const line of conn.lines()) lines.push(line);
-      })());
-      assert.deepEqual(lines, ["a", "b"]);
-      assert.ok(err instanceof ConnectionResetError, `got ${String(err)}`);
-    }));
+    test(
+      "a reset ends the loop by throwing ConnectionResetError after the complete lines",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "a\nb\npartial", then: "rst" });
+        await conn.ended;
+        const lines: string[] = [];
+        const err = await rejection((async () => {
+          for await (const line of conn.lines()) lines.push(line);
+        })());
+        assert.deepEqual(lines, ["a", "b"]);
+        assert.ok(err instanceof ConnectionResetError, `got ${String(err)}`);
+      }),
+    );
   });
 
   describe(`unwrap (hangup as ${side})`, () => {
-    test("hands over the socket with the read-ahead bytes; the new owner misses nothing", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "HELLO proto=x\n" });
-      assert.equal(text(await conn.peek()).slice(0, 5), "HELLO");
-      const { buffered, native } = conn.unwrap();
-      assert.ok(native !== null && typeof native === "object");
-      const later = pattern(200_000, 11);
-      const [rest] = await Promise.all([readNativeToEnd(native), peer.send(remote, { data: later, then: "fin" })]);
-      assert.deepEqual(concat([buffered, rest]), concat([encode("HELLO proto=x\n"), later]));
-    }));
+    test(
+      "hands over the socket with the read-ahead bytes; the new owner misses nothing",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "HELLO proto=x\n" });
+        assert.equal(text(await conn.peek()).slice(0, 5), "HELLO");
+        const { buffered, native } = conn.unwrap();
+        assert.ok(native !== null && typeof native === "object");
+        const later = pattern(200_000, 11);
+        const [rest] = await Promise.all([readNativeToEnd(native), peer.send(remote, { data: later, then: "fin" })]);
+        assert.deepEqual(concat([buffered, rest]), concat([encode("HELLO proto=x\n"), later]));
+      }),
+    );
 
-    test("the new owner may take over later: bytes that arrive in between wait for it", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "sniffed" });
-      await conn.peek();
-      const { buffered, native } = conn.unwrap();
-      const later = pattern(100_000, 12);
-      await peer.send(remote, { data: later, then: "fin" });
-      await sleep(200);
-      const rest = await readNativeToEnd(native);
-      assert.deepEqual(concat([buffered, rest]), concat([encode("sniffed"), later]));
-    }));
+    test(
+      "the new owner may take over later: bytes that arrive in between wait for it",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "sniffed" });
+        await conn.peek();
+        const { buffered, native } = conn.unwrap();
+        const later = pattern(100_000, 12);
+        await peer.send(remote, { data: later, then: "fin" });
+        await sleep(200);
+        const rest = await readNativeToEnd(native);
+        assert.deepEqual(concat([buffered, rest]), concat([encode("sniffed"), later]));
+      }),
+    );
 
-    test("after unwrap the Conn refuses every operation with SocketClosedError and is closed", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "x" });
-      await conn.peek();
-      const { native } = conn.unwrap();
-      const rest = readNativeToEnd(native);
-      assert.equal((await conn.ended).reason, "local");
-      await conn.closed;
-      for (const op of [() => conn.read(), () => conn.write("y"), () => conn.readExactly(1)]) {
-        const err = await rejection(op());
-        assert.ok(err instanceof SocketClosedError, `got ${String(err)}`);
-        assert.match(err.message, /unwrapped/);
-      }
-      assert.throws(() => conn.unwrap(), SocketClosedError);
-      await peer.fin(remote);
-      assert.equal(text(await rest), "");
-    }));
+    test(
+      "after unwrap the Conn refuses every operation with SocketClosedError and is closed",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "x" });
+        await conn.peek();
+        const { native } = conn.unwrap();
+        const rest = readNativeToEnd(native);
+        assert.equal((await conn.ended).reason, "local");
+        await conn.closed;
+        for (const op of [() => conn.read(), () => conn.write("y"), () => conn.readExactly(1)]) {
+          const err = await rejection(op());
+          assert.ok(err instanceof SocketClosedError, `got ${String(err)}`);
+          assert.match(err.message, /unwrapped/);
+        }
+        assert.throws(() => conn.unwrap(), SocketClosedError);
+        await peer.fin(remote);
+        assert.equal(text(await rest), "");
+      }),
+    );
 
     test("wrap() is exported exactly where capabilities.wrap says (Bun: none, a socket is taken over with socket.reload())", async () => {
       assert.equal(typeof hangup.wrap === "function", capabilities.wrap);
     });
 
-    test.skipIf(!capabilities.wrap, "no wrap() on this runtime")("wrap() takes an unwrapped socket over, refuses one a Conn still owns, and takes it again after unwrap()", withPair(side, async ({ conn, peer, remote }) => {
-      const wrap = hangup.wrap!;
-      const { native } = conn.unwrap();
-      const keysBefore = Reflect.ownKeys(native as object);
-      const tags = keysBefore.filter((key) => typeof key === "symbol" && /hangup/.test(key.description ?? ""));
-      assert.deepEqual(tags, [], "hangup tags no socket it owned");
-      const second = wrap(native);
-      assert.deepEqual(Reflect.ownKeys(native as object), keysBefore, "wrap() puts no property on the user's socket");
-      assert.throws(() => wrap(native), (err: unknown) => err instanceof TypeError && /already wrapped/.test(err.message));
-      await peer.send(remote, { text: "one" });
-      assert.equal(text(await second.read()), "one");
-      const handedOn = second.unwrap();
-      assert.equal(handedOn.buffered.length, 0);
-      const third = wrap(handedOn.native);
-      await peer.send(remote, { text: "two" });
-      await peer.fin(remote);
-      assert.equal(text(await collect(third)), "two");
-      assert.equal((await third.ended).reason, "eof");
-      await third.close();
-    }));
+    test.skipIf(!capabilities.wrap, "no wrap() on this runtime")(
+      "wrap() takes an unwrapped socket over, refuses one a Conn still owns, and takes it again after unwrap()",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const wrap = hangup.wrap!;
+        const { native } = conn.unwrap();
+        const keysBefore = Reflect.ownKeys(native as object);
+        const tags = keysBefore.filter((key) => typeof key === "symbol" && /hangup/.test(key.description ?? ""));
+        assert.deepEqual(tags, [], "hangup tags no socket it owned");
+        const second = wrap(native);
+        assert.deepEqual(Reflect.ownKeys(native as object), keysBefore, "wrap() puts no property on the user's socket");
+        assert.throws(() => wrap(native), (err: unknown) => err instanceof TypeError && /already wrapped/.test(err.message));
+        await peer.send(remote, { text: "one" });
+        assert.equal(text(await second.read()), "one");
+        const handedOn = second.unwrap();
+        assert.equal(handedOn.buffered.length, 0);
+        const third = wrap(handedOn.native);
+        await peer.send(remote, { text: "two" });
+        await peer.fin(remote);
+        assert.equal(text(await collect(third)), "two");
+        assert.equal((await third.ended).reason, "eof");
+        await third.close();
+      }),
+    );
 
-    test("unwrap while a read is pending throws a TypeError; the read goes on", withPair(side, async ({ conn, peer, remote }) => {
-      const pending = conn.read();
-      assert.throws(() => conn.unwrap(), TypeError);
-      await peer.send(remote, { text: "z" });
-      assert.equal(text(await pending), "z");
-    }));
+    test(
+      "unwrap while a read is pending throws a TypeError; the read goes on",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const pending = conn.read();
+        assert.throws(() => conn.unwrap(), TypeError);
+        await peer.send(remote, { text: "z" });
+        assert.equal(text(await pending), "z");
+      }),
+    );
   });
 }

@@ -70,20 +70,31 @@ describe("millisecond options above 2^31−1 ms", () => {
       }
     }), { timeout: 20_000 });
 
-  test("heartbeat interval: no beat is written early, and its timer does not spin", withPair("server", async ({ peer, remote }) => {
-    const timers = await longTimersSetDuring(500);
-    assert.ok(timers < 20, `${timers} long timers were set in 500 ms`);
-    const seen = await peer.recv(remote, { timeoutMs: 200 });
-    assert.equal(seen.length, 0, "no heartbeat was written");
-  }, { heartbeat: { interval: BEYOND_TIMERS, message: "PING\n" } }));
+  test(
+    "heartbeat interval: no beat is written early, and its timer does not spin",
+    withPair("server", async ({ peer, remote }) => {
+      const timers = await longTimersSetDuring(500);
+      assert.ok(timers < 20, `${timers} long timers were set in 500 ms`);
+      const seen = await peer.recv(remote, { timeoutMs: 200 });
+      assert.equal(seen.length, 0, "no heartbeat was written");
+    }, { heartbeat: { interval: BEYOND_TIMERS, message: "PING\n" } }),
+  );
 
-  test("writeTimeout: a stalled write is not timed out early", withPair("server", async ({ conn }) => {
-    let settled = false;
-    const writing = conn.write(new Uint8Array(64 << 20)).finally(() => (settled = true));
-    writing.catch(() => {});
-    await sleep(600);
-    assert.equal(settled, false);
-  }, { writeTimeout: BEYOND_TIMERS }, { rcvbuf: 4096 }));
+  test(
+    "writeTimeout: a stalled write is not timed out early",
+    withPair(
+      "server",
+      async ({ conn }) => {
+        let settled = false;
+        const writing = conn.write(new Uint8Array(64 << 20)).finally(() => (settled = true));
+        writing.catch(() => {});
+        await sleep(600);
+        assert.equal(settled, false);
+      },
+      { writeTimeout: BEYOND_TIMERS },
+      { rcvbuf: 4096 },
+    ),
+  );
 
   test("serve drainTimeout: running handlers are not reset early", () =>
     withPeer(async (peer) => {
@@ -135,9 +146,18 @@ describe("bad arguments", () => {
   });
 
   test("createConn() and fromStreams() name what they were given instead of a source", async () => {
-    assert.throws(() => createConn(null as never), (err: unknown) => err instanceof TypeError && /^source must be a ConnSource/.test(err.message));
-    assert.throws(() => createConn({} as never), (err: unknown) => err instanceof TypeError && /^source must be a ConnSource/.test(err.message));
-    assert.throws(() => fromStreams(null as never), (err: unknown) => err instanceof TypeError && /^streams must be an object/.test(err.message));
+    assert.throws(
+      () => createConn(null as never),
+      (err: unknown) => err instanceof TypeError && /^source must be a ConnSource/.test(err.message),
+    );
+    assert.throws(
+      () => createConn({} as never),
+      (err: unknown) => err instanceof TypeError && /^source must be a ConnSource/.test(err.message),
+    );
+    assert.throws(
+      () => fromStreams(null as never),
+      (err: unknown) => err instanceof TypeError && /^streams must be an object/.test(err.message),
+    );
   });
 
   test("wrap() names a native socket it cannot take", async () => {

@@ -1,69 +1,88 @@
 /** SPEC semantics 5, 6 and 12: loops, the single-reader rule, backpressure, aborts. */
 import assert from "node:assert/strict";
 import { describe, test } from "../support/harness.ts";
-import { collect, concat, rejection, SIDES, sleep, text, withPair, within } from "../support/fixtures.ts";
+import { collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
 import { sha256 } from "../support/peer.ts";
 
 for (const side of SIDES) {
   describe(`reading (hangup as ${side})`, () => {
-    test("breaking out of a loop keeps the connection and its buffered bytes", withPair(side, async ({ conn, peer, remote }) => {
-      await peer.send(remote, { text: "first" });
-      for await (const chunk of conn) {
-        assert.equal(text(chunk), "first");
-        break;
-      }
-      await peer.send(remote, { text: "second", then: "fin" });
-      assert.equal(text(await collect(conn)), "second");
-    }));
-
-    test("chunks already read keep their bytes while later reads come in, small and large", withPair(side, async ({ conn, peer, remote }) => {
-      // Deno's adapter reuses its read buffer for small reads: a kept chunk must be a copy.
-      const pieces = ["a".repeat(100), "b".repeat(100), "c".repeat(40_000), "d".repeat(100), "e".repeat(40_000), "f".repeat(10)];
-      const kept: Uint8Array[] = [];
-      for (const piece of pieces) {
-        await peer.send(remote, { text: piece });
-        for (let got = 0; got < piece.length;) {
-          const chunk = await conn.read();
-          assert.ok(chunk !== null, "EOF before the piece arrived");
-          kept.push(chunk);
-          got += chunk.length;
+    test(
+      "breaking out of a loop keeps the connection and its buffered bytes",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "first" });
+        for await (const chunk of conn) {
+          assert.equal(text(chunk), "first");
+          break;
         }
-      }
-      assert.equal(text(concat(kept)), pieces.join(""));
-    }));
+        await peer.send(remote, { text: "second", then: "fin" });
+        assert.equal(text(await collect(conn)), "second");
+      }),
+    );
 
-    test("a second concurrent read rejects with a TypeError that says so; the first still succeeds", withPair(side, async ({ conn, peer, remote }) => {
-      const first = conn.read();
-      const err = await rejection(conn.read());
-      assert.ok(err instanceof TypeError);
-      assert.match(err.message, /another read is already pending/);
-      await peer.send(remote, { text: "x" });
-      assert.equal(text(await first), "x");
-    }));
+    test(
+      "chunks already read keep their bytes while later reads come in, small and large",
+      withPair(side, async ({ conn, peer, remote }) => {
+        // Deno's adapter reuses its read buffer for small reads: a kept chunk must be a copy.
+        const pieces = ["a".repeat(100), "b".repeat(100), "c".repeat(40_000), "d".repeat(100), "e".repeat(40_000), "f".repeat(10)];
+        const kept: Uint8Array[] = [];
+        for (const piece of pieces) {
+          await peer.send(remote, { text: piece });
+          for (let got = 0; got < piece.length;) {
+            const chunk = await conn.read();
+            assert.ok(chunk !== null, "EOF before the piece arrived");
+            kept.push(chunk);
+            got += chunk.length;
+          }
+        }
+        assert.equal(text(concat(kept)), pieces.join(""));
+      }),
+    );
 
-    test("backpressure: a reader that stops makes the peer stall; nothing is lost", withPair(side, async ({ conn, peer, remote }) => {
-      const total = 64 << 20;
-      const sending = peer.send(remote, { size: total, then: "fin" });
-      await sleep(500);
-      const sentWhilePaused = await peer.sentSoFar(remote);
-      assert.ok(sentWhilePaused < total / 2, `the peer should stall, but sent ${sentWhilePaused} of ${total} bytes while we did not read`);
-      const received = await collect(conn);
-      const sent = await sending;
-      assert.equal(received.length, total);
-      assert.equal(sha256(received), sent.sha256);
-    }, { highWaterMark: 16384 }), { timeout: 60_000 });
+    test(
+      "a second concurrent read rejects with a TypeError that says so; the first still succeeds",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const first = conn.read();
+        const err = await rejection(conn.read());
+        assert.ok(err instanceof TypeError);
+        assert.match(err.message, /another read is already pending/);
+        await peer.send(remote, { text: "x" });
+        assert.equal(text(await first), "x");
+      }),
+    );
 
-    test("an aborted read rejects with signal.reason unchanged; the connection stays usable", withPair(side, async ({ conn, peer, remote }) => {
-      const controller = new AbortController();
-      const reason = new Error("stop waiting");
-      const pending = rejection(conn.read({ signal: controller.signal }));
-      controller.abort(reason);
-      assert.equal(await pending, reason);
-      const already = await rejection(conn.read({ signal: AbortSignal.abort(reason) }));
-      assert.equal(already, reason);
-      await peer.send(remote, { text: "still here", then: "fin" });
-      assert.equal(text(await collect(conn)), "still here");
-    }));
+    test(
+      "backpressure: a reader that stops makes the peer stall; nothing is lost",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const total = 64 << 20;
+        const sending = peer.send(remote, { size: total, then: "fin" });
+        await sleep(500);
+        const sentWhilePaused = await peer.sentSoFar(remote);
+        assert.ok(
+          sentWhilePaused < total / 2,
+          `the peer should stall, but sent ${sentWhilePaused} of ${total} bytes while we did not read`,
+        );
+        const received = await collect(conn);
+        const sent = await sending;
+        assert.equal(received.length, total);
+        assert.equal(sha256(received), sent.sha256);
+      }, { highWaterMark: 16384 }),
+      { timeout: 60_000 },
+    );
+
+    test(
+      "an aborted read rejects with signal.reason unchanged; the connection stays usable",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const controller = new AbortController();
+        const reason = new Error("stop waiting");
+        const pending = rejection(conn.read({ signal: controller.signal }));
+        controller.abort(reason);
+        assert.equal(await pending, reason);
+        const already = await rejection(conn.read({ signal: AbortSignal.abort(reason) }));
+        assert.equal(already, reason);
+        await peer.send(remote, { text: "still here", then: "fin" });
+        assert.equal(text(await collect(conn)), "still here");
+      }),
+    );
 
     test("aborting the connection's signal closes it: pending reads reject with the reason, ended is aborted", async () => {
       const controller = new AbortController();
@@ -81,13 +100,16 @@ for (const side of SIDES) {
       }, { signal: controller.signal })();
     });
 
-    test("bad read arguments throw TypeError or RangeError naming the argument", withPair(side, async ({ conn }) => {
-      const badSignal = await rejection(conn.read({ signal: "nope" as never }));
-      assert.ok(badSignal instanceof TypeError);
-      assert.match(badSignal.message, /signal/);
-      const badWrite = await rejection(conn.write(42 as never));
-      assert.ok(badWrite instanceof TypeError);
-      assert.match(badWrite.message, /data must be a Uint8Array or a string/);
-    }));
+    test(
+      "bad read arguments throw TypeError or RangeError naming the argument",
+      withPair(side, async ({ conn }) => {
+        const badSignal = await rejection(conn.read({ signal: "nope" as never }));
+        assert.ok(badSignal instanceof TypeError);
+        assert.match(badSignal.message, /signal/);
+        const badWrite = await rejection(conn.write(42 as never));
+        assert.ok(badWrite instanceof TypeError);
+        assert.match(badWrite.message, /data must be a Uint8Array or a string/);
+      }),
+    );
   });
 }

@@ -34,7 +34,10 @@ describe("Redis over TLS: examples/redis-tls.ts against redis-server --tls-port"
       assert.equal(replies.length, 1000);
       assert.deepEqual(replies.slice(0, 4), [1, "1", 2, "2"]);
       assert.equal(replies[999], "500");
-      assert.deepEqual(await redis.pipeline([["RPUSH", "l", "a", "b"], ["LRANGE", "l", 0, -1], ["NOPE"]]).then((r) => r.slice(0, 2)), [2, ["a", "b"]]);
+      assert.deepEqual(await redis.pipeline([["RPUSH", "l", "a", "b"], ["LRANGE", "l", 0, -1], ["NOPE"]]).then((r) => r.slice(0, 2)), [2, [
+        "a",
+        "b",
+      ]]);
       assert.equal(await redis.command("QUIT"), "OK");
       assert.deepEqual(await within(5000, redis.conn.ended, "the end after QUIT"), { reason: "eof" }, "redis closes with close_notify");
       await redis.conn.close();
@@ -54,7 +57,10 @@ describe("Redis over TLS: examples/redis-tls.ts against redis-server --tls-port"
       assert.ok(err instanceof SocketError, `expected a SocketError, got ${String(err)}`);
       assert.ok(DEATH.includes(err.name), `a killed server is a reset or a truncation, got ${err.name}: ${err.message}`);
       const ended = await within(10_000, redis.conn.ended, "ended");
-      assert.ok(ended.reason === "reset" || ended.reason === "truncated", `a killed server sent no close_notify, never eof; ended: ${ended.reason}`);
+      assert.ok(
+        ended.reason === "reset" || ended.reason === "truncated",
+        `a killed server sent no close_notify, never eof; ended: ${ended.reason}`,
+      );
       redis.conn.reset();
     }));
 

@@ -34,8 +34,6 @@ for (const side of SIDES) {
   });
 }
 
-
-
 /** Node 20 and 22 keep the false-EOF shortcut; Node 24+ dropped it (RUNTIME-NOTES). */
 const falseEofPossible = capabilities.falseEof;
 

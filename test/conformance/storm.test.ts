@@ -25,32 +25,42 @@ const IDLE = 500;
 const WRITE_CLASS = 12;
 
 describe(`fault storm (${runtime})`, () => {
-  test(`${COUNT} scripted connections and ${2 * WRITE_CLASS} write-class ones, ≤ ${CONCURRENCY} at once: every outcome matches the peer's truth, nothing leaks`, () =>
-    withPeer(async (peer) => {
-      const fdsBefore = openFds();
-      const timersBefore = activeTimers();
-      const result = await runStorm(peer, {
-        count: COUNT,
-        concurrency: CONCURRENCY,
-        idle: IDLE,
-        classes: { neverread: WRITE_CLASS, teardown: WRITE_CLASS },
-      });
-      assert.equal(result.count, COUNT + 2 * WRITE_CLASS);
-      assert.equal(result.byScenario.neverread, WRITE_CLASS);
-      assert.equal(result.byScenario.teardown, WRITE_CLASS);
-      assert.deepEqual(result.problems.slice(0, 12), [], `${result.problems.length} of ${COUNT} connections disagree with the truth (${JSON.stringify(result.byScenario)})`);
-      assert.deepEqual(result.handlerFailures, []);
+  test(
+    `${COUNT} scripted connections and ${
+      2 * WRITE_CLASS
+    } write-class ones, ≤ ${CONCURRENCY} at once: every outcome matches the peer's truth, nothing leaks`,
+    () =>
+      withPeer(async (peer) => {
+        const fdsBefore = openFds();
+        const timersBefore = activeTimers();
+        const result = await runStorm(peer, {
+          count: COUNT,
+          concurrency: CONCURRENCY,
+          idle: IDLE,
+          classes: { neverread: WRITE_CLASS, teardown: WRITE_CLASS },
+        });
+        assert.equal(result.count, COUNT + 2 * WRITE_CLASS);
+        assert.equal(result.byScenario.neverread, WRITE_CLASS);
+        assert.equal(result.byScenario.teardown, WRITE_CLASS);
+        assert.deepEqual(
+          result.problems.slice(0, 12),
+          [],
+          `${result.problems.length} of ${COUNT} connections disagree with the truth (${JSON.stringify(result.byScenario)})`,
+        );
+        assert.deepEqual(result.handlerFailures, []);
 
-      // Everything released: file descriptors (and, where the runtime tells, timers) back to the baseline.
-      let fds = openFds();
-      for (let i = 0; i < 40 && fds > fdsBefore + 2; i++) {
-        await sleep(50);
-        fds = openFds();
-      }
-      assert.ok(fds <= fdsBefore + 2, `open file descriptors: ${fdsBefore} before, ${fds} after`);
-      const timersAfter = activeTimers();
-      if (timersBefore !== undefined && timersAfter !== undefined) {
-        assert.ok(timersAfter <= timersBefore + 1, `active timers: ${timersBefore} before, ${timersAfter} after`);
-      }
-    }), { timeout: 120_000 });
+        // Everything released: file descriptors (and, where the runtime tells, timers) back to the baseline.
+        let fds = openFds();
+        for (let i = 0; i < 40 && fds > fdsBefore + 2; i++) {
+          await sleep(50);
+          fds = openFds();
+        }
+        assert.ok(fds <= fdsBefore + 2, `open file descriptors: ${fdsBefore} before, ${fds} after`);
+        const timersAfter = activeTimers();
+        if (timersBefore !== undefined && timersAfter !== undefined) {
+          assert.ok(timersAfter <= timersBefore + 1, `active timers: ${timersBefore} before, ${timersAfter} after`);
+        }
+      }),
+    { timeout: 120_000 },
+  );
 });

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import {
   BrokenPipeError,
-  ConnectionResetError,
   type Conn,
+  ConnectionResetError,
   SocketClosedError,
   TlsHandshakeError,
   TlsTruncatedError,
@@ -12,7 +12,7 @@ import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
 import { sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
-import { CERTS, hasTls, openTlsPair, type TlsPair, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor } from "../support/tls.ts";
+import { CERTS, hasTls, openTlsPair, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
 import type { Side } from "../support/fixtures.ts";
 import type { TlsOptions } from "../../src/index.ts";
 
@@ -68,109 +68,142 @@ if (!hasTls) {
 } else {
   for (const side of SIDES) {
     describe(`tls endings (hangup as ${side})`, () => {
-      test("close_notify then FIN: every byte, then eof; conn.tls says TLS 1.3", withTlsPair(side, async ({ conn, peer, remote }) => {
-        assert.equal(conn.tls?.protocol, "TLSv1.3");
-        const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 300_000, then: "close_notify" }), drain(conn)]);
-        assert.equal(outcome, "eof");
-        assert.equal(bytes.length, 300_000);
-        assert.equal(sha256(bytes), sent.sha256);
-        assert.deepEqual(await conn.ended, { reason: "eof" });
-        assert.equal(await conn.read(), null);
-      }));
+      test(
+        "close_notify then FIN: every byte, then eof; conn.tls says TLS 1.3",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          assert.equal(conn.tls?.protocol, "TLSv1.3");
+          const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 300_000, then: "close_notify" }), drain(conn)]);
+          assert.equal(outcome, "eof");
+          assert.equal(bytes.length, 300_000);
+          assert.equal(sha256(bytes), sent.sha256);
+          assert.deepEqual(await conn.ended, { reason: "eof" });
+          assert.equal(await conn.read(), null);
+        }),
+      );
 
-      test("FIN without close_notify: every byte, then TlsTruncatedError; ended says truncated", withTlsPair(side, async ({ conn, peer, remote }) => {
-        const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 300_000, then: "fin" }), drain(conn)]);
-        assert.equal(sha256(bytes), sent.sha256, "every byte before the truncation is yielded");
-        assert.ok(outcome instanceof TlsTruncatedError, `expected TlsTruncatedError, got ${String(outcome)}`);
-        assert.equal(outcome.code, "ERR_TLS_TRUNCATED");
-        assert.equal(outcome.name, "TlsTruncatedError");
-        const ended = await conn.ended;
-        assert.equal(ended.reason, "truncated");
-        assert.equal(ended.error, outcome);
-        assert.equal(await rejection(conn.read()), outcome, "later reads throw the same error");
-      }));
+      test(
+        "FIN without close_notify: every byte, then TlsTruncatedError; ended says truncated",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 300_000, then: "fin" }), drain(conn)]);
+          assert.equal(sha256(bytes), sent.sha256, "every byte before the truncation is yielded");
+          assert.ok(outcome instanceof TlsTruncatedError, `expected TlsTruncatedError, got ${String(outcome)}`);
+          assert.equal(outcome.code, "ERR_TLS_TRUNCATED");
+          assert.equal(outcome.name, "TlsTruncatedError");
+          const ended = await conn.ended;
+          assert.equal(ended.reason, "truncated");
+          assert.equal(ended.error, outcome);
+          assert.equal(await rejection(conn.read()), outcome, "later reads throw the same error");
+        }),
+      );
 
-      test("allowTruncation: the same FIN ends the loop cleanly and ended still says truncated", withTlsPair(side, async ({ conn, peer, remote }) => {
-        const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 100_000, then: "fin" }), drain(conn)]);
-        assert.equal(outcome, "eof");
-        assert.equal(sha256(bytes), sent.sha256);
-        assert.deepEqual(await conn.ended, { reason: "truncated" });
-      }, { tls: { allowTruncation: true } }));
+      test(
+        "allowTruncation: the same FIN ends the loop cleanly and ended still says truncated",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 100_000, then: "fin" }), drain(conn)]);
+          assert.equal(outcome, "eof");
+          assert.equal(sha256(bytes), sent.sha256);
+          assert.deepEqual(await conn.ended, { reason: "truncated" });
+        }, { tls: { allowTruncation: true } }),
+      );
 
-      test("RST: the bytes before it, then ConnectionResetError, never eof or truncated", withTlsPair(side, async ({ conn, peer, remote }) => {
-        const data = new Uint8Array(1000).map((_, i) => i % 251);
-        await peer.send(remote, { data, then: "rst" });
-        const { bytes, outcome } = await drain(conn);
-        assert.ok(outcome instanceof ConnectionResetError, `expected ConnectionResetError, got ${String(outcome)}`);
-        assert.equal(sha256(bytes), sha256(data), "the 1000 bytes before the reset are all yielded");
-        const ended = await conn.ended;
-        assert.equal(ended.reason, "reset");
-        assert.equal(ended.error, outcome);
-      }));
+      test(
+        "RST: the bytes before it, then ConnectionResetError, never eof or truncated",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          const data = new Uint8Array(1000).map((_, i) => i % 251);
+          await peer.send(remote, { data, then: "rst" });
+          const { bytes, outcome } = await drain(conn);
+          assert.ok(outcome instanceof ConnectionResetError, `expected ConnectionResetError, got ${String(outcome)}`);
+          assert.equal(sha256(bytes), sha256(data), "the 1000 bytes before the reset are all yielded");
+          const ended = await conn.ended;
+          assert.equal(ended.reason, "reset");
+          assert.equal(ended.error, outcome);
+        }),
+      );
 
-      test("close_notify without FIN: eof at the close_notify; we can still write (not on Bun), then close", withTlsPair(side, async ({ conn, peer, remote }) => {
-        await peer.send(remote, { text: "bye" });
-        await peer.closeNotify(remote, { fin: false });
-        assert.equal(text(await within(5000, collect(conn), "eof at the close_notify")), "bye");
-        assert.deepEqual(await conn.ended, { reason: "eof" });
-        const reply = peer.recv(remote, { timeoutMs: 5000 });
-        if (runtime === "bun") {
-          // Fallback (README): Bun's TLS layer answers the close_notify itself and closes our write side.
-          const err = await rejection(conn.write("still here"));
-          assert.ok(err instanceof BrokenPipeError, `expected BrokenPipeError, got ${String(err)}`);
-          await within(5000, conn.close(), "close after the write side closed");
+      test(
+        "close_notify without FIN: eof at the close_notify; we can still write (not on Bun), then close",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          await peer.send(remote, { text: "bye" });
+          await peer.closeNotify(remote, { fin: false });
+          assert.equal(text(await within(5000, collect(conn), "eof at the close_notify")), "bye");
+          assert.deepEqual(await conn.ended, { reason: "eof" });
+          const reply = peer.recv(remote, { timeoutMs: 5000 });
+          if (runtime === "bun") {
+            // Fallback (README): Bun's TLS layer answers the close_notify itself and closes our write side.
+            const err = await rejection(conn.write("still here"));
+            assert.ok(err instanceof BrokenPipeError, `expected BrokenPipeError, got ${String(err)}`);
+            await within(5000, conn.close(), "close after the write side closed");
+            const seen = await reply;
+            assert.equal(seen.length, 0);
+            assert.equal(seen.end, "eof", "the peer saw our close_notify");
+            return;
+          }
+          await conn.write("still here");
+          await conn.close();
           const seen = await reply;
-          assert.equal(seen.length, 0);
-          assert.equal(seen.end, "eof", "the peer saw our close_notify");
-          return;
-        }
-        await conn.write("still here");
-        await conn.close();
-        const seen = await reply;
-        assert.equal(text(seen.data), "still here");
-        assert.equal(seen.end, "eof", "our close sent close_notify (the peer saw a clean TLS end, not a truncation)");
-      }));
+          assert.equal(text(seen.data), "still here");
+          assert.equal(seen.end, "eof", "our close sent close_notify (the peer saw a clean TLS end, not a truncation)");
+        }),
+      );
 
-      test("close() sends close_notify then FIN after pending writes; the peer reads every byte", withTlsPair(side, async ({ conn, peer, remote }) => {
-        const payload = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 256);
-        const seen = peer.recv(remote, { timeoutMs: 10_000 });
-        void conn.write(payload);
-        await conn.close();
-        const got = await seen;
-        assert.equal(got.length, payload.length);
-        assert.equal(got.sha256, sha256(payload));
-        assert.equal(got.end, "eof", "close_notify came before the FIN");
-        assert.deepEqual(await conn.ended, { reason: "local" });
-      }));
+      test(
+        "close() sends close_notify then FIN after pending writes; the peer reads every byte",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          const payload = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 256);
+          const seen = peer.recv(remote, { timeoutMs: 10_000 });
+          void conn.write(payload);
+          await conn.close();
+          const got = await seen;
+          assert.equal(got.length, payload.length);
+          assert.equal(got.sha256, sha256(payload));
+          assert.equal(got.end, "eof", "close_notify came before the FIN");
+          assert.deepEqual(await conn.ended, { reason: "local" });
+        }),
+      );
 
-      test("closeWrite() sends close_notify; reading goes on until the peer's close_notify", withTlsPair(side, async ({ conn, peer, remote }) => {
-        await conn.write("question");
-        await conn.closeWrite();
-        const got = await peer.recv(remote, { timeoutMs: 5000 });
-        assert.equal(text(got.data), "question");
-        assert.equal(got.end, "eof");
-        await peer.send(remote, { text: "answer", then: "close_notify" });
-        assert.equal(text(await collect(conn)), "answer");
-        assert.deepEqual(await conn.ended, { reason: "eof" });
-      }));
+      test(
+        "closeWrite() sends close_notify; reading goes on until the peer's close_notify",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          await conn.write("question");
+          await conn.closeWrite();
+          const got = await peer.recv(remote, { timeoutMs: 5000 });
+          assert.equal(text(got.data), "question");
+          assert.equal(got.end, "eof");
+          await peer.send(remote, { text: "answer", then: "close_notify" });
+          assert.equal(text(await collect(conn)), "answer");
+          assert.deepEqual(await conn.ended, { reason: "eof" });
+        }),
+      );
 
-      test("silence: idleTimeout ends it as for plaintext", withTlsPair(side, async ({ conn }) => {
-        const { outcome } = await within(5000, drain(conn), "idle timeout");
-        assert.equal((outcome as { code?: string }).code, "ERR_IDLE_TIMEOUT");
-        assert.equal((await conn.ended).reason, "idle");
-      }, { conn: { idleTimeout: 300 } }));
+      test(
+        "silence: idleTimeout ends it as for plaintext",
+        withTlsPair(side, async ({ conn }) => {
+          const { outcome } = await within(5000, drain(conn), "idle timeout");
+          assert.equal((outcome as { code?: string }).code, "ERR_IDLE_TIMEOUT");
+          assert.equal((await conn.ended).reason, "idle");
+        }, { conn: { idleTimeout: 300 } }),
+      );
 
-      test("ALPN and server name are negotiated and reported in conn.tls", withTlsPair(side, async ({ conn, peerTls }) => {
-        assert.equal(peerTls.alpn, "x-hangup");
-        assert.deepEqual(conn.tls, { protocol: "TLSv1.3", alpnProtocol: "x-hangup", serverName: "localhost" });
-      }, side === "client"
-        ? { tls: { alpnProtocols: ["x-hangup", "x-other"], serverName: "localhost" }, peer: { alpn: ["x-hangup"] } }
-        : { tls: { alpnProtocols: ["x-hangup"] }, peer: { alpn: ["x-other", "x-hangup"], serverHostname: "localhost" } }));
+      test(
+        "ALPN and server name are negotiated and reported in conn.tls",
+        withTlsPair(
+          side,
+          async ({ conn, peerTls }) => {
+            assert.equal(peerTls.alpn, "x-hangup");
+            assert.deepEqual(conn.tls, { protocol: "TLSv1.3", alpnProtocol: "x-hangup", serverName: "localhost" });
+          },
+          side === "client"
+            ? { tls: { alpnProtocols: ["x-hangup", "x-other"], serverName: "localhost" }, peer: { alpn: ["x-hangup"] } }
+            : { tls: { alpnProtocols: ["x-hangup"] }, peer: { alpn: ["x-other", "x-hangup"], serverHostname: "localhost" } },
+        ),
+      );
     });
   }
 
   describe("tls handshakes", () => {
-    const badCases: Array<{ name: string; cert: "expired" | "selfsigned" | "wrongname" | "server"; code: keyof (typeof CERT_CODES)["node"]; tls: TlsOptions }> = [
+    const badCases: Array<
+      { name: string; cert: "expired" | "selfsigned" | "wrongname" | "server"; code: keyof (typeof CERT_CODES)["node"]; tls: TlsOptions }
+    > = [
       { name: "an expired certificate", cert: "expired", code: "expired", tls: { ca: CERTS.ca } },
       { name: "a self-signed certificate", cert: "selfsigned", code: "selfsigned", tls: { ca: CERTS.ca } },
       { name: "a certificate for another name", cert: "wrongname", code: "wrongname", tls: { ca: CERTS.ca } },
@@ -219,7 +252,11 @@ if (!hasTls) {
 
     test("a listener drops a stalled handshake after handshakeTimeout and a failed one at once, and keeps accepting", () =>
       withPeer(async (peer) => {
-        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: tlsOptionsFor("server", { handshakeTimeout: 1500 }) });
+        const listener = await tlsAdapter.listen({
+          hostname: "127.0.0.1",
+          port: 0,
+          tls: tlsOptionsFor("server", { handshakeTimeout: 1500 }),
+        });
         try {
           const port = listener.addr.port;
           const stalled = await peer.connect({ port }); // TCP only: never sends a ClientHello
@@ -228,7 +265,10 @@ if (!hasTls) {
           assert.ok(failed.handshakeError, "the peer refused our certificate for wrong.example");
           const good = await peer.connect({ port });
           const started = Date.now();
-          const [, conn] = await Promise.all([peer.tls(good, { side: "client" }), within(1000, listener.accept(), "accept of the good client")]);
+          const [, conn] = await Promise.all([
+            peer.tls(good, { side: "client" }),
+            within(1000, listener.accept(), "accept of the good client"),
+          ]);
           assert.ok(Date.now() - started < 1000, "the stalled handshake did not block the good one");
           await peer.send(good, { text: "hello", then: "close_notify" });
           assert.equal(text(await collect(conn!)), "hello");
@@ -243,7 +283,11 @@ if (!hasTls) {
 
     test("maxHandshakes: a connection beyond the handshakes in flight is dropped at once; a freed slot takes the next", () =>
       withPeer(async (peer) => {
-        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 2 }) });
+        const listener = await tlsAdapter.listen({
+          hostname: "127.0.0.1",
+          port: 0,
+          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 2 }),
+        });
         try {
           const port = listener.addr.port;
           // Two clients that never send a ClientHello hold both slots (for up to handshakeTimeout).
@@ -278,15 +322,36 @@ if (!hasTls) {
       }));
 
     test("bad TLS options throw TypeError/RangeError naming the option", async () => {
-      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { handshakeTimeout: -1 } }), { name: "RangeError", message: /tls\.handshakeTimeout/ });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { handshakeTimeout: -1 } }), {
+        name: "RangeError",
+        message: /tls\.handshakeTimeout/,
+      });
       await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: 5 as never } }), { name: "TypeError", message: /tls\.ca/ });
-      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { alpnProtocols: ["ok", ""] } }), { name: "TypeError", message: /tls\.alpnProtocols\[1\]/ });
-      await assert.rejects(tlsAdapter.connect({ port: 1, tls: "yes" as never }), { name: "TypeError", message: /^tls must be true or an object/ });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { alpnProtocols: ["ok", ""] } }), {
+        name: "TypeError",
+        message: /tls\.alpnProtocols\[1\]/,
+      });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: "yes" as never }), {
+        name: "TypeError",
+        message: /^tls must be true or an object/,
+      });
       await assert.rejects(tlsAdapter.listen({ port: 0, tls: {} }), { name: "TypeError", message: /tls\.cert and tls\.key are required/ });
-      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert } }), { name: "TypeError", message: /tls\.cert and tls\.key go together/ });
-      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: "not pem", key: CERTS.key } }), { name: "TypeError", message: /^tls\.cert must be PEM text/ });
-      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: [CERTS.ca, "x"] } }), { name: "TypeError", message: /^tls\.ca\[1\] must be PEM text/ });
-      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert, key: CERTS.key, maxHandshakes: 0 } }), { name: "RangeError", message: /^tls\.maxHandshakes/ });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert } }), {
+        name: "TypeError",
+        message: /tls\.cert and tls\.key go together/,
+      });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: "not pem", key: CERTS.key } }), {
+        name: "TypeError",
+        message: /^tls\.cert must be PEM text/,
+      });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: [CERTS.ca, "x"] } }), {
+        name: "TypeError",
+        message: /^tls\.ca\[1\] must be PEM text/,
+      });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert, key: CERTS.key, maxHandshakes: 0 } }), {
+        name: "RangeError",
+        message: /^tls\.maxHandshakes/,
+      });
     });
   });
 

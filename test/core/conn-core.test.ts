@@ -1,7 +1,6 @@
 /** The core's policies over a scripted source: buffering bounds, flow control, the read helpers' edges. */
 import assert from "node:assert/strict";
-import { BrokenPipeError,
-  ConnectionResetError, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
+import { BrokenPipeError, ConnectionResetError, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
 import { ChunkQueue } from "../../src/chunk-queue.ts";
 import { describe, test } from "../support/harness.ts";
 import { scripted } from "../support/scripted-source.ts";

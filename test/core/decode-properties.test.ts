@@ -55,70 +55,82 @@ function concat(parts: Uint8Array[]): Uint8Array {
 describe("decode() over random chunkings (fast-check)", () => {
   test("yields exactly the complete frames before the end, then eof / UnexpectedEofError / the reset", async () => {
     await fc.assert(
-      fc.asyncProperty(payloads, cuts, fc.nat(), fc.constantFrom("eof", "reset"), fc.integer({ min: 1, max: 64 }), async (frames, sizes, cutAt, ending, hwm) => {
-        const whole = concat(frames.map((p) => concat([Uint8Array.of(p.length), p])));
-        const sent = whole.subarray(0, whole.length === 0 ? 0 : cutAt % (whole.length + 1));
-        const { source, sink } = scripted();
-        const conn = createConn(source, { highWaterMark: hwm });
-        const feeding = (async () => {
-          for (const chunk of chunksOf(sent, sizes)) {
-            sink().data(chunk);
-            await null;
-            await null;
+      fc.asyncProperty(
+        payloads,
+        cuts,
+        fc.nat(),
+        fc.constantFrom("eof", "reset"),
+        fc.integer({ min: 1, max: 64 }),
+        async (frames, sizes, cutAt, ending, hwm) => {
+          const whole = concat(frames.map((p) => concat([Uint8Array.of(p.length), p])));
+          const sent = whole.subarray(0, whole.length === 0 ? 0 : cutAt % (whole.length + 1));
+          const { source, sink } = scripted();
+          const conn = createConn(source, { highWaterMark: hwm });
+          const feeding = (async () => {
+            for (const chunk of chunksOf(sent, sizes)) {
+              sink().data(chunk);
+              await null;
+              await null;
+            }
+            if (ending === "eof") sink().end();
+            else sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+          })();
+          const got: number[][] = [];
+          let thrown: unknown;
+          try {
+            for await (const message of conn.decode(frame, { maxBytes: 300 })) got.push(message);
+          } catch (err) {
+            thrown = err;
           }
-          if (ending === "eof") sink().end();
-          else sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
-        })();
-        const got: number[][] = [];
-        let thrown: unknown;
-        try {
-          for await (const message of conn.decode(frame, { maxBytes: 300 })) got.push(message);
-        } catch (err) {
-          thrown = err;
-        }
-        await feeding;
-        // The frames wholly inside `sent`, and the bytes of an incomplete one after them.
-        const expected: number[][] = [];
-        let at = 0;
-        for (const p of frames) {
-          if (at + 1 + p.length > sent.length) break;
-          expected.push(Array.from(p));
-          at += 1 + p.length;
-        }
-        assert.deepEqual(got, expected);
-        if (ending === "reset") assert.ok(thrown instanceof ConnectionResetError, `got ${String(thrown)}`);
-        else if (at === sent.length) assert.equal(thrown, undefined);
-        else {
-          assert.ok(thrown instanceof UnexpectedEofError, `got ${String(thrown)}`);
-          assert.deepEqual(Array.from(thrown.partial), Array.from(sent.subarray(at)));
-        }
-        conn.reset();
-      }),
+          await feeding;
+          // The frames wholly inside `sent`, and the bytes of an incomplete one after them.
+          const expected: number[][] = [];
+          let at = 0;
+          for (const p of frames) {
+            if (at + 1 + p.length > sent.length) break;
+            expected.push(Array.from(p));
+            at += 1 + p.length;
+          }
+          assert.deepEqual(got, expected);
+          if (ending === "reset") assert.ok(thrown instanceof ConnectionResetError, `got ${String(thrown)}`);
+          else if (at === sent.length) assert.equal(thrown, undefined);
+          else {
+            assert.ok(thrown instanceof UnexpectedEofError, `got ${String(thrown)}`);
+            assert.deepEqual(Array.from(thrown.partial), Array.from(sent.subarray(at)));
+          }
+          conn.reset();
+        },
+      ),
       { numRuns: RUNS },
     );
   }, { timeout: TIMEOUT });
 
   test("a decoder that cannot say how much it needs still sees each message whole; breaking out keeps the rest buffered", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.stringMatching(/^[a-z]{0,20}$/), { maxLength: 10 }), cuts, fc.nat({ max: 10 }), async (lines, sizes, keep) => {
-        const whole = new TextEncoder().encode(lines.map((l) => l + "\n").join(""));
-        const { source, sink } = scripted();
-        const conn = createConn(source);
-        for (const chunk of chunksOf(whole, sizes)) sink().data(chunk);
-        sink().end();
-        const got: string[] = [];
-        if (keep > 0) {
-          for await (const message of conn.decode(line)) {
-            got.push(message);
-            if (got.length === keep) break;
+      fc.asyncProperty(
+        fc.array(fc.stringMatching(/^[a-z]{0,20}$/), { maxLength: 10 }),
+        cuts,
+        fc.nat({ max: 10 }),
+        async (lines, sizes, keep) => {
+          const whole = new TextEncoder().encode(lines.map((l) => l + "\n").join(""));
+          const { source, sink } = scripted();
+          const conn = createConn(source);
+          for (const chunk of chunksOf(whole, sizes)) sink().data(chunk);
+          sink().end();
+          const got: string[] = [];
+          if (keep > 0) {
+            for await (const message of conn.decode(line)) {
+              got.push(message);
+              if (got.length === keep) break;
+            }
           }
-        }
-        assert.deepEqual(got, lines.slice(0, keep));
-        const rest = lines.slice(keep).map((l) => l + "\n").join("");
-        let left = "";
-        for await (const chunk of conn) left += new TextDecoder().decode(chunk);
-        assert.equal(left, rest);
-      }),
+          assert.deepEqual(got, lines.slice(0, keep));
+          const rest = lines.slice(keep).map((l) => l + "\n").join("");
+          let left = "";
+          for await (const chunk of conn) left += new TextDecoder().decode(chunk);
+          assert.equal(left, rest);
+        },
+      ),
       { numRuns: RUNS },
     );
   }, { timeout: TIMEOUT });
@@ -179,7 +191,10 @@ describe("coalesced writes over a scripted source", () => {
         await Promise.all(parts.map((p) => conn.write(p)));
         assert.deepEqual(Array.from(concat(state.written)), Array.from(concat(parts)));
         const total = parts.reduce((n, p) => n + p.length, 0);
-        assert.ok(state.written.length <= Math.ceil(total / 65536) + 1, `${parts.length} writes became ${state.written.length} source writes`);
+        assert.ok(
+          state.written.length <= Math.ceil(total / 65536) + 1,
+          `${parts.length} writes became ${state.written.length} source writes`,
+        );
         conn.reset();
       }),
       { numRuns: 500 },

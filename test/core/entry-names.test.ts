@@ -98,9 +98,18 @@ const ADAPTER_CONTRACT = [
 ];
 
 const ENTRIES: Record<string, { file: string; names: string[] }> = {
-  node: { file: "adapters/node.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
-  deno: { file: "adapters/deno.ts", names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
-  bun: { file: "adapters/bun.ts", names: [...USER_API, "connect", "listen", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
+  node: {
+    file: "adapters/node.ts",
+    names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"],
+  },
+  deno: {
+    file: "adapters/deno.ts",
+    names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions"],
+  },
+  bun: {
+    file: "adapters/bun.ts",
+    names: [...USER_API, "connect", "listen", "startTls", "runtime", "capabilities", "type StartTlsOptions"],
+  },
   workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
   core: { file: "src/index.ts", names: [...USER_API, ...ADAPTER_CONTRACT] },
 };
@@ -123,10 +132,12 @@ function exportedNames(): Record<string, string[]> {
   const result: Record<string, string[]> = {};
   for (const [entry, { file }] of Object.entries(ENTRIES)) {
     const module = checker.getSymbolAtLocation(program.getSourceFile(join(root, file))!)!;
-    result[entry] = sorted(checker.getExportsOfModule(module).map((symbol) => {
-      const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-      return (target.flags & ts.SymbolFlags.Value ? "" : "type ") + symbol.name;
-    }));
+    result[entry] = sorted(
+      checker.getExportsOfModule(module).map((symbol) => {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        return (target.flags & ts.SymbolFlags.Value ? "" : "type ") + symbol.name;
+      }),
+    );
   }
   return result;
 }
@@ -139,7 +150,11 @@ describe("entry points", () => {
 
   test(`the modules ${runtime} loads export exactly the pinned values`, async () => {
     const values = (entry: string): string[] => sorted(ENTRIES[entry]!.names.filter((n) => !n.startsWith("type ")));
-    const own: Record<typeof runtime, string> = { node: "../../adapters/node.ts", deno: "../../adapters/deno.ts", bun: "../../adapters/bun.ts" };
+    const own: Record<typeof runtime, string> = {
+      node: "../../adapters/node.ts",
+      deno: "../../adapters/deno.ts",
+      bun: "../../adapters/bun.ts",
+    };
     const adapter = (await import(own[runtime])) as Record<string, unknown>;
     assert.deepEqual(sorted(Object.keys(adapter)), values(runtime));
     assert.ok(["node", "deno", "bun", "workerd"].includes(adapter.runtime as string));

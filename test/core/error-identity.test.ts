@@ -51,7 +51,15 @@ const expected = (value: ClassName, Class: ClassName): boolean => value === Clas
 
 function bundle(dir: string, entry: string, format: "esm" | "cjs"): string {
   const outfile = join(dir, `${format}-copy.${format === "esm" ? "mjs" : "cjs"}`);
-  execFileSync(esbuild, [join(root, entry), "--bundle", "--minify", `--format=${format}`, "--platform=neutral", "--target=es2022", `--outfile=${outfile}`], {
+  execFileSync(esbuild, [
+    join(root, entry),
+    "--bundle",
+    "--minify",
+    `--format=${format}`,
+    "--platform=neutral",
+    "--target=es2022",
+    `--outfile=${outfile}`,
+  ], {
     stdio: ["ignore", "ignore", "pipe"],
     timeout: 60_000,
   });
@@ -78,7 +86,9 @@ describe("error identity", () => {
             for (const className of CLASS_NAMES) {
               answers++;
               const got = value instanceof classes[className];
-              if (got !== expected(valueName, className)) wrong.push(`${valueCopy} ${valueName} instanceof ${classCopy} ${className}: ${got}`);
+              if (got !== expected(valueName, className)) {
+                wrong.push(`${valueCopy} ${valueName} instanceof ${classCopy} ${className}: ${got}`);
+              }
             }
           }
         }

@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import {
   BrokenPipeError,
   ConnectionRefusedError,
-  TlsHandshakeError,
-  TlsTruncatedError,
-  WriteTimeoutError,
   ConnectionResetError,
   SocketClosedError,
   SocketError,
   TimedOutError,
+  TlsHandshakeError,
+  TlsTruncatedError,
   toSocketError,
+  WriteTimeoutError,
 } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 
@@ -34,7 +34,11 @@ describe("toSocketError", () => {
       [new DenoLike("ConnectionRefused", "refused"), ConnectionRefusedError, "ECONNREFUSED"],
       [new DenoLike("BadResource", "Bad resource ID"), SocketClosedError, "ERR_SOCKET_CLOSED"],
       [withCode("operation canceled", { name: "Interrupted", code: "EINTR" }), SocketClosedError, "ERR_SOCKET_CLOSED"],
-      [withCode("Cannot call write after a stream was destroyed", { code: "ERR_STREAM_DESTROYED" }), SocketClosedError, "ERR_SOCKET_CLOSED"],
+      [
+        withCode("Cannot call write after a stream was destroyed", { code: "ERR_STREAM_DESTROYED" }),
+        SocketClosedError,
+        "ERR_SOCKET_CLOSED",
+      ],
     ];
     for (const [input, ErrorClass, code] of cases) {
       const err = toSocketError(input, "read");

@@ -76,7 +76,10 @@ type Command =
 
 const abort = fc.constantFrom<Abort>("none", "none", "before", "later");
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 8, arbitrary: fc.array(fc.constantFrom(...ALPHABET), { minLength: 1, maxLength: 8 }).map((bytes) => ({ t: "data" as const, bytes })) },
+  {
+    weight: 8,
+    arbitrary: fc.array(fc.constantFrom(...ALPHABET), { minLength: 1, maxLength: 8 }).map((bytes) => ({ t: "data" as const, bytes })),
+  },
   { weight: 1, arbitrary: fc.constant({ t: "end" as const }) },
   { weight: 1, arbitrary: fc.constantFrom(...ERROR_CODES).map((code) => ({ t: "error" as const, code })) },
   { weight: 1, arbitrary: fc.constant({ t: "closed" as const }) },
@@ -89,7 +92,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({ delimiter: fc.constantFrom(";", "\r\n", "ab"), maxBytes: fc.integer({ min: 2, max: 14 }), abort })
       .map((r) => ({ t: "readUntil" as const, ...r })),
   },
-  { weight: 3, arbitrary: fc.record({ fresh: fc.boolean(), maxBytes: fc.integer({ min: 1, max: 12 }) }).map((r) => ({ t: "lines" as const, ...r })) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ fresh: fc.boolean(), maxBytes: fc.integer({ min: 1, max: 12 }) }).map((r) => ({ t: "lines" as const, ...r })),
+  },
   { weight: 2, arbitrary: fc.constant({ t: "iterate" as const }) },
   { weight: 2, arbitrary: fc.record({ size: fc.integer({ min: 0, max: 4 }), abort }).map((r) => ({ t: "write" as const, ...r })) },
   { weight: 1, arbitrary: fc.constant({ t: "closeWrite" as const }) },
@@ -265,7 +271,11 @@ async function runSequence(commands: Command[], highWaterMark: number): Promise<
 
   const checkInvariants = (where: string): void => {
     assert.ok(endedSettles <= 1, `${where}: ended settled ${endedSettles} times`);
-    assert.equal(endedValue !== undefined, expected !== undefined, `${where}: ended settled: ${JSON.stringify(endedValue)}, expected ${expected}`);
+    assert.equal(
+      endedValue !== undefined,
+      expected !== undefined,
+      `${where}: ended settled: ${JSON.stringify(endedValue)}, expected ${expected}`,
+    );
     if (endedValue) {
       assert.equal(endedValue.reason, expected, `${where}: ended`);
       assert.equal(conn.signal.aborted, true, `${where}: conn.signal aborted once ended`);
@@ -344,13 +354,17 @@ async function runSequence(commands: Command[], highWaterMark: number): Promise<
           linesDone = false;
         }
         const next = lines.next();
-        trackRead("lines", next.catch((err: unknown) => {
-          linesDone = true;
-          throw err;
-        }), (result, slot) => {
-          if (result.done) linesDone = true;
-          else deliveries[slot] = { kind: "line", line: result.value };
-        });
+        trackRead(
+          "lines",
+          next.catch((err: unknown) => {
+            linesDone = true;
+            throw err;
+          }),
+          (result, slot) => {
+            if (result.done) linesDone = true;
+            else deliveries[slot] = { kind: "line", line: result.value };
+          },
+        );
         break;
       }
       case "iterate":
@@ -384,8 +398,9 @@ async function runSequence(commands: Command[], highWaterMark: number): Promise<
           stop();
           unwrapped = true;
         } catch (err) {
-          if (err instanceof SocketClosedError || abortReasons.has(err)) assert.ok(stopped, `${where}: unwrap refused a running Conn: ${String(err)}`);
-          else if (err instanceof TypeError) assert.ok(wasPending, `${where}: unwrap said a read is pending, none is`);
+          if (err instanceof SocketClosedError || abortReasons.has(err)) {
+            assert.ok(stopped, `${where}: unwrap refused a running Conn: ${String(err)}`);
+          } else if (err instanceof TypeError) assert.ok(wasPending, `${where}: unwrap said a read is pending, none is`);
           else throw err;
         }
         break;
@@ -451,7 +466,10 @@ async function runSequence(commands: Command[], highWaterMark: number): Promise<
     if (d.kind === "peek") {
       assert.ok(matches(d.bytes), `delivery ${i}: peek showed bytes that are not next`);
     } else if (d.kind === "bytes") {
-      assert.ok(matches(d.bytes), `delivery ${i} (${d.op}): ${JSON.stringify([...d.bytes])} is not what came next at ${at} of ${JSON.stringify(fed)}`);
+      assert.ok(
+        matches(d.bytes),
+        `delivery ${i} (${d.op}): ${JSON.stringify([...d.bytes])} is not what came next at ${at} of ${JSON.stringify(fed)}`,
+      );
       at += d.bytes.length;
     } else {
       const line = encoder.encode(d.line);

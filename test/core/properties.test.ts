@@ -120,49 +120,56 @@ describe("read helpers over random chunkings (fast-check)", () => {
   test("readUntil splits like a one-shot search for the delimiter, with the same limit and EOF outcomes", async () => {
     const delimiter = fc.array(byte, { minLength: 1, maxLength: 3 }).map((a) => Uint8Array.from(a));
     await fc.assert(
-      fc.asyncProperty(bytes, cuts, highWaterMark, delimiter, fc.integer({ min: 0, max: 48 }), async (whole, chunking, hwm, delim, extra) => {
-        const maxBytes = delim.length + extra;
-        const expected: Outcome[] = [];
-        for (let at = 0; ;) {
-          const rest = whole.subarray(at);
-          const hit = indexOf(rest, delim);
-          if (hit >= 0 && hit + delim.length <= maxBytes) {
-            expected.push({ bytes: list(rest.subarray(0, hit + delim.length)) });
-            at += hit + delim.length;
-          } else if (rest.length >= maxBytes) {
-            expected.push("limit");
-            break;
-          } else {
-            expected.push(rest.length === 0 ? "end" : { eof: list(rest) });
-            break;
-          }
-        }
-        const actual = await withConn(whole, chunking, hwm, async (conn) => {
-          const out: Outcome[] = [];
-          for (let i = 0; i <= whole.length + 1; i++) {
-            try {
-              const message = await conn.readUntil(delim, { maxBytes });
-              if (message === null) {
-                out.push("end");
-                break;
-              }
-              out.push({ bytes: list(message) });
-            } catch (err) {
-              if (err instanceof LimitExceededError) {
-                out.push("limit");
-                const left = await conn.peek();
-                assert.ok(left !== null && left.length > 0, "the bytes stay buffered after the limit");
-              } else {
-                assert.ok(err instanceof UnexpectedEofError, String(err));
-                out.push({ eof: list(err.partial) });
-              }
+      fc.asyncProperty(
+        bytes,
+        cuts,
+        highWaterMark,
+        delimiter,
+        fc.integer({ min: 0, max: 48 }),
+        async (whole, chunking, hwm, delim, extra) => {
+          const maxBytes = delim.length + extra;
+          const expected: Outcome[] = [];
+          for (let at = 0;;) {
+            const rest = whole.subarray(at);
+            const hit = indexOf(rest, delim);
+            if (hit >= 0 && hit + delim.length <= maxBytes) {
+              expected.push({ bytes: list(rest.subarray(0, hit + delim.length)) });
+              at += hit + delim.length;
+            } else if (rest.length >= maxBytes) {
+              expected.push("limit");
+              break;
+            } else {
+              expected.push(rest.length === 0 ? "end" : { eof: list(rest) });
               break;
             }
           }
-          return out;
-        });
-        assert.deepEqual(actual, expected);
-      }),
+          const actual = await withConn(whole, chunking, hwm, async (conn) => {
+            const out: Outcome[] = [];
+            for (let i = 0; i <= whole.length + 1; i++) {
+              try {
+                const message = await conn.readUntil(delim, { maxBytes });
+                if (message === null) {
+                  out.push("end");
+                  break;
+                }
+                out.push({ bytes: list(message) });
+              } catch (err) {
+                if (err instanceof LimitExceededError) {
+                  out.push("limit");
+                  const left = await conn.peek();
+                  assert.ok(left !== null && left.length > 0, "the bytes stay buffered after the limit");
+                } else {
+                  assert.ok(err instanceof UnexpectedEofError, String(err));
+                  out.push({ eof: list(err.partial) });
+                }
+                break;
+              }
+            }
+            return out;
+          });
+          assert.deepEqual(actual, expected);
+        },
+      ),
       { numRuns: RUNS },
     );
   }, { timeout: TIMEOUT });
@@ -199,7 +206,7 @@ describe("read helpers over random chunkings (fast-check)", () => {
     await fc.assert(
       fc.asyncProperty(bytes, cuts, highWaterMark, fc.integer({ min: 1, max: 40 }), async (whole, chunking, hwm, maxBytes) => {
         const expected: Outcome[] = [];
-        for (let at = 0; ;) {
+        for (let at = 0;;) {
           const rest = whole.subarray(at);
           const newline = rest.indexOf(0x0a);
           if (newline >= 0) {

@@ -143,23 +143,47 @@ describe("TlsSource", () => {
     assert.ok(ended instanceof TlsHandshakeError);
     assert.equal(ended.code, "ERR_TLS_HANDSHAKE");
 
-    const timedOut = await new TlsSource(scripted().source, new FakeEngine(), { allowTruncation: false }).handshake(20).catch((e: unknown) => e);
+    const timedOut = await new TlsSource(scripted().source, new FakeEngine(), { allowTruncation: false }).handshake(20).catch((
+      e: unknown,
+    ) => e);
     assert.ok(timedOut instanceof TlsHandshakeError);
     assert.match(timedOut.message, /did not finish within 20 ms/);
   });
 
   test("checkTlsOptions: defaults, and errors naming the option", async () => {
     assert.deepEqual(checkTlsOptions(true, "tls", "client"), {
-      serverName: undefined, ca: undefined, cert: undefined, key: undefined, alpnProtocols: undefined,
-      rejectUnauthorized: true, allowTruncation: false, handshakeTimeout: 10_000, maxHandshakes: 128,
+      serverName: undefined,
+      ca: undefined,
+      cert: undefined,
+      key: undefined,
+      alpnProtocols: undefined,
+      rejectUnauthorized: true,
+      allowTruncation: false,
+      handshakeTimeout: 10_000,
+      maxHandshakes: 128,
     });
-    assert.throws(() => checkTlsOptions({ maxHandshakes: 0 }, "tls", "client"), { name: "RangeError", message: /^tls\.maxHandshakes must be an integer from 1/ });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: 0 }, "tls", "client"), {
+      name: "RangeError",
+      message: /^tls\.maxHandshakes must be an integer from 1/,
+    });
     assert.throws(() => checkTlsOptions({ maxHandshakes: 1.5 }, "tls", "client"), { name: "RangeError", message: /^tls\.maxHandshakes/ });
-    assert.throws(() => checkTlsOptions({ maxHandshakes: "8" }, "tls", "client"), { name: "TypeError", message: /^tls\.maxHandshakes must be an integer/ });
-    assert.throws(() => checkTlsOptions({ handshakeTimeout: Infinity }, "tls", "client"), { name: "RangeError", message: /^tls\.handshakeTimeout/ });
-    assert.throws(() => checkTlsOptions({ allowTruncation: "yes" }, "tls", "client"), { name: "TypeError", message: /^tls\.allowTruncation must be a boolean/ });
+    assert.throws(() => checkTlsOptions({ maxHandshakes: "8" }, "tls", "client"), {
+      name: "TypeError",
+      message: /^tls\.maxHandshakes must be an integer/,
+    });
+    assert.throws(() => checkTlsOptions({ handshakeTimeout: Infinity }, "tls", "client"), {
+      name: "RangeError",
+      message: /^tls\.handshakeTimeout/,
+    });
+    assert.throws(() => checkTlsOptions({ allowTruncation: "yes" }, "tls", "client"), {
+      name: "TypeError",
+      message: /^tls\.allowTruncation must be a boolean/,
+    });
     assert.throws(() => checkTlsOptions({ serverName: "" }, "tls", "client"), { name: "TypeError", message: /^tls\.serverName/ });
-    assert.throws(() => checkTlsOptions({ alpnProtocols: ["x".repeat(256)] }, "tls", "client"), { name: "RangeError", message: /^tls\.alpnProtocols\[0\]/ });
+    assert.throws(() => checkTlsOptions({ alpnProtocols: ["x".repeat(256)] }, "tls", "client"), {
+      name: "RangeError",
+      message: /^tls\.alpnProtocols\[0\]/,
+    });
     assert.throws(() => checkTlsOptions(null, "tls", "client"), { name: "TypeError", message: /^tls must be true or an object/ });
   });
 });

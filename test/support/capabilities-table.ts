@@ -35,5 +35,9 @@ export function assertColumnMatches(readme: string, column: Column, capabilities
   assert.ok(stated, `README capabilities table has no column "${column}"`);
   const actual = Object.fromEntries(Object.entries(capabilities).map(([key, value]) => [key, value ? "yes" : "no"]));
   const inReadme = Object.fromEntries([...stated].map(([key, value]) => [key, value ? "yes" : "no"]));
-  assert.deepEqual(inReadme, actual, `README capabilities table, column "${column}", must read (the adapter's export):\n${JSON.stringify(actual, null, 2)}`);
+  assert.deepEqual(
+    inReadme,
+    actual,
+    `README capabilities table, column "${column}", must read (the adapter's export):\n${JSON.stringify(actual, null, 2)}`,
+  );
 }

@@ -7,7 +7,7 @@ import process from "node:process";
 
 import { runtime } from "./detect.ts";
 
-export { runtime, type Runtime } from "./detect.ts";
+export { type Runtime, runtime } from "./detect.ts";
 
 declare const Deno: {
   test(def: { name: string; fn: () => Promise<void>; ignore?: boolean; sanitizeOps: boolean; sanitizeResources: boolean }): void;

@@ -52,12 +52,14 @@ export async function readNativeToEnd(native: unknown): Promise<Uint8Array> {
   }
   const socket = native as NodeSocket;
   // Node emits 'end' even to a paused socket with no listener; a new owner checks this flag.
-  if (!socket.readableEnded) await new Promise<void>((resolve, reject) => {
-    socket.on("data", (chunk) => chunks.push(chunk));
-    socket.on("end", () => resolve());
-    socket.on("error", reject);
-    socket.resume();
-  });
+  if (!socket.readableEnded) {
+    await new Promise<void>((resolve, reject) => {
+      socket.on("data", (chunk) => chunks.push(chunk));
+      socket.on("end", () => resolve());
+      socket.on("error", reject);
+      socket.resume();
+    });
+  }
   socket.destroy();
   return concat(chunks);
 }

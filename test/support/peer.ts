@@ -21,7 +21,14 @@ export interface Sent {
 }
 
 /** What to send: `data`, `text`, `size` random bytes, or `size` copies of the byte `fill`; then FIN, RST or close. */
-type Send = { data?: Uint8Array; text?: string; size?: number; fill?: number; then?: "fin" | "rst" | "close" | "close_notify"; chunk?: number };
+type Send = {
+  data?: Uint8Array;
+  text?: string;
+  size?: number;
+  fill?: number;
+  then?: "fin" | "rst" | "close" | "close_notify";
+  chunk?: number;
+};
 
 /** A certificate of test/fixtures/tls the peer presents as a TLS server. */
 export type PeerCert = "server" | "expired" | "wrongname" | "selfsigned";
@@ -88,7 +95,9 @@ export class Peer {
   }
 
   /** Listens on 127.0.0.1 (or `host`, or a Unix path); returns the listener handle and port. */
-  async listen(args: { path?: string; host?: string; backlog?: number; rcvbuf?: number } = {}): Promise<{ listener: number; port: number }> {
+  async listen(
+    args: { path?: string; host?: string; backlog?: number; rcvbuf?: number } = {},
+  ): Promise<{ listener: number; port: number }> {
     const r = await this.command("listen", args);
     return { listener: r.listener as number, port: r.port as number };
   }
@@ -122,7 +131,11 @@ export class Peer {
   async tls(conn: number, options: PeerTls): Promise<PeerTlsResult> {
     const { serverHostname, timeoutMs, ...rest } = options;
     const r = await this.command("tls", { conn, ...rest, server_hostname: serverHostname, timeout_ms: timeoutMs });
-    return { protocol: r.protocol as string | undefined, alpn: r.alpn as string | null | undefined, handshakeError: r.handshake_error as string | undefined };
+    return {
+      protocol: r.protocol as string | undefined,
+      alpn: r.alpn as string | null | undefined,
+      handshakeError: r.handshake_error as string | undefined,
+    };
   }
 
   /** Sends a TLS close_notify, then (unless `fin: false`) the TCP FIN. */

@@ -24,9 +24,24 @@ async function freePort(): Promise<number> {
 /** One attempt on one port: resolves once redis logs that it is ready, rejects if it exits or stays silent 10 s. */
 function startOn(port: number): Promise<RedisServer> {
   const child = spawn("redis-server", [
-    "--port", "0", "--bind", "127.0.0.1", "--tls-port", String(port), "--save", "", "--appendonly", "no",
-    "--tls-cert-file", cert("server.pem"), "--tls-key-file", cert("server.key"), "--tls-ca-cert-file", cert("ca.pem"),
-    "--tls-auth-clients", "no",
+    "--port",
+    "0",
+    "--bind",
+    "127.0.0.1",
+    "--tls-port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--tls-cert-file",
+    cert("server.pem"),
+    "--tls-key-file",
+    cert("server.key"),
+    "--tls-ca-cert-file",
+    cert("ca.pem"),
+    "--tls-auth-clients",
+    "no",
   ], { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return new Promise<RedisServer>((resolve, reject) => {
@@ -52,7 +67,12 @@ function startOn(port: number): Promise<RedisServer> {
     child.stderr!.on("data", onData);
     child.once("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(err.code === "ENOENT" ? "redis-server is not installed (Debian: apt-get install redis-server)" : `redis-server: ${err.message}`, { cause: err }));
+      reject(
+        new Error(
+          err.code === "ENOENT" ? "redis-server is not installed (Debian: apt-get install redis-server)" : `redis-server: ${err.message}`,
+          { cause: err },
+        ),
+      );
     });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);

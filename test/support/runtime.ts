@@ -7,7 +7,9 @@ import type { Capabilities } from "../../src/index.ts";
 import { runtime } from "./detect.ts";
 
 /** `wrap` is absent on Bun, which has no socket to hand over from outside hangup. */
-export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve" | "capabilities"> & { wrap?: (native: unknown) => import("../../src/index.ts").Conn };
+export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve" | "capabilities"> & {
+  wrap?: (native: unknown) => import("../../src/index.ts").Conn;
+};
 
 const modules: Record<typeof runtime, string> = {
   node: "../../adapters/node.ts",

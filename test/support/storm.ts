@@ -68,7 +68,6 @@ export function activeTimers(): number | undefined {
   return info?.filter((kind) => kind === "Timeout").length;
 }
 
-
 function failureName(err: unknown): string {
   return err instanceof SocketError ? err.name : `untyped: ${String(err)}`;
 }
@@ -156,17 +155,23 @@ function verify(truth: Truth, seen: Seen | undefined): string | undefined {
     case "fin":
     case "drip":
     case "halfclose": {
-      if (seen.reason !== "eof" || seen.outcome !== "eof") return `${where}: expected eof, got ${seen.reason}/${seen.outcome} ${seen.error ?? ""}`;
+      if (seen.reason !== "eof" || seen.outcome !== "eof") {
+        return `${where}: expected eof, got ${seen.reason}/${seen.outcome} ${seen.error ?? ""}`;
+      }
       const sha = createHash("sha256").update(bytes).digest("hex");
       if (sha !== truth.sha256) return `${where}: received ${bytes.length} of ${truth.sent} bytes, checksum differs`;
-      if (truth.reply !== "ok\n") return `${where}: the peer did not get the reply after its FIN (got ${JSON.stringify(truth.reply)}, ${truth.peer_end})`;
+      if (truth.reply !== "ok\n") {
+        return `${where}: the peer did not get the reply after its FIN (got ${JSON.stringify(truth.reply)}, ${truth.peer_end})`;
+      }
       return undefined;
     }
     case "rst": {
       if (seen.reason !== "reset" || seen.outcome !== "error") return `${where}: expected reset, got ${seen.reason}/${seen.outcome}`;
       const sent = new Uint8Array(Buffer.from(truth.data!, "base64"));
       const prefix = sent.subarray(0, bytes.length);
-      if (bytes.length > sent.length || createHash("sha256").update(bytes).digest("hex") !== createHash("sha256").update(prefix).digest("hex")) {
+      if (
+        bytes.length > sent.length || createHash("sha256").update(bytes).digest("hex") !== createHash("sha256").update(prefix).digest("hex")
+      ) {
         return `${where}: the ${bytes.length} bytes received are not a prefix of the ${sent.length} sent`;
       }
       return undefined;
@@ -178,18 +183,26 @@ function verify(truth: Truth, seen: Seen | undefined): string | undefined {
     case "neverread": {
       const w = seen.writes;
       if (!w) return `${where}: the server did not treat it as a write client`;
-      if (w.failure !== "WriteTimeoutError") return `${where}: expected the writes to end with WriteTimeoutError, got ${w.failure ?? `all ${w.resolved} resolved`}`;
+      if (w.failure !== "WriteTimeoutError") {
+        return `${where}: expected the writes to end with WriteTimeoutError, got ${w.failure ?? `all ${w.resolved} resolved`}`;
+      }
       // The peer cannot have received more than was accepted: every resolved write, and at most the pending one.
       const got = truth.received ?? -1;
-      if (got < 0 || got > w.resolvedBytes + w.pendingBytes) return `${where}: the peer received ${got} bytes, but only ${w.resolvedBytes} (+${w.pendingBytes} pending) were written`;
-      if (createHash("sha256").update(PATTERN.subarray(0, got)).digest("hex") !== truth.received_sha256) return `${where}: the ${got} bytes the peer received are not what was written`;
+      if (got < 0 || got > w.resolvedBytes + w.pendingBytes) {
+        return `${where}: the peer received ${got} bytes, but only ${w.resolvedBytes} (+${w.pendingBytes} pending) were written`;
+      }
+      if (createHash("sha256").update(PATTERN.subarray(0, got)).digest("hex") !== truth.received_sha256) {
+        return `${where}: the ${got} bytes the peer received are not what was written`;
+      }
       return undefined;
     }
     case "teardown": {
       const w = seen.writes;
       if (!w) return `${where}: the server did not treat it as a write client`;
       if (w.resolved > 0) return `${where}: a ${PATTERN.length}-byte write to a peer that never read and then reset resolved`;
-      return w.failure === "ConnectionResetError" ? undefined : `${where}: the pending write rejected with ${w.failure}, not ConnectionResetError`;
+      return w.failure === "ConnectionResetError"
+        ? undefined
+        : `${where}: the pending write rejected with ${w.failure}, not ConnectionResetError`;
     }
     default:
       return `${where}: unknown scenario`;
@@ -251,7 +264,9 @@ export async function runStorm(
       problems.push(`a write to a connection reset before it was served: ${s.writes.resolved} resolved, failure ${s.writes.failure}`);
     }
   }
-  if (anonymousSeen.length > unmatchedResets) problems.push(`${anonymousSeen.length} connections without a peer address, but only ${unmatchedResets} resets unaccounted for`);
+  if (anonymousSeen.length > unmatchedResets) {
+    problems.push(`${anonymousSeen.length} connections without a peer address, but only ${unmatchedResets} resets unaccounted for`);
+  }
 
   const byScenario: Record<string, number> = {};
   for (const t of truths) byScenario[t.scenario] = (byScenario[t.scenario] ?? 0) + 1;

@@ -18,7 +18,9 @@ export const CERTS: { readonly ca: string; readonly cert: string; readonly key: 
 /** The adapter's TLS entry points, as the suite calls them. */
 export interface TlsAdapter {
   connect(options: { port: number; hostname?: string; tls: true | TlsOptions } & ConnOptions): Promise<Conn>;
-  listen(options: { hostname?: string; port?: number; tls: TlsOptions } & ConnOptions): Promise<{ addr: { port: number }; accept(): Promise<Conn | null>; close(): Promise<void> }>;
+  listen(
+    options: { hostname?: string; port?: number; tls: TlsOptions } & ConnOptions,
+  ): Promise<{ addr: { port: number }; accept(): Promise<Conn | null>; close(): Promise<void> }>;
   startTls(conn: Conn, options?: TlsOptions & ConnOptions & { side?: "client" | "server" }): Promise<Conn>;
 }
 

@@ -31,11 +31,22 @@ async function freePort(): Promise<number> {
 
 beforeAll(async () => {
   execFileSync(join(root, "node_modules", ".bin", "esbuild"), [
-    "test/workerd/worker.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022",
-    "--external:cloudflare:sockets", "--outfile=.cache/workerd/worker.js", "--log-level=warning",
+    "test/workerd/worker.ts",
+    "--bundle",
+    "--format=esm",
+    "--platform=neutral",
+    "--target=es2022",
+    "--external:cloudflare:sockets",
+    "--outfile=.cache/workerd/worker.js",
+    "--log-level=warning",
   ], { cwd: root, stdio: "inherit" });
   const port = await freePort();
-  workerd = spawn(join(root, "node_modules", ".bin", "workerd"), ["serve", "test/workerd/config.capnp", "--socket-addr", `http=127.0.0.1:${port}`], {
+  workerd = spawn(join(root, "node_modules", ".bin", "workerd"), [
+    "serve",
+    "test/workerd/config.capnp",
+    "--socket-addr",
+    `http=127.0.0.1:${port}`,
+  ], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -87,7 +98,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
       assert.equal(r.ended, "eof");
     }));
 
-  test("reset after data: the bytes, then ConnectionResetError (workerd's \"Network connection lost.\")", () =>
+  test('reset after data: the bytes, then ConnectionResetError (workerd\'s "Network connection lost.")', () =>
     withWorkerCase("reset", async (peer, remote, result) => {
       const sent = await peer.send(remote, { size: 1000, then: "rst" });
       const r = await result;
@@ -109,13 +120,17 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
       assert.equal(r.ended, "eof");
     }));
 
-  test("write after the peer closed: rejects with a typed SocketError", () =>
-    withWorkerCase("write-after-peer-close", async (peer, remote, result) => {
-      await peer.send(remote, { text: "bye", then: "close" });
-      const r = await result;
-      assert.equal(r.ended, "eof");
-      assert.equal(r.writeError?.isSocketError, true, JSON.stringify(r.writeError));
-    }), { timeout: 20_000 });
+  test(
+    "write after the peer closed: rejects with a typed SocketError",
+    () =>
+      withWorkerCase("write-after-peer-close", async (peer, remote, result) => {
+        await peer.send(remote, { text: "bye", then: "close" });
+        const r = await result;
+        assert.equal(r.ended, "eof");
+        assert.equal(r.writeError?.isSocketError, true, JSON.stringify(r.writeError));
+      }),
+    { timeout: 20_000 },
+  );
 
   test("an aborted read rejects with signal.reason; the connection stays usable", () =>
     withWorkerCase("abort", async (peer, remote, result) => {
@@ -127,7 +142,11 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
 
   test("readExactly and lines over drip-fed bytes", () =>
     withWorkerCase("helpers", async (peer, remote, result) => {
-      await peer.drip(remote, { data: new Uint8Array([0, 0, 0, 5, ...new TextEncoder().encode("helloa\r\nb\nc")]), intervalMs: 2, piece: 2 });
+      await peer.drip(remote, {
+        data: new Uint8Array([0, 0, 0, 5, ...new TextEncoder().encode("helloa\r\nb\nc")]),
+        intervalMs: 2,
+        piece: 2,
+      });
       await peer.fin(remote);
       const r = await result;
       assert.deepEqual(r, { length: 5, payload: "hello", lines: ["a", "b", "c"] });
@@ -156,7 +175,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     assert.equal(r.error?.code, "ECONNREFUSED");
   });
 
-  test("capabilities: frozen, and the README's capabilities table, column \"Workers\", agrees with them", async () => {
+  test('capabilities: frozen, and the README\'s capabilities table, column "Workers", agrees with them', async () => {
     const r = await run("capabilities", 0);
     assert.equal(r.frozen, true);
     const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -165,7 +184,11 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
 });
 
 /** A Worker TLS case: the peer accepts, runs the TLS server handshake (certificate `cert`), then plays `body`. */
-function withWorkerTls(name: string, body: (peer: Peer, remote: number, result: Promise<Result>) => Promise<void>, cert?: PeerCert): Promise<void> {
+function withWorkerTls(
+  name: string,
+  body: (peer: Peer, remote: number, result: Promise<Result>) => Promise<void>,
+  cert?: PeerCert,
+): Promise<void> {
   return withWorkerCase(name, async (peer, remote, result) => {
     const handshake = await peer.tls(remote, { side: "server", cert });
     if (cert === undefined) assert.equal(handshake.protocol, "TLSv1.3", JSON.stringify(handshake));
@@ -241,7 +264,10 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
         assert.equal(r.error?.isHandshake, true, JSON.stringify(r.error));
         assert.equal(r.error?.name, "TlsHandshakeError");
         assert.equal(r.error?.code, "ERR_TLS_HANDSHAKE");
-        assert.match(r.error?.message as string, /^Cannot connect: the TCP connection or its TLS handshake failed \(workerd does not say which\): /);
+        assert.match(
+          r.error?.message as string,
+          /^Cannot connect: the TCP connection or its TLS handshake failed \(workerd does not say which\): /,
+        );
         assert.equal(typeof r.error?.causeMessage, "string");
       }));
   }
@@ -266,7 +292,13 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
   test("TLS options workerd has no counterpart for throw a TypeError naming them", async () => {
     const r = await run("tls-bad-options", 1);
     const errors = r.errors as Array<Record<string, unknown>>;
-    const expected = [/^tls\.ca is not supported on Workers/, /^tls\.alpnProtocols is not supported/, /^tls\.rejectUnauthorized is not supported/, /^tls\.serverName is not supported/, /tls\.handshakeTimeout/];
+    const expected = [
+      /^tls\.ca is not supported on Workers/,
+      /^tls\.alpnProtocols is not supported/,
+      /^tls\.rejectUnauthorized is not supported/,
+      /^tls\.serverName is not supported/,
+      /tls\.handshakeTimeout/,
+    ];
     assert.equal(errors.length, expected.length);
     for (const [i, pattern] of expected.entries()) {
       assert.match(String(errors[i]!.message), pattern, JSON.stringify(errors[i]));

@@ -5,8 +5,8 @@
  */
 import {
   capabilities,
-  connect,
   type Conn,
+  connect,
   ConnectionRefusedError,
   ConnectionResetError,
   IdleTimeoutError,
@@ -160,7 +160,10 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
       conn.reset();
       return { error: undefined };
     } catch (err) {
-      return { error: { ...describeError(err), causeMessage: ((err as Error).cause as Error | undefined)?.message }, elapsed: Date.now() - started };
+      return {
+        error: { ...describeError(err), causeMessage: ((err as Error).cause as Error | undefined)?.message },
+        elapsed: Date.now() - started,
+      };
     }
   },
   async "tls-bad-options"(port) {

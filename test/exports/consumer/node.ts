@@ -3,7 +3,7 @@
 import * as net from "node:net";
 import * as hangup from "hangup";
 import { type Conn, connect, type EndInfo, listen, runtime, serve, SocketError, wrap } from "hangup";
-import { createConn, type ConnSource } from "hangup/core";
+import { type ConnSource, createConn } from "hangup/core";
 
 export async function consumer(source: ConnSource<net.Socket>): Promise<void> {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
