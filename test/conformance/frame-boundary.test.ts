@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type Conn, ConnectionResetError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { rejection, SIDES, sleep, withPair } from "../support/fixtures.ts";
+import { concat, rejection, SIDES, sleep, withPair } from "../support/fixtures.ts";
 
 function frame(payload: string): Uint8Array {
   const bytes = new TextEncoder().encode(payload);
@@ -17,14 +17,7 @@ function frame(payload: string): Uint8Array {
 }
 
 function frames(...payloads: string[]): Uint8Array {
-  const parts = payloads.map(frame);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(payloads.map(frame));
 }
 
 /** The idiom, as documented on readExactly. */

@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { ConnectionResetError, createConn, type DecodeResult, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { scripted } from "../support/scripted-source.ts";
+import { chunksOf, concat } from "../support/bytes.ts";
 
 const RUNS = 2_000;
 const TIMEOUT = 120_000;
@@ -29,28 +30,6 @@ function line(bytes: Uint8Array): DecodeResult<string> {
 
 const payloads = fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 12 });
 const cuts = fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 40 });
-
-function chunksOf(whole: Uint8Array, sizes: number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let at = 0;
-  for (const size of sizes) {
-    if (at >= whole.length) break;
-    chunks.push(whole.slice(at, at + size));
-    at += size;
-  }
-  if (at < whole.length) chunks.push(whole.slice(at));
-  return chunks;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 describe("decode() over random chunkings (fast-check)", () => {
   test("yields exactly the complete frames before the end, then eof / UnexpectedEofError / the reset", async () => {

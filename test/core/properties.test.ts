@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { type Conn, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { scripted } from "../support/scripted-source.ts";
+import { chunksOf } from "../support/bytes.ts";
 
 const RUNS = 10_000;
 const TIMEOUT = 120_000;
@@ -18,18 +19,6 @@ const byte = fc.constantFrom(...ALPHABET);
 const bytes = fc.array(byte, { maxLength: 160 }).map((a) => Uint8Array.from(a));
 const cuts = fc.array(fc.integer({ min: 1, max: 24 }), { maxLength: 40 });
 const highWaterMark = fc.integer({ min: 1, max: 64 });
-
-function chunksOf(whole: Uint8Array, sizes: number[]): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let at = 0;
-  for (const size of sizes) {
-    if (at >= whole.length) break;
-    chunks.push(whole.slice(at, at + size));
-    at += size;
-  }
-  if (at < whole.length) chunks.push(whole.slice(at));
-  return chunks;
-}
 
 /** A Conn whose bytes arrive chunk by chunk, interleaved with the reader, then EOF. */
 async function withConn<T>(whole: Uint8Array, sizes: number[], hwm: number, consume: (conn: Conn) => Promise<T>): Promise<T> {

@@ -10,3 +10,16 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** `whole` cut into chunks of the given sizes, the rest as one last chunk (for property tests). */
+export function chunksOf(whole: Uint8Array, sizes: number[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const size of sizes) {
+    if (at >= whole.length) break;
+    chunks.push(whole.slice(at, at + size));
+    at += size;
+  }
+  if (at < whole.length) chunks.push(whole.slice(at));
+  return chunks;
+}
