@@ -293,10 +293,16 @@ if (!hasTls) {
           // Two clients that never send a ClientHello hold both slots (for up to handshakeTimeout).
           const stalled = [await peer.connect({ port }), await peer.connect({ port })];
           await sleep(200); // the listener has taken both from the kernel's queue
-          const flood = await peer.connect({ port });
           const started = Date.now();
-          const dropped = await peer.recv(flood, { timeoutMs: 5000 });
-          assert.ok(dropped.end === "reset" || dropped.end === "eof", `the third connection was dropped (${dropped.end})`);
+          // The listener resets the third connection at once: so soon, sometimes, that the peer's
+          // own connect() already reads the reset.
+          const flood = await peer.connect({ port }).catch((err: Error) => err);
+          if (typeof flood === "number") {
+            const dropped = await peer.recv(flood, { timeoutMs: 5000 });
+            assert.ok(dropped.end === "reset" || dropped.end === "eof", `the third connection was dropped (${dropped.end})`);
+          } else {
+            assert.match(flood.message, /ConnectionResetError/);
+          }
           assert.ok(Date.now() - started < 2000, `dropped at once, not after handshakeTimeout (${Date.now() - started} ms)`);
           // A stalled client leaves: its slot is free, and a good client gets through.
           await peer.rst(stalled[0]!);
@@ -307,7 +313,9 @@ if (!hasTls) {
           let peerTls: { protocol?: string | undefined } | undefined;
           for (let attempt = 0; attempt < 25 && peerTls === undefined; attempt++) {
             await sleep(100);
-            good = await peer.connect({ port });
+            const attemptConn = await peer.connect({ port }).catch(() => undefined);
+            if (attemptConn === undefined) continue;
+            good = attemptConn;
             peerTls = await peer.tls(good, { side: "client" }).then((r) => (r.protocol ? r : undefined), () => undefined);
           }
           assert.ok(peerTls, "a good client got through once a slot was free");

@@ -61,7 +61,7 @@ export interface PeerTlsResult {
  */
 export class Peer {
   readonly #child: ChildProcess;
-  readonly #pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<number, { op: string; resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   #nextId = 0;
   #buffer = "";
 
@@ -77,7 +77,7 @@ export class Peer {
         this.#buffer = this.#buffer.slice(nl + 1);
         const waiter = this.#pending.get(message.id as number);
         this.#pending.delete(message.id as number);
-        if (typeof message.error === "string") waiter?.reject(new Error(`peer: ${message.error}`));
+        if (typeof message.error === "string") waiter?.reject(new Error(`peer ${waiter.op}: ${message.error}`));
         else waiter?.resolve(message);
       }
     });
@@ -89,7 +89,7 @@ export class Peer {
   command(op: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { op, resolve, reject });
       this.#child.stdin!.write(JSON.stringify({ id, op, ...args }) + "\n");
     });
   }
