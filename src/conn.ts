@@ -38,6 +38,10 @@ import type {
 
 const WAIT: unique symbol = Symbol("wait");
 const SETTLED: Promise<void> = Promise.resolve();
+/** One turn of the event loop: `setImmediate` where the runtime has it (Node, Deno, Bun), else a zero timeout (Workers). */
+const nextTurn: (callback: () => void) => void = typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+  ? (callback) => void (globalThis as unknown as { setImmediate(callback: () => void): unknown }).setImmediate(callback)
+  : (callback) => void setTimeout(callback, 0);
 /** One try at answering a read from the buffer; given the connection, so shared attempts need no closure. */
 type Attempt<T> = (conn: SourceConn) => T | typeof WAIT;
 
@@ -202,6 +206,9 @@ class SourceConn implements Conn {
   /** The bytes of the current piece, when the batch is one big write sent in pieces. */
   #pieceEnd = 0;
   #flushScheduled = false;
+  /** Writes wait while input is still buffered: the application is mid-batch, and its replies go together. */
+  #flushHeld = false;
+  #heldTurn = false;
   /** Waiting for every queued write to settle (closeWrite, close). */
   #flushWaiters: (() => void)[] | undefined;
   /** 0 when off; `serve()` may set it on a connection that left it absent. */
@@ -537,6 +544,8 @@ class SourceConn implements Conn {
 
   /** The pending read waits for the next event (or its signal). */
   #wait(pending: PendingRead): void {
+    // The application has read everything buffered and waits for more: its replies go now.
+    this.#releaseHeld();
     if (pending.signal && !pending.onAbort) {
       pending.onAbort = () => this.#wakeReader();
       pending.signal.addEventListener("abort", pending.onAbort, { once: true });
@@ -885,14 +894,38 @@ class SourceConn implements Conn {
       this.#flushScheduled = true;
       queueMicrotask(() => {
         this.#flushScheduled = false;
-        this.#flush();
+        this.#flushOrHold();
       });
     }
     return promise;
   }
 
+  /**
+   * Flushes, unless input is still buffered: then the application is in the middle of a batch
+   * (a pipelining client's commands), and its replies wait until it has read what is buffered
+   * or waits for more, or one turn of the event loop at most. On a runtime whose write completes
+   * at once (Bun, Deno), flushing each reply as it comes sent one packet per reply.
+   */
+  #flushOrHold(): void {
+    if (this.#queue.length === 0 || this.#read !== OPEN) return this.#flush();
+    this.#flushHeld = true;
+    if (this.#heldTurn) return;
+    this.#heldTurn = true;
+    nextTurn(() => {
+      this.#heldTurn = false;
+      this.#releaseHeld();
+    });
+  }
+
+  #releaseHeld(): void {
+    if (!this.#flushHeld) return;
+    this.#flushHeld = false;
+    this.#flush();
+  }
+
   /** Hands the next batch of queued writes to the source, unless one is in flight. */
   #flush(): void {
+    this.#flushHeld = false;
     const queue = this.#writeQueue;
     if (this.#inFlight || !queue || queue.length === 0) {
       if (!this.#inFlight) this.#notifyFlushed();
@@ -1031,6 +1064,7 @@ class SourceConn implements Conn {
     if (this.#writeClosed) return;
     this.#writeClosed = true;
     if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
+    this.#releaseHeld();
     await this.#whenFlushed();
     // unwrap() may have handed the socket over meanwhile: it is no longer ours to shut.
     if (this.#isUnwrapped()) throw this.#refusal("write");
@@ -1051,6 +1085,7 @@ class SourceConn implements Conn {
     if (this.#isUnwrapped()) return;
     this.#halt({ by: "local" });
     // Writes accepted before close() still flush; with a write timeout a stalled flush ends in a reset.
+    this.#releaseHeld();
     await this.#whenFlushed();
     if (!this.#sourceClosed) {
       const cancelTimer = this.#writeTimeout > 0 ? setLongTimeout(() => this.#source.reset(), this.#writeTimeout) : undefined;
