@@ -6,12 +6,13 @@
 // (bench/resp.mjs) drives hangup and raw RESP servers with the real redis-benchmark instead.
 // `--case resp,frames` runs only those cases. Prints one table and writes bench/results/latest.json.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { redisBenchmark, respBench, TESTS as RESP_TESTS } from "./resp.mjs";
 import { tlsCase } from "./tls.mjs";
+import { pinned, runReceiver } from "./receiver-process.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -50,30 +51,11 @@ const respServers = {
 // On Linux with two or more CPUs, the receiver runs on CPU 0 and its peer on CPU 1, for every
 // variant alike: otherwise the scheduler sometimes puts both on one core and sometimes not, and
 // the CPU time of the same code swings by a third between runs.
-const canPin = process.platform === "linux" && os.cpus().length >= 2 && existsSync("/usr/bin/taskset");
-const pinned = (cpu, cmd, args) => (canPin ? ["/usr/bin/taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args]);
 
 /** Runs one receiver; `peer(port)` starts its sender once it is ready. Resolves with its RESULT. */
 function measure(runtime, benchCase, variant, params, peer) {
-  return new Promise((resolve, reject) => {
-    const [cmd, args] = pinned(0, ...receivers[runtime]([benchCase, variant, JSON.stringify(params)]));
-    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    let sender;
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const ready = /READY (\d+)/.exec(out);
-      if (ready && !sender && peer) sender = peer(Number(ready[1]));
-    });
-    child.on("close", () => {
-      clearTimeout(timer);
-      sender?.kill();
-      const result = /RESULT (.*)/.exec(out);
-      if (result) resolve(JSON.parse(result[1]));
-      else reject(new Error(`${runtime} ${benchCase} ${variant}: no result\n${out}`));
-    });
-  });
+  const [cmd, args] = pinned(0, ...receivers[runtime]([benchCase, variant, JSON.stringify(params)]));
+  return runReceiver(cmd, args, { cwd: root, peer, label: `${runtime} ${benchCase} ${variant}` });
 }
 
 /** The runtime's cost of one `await` per item, with no I/O (bench/await-floor.mjs). */

@@ -5,10 +5,9 @@
 // in its own process; with two CPUs, receiver and sender are pinned to one each.
 // `npm run bench` runs it through `tlsCase` (one row per runtime in the benchmark table).
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { canPin, pinned, runReceiver } from "./receiver-process.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -19,8 +18,6 @@ const receivers = {
   deno: (args) => [bin("deno"), ["run", "--allow-all", "--no-check", "bench/tls-receiver.ts", ...args]],
   bun: (args) => [bin("bun"), ["bench/tls-receiver.ts", ...args]],
 };
-const canPin = process.platform === "linux" && os.cpus().length >= 2 && existsSync("/usr/bin/taskset");
-const pinned = (cpu, cmd, args) => (canPin ? ["/usr/bin/taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args]);
 
 const SENDER = `
 const tls = require("node:tls");
@@ -42,27 +39,12 @@ socket.on("close", () => process.exit(0));
 `;
 
 function measure(runtime, variant, BYTES) {
-  return new Promise((resolve, reject) => {
-    const [cmd, args] = pinned(0, ...receivers[runtime]([variant, String(BYTES)]));
-    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    let sender;
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const ready = /READY (\d+)/.exec(out);
-      if (ready && !sender) {
-        const [scmd, sargs] = pinned(1, process.execPath, ["-e", SENDER, ready[1], String(BYTES)]);
-        sender = spawn(scmd, sargs, { stdio: "inherit" });
-      }
-    });
-    child.on("close", () => {
-      clearTimeout(timer);
-      const result = /RESULT (.*)/.exec(out);
-      if (!result) return reject(new Error(`${runtime} ${variant}: no result\n${out}`));
-      resolve(JSON.parse(result[1]));
-    });
-  });
+  const [cmd, args] = pinned(0, ...receivers[runtime]([variant, String(BYTES)]));
+  const peer = (port) => {
+    const [scmd, sargs] = pinned(1, process.execPath, ["-e", SENDER, String(port), String(BYTES)]);
+    return spawn(scmd, sargs, { stdio: "inherit" });
+  };
+  return runReceiver(cmd, args, { cwd: root, peer, label: `${runtime} ${variant}` });
 }
 
 /** Each variant's best (lowest CPU per GiB) of the runs, interleaved. */

@@ -27,7 +27,7 @@ import type { Addr, Conn, Listener } from "./types.ts";
 
 /**
  * How an adapter runs TLS over its own TCP source (hangup's Node, Deno and Bun adapters pass
- * node:tls here). Absent: the adapter refuses the `tls` option with a TypeError.
+ * their TLS engine here, from adapters/node-tls.ts). Absent: the adapter refuses the `tls` option with a TypeError.
  *
  * @example
  * ```ts

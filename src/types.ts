@@ -184,9 +184,8 @@ export interface Decoder<T> {
 
 /**
  * A connection whose `for await` ends at the peer's FIN, throws `ConnectionResetError`
- * at its RST, and never loses a byte. `Native` is the runtime's socket type that
- * `unwrap()` hands out: `net.Socket` from `hangup/node`, `Deno.Conn` from
- * `hangup/deno`, Bun's `Socket` from `hangup/bun`.
+ * at its RST, and never loses a byte. `Native` is the type of the runtime socket that
+ * `unwrap()` hands out; each adapter's `connect`, `listen` and `wrap` name theirs.
  *
  * @example
  * ```ts
@@ -279,7 +278,12 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
   /** Fully closed and released. */
   readonly closed: Promise<void>;
 
-  /** Resolves when the runtime accepted the bytes; awaiting it is backpressure. */
+  /**
+   * Resolves when the runtime accepted the bytes; awaiting it is backpressure. Writes issued
+   * without awaiting each go to the runtime together (at most 64 KiB at a time, in order); while
+   * input is still buffered they wait until the reader has drained it or waits for more, one
+   * event-loop turn at most. A rejection nobody awaits is never reported as unhandled.
+   */
   write(data: Uint8Array | string, options?: OperationOptions): Promise<void>;
   /** Half-close: FIN after pending writes; reading goes on. */
   closeWrite(): Promise<void>;

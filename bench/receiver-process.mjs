@@ -1,0 +1,37 @@
+// Running one benchmark receiver process: pinned to a CPU where the machine allows, its peer
+// started once it prints `READY <port>`, its figures read from `RESULT <json>`. Shared by
+// bench/run.mjs and bench/tls.mjs.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import os from "node:os";
+
+/** Receiver and peer on separate CPUs (Linux with two or more, and taskset). */
+export const canPin = process.platform === "linux" && os.cpus().length >= 2 && existsSync("/usr/bin/taskset");
+
+/** `cmd args` to run on `cpu` where pinning is possible, else unchanged. */
+export const pinned = (cpu, cmd, args) => (canPin ? ["/usr/bin/taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args]);
+
+/**
+ * Runs `cmd args` in `cwd`; `peer(port)` starts its peer process once the receiver is ready and
+ * returns it (killed when the receiver exits). Resolves with the RESULT, rejects naming `label`.
+ */
+export function runReceiver(cmd, args, { cwd, peer, label }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    let sender;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const ready = /READY (\d+)/.exec(out);
+      if (ready && !sender && peer) sender = peer(Number(ready[1]));
+    });
+    child.on("close", () => {
+      clearTimeout(timer);
+      sender?.kill();
+      const result = /RESULT (.*)/.exec(out);
+      if (result) resolve(JSON.parse(result[1]));
+      else reject(new Error(`${label}: no result\n${out}`));
+    });
+  });
+}
