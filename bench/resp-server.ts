@@ -6,6 +6,10 @@
  * - raw: the runtime's own socket API written by hand (Node `data` events, Deno `conn.read` into
  *   one reused buffer per connection, Bun.listen `data`), each chunk's commands decoded in place
  *   and their replies written as one buffer.
+ * - floor: the raw socket API again, but each command handed to a `for await` loop through a
+ *   minimal hand-written async iterator (`Promise.resolve` per buffered command), the replies of
+ *   a batch written as one buffer once nothing more is buffered. No one-await-per-message API
+ *   can cost less than this; the ratio floor/raw bounds what `decode` can reach.
  * - hangup: written the way a user would: `for await (const command of conn.decode(...))`, each
  *   reply written without awaiting it, the last one awaited once nothing more is buffered. Until
  *   the core has `decode`, the same with `readUntil("\r\n")` + `readExactly` (the label says which).
@@ -15,7 +19,7 @@
  */
 import process from "node:process";
 import type { Conn } from "../src/index.ts";
-import { concatBytes, decodeCommand, RespProtocolError, RespStore } from "../examples/resp/decode.ts";
+import { concatBytes, decodeCommand, type RespCommand, RespProtocolError, RespStore } from "../examples/resp/decode.ts";
 import { serveResp } from "../examples/resp/serve.ts";
 
 type Runtime = "node" | "deno" | "bun";
@@ -146,6 +150,180 @@ function rawBun(): void {
   ready(server.port, "raw Bun.listen data");
 }
 
+/**
+ * The commands of the raw socket's chunks, decoded in place, handed out one `await` each: the
+ * cheapest `for await` a hand-written server can put between a socket and its commands. Push
+ * (Node, Bun: `push` on each data event) or pull (Deno: `pull` reads when nothing is buffered).
+ */
+class CommandFeed implements AsyncIterableIterator<RespCommand> {
+  #commands: RespCommand[] = [];
+  #head = 0;
+  #waiter: ((result: IteratorResult<RespCommand>) => void) | undefined;
+  #ended = false;
+  readonly #state: RawState = { pending: EMPTY };
+  constructor(readonly pull?: () => Promise<Uint8Array | null>) {}
+
+  /** Whether commands are decoded and not yet handed out. */
+  get buffered(): boolean {
+    return this.#head < this.#commands.length;
+  }
+
+  push(chunk: Uint8Array): void {
+    const state = this.#state;
+    let bytes = chunk;
+    if (state.pending.length > 0) {
+      bytes = new Uint8Array(state.pending.length + chunk.length);
+      bytes.set(state.pending);
+      bytes.set(chunk, state.pending.length);
+    }
+    let at = 0;
+    for (;;) {
+      const result = decodeCommand(at === 0 ? bytes : bytes.subarray(at));
+      if (result === undefined || !("value" in result)) break;
+      at += result.used;
+      this.#commands.push(result.value);
+    }
+    state.pending = at === bytes.length ? EMPTY : bytes.slice(at);
+    const waiter = this.#waiter;
+    if (waiter && this.buffered) {
+      this.#waiter = undefined;
+      waiter({ done: false, value: this.#take() });
+    }
+  }
+
+  end(): void {
+    this.#ended = true;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.({ done: true, value: undefined });
+  }
+
+  #take(): RespCommand {
+    const command = this.#commands[this.#head++]!;
+    if (this.#head === this.#commands.length) {
+      this.#commands = [];
+      this.#head = 0;
+    }
+    return command;
+  }
+
+  next(): Promise<IteratorResult<RespCommand>> {
+    if (this.buffered) return Promise.resolve({ done: false, value: this.#take() });
+    if (this.#ended) return Promise.resolve({ done: true, value: undefined });
+    if (this.pull) return this.#pulled();
+    return new Promise((resolve) => (this.#waiter = resolve));
+  }
+
+  async #pulled(): Promise<IteratorResult<RespCommand>> {
+    for (;;) {
+      const chunk = await this.pull!();
+      if (chunk === null) return { done: true, value: undefined };
+      this.push(chunk);
+      if (this.buffered) return { done: false, value: this.#take() };
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<RespCommand> {
+    return this;
+  }
+}
+
+/** The floor's loop: as `serveResp` over hangup, one `await` per command, a batch's replies as one write. */
+async function serveFeed(feed: CommandFeed, write: (out: Uint8Array) => Promise<unknown> | undefined): Promise<void> {
+  const replies: Uint8Array[] = [];
+  let length = 0;
+  for await (const command of feed) {
+    const reply = store.execute(command);
+    if (reply !== null) {
+      replies.push(reply);
+      length += reply.length;
+    }
+    if (!feed.buffered && length > 0) {
+      const out = concatBytes(replies, length);
+      replies.length = 0;
+      length = 0;
+      const written = write(out);
+      if (written) await written;
+    }
+  }
+}
+
+function floorNode(net: typeof import("node:net")): void {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const feed = new CommandFeed();
+    socket.on("data", (chunk) => feed.push(chunk));
+    socket.on("end", () => feed.end());
+    socket.on("error", () => feed.end());
+    serveFeed(feed, (out) => void socket.write(out)).catch(() => socket.destroy());
+  });
+  server.listen(0, "127.0.0.1", () => ready((server.address() as { port: number }).port, "floor: node:net data events, one await per command"));
+}
+
+async function floorDeno(): Promise<void> {
+  const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  ready(listener.addr.port, "floor: Deno conn.read into a reused buffer, one await per command");
+  for await (const conn of listener) {
+    conn.setNoDelay(true);
+    const buffer = new Uint8Array(65536);
+    const feed = new CommandFeed(async () => {
+      const n: number | null = await conn.read(buffer);
+      return n === null ? null : buffer.subarray(0, n);
+    });
+    const write = async (out: Uint8Array) => {
+      for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at));
+    };
+    serveFeed(feed, write).catch(() => {}).finally(() => {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    });
+  }
+}
+
+function floorBun(): void {
+  const server = g.Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket: Any) {
+        socket.setNoDelay(true);
+        const feed = new CommandFeed();
+        const unsent: Uint8Array[] = [];
+        socket.data = { feed, unsent };
+        const write = (out: Uint8Array) => {
+          if (unsent.length > 0) return void unsent.push(out);
+          const written: number = socket.write(out);
+          if (written < out.length) unsent.push(out.subarray(Math.max(written, 0)));
+        };
+        serveFeed(feed, write).catch(() => socket.terminate());
+      },
+      data(socket: Any, chunk: Uint8Array) {
+        socket.data.feed.push(chunk);
+      },
+      drain(socket: Any) {
+        const unsent: Uint8Array[] = socket.data.unsent;
+        while (unsent.length > 0) {
+          const out = unsent[0]!;
+          const written: number = socket.write(out);
+          if (written < out.length) {
+            unsent[0] = out.subarray(Math.max(written, 0));
+            return;
+          }
+          unsent.shift();
+        }
+      },
+      close(socket: Any) {
+        socket.data.feed.end();
+      },
+      error() {},
+    },
+  });
+  ready(server.port, "floor: Bun.listen data, one await per command");
+}
+
 async function hangupServer(): Promise<void> {
   const hangup = (await import(`../dist/${runtime}.js`)) as typeof import("../adapters/node.ts");
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, noDelay: true });
@@ -163,7 +341,11 @@ async function hangupServer(): Promise<void> {
   await serving;
 }
 
-if (variant === "raw") {
+if (variant === "floor") {
+  if (runtime === "node") floorNode(await import("node:net"));
+  else if (runtime === "deno") await floorDeno();
+  else floorBun();
+} else if (variant === "raw") {
   if (runtime === "node") await rawNode();
   else if (runtime === "deno") await rawDeno();
   else rawBun();

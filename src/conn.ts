@@ -214,6 +214,8 @@ class SourceConn implements Conn {
   /** 0 when off; `serve()` may set it on a connection that left it absent. */
   #writeTimeout: number;
   #cancelWriteTimer: (() => void) | undefined;
+  /** When the runtime write in flight started (only kept with a write timeout). */
+  #flushStartedAt = 0;
   #closing: Promise<void> | undefined;
 
   // Made on first use: a connection without a signal, idle timeout or heartbeat pays for none.
@@ -287,6 +289,7 @@ class SourceConn implements Conn {
 
   #markClosed(): void {
     this.#isClosed = true;
+    this.#stopWriteTimer();
     this.#resolveClosed?.();
   }
 
@@ -892,12 +895,15 @@ class SourceConn implements Conn {
     // Writes issued in one go (a burst of replies) are handed to the runtime together, a microtask later.
     if (!this.#inFlight && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        this.#flushOrHold();
-      });
+      // Not queueMicrotask: on Node it runs each callback in an async-hooks scope, a cost per write.
+      void Promise.resolve(this).then(SourceConn.#flushLater);
     }
     return promise;
+  }
+
+  static #flushLater(conn: SourceConn): void {
+    conn.#flushScheduled = false;
+    conn.#flushOrHold();
   }
 
   /**
@@ -911,10 +917,27 @@ class SourceConn implements Conn {
     this.#flushHeld = true;
     if (this.#heldTurn) return;
     this.#heldTurn = true;
-    nextTurn(() => {
-      this.#heldTurn = false;
-      this.#releaseHeld();
-    });
+    const held = SourceConn.#heldThisTurn;
+    if (held) held.push(this);
+    else {
+      SourceConn.#heldThisTurn = [this];
+      nextTurn(SourceConn.#releaseTurn);
+    }
+  }
+
+  /**
+   * Connections holding writes until the next event-loop turn: one timer for all of them, since
+   * a busy server gets data on many connections in the same turn (a turn costs 0.2 to 1.3 µs).
+   */
+  static #heldThisTurn: SourceConn[] | undefined;
+
+  static #releaseTurn(this: void): void {
+    const held = SourceConn.#heldThisTurn!;
+    SourceConn.#heldThisTurn = undefined;
+    for (const conn of held) {
+      conn.#heldTurn = false;
+      conn.#releaseHeld();
+    }
   }
 
   #releaseHeld(): void {
@@ -962,7 +985,6 @@ class SourceConn implements Conn {
   #onWritten(batch: WriteRequest[]): void {
     if (this.#inFlight !== batch) return; // the connection ended meanwhile: already rejected
     this.#inFlight = undefined;
-    this.#cancelWriteTimer?.();
     if (this.#pieceEnd >= 0) {
       const request = batch[0]!;
       request.offset = this.#pieceEnd;
@@ -976,7 +998,7 @@ class SourceConn implements Conn {
   #onWriteFailed(batch: WriteRequest[], err: unknown): void {
     if (this.#inFlight !== batch) return;
     this.#inFlight = undefined;
-    this.#cancelWriteTimer?.();
+    this.#stopWriteTimer();
     if (this.#pieceEnd >= 0) this.#writeQueue!.shift();
     const error = this.#writeError(err);
     for (const request of batch) settleWrite(request, error);
@@ -998,7 +1020,7 @@ class SourceConn implements Conn {
   #dropWrites(error: unknown): void {
     const inFlight = this.#inFlight;
     this.#inFlight = undefined;
-    this.#cancelWriteTimer?.();
+    this.#stopWriteTimer();
     if (inFlight) { for (const request of inFlight) settleWrite(request, error); }
     const queue = this.#writeQueue;
     if (queue) {
@@ -1008,16 +1030,34 @@ class SourceConn implements Conn {
     this.#notifyFlushed();
   }
 
+  /**
+   * A flush starts: the write timer measures from here. The timer is armed once and checks when
+   * it fires, instead of being set and cleared for every runtime write (a pipelining server
+   * makes thousands a second).
+   */
   #armWriteTimer(): void {
     const ms = this.#writeTimeout;
     if (ms === 0) return;
+    this.#flushStartedAt = Date.now();
+    this.#cancelWriteTimer ??= setLongTimeout(() => this.#onWriteTimer(), ms);
+  }
+
+  #stopWriteTimer(): void {
     this.#cancelWriteTimer?.();
-    this.#cancelWriteTimer = setLongTimeout(() => this.#onWriteTimeout(), ms);
+    this.#cancelWriteTimer = undefined;
+  }
+
+  /** The write timer fired: a timeout if the flush in flight started `writeTimeout` ms ago. */
+  #onWriteTimer(): void {
+    this.#cancelWriteTimer = undefined;
+    if (!this.#inFlight) return; // idle: the next flush arms it again
+    const left = this.#flushStartedAt + this.#writeTimeout - Date.now();
+    if (left > 0) this.#cancelWriteTimer = setLongTimeout(() => this.#onWriteTimer(), left);
+    else this.#onWriteTimeout();
   }
 
   /** The peer took no byte for `writeTimeout` ms: the write fails and the connection is reset. */
   #onWriteTimeout(): void {
-    this.#cancelWriteTimer = undefined;
     const error = new WriteTimeoutError(`Cannot write: the peer took no bytes for ${this.#writeTimeout} ms`);
     this.#failure ??= error;
     if (this.#read === OPEN) {

@@ -18,8 +18,6 @@
 import type { Conn } from "hangup";
 import { decodeCommand, RespProtocolError, type RespStore } from "./decode.ts";
 
-const ignore = (): void => {};
-
 /**
  * Answers `conn`'s commands from `store` until the client closes. A client that breaks the
  * protocol is reset; a client that resets or quits mid-command ends the call with hangup's error,
@@ -44,8 +42,8 @@ async function serveDecoded(conn: Conn, store: RespStore): Promise<void> {
   for await (const command of conn.decode(decodeCommand)) {
     const reply = store.execute(command);
     if (reply === null) continue;
-    // A failed write fails every later one and the reads too: the awaited one reports it.
-    last?.catch(ignore);
+    // Not awaited: hangup never lets a failed write go unhandled, and a failed write fails every
+    // later one and the reads too, so the one awaited below reports it.
     last = conn.write(reply);
     // Nothing more buffered: the client waits for these replies, so let them go and take
     // backpressure before reading on.

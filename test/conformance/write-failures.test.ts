@@ -154,6 +154,29 @@ for (const side of SIDES) {
     );
 
     test(
+      "a write that stalls after others went through gets the whole timeout, counted from when it started",
+      withPair(
+        side,
+        async ({ conn }) => {
+          // Small writes for a while (the peer's buffer takes them), then one that stalls.
+          for (let i = 0; i < 6; i++) {
+            await conn.write(new Uint8Array(64));
+            await sleep(50);
+          }
+          const started = Date.now();
+          const outcome = conn.write(new Uint8Array(HUGE)).then(() => "resolved", (err: unknown) => err);
+          const err = await within(5000, outcome, "the stalled write settled");
+          const elapsed = Date.now() - started;
+          assert.ok(err instanceof WriteTimeoutError, `got ${String(err)}`);
+          assert.ok(elapsed >= 380, `not before the timeout counted from the stall (after ${elapsed} ms)`);
+          assert.ok(elapsed < 1500, `within the timeout and a margin (after ${elapsed} ms)`);
+        },
+        { writeTimeout: 400 },
+        NEVER_READS,
+      ),
+    );
+
+    test(
       "close() with an unflushed write settles within the timeout, resetting the connection",
       withPair(
         side,
