@@ -1,5 +1,5 @@
 // The RESP benchmark's driver, used by bench/run.mjs: for one runtime, the real `redis-benchmark`
-// (Debian's redis-tools) against bench/resp-server.ts's hangup and raw servers, at -P 1 and -P 32,
+// (Debian's redis-tools) against bench/resp-server.ts's hangup, raw and floor servers, at -P 1 and -P 32,
 // the two variants alternating, the server on CPU 0 and the client on CPU 1. Each server is
 // checked (bench/resp-check.mjs: pipelined commands split at every boundary) before it is timed.
 import { execFileSync, spawn } from "node:child_process";
@@ -7,6 +7,11 @@ import { existsSync } from "node:fs";
 import { check } from "./resp-check.mjs";
 
 const TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET"];
+/**
+ * hangup, the hand-written raw server, and the floor: the raw server with one `await` per
+ * command (bench/resp-server.ts), the least any one-await-per-message API can cost.
+ */
+const VARIANTS = ["hangup", "raw", "floor"];
 
 /** The redis-benchmark binary, or undefined when redis-tools is not installed. */
 export function redisBenchmark() {
@@ -88,7 +93,7 @@ export const overall = (rps) => TESTS.length / TESTS.reduce((sum, test) => sum +
 
 /**
  * Runs the benchmark for one runtime. `command(variant)` gives the pinned server command line.
- * Resolves with `{ [pipeline]: { hangup, raw } }`, each the best of `repeat` runs per test, with
+ * Resolves with `{ [pipeline]: { hangup, raw, floor } }`, each the best of `repeat` runs per test, with
  * the label of the variant that ran.
  */
 export async function respBench({ root, command, pinned, requests, repeat, log = () => {} }) {
@@ -98,8 +103,8 @@ export async function respBench({ root, command, pinned, requests, repeat, log =
   for (const pipeline of [1, 32]) {
     const best = (results[pipeline] = {});
     for (let round = 0; round < repeat; round++) {
-      // Alternating, and each round starts with the other one, so drifts in load hit both alike.
-      const order = round % 2 === 0 ? ["hangup", "raw"] : ["raw", "hangup"];
+      // Alternating, and each round starts with another one, so drifts in load hit all alike.
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
       for (const variant of order) {
         const server = await startServer(root, command, variant);
         try {
@@ -113,7 +118,7 @@ export async function respBench({ root, command, pinned, requests, repeat, log =
         }
       }
     }
-    for (const variant of ["hangup", "raw"]) best[variant].overall = overall(best[variant].rps);
+    for (const variant of VARIANTS) best[variant].overall = overall(best[variant].rps);
   }
   return results;
 }
