@@ -847,6 +847,22 @@ class SourceConn implements Conn {
   // ---- writing ------------------------------------------------------------
 
   write(data: Uint8Array | string, options?: OperationOptions): Promise<void> {
+    const queue = this.#writeQueue;
+    if (options === undefined && data instanceof Uint8Array && queue !== undefined && queue.length > 0 && this.#writeRefusal() === undefined) {
+      // A write issued right behind another joins it: the two settle together, as they go together.
+      const tail = queue[queue.length - 1]!;
+      if (tail.signal === undefined && tail.offset === 0 && tail.size + data.length <= COALESCE_BYTES) {
+        if (this.#options.heartbeat) this.#lastWrite = Date.now();
+        (tail.more ??= []).push(data);
+        tail.size += data.length;
+        return tail.promise;
+      }
+    }
+    return this.#enqueue(data, options);
+  }
+
+  /** A write that starts a batch of its own (or is refused). */
+  #enqueue(data: Uint8Array | string, options: OperationOptions | undefined): Promise<void> {
     let bytes: Uint8Array;
     let signal: AbortSignal | undefined;
     try {
@@ -862,7 +878,6 @@ class SourceConn implements Conn {
     const queue = (this.#writeQueue ??= []);
     const tail = queue[queue.length - 1];
     if (!signal && tail && tail.signal === undefined && tail.offset === 0 && tail.size + bytes.length <= COALESCE_BYTES) {
-      // A write issued right behind another joins it: the two settle together, as they go together.
       (tail.more ??= []).push(bytes);
       tail.size += bytes.length;
       return tail.promise;
@@ -1083,7 +1098,7 @@ class SourceConn implements Conn {
   }
 
   #writeRefusal(): unknown {
-    if (this.#isStopped()) return this.#refusal("write");
+    if (this.#read !== OPEN && this.#isStopped()) return this.#refusal("write");
     if (this.#writeClosed) return new SocketClosedError("Cannot write: the write side was closed here with closeWrite()");
     if (this.#failure) return relabel(this.#failure, "write");
     return undefined;
