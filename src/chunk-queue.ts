@@ -2,6 +2,18 @@ const EMPTY = new Uint8Array(0);
 /** The chunk list of every empty queue: an idle connection holds no array of its own. */
 const NO_CHUNKS: readonly Uint8Array[] = Object.freeze([]);
 
+/**
+ * The buffer `all()` joins chunks into: filled up to `end`; `view` is the queue's first chunk
+ * when that chunk is this buffer's bytes from `viewStart` to `end`, so later chunks can be
+ * appended behind it in place.
+ */
+interface JoinedBuffer {
+  buffer: Uint8Array;
+  end: number;
+  view: Uint8Array;
+  viewStart: number;
+}
+
 /** Where the current search stopped; made on the first search, so a queue that is never searched pays nothing. */
 interface ScanState {
   valid: boolean;
@@ -31,7 +43,7 @@ export class ChunkQueue {
   consumed = 0;
   #scan: ScanState | undefined;
   /** The buffer `all()` joins chunks into, and how much of it is filled. */
-  #joined: { buffer: Uint8Array; end: number } | undefined;
+  #joined: JoinedBuffer | undefined;
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
@@ -129,15 +141,13 @@ export class ChunkQueue {
     const joined = this.#joined;
     const rest = this.length - head.length;
     let start: number;
-    if (
-      joined && head.buffer === joined.buffer.buffer && head.byteOffset + head.length === joined.buffer.byteOffset + joined.end &&
-      joined.end + rest <= joined.buffer.length
-    ) {
-      start = head.byteOffset - joined.buffer.byteOffset;
+    // Compared by identity, not by `.buffer`: on Bun reading `.buffer` allocates an ArrayBuffer.
+    if (joined && head === joined.view && joined.end + rest <= joined.buffer.length) {
+      start = joined.viewStart;
     } else {
       const buffer = new Uint8Array(Math.max(capacity, this.length, 1024));
       buffer.set(head);
-      this.#joined = { buffer, end: head.length };
+      this.#joined = { buffer, end: head.length, view: EMPTY, viewStart: 0 };
       start = 0;
     }
     const target = this.#joined!;
@@ -146,6 +156,8 @@ export class ChunkQueue {
       target.end += this.#chunks[i]!.length;
     }
     head = target.buffer.subarray(start, target.end);
+    target.view = head;
+    target.viewStart = start;
     this.#chunks = [head];
     this.#head = 0;
     if (this.#scan) this.#scan.valid = false;
@@ -220,7 +232,14 @@ export class ChunkQueue {
   /** Makes the first chunk start at the first unread byte, for the code that walks chunks. */
   #settle(): void {
     if (this.#offset === 0) return;
-    this.#chunks[this.#head] = this.#chunks[this.#head]!.subarray(this.#offset);
+    const chunk = this.#chunks[this.#head]!;
+    const rest = chunk.subarray(this.#offset);
+    this.#chunks[this.#head] = rest;
+    const joined = this.#joined;
+    if (joined !== undefined && chunk === joined.view) {
+      joined.view = rest;
+      joined.viewStart += this.#offset;
+    }
     this.#offset = 0;
   }
 

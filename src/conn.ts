@@ -514,7 +514,7 @@ class SourceConn implements Conn {
    * a pending read, no promise of its own), else a pending read that `#step` retries.
    */
   #answer<T>(signal: AbortSignal | undefined, attempt: Attempt<T>): Promise<T> {
-    if (this.#reading || this.#read.state === "stopped" || signal?.aborted) return this.#readOp(signal, attempt);
+    if (this.#reading || (this.#read !== OPEN && this.#isStopped()) || signal?.aborted) return this.#readOp(signal, attempt);
     let result: T | typeof WAIT;
     try {
       result = attempt(this);
@@ -984,7 +984,7 @@ class SourceConn implements Conn {
       while (count < queue.length && total + queue[count]!.size <= COALESCE_BYTES) total += queue[count++]!.size;
       batch = queue.splice(0, count);
       this.#pieceEnd = -1;
-      bytes = count === 1 && !first.more ? first.bytes.subarray(first.offset) : concatRequests(batch, total);
+      bytes = count > 1 || first.more ? concatRequests(batch, total) : first.offset === 0 ? first.bytes : first.bytes.subarray(first.offset);
     }
     this.#inFlight = batch;
     this.#armWriteTimer();
