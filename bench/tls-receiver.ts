@@ -58,6 +58,29 @@ if (variant === "hangup") {
   } catch (err) {
     finish(String(err));
   }
+} else if (variant === "duplex-tls") {
+  // node:tls over a JavaScript stream fed from the runtime's own TCP socket, without hangup:
+  // the design hangup's TLS uses (it keeps the TCP socket to tell FIN from RST), at its floor.
+  const net = await import("node:net");
+  const tls = await import("node:tls");
+  const { Duplex } = await import("node:stream");
+  const context = tls.createSecureContext({ cert, key });
+  const server = net.createServer((tcp) => {
+    const wire = new Duplex({
+      read: () => void tcp.resume(),
+      write: (chunk: Buffer, _encoding, done) => void tcp.write(chunk, done),
+    });
+    tcp.on("data", (chunk: Buffer) => {
+      if (!wire.push(chunk)) tcp.pause();
+    });
+    tcp.on("end", () => wire.push(null));
+    tcp.on("error", (err) => finish(String(err)));
+    const socket = new tls.TLSSocket(wire as never, { isServer: true, secureContext: context });
+    socket.on("data", (chunk: Buffer) => onBytes(chunk.length));
+    socket.on("end", () => finish("end"));
+    socket.on("error", (err) => finish(String(err)));
+  });
+  server.listen(0, "127.0.0.1", () => console.log(`READY ${(server.address() as { port: number }).port}`));
 } else if (runtime === "node" || variant === "node-tls") {
   const tls = await import("node:tls");
   const server = tls.createServer({ cert, key }, (socket) => {
