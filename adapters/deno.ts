@@ -117,21 +117,33 @@ function addrOf(addr: Deno.Addr): Addr {
  */
 class DenoTransport implements PullTransport<Deno.Conn> {
   readonly native: Deno.Conn;
-  readonly localAddr: Addr;
-  readonly remoteAddr: Addr;
   /** The buffer the next read goes into: reused until a read's bytes are handed over in it. */
   #readBuffer: Uint8Array | undefined;
+  // Made when asked: most connections never are, and 10,000 idle ones would hold 20,000.
+  #localAddr: Addr | undefined;
+  #remoteAddr: Addr | undefined;
 
   constructor(conn: Deno.Conn) {
     claim(conn);
     this.native = conn;
-    this.localAddr = addrOf(conn.localAddr);
-    this.remoteAddr = addrOf(conn.remoteAddr);
   }
 
-  async read(): Promise<Uint8Array | null> {
+  get localAddr(): Addr {
+    return (this.#localAddr ??= addrOf(this.native.localAddr));
+  }
+
+  get remoteAddr(): Addr {
+    return (this.#remoteAddr ??= addrOf(this.native.remoteAddr));
+  }
+
+  // Not an async function: an idle connection waits in this read, and a suspended async
+  // function keeps a generator and a promise of its own alive for it.
+  read(): Promise<Uint8Array | null> {
     const buffer = (this.#readBuffer ??= new Uint8Array(READ_SIZE));
-    const n = await this.native.read(buffer);
+    return this.native.read(buffer).then((n) => this.#received(buffer, n));
+  }
+
+  #received(buffer: Uint8Array, n: number | null): Uint8Array | null {
     if (n === null) return null;
     if (n < COPY_BELOW) return buffer.slice(0, n);
     // The core keeps the chunk: this buffer is never read into again.

@@ -70,7 +70,6 @@ export class PullSource<Native> implements ConnSource<Native> {
   readonly #transport: PullTransport<Native>;
   #sink: ConnSink | undefined;
   #paused = false;
-  #wakePump: (() => void) | undefined;
   /** Closed here or detached: what the pending read reports is no longer the peer's news. */
   #stopped = false;
   #released = false;
@@ -99,7 +98,6 @@ export class PullSource<Native> implements ConnSource<Native> {
 
   #stop(): void {
     this.#stopped = true;
-    this.#wakePump?.();
   }
 
   #release(): void {
@@ -109,32 +107,40 @@ export class PullSource<Native> implements ConnSource<Native> {
     this.#sink?.closed();
   }
 
-  async #pump(): Promise<void> {
-    const transport = this.#transport;
-    for (;;) {
-      while (this.#paused && !this.#stopped) await new Promise<void>((resolve) => (this.#wakePump = resolve));
-      if (this.#stopped) return;
-      let chunk: Uint8Array | null;
-      try {
-        const reading = transport.read();
-        this.#inFlight = reading;
-        chunk = await reading;
-      } catch (err) {
-        if (!this.#stopped) this.#sink!.error(err);
-        return;
-      } finally {
-        this.#inFlight = undefined;
-      }
-      if (this.#stopped) return;
-      if (chunk === null) return this.#sink!.end();
-      this.#sink!.data(chunk);
+  /**
+   * Starts the next read unless one is in flight, reading is paused (`resume()` starts it) or
+   * stopped. Callbacks, not an async loop: an idle connection waits here, and a suspended async
+   * function keeps a generator and a promise alive for it.
+   */
+  #pull(): void {
+    if (this.#stopped || this.#paused || this.#inFlight) return;
+    let reading: Promise<Uint8Array | null>;
+    try {
+      reading = this.#transport.read();
+    } catch (err) {
+      reading = Promise.reject(err);
     }
+    this.#inFlight = reading;
+    reading.then((chunk) => this.#onChunk(chunk), (err: unknown) => this.#onReadError(err));
+  }
+
+  #onChunk(chunk: Uint8Array | null): void {
+    this.#inFlight = undefined;
+    if (this.#stopped) return;
+    if (chunk === null) return this.#sink!.end();
+    this.#sink!.data(chunk);
+    this.#pull();
+  }
+
+  #onReadError(err: unknown): void {
+    this.#inFlight = undefined;
+    if (!this.#stopped) this.#sink!.error(err);
   }
 
   start(sink: ConnSink): void {
     this.#sink = sink;
     if (this.#released) sink.closed();
-    else void this.#pump();
+    else this.#pull();
   }
 
   pause(): void {
@@ -143,7 +149,7 @@ export class PullSource<Native> implements ConnSource<Native> {
 
   resume(): void {
     this.#paused = false;
-    this.#wakePump?.();
+    this.#pull();
   }
 
   write(bytes: Uint8Array): Promise<void> {
