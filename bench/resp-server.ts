@@ -257,7 +257,11 @@ function floorNode(net: typeof import("node:net")): void {
     socket.on("error", () => feed.end());
     serveFeed(feed, (out) => void socket.write(out)).catch(() => socket.destroy());
   });
-  server.listen(0, "127.0.0.1", () => ready((server.address() as { port: number }).port, "floor: node:net data events, one await per command"));
+  server.listen(
+    0,
+    "127.0.0.1",
+    () => ready((server.address() as { port: number }).port, "floor: node:net data events, one await per command"),
+  );
 }
 
 async function floorDeno(): Promise<void> {

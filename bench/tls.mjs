@@ -78,7 +78,9 @@ export async function tlsCase(runtime, { quick }) {
     `node:tls over a stream fed from the TCP socket, without hangup ${f(floor.cpuSecondsPerGiB)}`,
     `${runtime}'s TLS socket ${f(best.native.cpuSecondsPerGiB)} (${best.native.wallMiBps.toFixed(0)} MiB/s)`,
     ...(best["node-tls"] ? [`its node:tls server ${f(best["node-tls"].cpuSecondsPerGiB)}`] : []),
-    `the stream alone costs ${f(floor.cpuSecondsPerGiB / server.cpuSecondsPerGiB)}× the ${best["node-tls"] ? "node:tls server" : "native socket"}`,
+    `the stream alone costs ${f(floor.cpuSecondsPerGiB / server.cpuSecondsPerGiB)}× the ${
+      best["node-tls"] ? "node:tls server" : "native socket"
+    }`,
   ];
   return {
     results: best,
@@ -87,7 +89,9 @@ export async function tlsCase(runtime, { quick }) {
       "TLS throughput (CPU s/GiB)",
       `${f(best.hangup.cpuSecondsPerGiB)} (${best.hangup.wallMiBps.toFixed(0)} MiB/s)`,
       baselines.join(", "),
-      `${f(ratio)}× over a stream, ${f(best.hangup.cpuSecondsPerGiB / server.cpuSecondsPerGiB)}× ${best["node-tls"] ? "node:tls server" : "native"}`,
+      `${f(ratio)}× over a stream, ${f(best.hangup.cpuSecondsPerGiB / server.cpuSecondsPerGiB)}× ${
+        best["node-tls"] ? "node:tls server" : "native"
+      }`,
       "hangup's layer ≤ 1.10× node:tls over the same stream",
       ratio <= 1.1,
     ],

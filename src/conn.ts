@@ -848,7 +848,9 @@ class SourceConn implements Conn {
 
   write(data: Uint8Array | string, options?: OperationOptions): Promise<void> {
     const queue = this.#writeQueue;
-    if (options === undefined && data instanceof Uint8Array && queue !== undefined && queue.length > 0 && this.#writeRefusal() === undefined) {
+    if (
+      options === undefined && data instanceof Uint8Array && queue !== undefined && queue.length > 0 && this.#writeRefusal() === undefined
+    ) {
       // A write issued right behind another joins it: the two settle together, as they go together.
       const tail = queue[queue.length - 1]!;
       if (tail.signal === undefined && tail.offset === 0 && tail.size + data.length <= COALESCE_BYTES) {
@@ -984,7 +986,11 @@ class SourceConn implements Conn {
       while (count < queue.length && total + queue[count]!.size <= COALESCE_BYTES) total += queue[count++]!.size;
       batch = queue.splice(0, count);
       this.#pieceEnd = -1;
-      bytes = count > 1 || first.more ? concatRequests(batch, total) : first.offset === 0 ? first.bytes : first.bytes.subarray(first.offset);
+      bytes = count > 1 || first.more
+        ? concatRequests(batch, total)
+        : first.offset === 0
+        ? first.bytes
+        : first.bytes.subarray(first.offset);
     }
     this.#inFlight = batch;
     this.#armWriteTimer();
