@@ -180,7 +180,6 @@ class SourceConn implements Conn {
   #endInfo: EndInfo | undefined;
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
-  #isClosed = false;
 
   /** How far the connection is; every read, event and guard consults this one field. */
   #read: ReadSide = OPEN;
@@ -282,13 +281,14 @@ class SourceConn implements Conn {
 
   get closed(): Promise<void> {
     if (!this.#closed) {
-      this.#closed = this.#isClosed ? Promise.resolve() : new Promise((resolve) => (this.#resolveClosed = resolve));
+      const released = this.#sourceClosed || this.#isUnwrapped();
+      this.#closed = released ? Promise.resolve() : new Promise((resolve) => (this.#resolveClosed = resolve));
     }
     return this.#closed;
   }
 
+  /** The handle is released (the source closed) or handed out (`unwrap()`): `closed` resolves. */
   #markClosed(): void {
-    this.#isClosed = true;
     this.#stopWriteTimer();
     this.#resolveClosed?.();
   }
