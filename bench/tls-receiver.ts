@@ -58,7 +58,7 @@ if (variant === "hangup") {
   } catch (err) {
     finish(String(err));
   }
-} else if (variant === "duplex-tls") {
+} else if (variant === "duplex-tls" || variant === "duplex-tls-await") {
   // node:tls over a JavaScript stream fed from the runtime's own TCP socket, without hangup:
   // the design hangup's TLS uses (it keeps the TCP socket to tell FIN from RST), at its floor.
   const net = await import("node:net");
@@ -76,8 +76,30 @@ if (variant === "hangup") {
     tcp.on("end", () => wire.push(null));
     tcp.on("error", (err) => finish(String(err)));
     const socket = new tls.TLSSocket(wire as never, { isServer: true, secureContext: context });
-    socket.on("data", (chunk: Buffer) => onBytes(chunk.length));
-    socket.on("end", () => finish("end"));
+    if (variant === "duplex-tls") socket.on("data", (chunk: Buffer) => onBytes(chunk.length));
+    else {
+      // Each decrypted chunk handed to a loop that awaits a promise per chunk, as a `for await`
+      // consumer does (no buffer limit, no end or error handling): the least that costs.
+      const queue: (Buffer | null)[] = [];
+      let wake: (() => void) | undefined;
+      const hand = (item: Buffer | null): void => {
+        queue.push(item);
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      socket.on("data", (chunk: Buffer) => hand(chunk));
+      socket.on("end", () => hand(null));
+      void (async () => {
+        for (;;) {
+          while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+          const chunk = queue.shift()!;
+          if (chunk === null) return finish("end");
+          onBytes(chunk.length);
+        }
+      })();
+    }
+    if (variant === "duplex-tls") socket.on("end", () => finish("end"));
     socket.on("error", (err) => finish(String(err)));
   });
   server.listen(0, "127.0.0.1", () => console.log(`READY ${(server.address() as { port: number }).port}`));

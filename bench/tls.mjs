@@ -52,7 +52,11 @@ async function bestOf(runtime, quick) {
   const { bytes, repeat } = sizes(quick);
   const best = {};
   for (let i = 0; i < repeat; i++) {
-    for (const variant of runtime === "node" ? ["native", "duplex-tls", "hangup"] : ["native", "node-tls", "duplex-tls", "hangup"]) {
+    for (
+      const variant of runtime === "node"
+        ? ["native", "duplex-tls", "duplex-tls-await", "hangup"]
+        : ["native", "node-tls", "duplex-tls", "duplex-tls-await", "hangup"]
+    ) {
       const r = await measure(runtime, variant, bytes);
       if (r.received !== bytes) throw new Error(`${runtime} ${variant}: received ${r.received} of ${bytes} (${r.how})`);
       if (!best[variant] || r.cpuSecondsPerGiB < best[variant].cpuSecondsPerGiB) best[variant] = r;
@@ -75,7 +79,9 @@ export async function tlsCase(runtime, { quick }) {
   const f = (n) => n.toFixed(2);
   const server = best["node-tls"] ?? best.native;
   const baselines = [
-    `node:tls over a stream fed from the TCP socket, without hangup ${f(floor.cpuSecondsPerGiB)}`,
+    `node:tls over a stream fed from the TCP socket, without hangup ${f(floor.cpuSecondsPerGiB)} (each chunk handed to an awaiting loop: ${
+      f(best["duplex-tls-await"].cpuSecondsPerGiB)
+    })`,
     `${runtime}'s TLS socket ${f(best.native.cpuSecondsPerGiB)} (${best.native.wallMiBps.toFixed(0)} MiB/s)`,
     ...(best["node-tls"] ? [`its node:tls server ${f(best["node-tls"].cpuSecondsPerGiB)}`] : []),
     `the stream alone costs ${f(floor.cpuSecondsPerGiB / server.cpuSecondsPerGiB)}× the ${
@@ -113,6 +119,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       "node:tls server CPU s/GiB": best["node-tls"]?.cpuSecondsPerGiB.toFixed(2) ?? "(= native)",
       "node:tls over a stream CPU s/GiB": best["duplex-tls"].cpuSecondsPerGiB.toFixed(2),
       "hangup / over a stream": (best.hangup.cpuSecondsPerGiB / best["duplex-tls"].cpuSecondsPerGiB).toFixed(2),
+      "over a stream, awaited": best["duplex-tls-await"].cpuSecondsPerGiB.toFixed(2),
       "native MiB/s": best.native.wallMiBps.toFixed(0),
       "hangup MiB/s": best.hangup.wallMiBps.toFixed(0),
     });
