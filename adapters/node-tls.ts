@@ -75,6 +75,10 @@ export class NodeTlsEngine implements TlsEngine {
   /** The TLS layer closed our write side by itself (ANSWERS_CLOSE_NOTIFY). */
   #writeGone = false;
   #listeners: { data: (chunk: Buffer) => void; end: () => void; error: (err: Error) => void } | undefined;
+  /** Reporting plaintext is paused (by the core, through the TLS source). */
+  #paused = false;
+  /** TCP reads held because the paused TLS socket's plaintext reached the high-water mark. */
+  #holding = false;
 
   constructor(role: NodeTlsRole) {
     this.#role = role;
@@ -90,7 +94,9 @@ export class NodeTlsEngine implements TlsEngine {
       allowHalfOpen: true,
       autoDestroy: false,
       readableHighWaterMark: HIGH_WATER_MARK,
-      read: () => wire.resume(),
+      read: () => {
+        if (!this.#holding) wire.resume();
+      },
       write: (chunk: Buffer, _encoding, done) => void wire.write(chunk).then(() => done(), done),
       final: (done) => void wire.end().then(() => done(), done),
     });
@@ -165,6 +171,12 @@ export class NodeTlsEngine implements TlsEngine {
 
   feed(bytes: Uint8Array): void {
     if (!this.#duplex!.push(bytes)) this.#wire!.pause();
+    else if (this.#paused && this.#socket!.readableLength >= HIGH_WATER_MARK) {
+      // Deno's TLS socket keeps reading its stream while paused, its plaintext piling up: hold
+      // the TCP reads here until resume(), or a peer that sends faster than we read fills memory.
+      this.#holding = true;
+      this.#wire!.pause();
+    }
   }
 
   feedEnd(): void {
@@ -197,11 +209,17 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   pause(): void {
+    this.#paused = true;
     this.#socket!.pause();
   }
 
   resume(): void {
+    this.#paused = false;
     this.#socket!.resume();
+    if (this.#holding) {
+      this.#holding = false;
+      this.#wire!.resume();
+    }
   }
 
   async drain(): Promise<void> {
@@ -225,6 +243,12 @@ export class NodeTlsEngine implements TlsEngine {
     const socket = this.#socket!;
     const listeners = this.#listeners!;
     socket.pause();
+    // Whoever takes the TLS socket over reads at its own pace: its stream asks for bytes again.
+    this.#paused = false;
+    if (this.#holding) {
+      this.#holding = false;
+      this.#wire!.resume();
+    }
     socket.off("data", listeners.data);
     socket.off("end", listeners.end);
     // Replaced, not removed: an 'error' with no listener would crash the process.
