@@ -47,6 +47,12 @@ export function serverContext(options: ResolvedTlsOptions): tls.SecureContext {
 }
 
 const HIGH_WATER_MARK = 65536;
+/**
+ * Deno's TLS socket keeps reading its stream while paused, its plaintext piling up inside it;
+ * Node's and Bun's stop, and their stream's backpressure reaches TCP (holding there as well
+ * cost Bun a tenth more CPU per GiB, measured).
+ */
+const READS_WHILE_PAUSED = "Deno" in globalThis;
 
 /**
  * Bun's node:tls answers the peer's close_notify with its own at once and drops its write
@@ -171,9 +177,8 @@ export class NodeTlsEngine implements TlsEngine {
 
   feed(bytes: Uint8Array): void {
     if (!this.#duplex!.push(bytes)) this.#wire!.pause();
-    else if (this.#paused && this.#socket!.readableLength >= HIGH_WATER_MARK) {
-      // Deno's TLS socket keeps reading its stream while paused, its plaintext piling up: hold
-      // the TCP reads here until resume(), or a peer that sends faster than we read fills memory.
+    else if (READS_WHILE_PAUSED && this.#paused && this.#socket!.readableLength >= HIGH_WATER_MARK) {
+      // Hold the TCP reads until resume(), or a peer that sends faster than we read fills memory.
       this.#holding = true;
       this.#wire!.pause();
     }
