@@ -206,7 +206,11 @@ class NodeSource implements ConnSource<net.Socket> {
     socket.write(bytes, (err) => (settle ? settle(err) : (early = { err })));
     // Handed to the kernel at once (nothing left in Node's buffer): all the callback would say, a
     // tick and a promise later. A pipelining server writes thousands of replies a second.
-    if (early === undefined && socket.writableLength === 0 && !socket.destroyed && !socket.connecting) return SETTLED;
+    // Not when the send failed on the spot (Node then sets `errored` and calls back a tick later).
+    if (
+      early === undefined && socket.writableLength === 0 && !socket.errored && !socket.destroyed && !socket.writableEnded &&
+      !socket.connecting
+    ) return SETTLED;
     return new Promise<void>((resolve, reject) => {
       settle = (err) => {
         // Node 20 calls back without an error once the socket is destroyed, Node 22+ with ECANCELED:

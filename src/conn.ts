@@ -289,7 +289,8 @@ class SourceConn implements Conn {
 
   /** The handle is released (the source closed) or handed out (`unwrap()`): `closed` resolves. */
   #markClosed(): void {
-    this.#stopWriteTimer();
+    // A write still in flight stays bounded by the write timer (a source may never settle it).
+    if (!this.#inFlight) this.#stopWriteTimer();
     this.#resolveClosed?.();
   }
 
@@ -875,7 +876,13 @@ class SourceConn implements Conn {
       return Promise.reject(err);
     }
     const refused = this.#writeRefusal();
-    if (refused !== undefined) return Promise.reject(refused);
+    if (refused !== undefined) {
+      // Refused because the connection failed: a loop still answering buffered requests must not
+      // crash the process with the replies nobody awaits (SPEC 11).
+      const promise = Promise.reject(refused);
+      promise.catch(noop);
+      return promise;
+    }
     if (this.#options.heartbeat) this.#lastWrite = Date.now();
     const queue = (this.#writeQueue ??= []);
     const tail = queue[queue.length - 1];
@@ -1009,8 +1016,12 @@ class SourceConn implements Conn {
     if (this.#pieceEnd >= 0) {
       const request = batch[0]!;
       request.offset = this.#pieceEnd;
-      if (request.offset < request.bytes.length && !request.settled) return this.#flush();
-      this.#writeQueue!.shift();
+      if (request.offset < request.bytes.length && !request.settled) {
+        // Unwrapped between two pieces: the rest never reached the runtime.
+        if (!this.#writeQueue) return settleWrite(request, this.#refusal("write"));
+        return this.#flush();
+      }
+      this.#writeQueue?.shift();
     }
     for (const request of batch) settleWrite(request, undefined);
     this.#flush();
@@ -1020,7 +1031,7 @@ class SourceConn implements Conn {
     if (this.#inFlight !== batch) return;
     this.#inFlight = undefined;
     this.#stopWriteTimer();
-    if (this.#pieceEnd >= 0) this.#writeQueue!.shift();
+    if (this.#pieceEnd >= 0) this.#writeQueue?.shift();
     const error = this.#writeError(err);
     for (const request of batch) settleWrite(request, error);
     // The kernel reports a reset once: if a write took it, the read side must still hear it (SPEC 2).

@@ -127,14 +127,19 @@ export class PullSource<Native> implements ConnSource<Native> {
   #onChunk(chunk: Uint8Array | null): void {
     this.#inFlight = undefined;
     if (this.#stopped) return;
-    if (chunk === null) return this.#sink!.end();
+    if (chunk === null) {
+      this.#stopped = true; // nothing more to read: a later resume() must not read again
+      return this.#sink!.end();
+    }
     this.#sink!.data(chunk);
     this.#pull();
   }
 
   #onReadError(err: unknown): void {
     this.#inFlight = undefined;
-    if (!this.#stopped) this.#sink!.error(err);
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#sink!.error(err);
   }
 
   start(sink: ConnSink): void {
