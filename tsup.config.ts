@@ -20,27 +20,23 @@ const declarations = (entry: Record<string, string>, tsconfig: string, format: O
   dts: { only: true },
 });
 
+const entry = {
+  node: "adapters/node.ts",
+  deno: "adapters/deno.ts",
+  bun: "adapters/bun.ts",
+  workerd: "adapters/workerd.ts",
+  core: "src/index.ts",
+};
+
 export default defineConfig([
   {
     ...shared,
-    entry: {
-      node: "adapters/node.ts",
-      deno: "adapters/deno.ts",
-      bun: "adapters/bun.ts",
-      workerd: "adapters/workerd.ts",
-      core: "src/index.ts",
-    },
+    entry,
     format: ["esm"],
   },
   {
     ...shared,
-    entry: {
-      node: "adapters/node.ts",
-      deno: "adapters/deno.ts",
-      bun: "adapters/bun.ts",
-      workerd: "adapters/workerd.ts",
-      core: "src/index.ts",
-    },
+    entry,
     format: ["cjs"],
   },
   declarations({ node: "adapters/node.ts" }, "tsconfig.json", ["esm", "cjs"]),

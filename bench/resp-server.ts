@@ -36,30 +36,48 @@ interface RawState {
   pending: Uint8Array;
 }
 
-/** Every whole command in `pending + chunk`, answered; the replies as one buffer, or null. */
-function serveChunk(state: RawState, chunk: Uint8Array): Uint8Array | null {
+/** Every whole command in `pending + chunk`, in order, to `onCommand`; the rest kept in `pending`. */
+function decodeChunk(state: RawState, chunk: Uint8Array, onCommand: (command: RespCommand) => void): void {
   let bytes = chunk;
   if (state.pending.length > 0) {
     bytes = new Uint8Array(state.pending.length + chunk.length);
     bytes.set(state.pending);
     bytes.set(chunk, state.pending.length);
   }
-  const replies: Uint8Array[] = [];
-  let length = 0;
   let at = 0;
   for (;;) {
     const result = decodeCommand(at === 0 ? bytes : bytes.subarray(at));
     if (result === undefined || !("value" in result)) break;
     at += result.used;
-    const reply = store.execute(result.value);
+    onCommand(result.value);
+  }
+  // A copy: Deno's read buffer is overwritten by the next read.
+  state.pending = at === bytes.length ? EMPTY : bytes.slice(at);
+}
+
+/** Every whole command in `pending + chunk`, answered; the replies as one buffer, or null. */
+function serveChunk(state: RawState, chunk: Uint8Array): Uint8Array | null {
+  const replies: Uint8Array[] = [];
+  let length = 0;
+  decodeChunk(state, chunk, (command) => {
+    const reply = store.execute(command);
     if (reply !== null) {
       replies.push(reply);
       length += reply.length;
     }
-  }
-  // A copy: Deno's read buffer is overwritten by the next read.
-  state.pending = at === bytes.length ? EMPTY : bytes.slice(at);
+  });
   return length === 0 ? null : concatBytes(replies, length);
+}
+
+/** Bun's write takes what fits: the rest waits in `unsent`, in order, for its `drain`. */
+function bunSend(socket: Any, unsent: Uint8Array[], out: Uint8Array): void {
+  if (unsent.length > 0) return void unsent.push(out);
+  const written: number = socket.write(out);
+  if (written < out.length) unsent.push(out.subarray(Math.max(written, 0)));
+}
+
+function bunDrain(socket: Any, unsent: Uint8Array[]): void {
+  for (const out of unsent.splice(0)) bunSend(socket, unsent, out);
 }
 
 function ready(port: number, label: string): void {
@@ -116,11 +134,6 @@ function rawBun(): void {
   interface BunState extends RawState {
     unsent: Uint8Array[];
   }
-  const send = (socket: Any, state: BunState, out: Uint8Array): void => {
-    if (state.unsent.length > 0) return void state.unsent.push(out);
-    const written: number = socket.write(out);
-    if (written < out.length) state.unsent.push(out.subarray(Math.max(written, 0)));
-  };
   const server = g.Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
@@ -132,17 +145,14 @@ function rawBun(): void {
       data(socket: Any, chunk: Uint8Array) {
         try {
           const out = serveChunk(socket.data, chunk);
-          if (out !== null) send(socket, socket.data, out);
+          if (out !== null) bunSend(socket, socket.data.unsent, out);
         } catch (err) {
           if (!(err instanceof RespProtocolError)) throw err;
           socket.terminate();
         }
       },
       drain(socket: Any) {
-        const state = socket.data as BunState;
-        const queued = state.unsent;
-        state.unsent = [];
-        for (const out of queued) send(socket, state, out);
+        bunDrain(socket, socket.data.unsent);
       },
       error() {},
     },
@@ -161,6 +171,7 @@ class CommandFeed implements AsyncIterableIterator<RespCommand> {
   #waiter: ((result: IteratorResult<RespCommand>) => void) | undefined;
   #ended = false;
   readonly #state: RawState = { pending: EMPTY };
+  readonly #collect = (command: RespCommand): void => void this.#commands.push(command);
   constructor(readonly pull?: () => Promise<Uint8Array | null>) {}
 
   /** Whether commands are decoded and not yet handed out. */
@@ -169,21 +180,7 @@ class CommandFeed implements AsyncIterableIterator<RespCommand> {
   }
 
   push(chunk: Uint8Array): void {
-    const state = this.#state;
-    let bytes = chunk;
-    if (state.pending.length > 0) {
-      bytes = new Uint8Array(state.pending.length + chunk.length);
-      bytes.set(state.pending);
-      bytes.set(chunk, state.pending.length);
-    }
-    let at = 0;
-    for (;;) {
-      const result = decodeCommand(at === 0 ? bytes : bytes.subarray(at));
-      if (result === undefined || !("value" in result)) break;
-      at += result.used;
-      this.#commands.push(result.value);
-    }
-    state.pending = at === bytes.length ? EMPTY : bytes.slice(at);
+    decodeChunk(this.#state, chunk, this.#collect);
     const waiter = this.#waiter;
     if (waiter && this.buffered) {
       this.#waiter = undefined;
@@ -297,27 +294,13 @@ function floorBun(): void {
         const feed = new CommandFeed();
         const unsent: Uint8Array[] = [];
         socket.data = { feed, unsent };
-        const write = (out: Uint8Array) => {
-          if (unsent.length > 0) return void unsent.push(out);
-          const written: number = socket.write(out);
-          if (written < out.length) unsent.push(out.subarray(Math.max(written, 0)));
-        };
-        serveFeed(feed, write).catch(() => socket.terminate());
+        serveFeed(feed, (out) => void bunSend(socket, unsent, out)).catch(() => socket.terminate());
       },
       data(socket: Any, chunk: Uint8Array) {
         socket.data.feed.push(chunk);
       },
       drain(socket: Any) {
-        const unsent: Uint8Array[] = socket.data.unsent;
-        while (unsent.length > 0) {
-          const out = unsent[0]!;
-          const written: number = socket.write(out);
-          if (written < out.length) {
-            unsent[0] = out.subarray(Math.max(written, 0));
-            return;
-          }
-          unsent.shift();
-        }
+        bunDrain(socket, socket.data.unsent);
       },
       close(socket: Any) {
         socket.data.feed.end();

@@ -848,17 +848,12 @@ class SourceConn implements Conn {
   // ---- writing ------------------------------------------------------------
 
   write(data: Uint8Array | string, options?: OperationOptions): Promise<void> {
-    const queue = this.#writeQueue;
-    if (
-      options === undefined && data instanceof Uint8Array && queue !== undefined && queue.length > 0 && this.#writeRefusal() === undefined
-    ) {
-      // A write issued right behind another joins it: the two settle together, as they go together.
-      const tail = queue[queue.length - 1]!;
-      if (tail.signal === undefined && tail.offset === 0 && tail.size + data.length <= COALESCE_BYTES) {
+    // The common case, a write right behind another, skips the checks below that cannot fail.
+    if (options === undefined && data instanceof Uint8Array && this.#writeQueue?.length && this.#writeRefusal() === undefined) {
+      const joined = joinTail(this.#writeQueue, data);
+      if (joined) {
         if (this.#options.heartbeat) this.#lastWrite = Date.now();
-        (tail.more ??= []).push(data);
-        tail.size += data.length;
-        return tail.promise;
+        return joined;
       }
     }
     return this.#enqueue(data, options);
@@ -885,12 +880,8 @@ class SourceConn implements Conn {
     }
     if (this.#options.heartbeat) this.#lastWrite = Date.now();
     const queue = (this.#writeQueue ??= []);
-    const tail = queue[queue.length - 1];
-    if (!signal && tail && tail.signal === undefined && tail.offset === 0 && tail.size + bytes.length <= COALESCE_BYTES) {
-      (tail.more ??= []).push(bytes);
-      tail.size += bytes.length;
-      return tail.promise;
-    }
+    const joined = signal ? undefined : joinTail(queue, bytes);
+    if (joined) return joined;
     let resolve!: () => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -1222,6 +1213,18 @@ function settleWrite(request: WriteRequest, error: unknown): void {
   if (request.onAbort) request.signal!.removeEventListener("abort", request.onAbort);
   if (error === undefined) request.resolve();
   else request.reject(error);
+}
+
+/**
+ * Joins `bytes` to the last queued write when it can (no signal, not started, the two under
+ * 64 KiB): they settle together, as they go together. Returns that write's promise, or undefined.
+ */
+function joinTail(queue: WriteRequest[], bytes: Uint8Array): Promise<void> | undefined {
+  const tail = queue[queue.length - 1];
+  if (tail === undefined || tail.signal !== undefined || tail.offset !== 0 || tail.size + bytes.length > COALESCE_BYTES) return undefined;
+  (tail.more ??= []).push(bytes);
+  tail.size += bytes.length;
+  return tail.promise;
 }
 
 /** The bytes of a batch of small writes, as one buffer the runtime takes in one call. */

@@ -31,9 +31,9 @@ import { describe, test } from "../support/harness.ts";
 const RUNS = 500;
 
 /**
- * Core bugs this model found (src/conn.ts is not changed on this branch). Each one is left out
- * of the "no source call after detach" invariant while it stands, and is reproduced below as a
- * named skipped case, so every runner lists it; set its flag to true once fixed.
+ * Core bugs this model found, both fixed since. While its flag below is false, a bug is left out
+ * of the "no source call after detach" invariant and reproduced as a named skipped case, so
+ * every runner lists it.
  * - A `write()` queued before `unwrap()` reaches `source.write` after `detach()`: the core writes
  *   to a socket it handed over, after (or between) the new owner's bytes.
  * - A `closeWrite()` pending at `unwrap()` calls `source.closeWrite` after `detach()` (a FIN the
