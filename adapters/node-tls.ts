@@ -48,11 +48,14 @@ export function serverContext(options: ResolvedTlsOptions): tls.SecureContext {
 
 const HIGH_WATER_MARK = 65536;
 /**
- * Deno's TLS socket keeps reading its stream while paused, its plaintext piling up inside it;
- * Node's and Bun's stop, and their stream's backpressure reaches TCP (holding there as well
- * cost Bun a tenth more CPU per GiB, measured).
+ * Deno's TLS socket keeps reading its stream while paused, its plaintext piling up inside it,
+ * and once paused it may never report the TLS end that follows (a close_notify seen after
+ * resume() went unreported, measured on Deno 2.9). So on Deno a pause holds the TCP reads and
+ * leaves the TLS socket flowing: what it still emits is bounded by the ciphertext already fed.
+ * Node's and Bun's TLS sockets pause, and their stream's backpressure reaches TCP (holding TCP
+ * there as well cost Bun a tenth more CPU per GiB, measured).
  */
-const READS_WHILE_PAUSED = "Deno" in globalThis;
+const PAUSE_HOLDS_TCP = "Deno" in globalThis;
 
 /**
  * Bun's node:tls answers the peer's close_notify with its own at once and drops its write
@@ -81,9 +84,7 @@ export class NodeTlsEngine implements TlsEngine {
   /** The TLS layer closed our write side by itself (ANSWERS_CLOSE_NOTIFY). */
   #writeGone = false;
   #listeners: { data: (chunk: Buffer) => void; end: () => void; error: (err: Error) => void } | undefined;
-  /** Reporting plaintext is paused (by the core, through the TLS source). */
-  #paused = false;
-  /** TCP reads held because the paused TLS socket's plaintext reached the high-water mark. */
+  /** TCP reads held while the core is paused (PAUSE_HOLDS_TCP). */
   #holding = false;
 
   constructor(role: NodeTlsRole) {
@@ -177,11 +178,6 @@ export class NodeTlsEngine implements TlsEngine {
 
   feed(bytes: Uint8Array): void {
     if (!this.#duplex!.push(bytes)) this.#wire!.pause();
-    else if (READS_WHILE_PAUSED && this.#paused && this.#socket!.readableLength >= HIGH_WATER_MARK) {
-      // Hold the TCP reads until resume(), or a peer that sends faster than we read fills memory.
-      this.#holding = true;
-      this.#wire!.pause();
-    }
   }
 
   feedEnd(): void {
@@ -214,13 +210,13 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   pause(): void {
-    this.#paused = true;
-    this.#socket!.pause();
+    if (!PAUSE_HOLDS_TCP) return void this.#socket!.pause();
+    this.#holding = true;
+    this.#wire!.pause();
   }
 
   resume(): void {
-    this.#paused = false;
-    this.#socket!.resume();
+    if (!PAUSE_HOLDS_TCP) this.#socket!.resume();
     if (this.#holding) {
       this.#holding = false;
       this.#wire!.resume();
@@ -249,7 +245,6 @@ export class NodeTlsEngine implements TlsEngine {
     const listeners = this.#listeners!;
     socket.pause();
     // Whoever takes the TLS socket over reads at its own pace: its stream asks for bytes again.
-    this.#paused = false;
     if (this.#holding) {
       this.#holding = false;
       this.#wire!.resume();

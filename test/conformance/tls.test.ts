@@ -173,7 +173,7 @@ if (!hasTls) {
         { timeout: 30_000 },
       );
 
-      test.skipIf(runtime === "deno", "Deno's node:tls does not report the TLS end after its reads were paused (issue 15)")(
+      test(
         "after a transfer the reader held back, the peer's close_notify still ends the loop with eof",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           const size = 16 << 20;
