@@ -114,6 +114,56 @@ export class ChunkQueue {
     return out;
   }
 
+  /** Bytes left in the first chunk (0 when empty). */
+  firstLength(): number {
+    const chunk = this.#chunks[this.#head];
+    return chunk === undefined ? 0 : chunk.length - this.#offset;
+  }
+
+  /** Bytes in the second chunk (0 when there is none). */
+  secondLength(): number {
+    return this.#chunks[this.#head + 1]?.length ?? 0;
+  }
+
+  /** Whether the first chunk lies in the buffer `all()` joins into, so joining again appends in place. */
+  firstIsJoined(): boolean {
+    const joined = this.#joined;
+    return joined !== undefined && joined.view === this.#chunks[this.#head];
+  }
+
+  /** A copy of the first `n` bytes (n ≤ length) in a buffer of its own, not consumed. */
+  copyFront(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    let start = this.#offset;
+    for (let i = this.#head; filled < n; i++) {
+      const chunk = this.#chunks[i]!;
+      const end = Math.min(chunk.length, start + n - filled);
+      out.set(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end), filled);
+      filled += end - start;
+      start = 0;
+    }
+    return out;
+  }
+
+  /** Removes the first `n` bytes (n ≤ length) without returning them. */
+  discard(n: number): void {
+    this.length -= n;
+    this.consumed += n;
+    while (n > 0) {
+      const first = this.#chunks[this.#head]!;
+      const left = first.length - this.#offset;
+      if (n < left) {
+        this.#offset += n;
+        break;
+      }
+      this.#chunks[this.#head++] = EMPTY;
+      this.#offset = 0;
+      n -= left;
+    }
+    this.#consumed();
+  }
+
   /** Removes the first `n` bytes (n ≤ length of the first chunk) without returning them. */
   skip(n: number): void {
     const first = this.#chunks[this.#head]!;

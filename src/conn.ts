@@ -680,32 +680,53 @@ class SourceConn implements Conn {
   /** The next message from the buffer, or WAIT; checks the decoder's answer. */
   #decodeBuffered<T>(state: DecodeState<T>): IteratorResult<T> | typeof WAIT {
     const queue = this.#queue;
-    if (queue.length === 0 || queue.length < state.need) return WAIT;
-    const bytes = queue.all(state.need > queue.length ? state.need : queue.length * 2);
-    const result = state.decode(bytes);
-    if (result === undefined) {
-      state.need = bytes.length + 1;
-    } else if ("value" in result) {
-      const used = result.used;
-      if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {
-        throw new RangeError(
-          `decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`,
-        );
+    let tried = 0;
+    // Each pass gives the decoder more bytes than the last, up to all of them.
+    while (queue.length > 0 && queue.length >= state.need) {
+      const bytes = this.#decodeWindow(state.need, tried);
+      const result = state.decode(bytes);
+      if (result === undefined) {
+        state.need = bytes.length + 1;
+      } else if ("value" in result) {
+        const used = result.used;
+        if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {
+          throw new RangeError(
+            `decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`,
+          );
+        }
+        queue.discard(used);
+        state.need = 1;
+        return { done: false, value: result.value };
+      } else {
+        const need = result.need;
+        if (!Number.isSafeInteger(need) || need <= bytes.length) {
+          throw new RangeError(
+            `decode() returned need: ${String(need)}; it must be an integer above the ${bytes.length} bytes it was given`,
+          );
+        }
+        state.need = need;
       }
-      queue.skip(used);
-      state.need = 1;
-      return { done: false, value: result.value };
-    } else {
-      const need = result.need;
-      if (!Number.isSafeInteger(need) || need <= bytes.length) {
-        throw new RangeError(`decode() returned need: ${String(need)}; it must be an integer above the ${bytes.length} bytes it was given`);
+      if (state.need > state.maxBytes + 1 || (bytes.length === queue.length && queue.length > state.maxBytes)) {
+        throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
       }
-      state.need = need;
-    }
-    if (state.need > state.maxBytes + 1 || queue.length > state.maxBytes) {
-      throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
+      tried = bytes.length;
     }
     return WAIT;
+  }
+
+  /**
+   * What the decoder is given, holding at least `need` bytes: the first chunk when that is
+   * enough (no copy); a copy of just the front when the message ends in the second chunk, so
+   * decoding goes on in that chunk in place; otherwise every byte, joined into a buffer later
+   * chunks are appended to, so a big message costs linear time.
+   */
+  #decodeWindow(need: number, tried: number): Uint8Array {
+    const queue = this.#queue;
+    const first = queue.firstLength();
+    if (need <= first) return queue.first()!;
+    const bridge = first + queue.secondLength();
+    if (need <= bridge && !queue.firstIsJoined()) return queue.copyFront(Math.min(bridge, Math.max(need, 2 * tried)));
+    return queue.all();
   }
 
   #nextMessage<T>(state: DecodeState<T>): IteratorResult<T> | typeof WAIT {

@@ -161,8 +161,11 @@ export type DecodeResult<T> = { value: T; used: number } | { need: number } | un
 
 /**
  * Cuts messages out of the buffered bytes, synchronously: `conn.decode(decoder)` yields them
- * with one await per message. `bytes` is every buffered byte as one view; a message may keep
- * views into it (hangup never writes that memory again). A plain function may stand in.
+ * with one await per message. `bytes` is the buffered bytes from the next message on, as one
+ * view: all of them, or a front part holding at least the `need` last asked for (a message
+ * crossing from one chunk into the next is decoded from a copy of just that front, so the
+ * chunks are not joined); it is called again with more while more is buffered. A message may
+ * keep views into `bytes` (hangup never writes that memory again). A plain function may stand in.
  *
  * @example
  * ```ts

@@ -147,6 +147,31 @@ describe("decode() over random chunkings (fast-check)", () => {
     conn.reset();
   });
 
+  test("small messages across chunk boundaries are decoded from a copy of the message alone, never from joined chunks", async () => {
+    const { source, sink } = scripted();
+    const conn = createConn(source, { highWaterMark: 1 << 20 });
+    const chunkSize = 65536;
+    const payload = new Uint8Array(100).map((_, i) => i);
+    const count = 5000; // 104-byte frames over 8 chunks: most boundaries cut a frame
+    const wire = concat(Array.from({ length: count }, () => concat([Uint8Array.of(0, 0, 0, 100), payload])));
+    let largest = 0;
+    const frames = conn.decode((bytes) => {
+      largest = Math.max(largest, bytes.length);
+      if (bytes.length < 4) return { need: 4 };
+      const size = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0);
+      return bytes.length < 4 + size ? { need: 4 + size } : { value: bytes.subarray(4, 4 + size), used: 4 + size };
+    });
+    for (let at = 0; at < wire.length; at += chunkSize) sink().data(wire.slice(at, at + chunkSize));
+    sink().end();
+    let got = 0;
+    for await (const frame of frames) {
+      assert.deepEqual(frame, payload);
+      got++;
+    }
+    assert.equal(got, count);
+    assert.ok(largest <= chunkSize, `the decoder was given ${largest} bytes: chunks were joined`);
+  });
+
   test("bad decoders and answers are refused with a TypeError or RangeError that says what was wrong", async () => {
     const { source, sink } = scripted();
     const conn = createConn(source);
