@@ -214,6 +214,74 @@ async function* framesByHand(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<
   }
 }
 
+/**
+ * The least a one-await-per-message decoding API can cost over the raw path: chunks pushed by
+ * the runtime, and for each message what `decode()`'s contract asks: a view of the bytes from
+ * that message on, the decoder's answer, an iterator result, a promise. A message crossing two
+ * chunks is decoded from a copy of just its bytes. No limit, no errors, no backpressure: a floor.
+ */
+class DecodeFloor<T> implements AsyncIterableIterator<T> {
+  #buffer = new Uint8Array(0);
+  #at = 0;
+  readonly #chunks: Uint8Array[] = [];
+  #ended = false;
+  #wake: (() => void) | undefined;
+  constructor(readonly decode: (bytes: Uint8Array) => { value: T; used: number } | { need: number } | undefined) {}
+
+  push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#wake?.();
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const result = this.#at < this.#buffer.length ? this.decode(this.#buffer.subarray(this.#at)) : undefined;
+    if (result !== undefined && "value" in result) {
+      this.#at += result.used;
+      return Promise.resolve({ done: false, value: result.value });
+    }
+    return this.#nextChunk(result?.need ?? 0);
+  }
+
+  async #nextChunk(need: number): Promise<IteratorResult<T>> {
+    for (;;) {
+      const chunk = this.#chunks.shift();
+      if (chunk === undefined) {
+        if (this.#ended) return { done: true, value: undefined };
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
+      const rest = this.#buffer.subarray(this.#at);
+      if (rest.length > 0 && need > rest.length && need <= rest.length + chunk.length) {
+        // The message ends in this chunk: decode it from a copy of its bytes, go on in place.
+        const bridge = joinBytes(rest, chunk.subarray(0, need - rest.length));
+        const result = this.decode(bridge);
+        this.#buffer = chunk;
+        this.#at = need - rest.length;
+        if (result !== undefined && "value" in result) return { done: false, value: result.value };
+        return { done: true, value: undefined }; // a decoder that lied about need: not in this bench
+      }
+      this.#buffer = joinBytes(rest, chunk);
+      this.#at = 0;
+      const result = this.decode(this.#buffer);
+      if (result !== undefined && "value" in result) {
+        this.#at = result.used;
+        return { done: false, value: result.value };
+      }
+      need = result?.need ?? 0;
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}
+
 async function hangupConn(options: Record<string, number> = {}): Promise<Conn> {
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, ...options });
   ready(listener.addr.port);
@@ -319,6 +387,14 @@ async function frames(): Promise<void> {
       if (payload.length === length) count++;
     }
     await conn.close();
+  } else if (variant === "floor") {
+    const feed = new DecodeFloor(decodeFrame);
+    const serving = rawServer((chunk) => feed.push(chunk), () => feed.end());
+    for await (const payload of feed) {
+      started ||= performance.now();
+      if (payload.length === 100) count++;
+    }
+    await serving;
   } else if (variant === "generator") {
     for await (const payload of framesByHand(pulledChunks())) {
       started ||= performance.now();
