@@ -23,9 +23,21 @@ const cases = process.argv.includes("--case") ? process.argv[process.argv.indexO
 const wanted = (name) => !cases || cases.includes(name);
 
 const size = quick
-  ? { bytes: 32 << 20, lines: 200_000, frames: 100_000, respRequests: 10_000, closeTrials: 20, idle: 300, idleMs: 0, slowSeconds: 0.5 }
+  ? {
+    bytes: 32 << 20,
+    warmUp: 8 << 20,
+    lines: 200_000,
+    frames: 100_000,
+    respRequests: 10_000,
+    closeTrials: 20,
+    idle: 300,
+    idleMs: 0,
+    slowSeconds: 0.5,
+  }
   : {
-    bytes: 1 << 30,
+    // Timed after a warm-up of 512 MiB (the JIT's one-time work), over the GiB that follows.
+    bytes: 3 << 29,
+    warmUp: 1 << 29,
     lines: 10_000_000,
     frames: 3_000_000,
     respRequests: 200_000,
@@ -95,13 +107,28 @@ async function startCloser() {
 /** The best of `REPEAT` runs of each variant, interleaved so drifts in machine load hit all alike. */
 async function best(runtime, benchCase, variants, params, peer, better, repeat = REPEAT) {
   const results = {};
+  const rounds = [];
   for (let r = 0; r < repeat; r++) {
+    const round = {};
     for (const variant of variants) {
-      const result = await measure(runtime, benchCase, variant, params, peer);
+      const result = (round[variant] = await measure(runtime, benchCase, variant, params, peer));
       if (!results[variant] || better(result, results[variant])) results[variant] = result;
     }
+    rounds.push(round);
   }
+  Object.defineProperty(results, "rounds", { value: rounds, enumerable: false });
   return results;
+}
+
+/**
+ * The median over rounds of `key(a) / key(b)`, each pair measured in the same round, one right
+ * after the other: on a shared machine whose speed drifts between rounds, steadier than a ratio
+ * of two bests taken from different rounds.
+ */
+function pairedRatio(results, a, b, key) {
+  const ratios = results.rounds.map((round) => round[a][key] / round[b][key]).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
 }
 
 const lower = (key) => (a, b) => a[key] < b[key];
@@ -135,7 +162,7 @@ for (const runtime of only) {
       runtime,
       "throughput",
       ["raw", "handoff", "iterator", "hangup"],
-      {},
+      { warmUp: size.warmUp },
       sender("bytes", size.bytes),
       lower("cpuPerGiB"),
       quick ? 1 : 7,
@@ -143,12 +170,19 @@ for (const runtime of only) {
     {
       const { raw: base, handoff, iterator, hangup } = r.throughput;
       const ratio = hangup.cpuPerGiB / base.cpuPerGiB;
+      const rounds = r.throughput.rounds.length;
+      const pairedRaw = pairedRatio(r.throughput, "hangup", "raw", "cpuPerGiB");
+      const pairedHandoff = pairedRatio(r.throughput, "hangup", "handoff", "cpuPerGiB");
+      const mainHandoff = pairedRatio(r.throughput, "hangup", "handoff", "mainCpuPerGiB");
+      r.throughput.paired = { rounds, raw: pairedRaw, handoff: pairedHandoff, mainThreadHandoff: mainHandoff };
       row(
         runtime,
         "throughput (CPU s/GiB)",
         `${fmt(hangup.cpuPerGiB)} (${fmt(hangup.mbPerSecond)} MB/s)`,
         `raw ${fmt(base.cpuPerGiB)} (${fmt(base.mbPerSecond)} MB/s), raw handed to an awaiting loop ${fmt(handoff.cpuPerGiB)}, iterator ${
           fmt(iterator.cpuPerGiB)
+        }; same-round ratios, median of ${rounds}: ${fmt(pairedRaw)}× raw, ${fmt(pairedHandoff)}× handoff${
+          Number.isNaN(mainHandoff) ? "" : ` (main thread alone ${fmt(mainHandoff)}× handoff)`
         }`,
         `${fmt(ratio)}× raw, ${fmt(hangup.cpuPerGiB / handoff.cpuPerGiB)}× handoff`,
         "≤ 1.10× raw, < iterator",
