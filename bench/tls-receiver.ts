@@ -1,8 +1,8 @@
 /**
- * TLS throughput, one measurement: `tls-receiver.ts <hangup|native> <bytes>` in the runtime
- * running it. Listens with TLS on 127.0.0.1, prints `READY <port>`, receives `bytes` from one
- * client (bench/tls.mjs starts it), prints `RESULT <json>` with the CPU time spent from the
- * first byte to the end. `native` is the runtime's own TLS server socket: node:tls on Node,
+ * TLS throughput, one measurement: `tls-receiver.ts <variant> <bytes> [warm-up bytes]` in the
+ * runtime running it. Listens with TLS on 127.0.0.1, prints `READY <port>`, receives `bytes` from
+ * one client (bench/tls.mjs starts it), prints `RESULT <json>` with the CPU time spent from the
+ * end of the warm-up (the JIT's one-time work) to the end. `native` is the runtime's own TLS server socket: node:tls on Node,
  * Deno.listenTls on Deno, Bun.listen({ tls }) on Bun; `node-tls` is node:tls's own server
  * socket on any runtime (on Deno and Bun: what hangup's engine runs on, without hangup).
  */
@@ -11,7 +11,8 @@ import process from "node:process";
 
 type Runtime = "node" | "deno" | "bun";
 const runtime: Runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
-const [variant, bytesText] = process.argv.slice(2) as [string, string];
+const [variant, bytesText, warmUpText] = process.argv.slice(2) as [string, string, string?];
+const warmUp = Number(warmUpText ?? 0);
 const expected = Number(bytesText);
 const pem = (name: string): string => readFileSync(new URL(`../test/fixtures/tls/${name}`, import.meta.url), "utf8");
 const cert = pem("server.pem");
@@ -26,10 +27,12 @@ const cpu = (): number => {
 };
 
 let received = 0;
+let timedFrom = -1;
 let startCpu = 0;
 let startWall = 0;
 const onBytes = (n: number): void => {
-  if (received === 0) {
+  if (timedFrom < 0 && received >= warmUp) {
+    timedFrom = received;
     startCpu = cpu();
     startWall = performance.now();
   }
@@ -38,10 +41,11 @@ const onBytes = (n: number): void => {
 const finish = (how: string): never => {
   const cpuSeconds = cpu() - startCpu;
   const wallSeconds = (performance.now() - startWall) / 1000;
-  const gib = received / 2 ** 30;
+  const timed = received - Math.max(timedFrom, 0);
+  const gib = timed / 2 ** 30;
   console.log(
     `RESULT ${
-      JSON.stringify({ runtime, variant, received, how, cpuSecondsPerGiB: cpuSeconds / gib, wallMiBps: received / 2 ** 20 / wallSeconds })
+      JSON.stringify({ runtime, variant, received, how, cpuSecondsPerGiB: cpuSeconds / gib, wallMiBps: timed / 2 ** 20 / wallSeconds })
     }`,
   );
   process.exit(received === expected ? 0 : 1);
