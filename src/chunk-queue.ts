@@ -12,6 +12,8 @@ interface JoinedBuffer {
   end: number;
   view: Uint8Array;
   viewStart: number;
+  /** The queue's `consumed` when last joined: unchanged, the joined bytes still begin an open message. */
+  consumedAt: number;
 }
 
 /** Where the current search stopped; made on the first search, so a queue that is never searched pays nothing. */
@@ -125,10 +127,13 @@ export class ChunkQueue {
     return this.#chunks[this.#head + 1]?.length ?? 0;
   }
 
-  /** Whether the first chunk lies in the buffer `all()` joins into, so joining again appends in place. */
+  /**
+   * Whether the first chunk is what `all()` joined last and nothing was taken since: the bytes of
+   * a message still growing, which joining again appends to in place.
+   */
   firstIsJoined(): boolean {
     const joined = this.#joined;
-    return joined !== undefined && joined.view === this.#chunks[this.#head];
+    return joined !== undefined && joined.view === this.#chunks[this.#head] && joined.consumedAt === this.consumed;
   }
 
   /** A copy of the first `n` bytes (n ≤ length) in a buffer of its own, not consumed. */
@@ -197,7 +202,7 @@ export class ChunkQueue {
     } else {
       const buffer = new Uint8Array(Math.max(capacity, this.length, 1024));
       buffer.set(head);
-      this.#joined = { buffer, end: head.length, view: EMPTY, viewStart: 0 };
+      this.#joined = { buffer, end: head.length, view: EMPTY, viewStart: 0, consumedAt: 0 };
       start = 0;
     }
     const target = this.#joined!;
@@ -208,6 +213,7 @@ export class ChunkQueue {
     head = target.buffer.subarray(start, target.end);
     target.view = head;
     target.viewStart = start;
+    target.consumedAt = this.consumed;
     this.#chunks = [head];
     this.#head = 0;
     if (this.#scan) this.#scan.valid = false;

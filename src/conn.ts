@@ -83,6 +83,8 @@ interface DecodeState<T> {
   decode: (bytes: Uint8Array) => DecodeResult<T>;
   maxBytes: number;
   need: number;
+  /** The bytes the decoder was last given without a message: the next window is at least twice that. */
+  tried: number;
 }
 
 /** Why our side stopped the connection: every later operation is refused. */
@@ -651,7 +653,7 @@ class SourceConn implements Conn {
     if (!decode) throw new TypeError(`decoder must be a function or an object with a decode() method, got ${describe(decoder)}`);
     const { signal } = this.#checkOperationOptions(options);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
-    const state: DecodeState<T> = { decode, maxBytes, need: 1 };
+    const state: DecodeState<T> = { decode, maxBytes, need: 1, tried: 0 };
     let finished = false;
     const done: IteratorResult<T> = { done: true, value: undefined };
     // The iterator is finished by the attempt itself, so a message costs no extra promise hop.
@@ -680,10 +682,9 @@ class SourceConn implements Conn {
   /** The next message from the buffer, or WAIT; checks the decoder's answer. */
   #decodeBuffered<T>(state: DecodeState<T>): IteratorResult<T> | typeof WAIT {
     const queue = this.#queue;
-    let tried = 0;
     // Each pass gives the decoder more bytes than the last, up to all of them.
     while (queue.length > 0 && queue.length >= state.need) {
-      const bytes = this.#decodeWindow(state.need, tried);
+      const bytes = this.#decodeWindow(state.need, state.tried);
       const result = state.decode(bytes);
       if (result === undefined) {
         state.need = bytes.length + 1;
@@ -696,6 +697,7 @@ class SourceConn implements Conn {
         }
         queue.discard(used);
         state.need = 1;
+        state.tried = 0;
         return { done: false, value: result.value };
       } else {
         const need = result.need;
@@ -709,7 +711,7 @@ class SourceConn implements Conn {
       if (state.need > state.maxBytes + 1 || (bytes.length === queue.length && queue.length > state.maxBytes)) {
         throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
       }
-      tried = bytes.length;
+      state.tried = bytes.length;
     }
     return WAIT;
   }

@@ -147,29 +147,48 @@ describe("decode() over random chunkings (fast-check)", () => {
     conn.reset();
   });
 
-  test("small messages across chunk boundaries are decoded from a copy of the message alone, never from joined chunks", async () => {
+  test("small messages across chunk boundaries are decoded from a copy of the message alone, never from joined chunks, even after a big one", async () => {
     const { source, sink } = scripted();
     const conn = createConn(source, { highWaterMark: 1 << 20 });
     const chunkSize = 65536;
     const payload = new Uint8Array(100).map((_, i) => i);
-    const count = 5000; // 104-byte frames over 8 chunks: most boundaries cut a frame
-    const wire = concat(Array.from({ length: count }, () => concat([Uint8Array.of(0, 0, 0, 100), payload])));
+    const big = new Uint8Array(200_000).fill(9); // joined from four chunks
+    const count = 5000; // then 104-byte frames over 8 chunks: most boundaries cut a frame
+    const framed = (bytes: Uint8Array): Uint8Array => {
+      const header = new Uint8Array(4);
+      new DataView(header.buffer).setUint32(0, bytes.length);
+      return concat([header, bytes]);
+    };
+    const wire = concat([framed(big), ...Array.from({ length: count }, () => framed(payload))]);
     let largest = 0;
+    let bigSeen = false;
     const frames = conn.decode((bytes) => {
-      largest = Math.max(largest, bytes.length);
+      if (bigSeen) largest = Math.max(largest, bytes.length);
       if (bytes.length < 4) return { need: 4 };
       const size = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0);
       return bytes.length < 4 + size ? { need: 4 + size } : { value: bytes.subarray(4, 4 + size), used: 4 + size };
-    });
-    for (let at = 0; at < wire.length; at += chunkSize) sink().data(wire.slice(at, at + chunkSize));
-    sink().end();
+    }, { maxBytes: 1 << 20 });
+    // One chunk at a time, the reader keeping up, as over a socket.
+    const feeding = (async () => {
+      for (let at = 0; at < wire.length; at += chunkSize) {
+        sink().data(wire.slice(at, at + chunkSize));
+        for (let turn = 0; turn < 20; turn++) await null;
+      }
+      sink().end();
+    })();
     let got = 0;
     for await (const frame of frames) {
+      if (!bigSeen) {
+        assert.deepEqual(frame, big);
+        bigSeen = true;
+        continue;
+      }
       assert.deepEqual(frame, payload);
       got++;
     }
+    await feeding;
     assert.equal(got, count);
-    assert.ok(largest <= chunkSize, `the decoder was given ${largest} bytes: chunks were joined`);
+    assert.ok(largest <= chunkSize, `the decoder was given ${largest} bytes after the big frame: chunks were joined`);
   });
 
   test("bad decoders and answers are refused with a TypeError or RangeError that says what was wrong", async () => {
