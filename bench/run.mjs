@@ -174,6 +174,7 @@ for (const runtime of only) {
       const pairedRaw = pairedRatio(r.throughput, "hangup", "raw", "cpuPerGiB");
       const pairedHandoff = pairedRatio(r.throughput, "hangup", "handoff", "cpuPerGiB");
       const mainHandoff = pairedRatio(r.throughput, "hangup", "handoff", "mainCpuPerGiB");
+      const pairedIterator = pairedRatio(r.throughput, "hangup", "iterator", "cpuPerGiB");
       r.throughput.paired = { rounds, raw: pairedRaw, handoff: pairedHandoff, mainThreadHandoff: mainHandoff };
       row(
         runtime,
@@ -181,12 +182,12 @@ for (const runtime of only) {
         `${fmt(hangup.cpuPerGiB)} (${fmt(hangup.mbPerSecond)} MB/s)`,
         `raw ${fmt(base.cpuPerGiB)} (${fmt(base.mbPerSecond)} MB/s), raw handed to an awaiting loop ${fmt(handoff.cpuPerGiB)}, iterator ${
           fmt(iterator.cpuPerGiB)
-        }; same-round ratios, median of ${rounds}: ${fmt(pairedRaw)}× raw, ${fmt(pairedHandoff)}× handoff${
-          Number.isNaN(mainHandoff) ? "" : ` (main thread alone ${fmt(mainHandoff)}× handoff)`
-        }`,
-        `${fmt(ratio)}× raw, ${fmt(hangup.cpuPerGiB / handoff.cpuPerGiB)}× handoff`,
-        "≤ 1.10× raw, < iterator",
-        ratio <= 1.1 && hangup.cpuPerGiB < iterator.cpuPerGiB,
+        }; ${rounds} rounds${Number.isNaN(mainHandoff) ? "" : `; the main thread alone ${fmt(mainHandoff)}× handoff`}`,
+        `${fmt(pairedRaw)}× raw, ${fmt(pairedHandoff)}× handoff (same-round medians; bests: ${fmt(ratio)}× raw, ${
+          fmt(hangup.cpuPerGiB / handoff.cpuPerGiB)
+        }× handoff)`,
+        "≤ 1.05× handoff (the async floor), < iterator; same-round medians",
+        pairedHandoff <= 1.05 && pairedIterator < 1,
       );
     }
   }
