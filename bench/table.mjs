@@ -7,7 +7,7 @@ const m = results.machine;
 console.log(
   `${results.date.slice(0, 10)}, ${m.cpus} × ${m.model}, Linux ${m.kernel}; ${
     Object.entries(results.versions).map(([k, v]) => `${k} ${v.replace(/^deno |^v/, "").replace(/ \(.*/, "")}`).join(", ")
-  }; best of ${results.repeat} runs (throughput: of 7; close detection: every trial of ${results.repeat} runs pooled; memory: one run; growth: the best of 9 tries in one run)${
+  }; best of ${results.repeat} runs (throughput: the median of 7 same-round ratios, TLS: of 3; close detection: every trial of ${results.repeat} runs pooled; memory: one run; growth: the best of 9 tries in one run)${
     results.note ? `. ${results.note[0].toUpperCase()}${results.note.slice(1)}` : ""
   }.\n`,
 );
