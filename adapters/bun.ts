@@ -51,7 +51,7 @@ import {
   type UnixAddr,
   type UnixListenOptions,
 } from "../src/index.ts";
-import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+import { nodeTlsHooks, plainChunk, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -170,9 +170,9 @@ class SocketState {
 }
 
 const handlers: SocketHandler<SocketState> = {
-  // Plain Uint8Array chunks, as on every runtime: a view of Bun's Buffer. Bun's own
-  // binaryType "uint8array" costs about a tenth more CPU and page faults per GiB (measured).
-  data: (socket, chunk) => socket.data.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+  // Plain Uint8Array chunks, as on every runtime (plainChunk). Bun's own binaryType
+  // "uint8array" costs about a tenth more CPU and page faults per GiB (measured).
+  data: (socket, chunk) => socket.data.data(plainChunk(chunk)),
   end: (socket) => socket.data.end(),
   close: (socket, error) => socket.data.close(error),
   drain: (socket) => socket.data.drain(),

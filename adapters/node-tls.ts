@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { Duplex } from "node:stream";
 import * as tls from "node:tls";
@@ -57,12 +58,30 @@ const HIGH_WATER_MARK = 65536;
  */
 const PAUSE_HOLDS_TCP = "Deno" in globalThis;
 
+const IS_BUN = "Bun" in globalThis;
+
+/**
+ * A runtime's `Buffer` chunk as a plain `Uint8Array`, as hangup hands out chunks on every runtime
+ * (a `Buffer`'s `slice` shares memory instead of copying, its `toString` decodes). On Bun it is
+ * the chunk itself given Uint8Array's prototype: reading `chunk.buffer` there copies a chunk Bun
+ * keeps in its heap into an ArrayBuffer of its own. Elsewhere a view of it, which costs nothing.
+ *
+ * @example
+ * ```ts
+ * socket.on("data", (chunk: Buffer) => sink.data(plainChunk(chunk)));
+ * ```
+ */
+export function plainChunk(chunk: Uint8Array): Uint8Array {
+  if (IS_BUN) return Object.setPrototypeOf(chunk, Uint8Array.prototype) as Uint8Array;
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 /**
  * Bun's node:tls answers the peer's close_notify with its own at once and drops its write
  * side: a later write fails (EBADF) or never calls back. So after the peer's close_notify
  * hangup refuses writes itself (EPIPE), and ending sends only the FIN that is still due.
  */
-const ANSWERS_CLOSE_NOTIFY = "Bun" in globalThis;
+const ANSWERS_CLOSE_NOTIFY = IS_BUN;
 
 /**
  * `node:tls` over bytes hangup feeds (see the module comment).
@@ -156,7 +175,7 @@ export class NodeTlsEngine implements TlsEngine {
       return push.call(socket, chunk, encoding);
     };
     const listeners = {
-      data: (chunk: Buffer) => events.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+      data: (chunk: Buffer) => events.data(plainChunk(chunk)),
       end: () => {
         const closeNotify = !(this.#endedByEof ?? this.#eofConsumed);
         if (closeNotify && ANSWERS_CLOSE_NOTIFY) this.#writeGone = true;
@@ -177,7 +196,9 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   feed(bytes: Uint8Array): void {
-    if (!this.#duplex!.push(bytes)) this.#wire!.pause();
+    // A stream makes a Buffer of any other Uint8Array through its `.buffer` (a copy on Bun, see
+    // plainChunk); the TCP chunk is ours alone, so on Bun it becomes the Buffer it was.
+    if (!this.#duplex!.push(IS_BUN ? Object.setPrototypeOf(bytes, Buffer.prototype) : bytes)) this.#wire!.pause();
   }
 
   feedEnd(): void {

@@ -39,6 +39,20 @@ for (const side of SIDES) {
     );
 
     test(
+      "chunks are plain Uint8Arrays on every runtime: slice() copies, never a Buffer that shares memory",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "plain", then: "fin" });
+        const chunk = await conn.read();
+        assert.ok(chunk !== null);
+        assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+        const copy = chunk.slice(0, 1);
+        copy[0] = 0;
+        assert.equal(text(chunk), "plain", "slice() is a copy");
+        assert.equal(new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength).getUint8(0), 112, "its buffer holds its bytes");
+      }),
+    );
+
+    test(
       "a second concurrent read rejects with a TypeError that says so; the first still succeeds",
       withPair(side, async ({ conn, peer, remote }) => {
         const first = conn.read();

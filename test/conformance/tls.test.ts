@@ -187,6 +187,20 @@ if (!hasTls) {
       );
 
       test(
+        "plaintext chunks are plain Uint8Arrays, as over TCP: slice() copies",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          await peer.send(remote, { text: "plain", then: "close_notify" });
+          const chunk = await conn.read();
+          assert.ok(chunk !== null);
+          assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+          const copy = chunk.slice(0, 1);
+          copy[0] = 0;
+          assert.equal(text(chunk), "plain", "slice() is a copy");
+          assert.equal(new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength).getUint8(0), 112, "its buffer holds its bytes");
+        }),
+      );
+
+      test(
         "close() sends close_notify then FIN after pending writes; the peer reads every byte",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           const payload = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 256);
