@@ -261,12 +261,39 @@ export class NodeTlsEngine implements TlsEngine {
     this.#duplex?.destroy();
   }
 
+  /**
+   * On Deno the handed-over TLS socket is paused, and paused it may miss the TLS end if its
+   * stream keeps being fed (PAUSE_HOLDS_TCP): so the TCP reads are held until its new owner first
+   * reads, in flowing mode (`resume()`, a 'data' listener) or paused (`read()`, `for await`).
+   * Until then the socket's `read` is wrapped, and put back at that first read.
+   */
+  #holdUntilRead(socket: tls.TLSSocket): void {
+    this.#holding = true;
+    this.#wire!.pause();
+    const read = socket.read;
+    const own = Object.prototype.hasOwnProperty.call(socket, "read");
+    const release = (): void => {
+      socket.off("resume", release);
+      if (own) socket.read = read;
+      else delete (socket as { read?: unknown }).read;
+      if (!this.#holding) return;
+      this.#holding = false;
+      this.#wire!.resume();
+    };
+    socket.read = function (this: tls.TLSSocket, size?: number) {
+      release();
+      return read.call(this, size);
+    };
+    socket.once("resume", release);
+  }
+
   detach(): void {
     const socket = this.#socket!;
     const listeners = this.#listeners!;
     socket.pause();
-    // Whoever takes the TLS socket over reads at its own pace: its stream asks for bytes again.
-    if (this.#holding) {
+    if (PAUSE_HOLDS_TCP) this.#holdUntilRead(socket);
+    else if (this.#holding) {
+      // Whoever takes the TLS socket over reads at its own pace: its stream asks for bytes again.
       this.#holding = false;
       this.#wire!.resume();
     }

@@ -200,6 +200,46 @@ if (!hasTls) {
         }),
       );
 
+      for (const mode of ["flowing", "paused"] as const) {
+        test.skipIf(
+          runtime === "deno" && mode === "paused",
+          "Deno's node:tls stalls a TLS socket read paused after a held-back transfer: docs/tls.md says to read it flowing",
+        )(
+          `unwrap() hands over the runtime's TLS socket, paused, losing no byte; its new owner reading ${mode} gets a held-back transfer and the close_notify`,
+          withTlsPair(side, async ({ conn, peer, remote }) => {
+            await peer.send(remote, { text: "read ahead" });
+            assert.equal(text(await within(5000, conn.peek({ bytes: 10 }), "the first bytes")), "read ahead");
+            const { buffered, native } = conn.unwrap();
+            const socket = native as import("node:tls").TLSSocket;
+            assert.equal(typeof socket.getProtocol, "function", "a node:tls TLSSocket");
+            // The new owner starts reading a second into a 16 MiB transfer.
+            const sending = peer.send(remote, { size: 16 << 20, then: "close_notify" });
+            await sleep(1000);
+            const chunks: Uint8Array[] = [buffered];
+            const reading = mode === "flowing"
+              ? new Promise<void>((resolve, reject) => {
+                socket.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+                socket.on("end", () => resolve());
+                socket.on("error", reject);
+                socket.resume(); // it was paused explicitly: a 'data' listener alone does not resume it
+              })
+              : (async () => {
+                for await (const chunk of socket) chunks.push(chunk as Uint8Array);
+              })();
+            const sent = await sending;
+            const total = 10 + (16 << 20);
+            for (let waited = 0; concat(chunks).length < total && waited < 20_000; waited += 50) await sleep(50);
+            const all = concat(chunks);
+            assert.equal(text(all.subarray(0, 10)), "read ahead");
+            assert.equal(all.length, total, "every byte reaches the new owner");
+            assert.equal(sha256(all.subarray(10)), sent.sha256);
+            await within(5000, reading, "the new owner's end at the close_notify");
+            socket.destroy();
+          }),
+          { timeout: 30_000 },
+        );
+      }
+
       test(
         "close() sends close_notify then FIN after pending writes; the peer reads every byte",
         withTlsPair(side, async ({ conn, peer, remote }) => {
