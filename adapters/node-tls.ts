@@ -291,12 +291,8 @@ export class NodeTlsEngine implements TlsEngine {
     const socket = this.#socket!;
     const listeners = this.#listeners!;
     socket.pause();
+    // Elsewhere whoever takes the TLS socket over reads at its own pace: its stream asks for bytes.
     if (PAUSE_HOLDS_TCP) this.#holdUntilRead(socket);
-    else if (this.#holding) {
-      // Whoever takes the TLS socket over reads at its own pace: its stream asks for bytes again.
-      this.#holding = false;
-      this.#wire!.resume();
-    }
     socket.off("data", listeners.data);
     socket.off("end", listeners.end);
     // Replaced, not removed: an 'error' with no listener would crash the process.

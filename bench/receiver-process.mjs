@@ -1,6 +1,6 @@
 // Running one benchmark receiver process: pinned to a CPU where the machine allows, its peer
 // started once it prints `READY <port>`, its figures read from `RESULT <json>`. Shared by
-// bench/run.mjs and bench/tls.mjs.
+// bench/run.mjs and bench/tls.mjs, with the median of same-round ratios they judge by.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -34,4 +34,15 @@ export function runReceiver(cmd, args, { cwd, peer, label }) {
       else reject(new Error(`${label}: no result\n${out}`));
     });
   });
+}
+
+/**
+ * The median over `results.rounds` of `round[a][key] / round[b][key]`, each pair measured in the
+ * same round, one right after the other: on a shared machine whose speed drifts between rounds,
+ * steadier than a ratio of two bests taken from different rounds.
+ */
+export function pairedRatio(results, a, b, key) {
+  const ratios = results.rounds.map((round) => round[a][key] / round[b][key]).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
 }

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { redisBenchmark, respBench, TESTS as RESP_TESTS } from "./resp.mjs";
 import { tlsCase } from "./tls.mjs";
-import { pinned, runReceiver } from "./receiver-process.mjs";
+import { pairedRatio, pinned, runReceiver } from "./receiver-process.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -118,17 +118,6 @@ async function best(runtime, benchCase, variants, params, peer, better, repeat =
   }
   Object.defineProperty(results, "rounds", { value: rounds, enumerable: false });
   return results;
-}
-
-/**
- * The median over rounds of `key(a) / key(b)`, each pair measured in the same round, one right
- * after the other: on a shared machine whose speed drifts between rounds, steadier than a ratio
- * of two bests taken from different rounds.
- */
-function pairedRatio(results, a, b, key) {
-  const ratios = results.rounds.map((round) => round[a][key] / round[b][key]).sort((x, y) => x - y);
-  const mid = ratios.length >> 1;
-  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
 }
 
 const lower = (key) => (a, b) => a[key] < b[key];

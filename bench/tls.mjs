@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { canPin, pinned, runReceiver } from "./receiver-process.mjs";
+import { canPin, pairedRatio, pinned, runReceiver } from "./receiver-process.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -73,13 +73,6 @@ async function bestOf(runtime, quick) {
   return best;
 }
 
-/** The median over rounds of a's CPU per GiB over b's, each pair from the same round. */
-function pairedRatio(best, a, b) {
-  const ratios = best.rounds.map((round) => round[a].cpuSecondsPerGiB / round[b].cpuSecondsPerGiB).sort((x, y) => x - y);
-  const mid = ratios.length >> 1;
-  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
-}
-
 /**
  * The TLS case of `npm run bench` (bench/run.mjs): `results` for bench/results, and `row`, the
  * arguments of its table row. hangup runs node:tls over a stream it feeds from its own TCP socket
@@ -91,7 +84,7 @@ export async function tlsCase(runtime, { quick }) {
   const best = await bestOf(runtime, quick);
   const floor = best["duplex-tls"];
   const ratio = best.hangup.cpuSecondsPerGiB / floor.cpuSecondsPerGiB;
-  const paired = pairedRatio(best, "hangup", "duplex-tls");
+  const paired = pairedRatio(best, "hangup", "duplex-tls", "cpuSecondsPerGiB");
   const f = (n) => n.toFixed(2);
   const server = best["node-tls"] ?? best.native;
   const baselines = [

@@ -169,19 +169,6 @@ export class ChunkQueue {
     this.#consumed();
   }
 
-  /** Removes the first `n` bytes (n ≤ length of the first chunk) without returning them. */
-  skip(n: number): void {
-    const first = this.#chunks[this.#head]!;
-    if (first.length - this.#offset === n) {
-      this.shift();
-      return;
-    }
-    this.#offset += n;
-    this.length -= n;
-    this.consumed += n;
-    this.#consumed();
-  }
-
   /**
    * Every byte held, as one view, not consumed. Chunks are joined into a buffer with room to
    * spare, and later chunks are appended to it, so asking again after each arrival costs

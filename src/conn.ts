@@ -797,7 +797,7 @@ class SourceConn implements Conn {
           if (!cutter.loaded || mark !== this.#queue.consumed) cutter.load(this.#queue.first());
           const line = cutter.cut(maxBytes);
           if (line !== undefined) {
-            this.#queue.skip(cutter.bytes);
+            this.#queue.discard(cutter.bytes);
             mark = this.#queue.consumed;
             return this.#tookNow<IteratorResult<string>>({ done: false, value: line });
           }

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import type { Conn } from "../../src/index.ts";
 import { concat } from "./bytes.ts";
 import { type Peer, withPeer } from "./peer.ts";
@@ -68,6 +69,20 @@ export { concat };
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const text = (bytes: Uint8Array | null): string => (bytes === null ? "<null>" : new TextDecoder().decode(bytes));
+
+/**
+ * Asserts `chunk` is a plain Uint8Array (never a runtime's Buffer, whose `slice` shares memory)
+ * holding `expected`, and that its `buffer` holds its bytes.
+ */
+export function assertPlainChunk(chunk: Uint8Array | null, expected: string): void {
+  assert.ok(chunk !== null, "a chunk, not the end");
+  assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+  const copy = chunk.slice(0, 1);
+  copy[0] = 0;
+  assert.equal(text(chunk), expected, "slice() is a copy");
+  const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  assert.equal(text(view), expected, "its buffer holds its bytes");
+}
 
 /** The error `promise` rejects with; fails if it resolves. */
 export async function rejection(promise: Promise<unknown>): Promise<unknown> {
