@@ -235,6 +235,11 @@ class BunSource implements ConnSource<Socket<unknown>> {
     if (!this.state.closed) this.native.terminate();
   }
 
+  linger(timer: unknown): void {
+    this.native.unref();
+    (timer as { unref(): void }).unref();
+  }
+
   detach(): void {
     // The new owner takes the socket over with `socket.reload({ socket: handlers })`.
     this.state.detached = true;

@@ -181,6 +181,11 @@ class DenoTransport implements PullTransport<Deno.Conn> {
     if (pending) handOverInFlightRead(this.native, pending);
   }
 
+  linger(timer: unknown): void {
+    this.native.unref();
+    Deno.unrefTimer(timer as number);
+  }
+
   setKeepAlive(delay: number | false): void {
     (this.native as Deno.TcpConn).setKeepAlive?.(delay !== false);
   }

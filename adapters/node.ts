@@ -241,6 +241,11 @@ class NodeSource implements ConnSource<net.Socket> {
     this.native.destroy();
   }
 
+  linger(timer: unknown): void {
+    this.native.unref();
+    (timer as NodeJS.Timeout).unref();
+  }
+
   reset(): void {
     // resetAndDestroy() sends RST on TCP; a Unix socket has no RST, so it is closed.
     const socket = this.native;

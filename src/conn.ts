@@ -75,6 +75,12 @@ interface WriteRequest {
 const COALESCE_BYTES = 65536;
 /** With a write timeout, a big write goes in pieces of this size, so that progress is seen. */
 const PIECE_BYTES = 262144;
+/**
+ * How long a closed connection lingers for the peer's FIN, reading and dropping what it sends (as
+ * Apache's lingering close does): the kernel answers bytes that reach a closed socket with an RST,
+ * which destroys what it still holds of ours.
+ */
+const LINGER_MS = 2000;
 
 const noop = (): void => {};
 
@@ -190,6 +196,11 @@ class SourceConn implements Conn {
   #failure: SocketError | undefined;
   /** The source reported `closed`: the handle is released. */
   #sourceClosed = false;
+  /** `close()` finished and the source lingers for the peer's FIN: the connection is closed for its user. */
+  #lingered = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The source reported the peer's FIN or a failure: nothing more will come, even after our close. */
+  #peerDone = false;
 
   #reading = false;
   #pending: PendingRead | undefined;
@@ -283,7 +294,7 @@ class SourceConn implements Conn {
 
   get closed(): Promise<void> {
     if (!this.#closed) {
-      const released = this.#sourceClosed || this.#isUnwrapped();
+      const released = this.#sourceClosed || this.#lingered || this.#isUnwrapped();
       this.#closed = released ? Promise.resolve() : new Promise((resolve) => (this.#resolveClosed = resolve));
     }
     return this.#closed;
@@ -320,6 +331,8 @@ class SourceConn implements Conn {
   }
 
   #onEnd(truncated: boolean): void {
+    this.#peerDone = true;
+    if (this.#lingerTimer !== undefined) return this.#endLinger();
     if (this.#read !== OPEN) return;
     this.#read = AT_EOF;
     this.#settle(truncated ? "truncated" : "eof");
@@ -328,6 +341,8 @@ class SourceConn implements Conn {
   }
 
   #onError(error: SocketError): void {
+    this.#peerDone = true;
+    if (this.#lingerTimer !== undefined) return this.#endLinger();
     // The kernel says EPIPE only once the peer's FIN came (an RST after it answers our writes):
     // the read side ended with that FIN, and only writing failed (SPEC 2). Node and Bun report
     // such a write failure as a socket error.
@@ -359,6 +374,10 @@ class SourceConn implements Conn {
   #onClosed(): void {
     if (this.#sourceClosed) return;
     this.#sourceClosed = true;
+    if (this.#lingerTimer !== undefined) {
+      clearTimeout(this.#lingerTimer);
+      this.#lingerTimer = undefined;
+    }
     if (this.#read === OPEN) {
       // A source that closes without reporting end or error: nothing more can come.
       this.#read = AT_EOF;
@@ -409,7 +428,7 @@ class SourceConn implements Conn {
 
   /** Releases the handle once both directions are done; reads of buffered bytes go on. */
   #release(): void {
-    if (this.#sourceClosed || this.#isUnwrapped()) return;
+    if (this.#sourceClosed || this.#lingered || this.#isUnwrapped()) return;
     this.#source.close().catch(() => this.#source.destroy());
   }
 
@@ -1169,14 +1188,26 @@ class SourceConn implements Conn {
 
   async #closeGracefully(): Promise<void> {
     if (this.#isUnwrapped()) return;
+    // Until the peer's FIN more bytes may come: they are read and dropped (see LINGER_MS).
+    const peerMaySend = this.#read === OPEN && this.#source.linger !== undefined;
     this.#halt({ by: "local" });
+    if (this.#paused) {
+      this.#paused = false;
+      this.#source.resume();
+    }
     // Writes accepted before close() still flush; with a write timeout a stalled flush ends in a reset.
     this.#releaseHeld();
     await this.#whenFlushed();
     if (!this.#sourceClosed) {
       const cancelTimer = this.#writeTimeout > 0 ? setLongTimeout(() => this.#source.reset(), this.#writeTimeout) : undefined;
       try {
-        await this.#source.close();
+        if (peerMaySend) {
+          if (!this.#writeClosed) await this.#source.closeWrite();
+          if (this.#peerDone) await this.#source.close();
+          else if (!this.#sourceClosed) this.#linger();
+        } else {
+          await this.#source.close();
+        }
       } catch {
         this.#source.destroy();
       } finally {
@@ -1186,8 +1217,24 @@ class SourceConn implements Conn {
     await this.closed;
   }
 
+  /** Our FIN is sent: the connection is closed for its user, and the source reads until the peer's. */
+  #linger(): void {
+    this.#lingered = true;
+    this.#lingerTimer = setTimeout(() => this.#endLinger(), LINGER_MS);
+    this.#source.linger!(this.#lingerTimer);
+    this.#markClosed();
+  }
+
+  #endLinger(): void {
+    if (this.#lingerTimer === undefined) return;
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    if (!this.#sourceClosed) this.#source.destroy();
+  }
+
   reset(): void {
-    if (this.#isUnwrapped()) return;
+    // After close() only the linger is left, and nothing of it is the user's to abort.
+    if (this.#isUnwrapped() || this.#lingered) return;
     this.#halt({ by: "local" });
     this.#dropWrites(this.#refusal("write"));
     this.#closing ??= this.closed;

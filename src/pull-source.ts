@@ -52,6 +52,8 @@ export interface PullTransport<Native> {
    * cancelled): its chunk is the first the new owner must get.
    */
   detach(pending: Promise<Uint8Array | null> | undefined): void;
+  /** See `ConnSource.linger`: a transport over a socket whose close can meet an RST has it. */
+  linger?(timer: unknown): void;
   setKeepAlive?(delay: number | false): void;
   setNoDelay?(noDelay: boolean): void;
 }
@@ -75,9 +77,12 @@ export class PullSource<Native> implements ConnSource<Native> {
   #released = false;
   /** The read the pump waits on, handed to the transport on detach. */
   #inFlight: Promise<Uint8Array | null> | undefined;
+  /** See `ConnSource.linger`; present when the transport's is. */
+  readonly linger?: (timer: unknown) => void;
 
   constructor(transport: PullTransport<Native>) {
     this.#transport = transport;
+    if (transport.linger) this.linger = (timer) => transport.linger!(timer);
   }
 
   get localAddr(): Addr {

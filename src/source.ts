@@ -95,6 +95,15 @@ export interface ConnSource<Native = unknown> {
   reset(): void;
   /** Stop reporting to the sink and reading, leaving the socket open (for `Conn.unwrap`). */
   detach(): void;
+  /**
+   * A source that has it gets a lingering `close()`: the core sends the FIN with `closeWrite`,
+   * then keeps the source reading (and drops what comes) until the peer's FIN, an error, or
+   * `timer` ends it with `destroy`. Closing a socket with bytes unread makes the kernel answer
+   * with an RST, which destroys the bytes it still holds for the peer. Called when the linger
+   * starts: from then on neither the handle nor `timer` (what `setTimeout` returned) may keep the
+   * process alive. A source without it is closed at once.
+   */
+  linger?(timer: unknown): void;
   /** TCP keepalive: initial delay in ms, or `false` for off. */
   setKeepAlive?(delay: number | false): void;
   /** TCP_NODELAY. */

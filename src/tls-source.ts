@@ -128,9 +128,12 @@ export class TlsSource implements ConnSource {
   #pauseAsked = false;
   #enginePaused = false;
   #sincePause = 0;
+  /** The TCP source's (`ConnSource.linger`): after close_notify and FIN, the TCP end lingers. */
+  readonly linger?: (timer: unknown) => void;
 
   constructor(inner: ConnSource, engine: TlsEngine, options: { allowTruncation: boolean; initial?: Uint8Array }) {
     this.#inner = inner;
+    if (inner.linger) this.linger = (timer) => inner.linger!(timer);
     this.#engine = engine;
     this.#allowTruncation = options.allowTruncation;
     this.#initial = options.initial;

@@ -290,7 +290,11 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
   write(data: Uint8Array | string, options?: OperationOptions): Promise<void>;
   /** Half-close: FIN after pending writes; reading goes on. */
   closeWrite(): Promise<void>;
-  /** Flush pending writes, close both ways; idempotent. */
+  /**
+   * Flush pending writes, close both ways; idempotent. Resolves once the FIN is sent; the socket
+   * then reads on (dropping what comes) until the peer's FIN, 2 s at most, so the kernel never
+   * answers late bytes with an RST that would discard what it still holds for the peer.
+   */
   close(): Promise<void>;
   /** Abortive close: RST where the runtime can; idempotent. */
   reset(): void;

@@ -250,6 +250,25 @@ if (!hasTls) {
       );
 
       test(
+        "close() with the peer's bytes left unread, and the peer speaking after it: every byte still reaches it",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          // Unread here (closing a socket with bytes unread makes the kernel send an RST), and a
+          // reply after our close_notify (as TLS peers that answer one do): hangup reads on until the FIN.
+          const unread = peer.send(remote, { size: 4 << 20 });
+          await sleep(200);
+          const payload = new Uint8Array(8 << 20).map((_, i) => (i * 7) % 256);
+          void conn.write(payload);
+          const closing = conn.close();
+          const got = await peer.recv(remote, { timeoutMs: 20_000, say: "bye", sayAfter: 7 << 20 });
+          await within(10_000, closing, "close() settled");
+          assert.equal(got.length, payload.length);
+          assert.equal(got.sha256, sha256(payload));
+          assert.equal(got.end, "eof", "close_notify came before the FIN");
+          await unread;
+        }),
+      );
+
+      test(
         "closeWrite() sends close_notify; reading goes on until the peer's close_notify",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           await conn.write("question");

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { BrokenPipeError, ConnectionResetError, SocketClosedError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, rejection, SIDES, text, within, withPair } from "../support/fixtures.ts";
+import { collect, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
+import { sha256 } from "../support/peer.ts";
+import { openFds } from "../support/storm.ts";
 import { capabilities } from "../support/runtime.ts";
 
 for (const side of SIDES) {
@@ -66,6 +68,81 @@ for (const side of SIDES) {
         assert.equal(seen.length, big.length);
         assert.equal(seen.end, "eof");
         await within(5000, conn.closed, "closed");
+      }),
+    );
+
+    test(
+      "close() while the peer still sends: every written byte reaches the peer before the FIN",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const big = new Uint8Array(16 << 20).map((_, i) => (i * 31) % 251);
+        const writing = conn.write(big);
+        const closing = conn.close();
+        // Arrives after close() stopped reading, while the flush still waits for the peer.
+        await peer.send(remote, { text: "unread" });
+        const seen = await peer.recv(remote, { timeoutMs: 20_000 });
+        await writing;
+        await within(10_000, closing, "close() settled");
+        assert.equal(seen.length, big.length);
+        assert.equal(seen.sha256, sha256(big));
+        assert.equal(seen.end, "eof");
+      }),
+    );
+
+    test(
+      "close() with the peer's bytes left unread: every written byte still reaches the peer, then the FIN",
+      withPair(side, async ({ conn, peer, remote }) => {
+        // Never read here: more than the high-water mark, so some stay in the kernel. Closing a
+        // socket with unread bytes makes the kernel send an RST, which destroys what it still holds of ours.
+        const unread = peer.send(remote, { size: 8 << 20 });
+        await sleep(200);
+        const big = new Uint8Array(8 << 20).map((_, i) => (i * 31) % 251);
+        const writing = conn.write(big);
+        const closing = conn.close();
+        const seen = await peer.recv(remote, { timeoutMs: 20_000 });
+        await writing;
+        await within(10_000, closing, "close() settled");
+        assert.equal(seen.length, big.length);
+        assert.equal(seen.sha256, sha256(big));
+        assert.equal(seen.end, "eof");
+        await unread;
+      }),
+    );
+
+    test(
+      "close() and then the peer speaks while it still reads our bytes: every byte reaches it, then the FIN",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const big = new Uint8Array(16 << 20).map((_, i) => (i * 31) % 251);
+        void conn.write(big);
+        const closing = conn.close();
+        // By then close() has flushed into the kernel and sent the FIN; the kernel answers bytes
+        // that reach a closed socket with an RST, so hangup reads on until the peer's FIN (a linger).
+        const seen = await peer.recv(remote, { timeoutMs: 20_000, say: "bye", sayAfter: 15 << 20 });
+        await within(10_000, closing, "close() settled");
+        assert.equal(seen.length, big.length);
+        assert.equal(seen.sha256, sha256(big));
+        assert.equal(seen.end, "eof");
+      }),
+    );
+
+    test(
+      "the linger after close() is bounded: a peer that floods and never hangs up holds the socket about 2 s at most",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const flood = peer.send(remote, { fill: 0x61, size: 2 ** 40, chunk: 1 << 20 });
+        await sleep(100);
+        const before = openFds();
+        const started = Date.now();
+        await within(1000, conn.close(), "close() does not wait for the linger");
+        await within(1000, conn.closed, "closed: nothing more for the user");
+        let fds = openFds();
+        for (let i = 0; i < 100 && fds >= before; i++) {
+          await sleep(50);
+          fds = openFds();
+        }
+        assert.ok(fds < before, `the socket was released (file descriptors: ${before} before, ${fds} after)`);
+        const lingered = Date.now() - started;
+        assert.ok(lingered >= 1500 && lingered < 4500, `lingered ${lingered} ms, about 2000 expected`);
+        const sent = await flood;
+        assert.ok(sent.sendError !== undefined, `the flood ended with an error at the peer: ${JSON.stringify(sent)}`);
       }),
     );
 

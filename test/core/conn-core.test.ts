@@ -45,6 +45,71 @@ describe("core Conn over a scripted source", () => {
   });
 });
 
+describe("a lingering close() over a scripted source", () => {
+  function lingering() {
+    const calls: string[] = [];
+    let timer: unknown;
+    const script = scripted({
+      closeWrite: async () => void calls.push("closeWrite"),
+      close: async () => {
+        calls.push("close");
+        script.sink().closed();
+      },
+      destroy: () => {
+        calls.push("destroy");
+        script.sink().closed();
+      },
+      reset: () => {
+        calls.push("reset");
+        script.sink().closed();
+      },
+      linger: (t) => void (calls.push("linger"), (timer = t)),
+    });
+    return { ...script, calls, timer: () => timer };
+  }
+
+  test("sends the FIN, resumes a paused source, resolves, and ends at the peer's FIN with destroy", async () => {
+    const { source, state, sink, calls, timer } = lingering();
+    const conn = createConn(source, { highWaterMark: 100 });
+    sink().data(new Uint8Array(200));
+    assert.equal(state.paused, true);
+    await conn.close();
+    assert.equal(state.paused, false, "reading goes on, so the kernel never holds unread bytes");
+    assert.deepEqual(calls, ["closeWrite", "linger"]);
+    assert.ok(timer() !== undefined, "the timer that bounds the linger is handed over");
+    await conn.closed;
+    sink().data(new Uint8Array(1000)); // dropped
+    conn.reset(); // the linger is not the user's to abort
+    assert.deepEqual(calls, ["closeWrite", "linger"]);
+    sink().end();
+    assert.deepEqual(calls, ["closeWrite", "linger", "destroy"]);
+  });
+
+  test("ends with destroy after 2 s when the peer never sends its FIN", async () => {
+    const { source, calls } = lingering();
+    const conn = createConn(source);
+    const started = Date.now();
+    await conn.close();
+    for (let i = 0; i < 60 && !calls.includes("destroy"); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(calls, ["closeWrite", "linger", "destroy"]);
+    const took = Date.now() - started;
+    assert.ok(took >= 1900 && took < 3000, `lingered ${took} ms`);
+  });
+
+  test("does not linger after the peer's FIN, or for a source without linger", async () => {
+    const first = lingering();
+    const conn = createConn(first.source);
+    first.sink().end();
+    await conn.close();
+    assert.deepEqual(first.calls, ["close"]);
+
+    let closes = 0;
+    const plain = scripted({ close: async () => void (closes++, plain.sink().closed()) });
+    await createConn(plain.source).close();
+    assert.equal(closes, 1);
+  });
+});
+
 describe("writes over a scripted source", () => {
   // The harness fails any case that leaves an unhandled rejection behind.
   test("replies written without awaiting after the connection failed are refused, never unhandled", async () => {

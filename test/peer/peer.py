@@ -180,9 +180,11 @@ def op_stats(cmd):
 
 
 def op_recv(cmd):
-    """Reads until `count` bytes, EOF, reset, or `timeout_ms` of waiting; reports what and how."""
+    """Reads until `count` bytes, EOF, reset, or `timeout_ms` of waiting; reports what and how.
+    With `say`, sends that text once `say_after` bytes came, and reads on."""
     sock = sockets[cmd["conn"]]
     want = cmd.get("count")
+    say = cmd.get("say")
     deadline = time.monotonic() + cmd.get("timeout_ms", 10000) / 1000
     digest = hashlib.sha256()
     received = bytearray()
@@ -208,6 +210,9 @@ def op_recv(cmd):
             break
         digest.update(data)
         total += len(data)
+        if say is not None and total >= cmd.get("say_after", 0):
+            sock.sendall(say.encode())
+            say = None
         if len(received) < 1 << 20:
             received.extend(data)
     sock.settimeout(None)

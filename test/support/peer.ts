@@ -160,8 +160,15 @@ export class Peer {
   }
 
   /** Reads until `count` bytes, EOF, reset or `timeoutMs`. */
-  async recv(conn: number, opts: { count?: number; timeoutMs?: number } = {}): Promise<Received> {
-    const r = await this.command("recv", { conn, count: opts.count, timeout_ms: opts.timeoutMs ?? 10_000 });
+  /** Reads until `count` bytes, EOF, reset or timeout; with `say`, sends it once `sayAfter` bytes came. */
+  async recv(conn: number, opts: { count?: number; timeoutMs?: number; say?: string; sayAfter?: number } = {}): Promise<Received> {
+    const r = await this.command("recv", {
+      conn,
+      count: opts.count,
+      timeout_ms: opts.timeoutMs ?? 10_000,
+      say: opts.say,
+      say_after: opts.sayAfter,
+    });
     return {
       length: r.length as number,
       sha256: r.sha256 as string,
