@@ -10,7 +10,7 @@ import {
 } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
-import { sha256, withPeer } from "../support/peer.ts";
+import { assertReceivedThenEnd, patterned, sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 import { CERTS, hasTls, openTlsPair, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
 import type { Side } from "../support/fixtures.ts";
@@ -256,14 +256,12 @@ if (!hasTls) {
           // reply after our close_notify (as TLS peers that answer one do): hangup reads on until the FIN.
           const unread = peer.send(remote, { size: 4 << 20 });
           await sleep(200);
-          const payload = new Uint8Array(8 << 20).map((_, i) => (i * 7) % 256);
+          const payload = patterned(8 << 20);
           void conn.write(payload);
           const closing = conn.close();
           const got = await peer.recv(remote, { timeoutMs: 20_000, say: "bye", sayAfter: 7 << 20 });
           await within(10_000, closing, "close() settled");
-          assert.equal(got.length, payload.length);
-          assert.equal(got.sha256, sha256(payload));
-          assert.equal(got.end, "eof", "close_notify came before the FIN");
+          assertReceivedThenEnd(got, payload);
           await unread;
         }),
       );

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { BrokenPipeError, ConnectionResetError, SocketClosedError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
-import { sha256 } from "../support/peer.ts";
+import { assertReceivedThenEnd, patterned } from "../support/peer.ts";
 import { openFds } from "../support/storm.ts";
 import { capabilities } from "../support/runtime.ts";
 
@@ -74,7 +74,7 @@ for (const side of SIDES) {
     test(
       "close() while the peer still sends: every written byte reaches the peer before the FIN",
       withPair(side, async ({ conn, peer, remote }) => {
-        const big = new Uint8Array(16 << 20).map((_, i) => (i * 31) % 251);
+        const big = patterned(16 << 20);
         const writing = conn.write(big);
         const closing = conn.close();
         // Arrives after close() stopped reading, while the flush still waits for the peer.
@@ -82,9 +82,7 @@ for (const side of SIDES) {
         const seen = await peer.recv(remote, { timeoutMs: 20_000 });
         await writing;
         await within(10_000, closing, "close() settled");
-        assert.equal(seen.length, big.length);
-        assert.equal(seen.sha256, sha256(big));
-        assert.equal(seen.end, "eof");
+        assertReceivedThenEnd(seen, big);
       }),
     );
 
@@ -95,15 +93,13 @@ for (const side of SIDES) {
         // socket with unread bytes makes the kernel send an RST, which destroys what it still holds of ours.
         const unread = peer.send(remote, { size: 8 << 20 });
         await sleep(200);
-        const big = new Uint8Array(8 << 20).map((_, i) => (i * 31) % 251);
+        const big = patterned(8 << 20);
         const writing = conn.write(big);
         const closing = conn.close();
         const seen = await peer.recv(remote, { timeoutMs: 20_000 });
         await writing;
         await within(10_000, closing, "close() settled");
-        assert.equal(seen.length, big.length);
-        assert.equal(seen.sha256, sha256(big));
-        assert.equal(seen.end, "eof");
+        assertReceivedThenEnd(seen, big);
         await unread;
       }),
     );
@@ -111,16 +107,14 @@ for (const side of SIDES) {
     test(
       "close() and then the peer speaks while it still reads our bytes: every byte reaches it, then the FIN",
       withPair(side, async ({ conn, peer, remote }) => {
-        const big = new Uint8Array(16 << 20).map((_, i) => (i * 31) % 251);
+        const big = patterned(16 << 20);
         void conn.write(big);
         const closing = conn.close();
         // By then close() has flushed into the kernel and sent the FIN; the kernel answers bytes
         // that reach a closed socket with an RST, so hangup reads on until the peer's FIN (a linger).
         const seen = await peer.recv(remote, { timeoutMs: 20_000, say: "bye", sayAfter: 15 << 20 });
         await within(10_000, closing, "close() settled");
-        assert.equal(seen.length, big.length);
-        assert.equal(seen.sha256, sha256(big));
-        assert.equal(seen.end, "eof");
+        assertReceivedThenEnd(seen, big);
       }),
     );
 

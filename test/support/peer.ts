@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -192,6 +193,18 @@ export function sha256(...parts: Uint8Array[]): string {
   const hash = createHash("sha256");
   for (const part of parts) hash.update(part);
   return hash.digest("hex");
+}
+
+/** `size` bytes of a pattern that does not repeat every 256 bytes: a lost or moved byte changes the checksum. */
+export function patterned(size: number): Uint8Array {
+  return new Uint8Array(size).map((_, i) => (i * 31) % 251);
+}
+
+/** The peer received exactly `sent`, then the end (a FIN; over TLS, close_notify then FIN). */
+export function assertReceivedThenEnd(seen: Received, sent: Uint8Array): void {
+  assert.equal(seen.length, sent.length, "every byte reached the peer");
+  assert.equal(seen.sha256, sha256(sent), "in order, unchanged");
+  assert.equal(seen.end, "eof", "then the end: a FIN (over TLS behind a close_notify), not a reset");
 }
 
 /** Runs `body` with a fresh peer process, stopped whatever happens. */
