@@ -183,7 +183,10 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   linger(timer: unknown): void {
     this.native.unref();
-    Deno.unrefTimer(timer as number);
+    // Deno 2.8 and later give `setTimeout` Node's Timeout object; earlier ones a number.
+    const handle = timer as { unref?: () => void } | number;
+    if (typeof handle === "number") Deno.unrefTimer(handle);
+    else handle.unref?.();
   }
 
   setKeepAlive(delay: number | false): void {

@@ -201,6 +201,11 @@ class SourceConn implements Conn {
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   /** The source reported the peer's FIN or a failure: nothing more will come, even after our close. */
   #peerDone = false;
+  /** Bytes were handed to the source: a close must not let an RST discard them (see LINGER_MS). */
+  #wrote = false;
+  #resetAsked = false;
+  /** The user's `closeWrite()`, which `close()` waits for before it lingers. */
+  #writeClosing: Promise<void> | undefined;
 
   #reading = false;
   #pending: PendingRead | undefined;
@@ -300,7 +305,7 @@ class SourceConn implements Conn {
     return this.#closed;
   }
 
-  /** The handle is released (the source closed) or handed out (`unwrap()`): `closed` resolves. */
+  /** The handle is released (the source closed), lingers after `close()`, or is handed out (`unwrap()`): `closed` resolves. */
   #markClosed(): void {
     // A write still in flight stays bounded by the write timer (a source may never settle it).
     if (!this.#inFlight) this.#stopWriteTimer();
@@ -332,7 +337,7 @@ class SourceConn implements Conn {
 
   #onEnd(truncated: boolean): void {
     this.#peerDone = true;
-    if (this.#lingerTimer !== undefined) return this.#endLinger();
+    if (this.#lingered) return this.#endLinger();
     if (this.#read !== OPEN) return;
     this.#read = AT_EOF;
     this.#settle(truncated ? "truncated" : "eof");
@@ -342,7 +347,7 @@ class SourceConn implements Conn {
 
   #onError(error: SocketError): void {
     this.#peerDone = true;
-    if (this.#lingerTimer !== undefined) return this.#endLinger();
+    if (this.#lingered) return this.#endLinger();
     // The kernel says EPIPE only once the peer's FIN came (an RST after it answers our writes):
     // the read side ended with that FIN, and only writing failed (SPEC 2). Node and Bun report
     // such a write failure as a socket error.
@@ -428,7 +433,7 @@ class SourceConn implements Conn {
 
   /** Releases the handle once both directions are done; reads of buffered bytes go on. */
   #release(): void {
-    if (this.#sourceClosed || this.#lingered || this.#isUnwrapped()) return;
+    if (this.#sourceClosed || this.#isUnwrapped()) return;
     this.#source.close().catch(() => this.#source.destroy());
   }
 
@@ -1033,6 +1038,7 @@ class SourceConn implements Conn {
         : first.bytes.subarray(first.offset);
     }
     this.#inFlight = batch;
+    this.#wrote = true;
     this.#armWriteTimer();
     let written: Promise<void>;
     try {
@@ -1164,9 +1170,12 @@ class SourceConn implements Conn {
     return error;
   }
 
-  async closeWrite(): Promise<void> {
-    if (this.#isStopped()) throw this.#refusal("write");
-    if (this.#writeClosed) return;
+  closeWrite(): Promise<void> {
+    if (this.#isStopped()) return Promise.reject(this.#refusal("write"));
+    return (this.#writeClosing ??= this.#shutWrite());
+  }
+
+  async #shutWrite(): Promise<void> {
     this.#writeClosed = true;
     if (this.#heartbeatTimer !== undefined) clearTimeout(this.#heartbeatTimer);
     this.#releaseHeld();
@@ -1188,10 +1197,11 @@ class SourceConn implements Conn {
 
   async #closeGracefully(): Promise<void> {
     if (this.#isUnwrapped()) return;
-    // Until the peer's FIN more bytes may come: they are read and dropped (see LINGER_MS).
+    // Until the peer's FIN more bytes may come: they are read and dropped, during the flush (a
+    // peer may not read before it has sent) and after our FIN (see LINGER_MS).
     const peerMaySend = this.#read === OPEN && this.#source.linger !== undefined;
     this.#halt({ by: "local" });
-    if (this.#paused) {
+    if (peerMaySend && this.#paused) {
       this.#paused = false;
       this.#source.resume();
     }
@@ -1200,10 +1210,14 @@ class SourceConn implements Conn {
     await this.#whenFlushed();
     if (!this.#sourceClosed) {
       const cancelTimer = this.#writeTimeout > 0 ? setLongTimeout(() => this.#source.reset(), this.#writeTimeout) : undefined;
+      // Nothing of ours to protect when nothing was written (over TLS the close_notify is), or the
+      // connection already failed or is being reset.
+      const lingers = peerMaySend && (this.#wrote || this.#source.tls !== undefined) && this.#failure === undefined &&
+        !this.#resetAsked;
       try {
-        if (peerMaySend) {
-          if (!this.#writeClosed) await this.#source.closeWrite();
-          if (this.#peerDone) await this.#source.close();
+        if (lingers) {
+          await (this.#writeClosing ?? this.#source.closeWrite());
+          if (this.#peerDone || this.#failure !== undefined || this.#resetAsked) await this.#source.close();
           else if (!this.#sourceClosed) this.#linger();
         } else {
           await this.#source.close();
@@ -1235,6 +1249,7 @@ class SourceConn implements Conn {
   reset(): void {
     // After close() only the linger is left, and nothing of it is the user's to abort.
     if (this.#isUnwrapped() || this.#lingered) return;
+    this.#resetAsked = true;
     this.#halt({ by: "local" });
     this.#dropWrites(this.#refusal("write"));
     this.#closing ??= this.closed;

@@ -77,12 +77,9 @@ export class PullSource<Native> implements ConnSource<Native> {
   #released = false;
   /** The read the pump waits on, handed to the transport on detach. */
   #inFlight: Promise<Uint8Array | null> | undefined;
-  /** See `ConnSource.linger`; present when the transport's is. */
-  readonly linger?: (timer: unknown) => void;
 
   constructor(transport: PullTransport<Native>) {
     this.#transport = transport;
-    if (transport.linger) this.linger = (timer) => transport.linger!(timer);
   }
 
   get localAddr(): Addr {
@@ -199,6 +196,12 @@ export class PullSource<Native> implements ConnSource<Native> {
   detach(): void {
     this.#stop();
     this.#transport.detach(this.#inFlight);
+  }
+
+  /** See `ConnSource.linger`: present when the transport's is; made when asked, at a close. */
+  get linger(): ((timer: unknown) => void) | undefined {
+    const transport = this.#transport;
+    return transport.linger ? (timer) => transport.linger!(timer) : undefined;
   }
 
   setKeepAlive(delay: number | false): void {

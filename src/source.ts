@@ -96,12 +96,15 @@ export interface ConnSource<Native = unknown> {
   /** Stop reporting to the sink and reading, leaving the socket open (for `Conn.unwrap`). */
   detach(): void;
   /**
-   * A source that has it gets a lingering `close()`: the core sends the FIN with `closeWrite`,
-   * then keeps the source reading (and drops what comes) until the peer's FIN, an error, or
-   * `timer` ends it with `destroy`. Closing a socket with bytes unread makes the kernel answer
-   * with an RST, which destroys the bytes it still holds for the peer. Called when the linger
-   * starts: from then on neither the handle nor `timer` (what `setTimeout` returned) may keep the
-   * process alive. A source without it is closed at once.
+   * A source that has it gets a lingering `close()`. Closing a socket with bytes unread, or
+   * getting bytes after it closed, makes the kernel answer with an RST, which discards what it
+   * still holds for the peer. So when `conn.close()` comes with the peer not yet ended, and bytes
+   * were written (or the source speaks TLS), the core keeps the source reading during the flush
+   * and drops what comes, sends the FIN with `closeWrite` (or waits for the user's), then calls
+   * `linger(timer)` and goes on reading until the peer's FIN, an error, `closed`, or `timer` (2 s):
+   * then `destroy`. From the call on, neither the handle nor `timer` (what `setTimeout` returned)
+   * may keep the process alive. If the peer's FIN or a failure came during the flush, the core
+   * calls `close` instead. A source without it is closed at once.
    */
   linger?(timer: unknown): void;
   /** TCP keepalive: initial delay in ms, or `false` for off. */

@@ -128,12 +128,9 @@ export class TlsSource implements ConnSource {
   #pauseAsked = false;
   #enginePaused = false;
   #sincePause = 0;
-  /** The TCP source's (`ConnSource.linger`): after close_notify and FIN, the TCP end lingers. */
-  readonly linger?: (timer: unknown) => void;
 
   constructor(inner: ConnSource, engine: TlsEngine, options: { allowTruncation: boolean; initial?: Uint8Array }) {
     this.#inner = inner;
-    if (inner.linger) this.linger = (timer) => inner.linger!(timer);
     this.#engine = engine;
     this.#allowTruncation = options.allowTruncation;
     this.#initial = options.initial;
@@ -247,6 +244,7 @@ export class TlsSource implements ConnSource {
         if (this.#handshake) {
           return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the peer closed the connection during the TLS handshake"));
         }
+        this.#tcpEnded = true;
         this.#engine.feedEnd();
       },
       error: (err) => {
@@ -344,6 +342,12 @@ export class TlsSource implements ConnSource {
   destroy(): void {
     this.#engine.destroy();
     this.#inner.destroy();
+  }
+
+  /** The TCP source's (`ConnSource.linger`): after close_notify and FIN, the TCP end lingers. Made when asked, at a close. */
+  get linger(): ((timer: unknown) => void) | undefined {
+    const inner = this.#inner;
+    return inner.linger ? (timer) => inner.linger!(timer) : undefined;
   }
 
   reset(): void {

@@ -278,7 +278,10 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
   readonly ended: Promise<EndInfo>;
   /** Aborted when `ended` settles. */
   readonly signal: AbortSignal;
-  /** Fully closed and released. */
+  /**
+   * Closed and released: nothing more happens on this connection. After `close()` the socket
+   * may still linger in the background, unref'd, for up to 2 s (see `close`).
+   */
   readonly closed: Promise<void>;
 
   /**
@@ -291,9 +294,12 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
   /** Half-close: FIN after pending writes; reading goes on. */
   closeWrite(): Promise<void>;
   /**
-   * Flush pending writes, close both ways; idempotent. Resolves once the FIN is sent; the socket
-   * then reads on (dropping what comes) until the peer's FIN, 2 s at most, so the kernel never
-   * answers late bytes with an RST that would discard what it still holds for the peer.
+   * Flush pending writes, close both ways; idempotent. On Node, Deno and Bun, once bytes were
+   * written (or over TLS) and the peer has not ended: the FIN is sent (over TLS, close_notify
+   * first), `close()` resolves, and the socket reads on, dropping what comes, until the peer's
+   * FIN or 2 s, without keeping the process alive. Bytes reaching a closed socket make the kernel
+   * answer with an RST that discards what it still holds for the peer; this linger keeps that
+   * from happening within those 2 s.
    */
   close(): Promise<void>;
   /** Abortive close: RST where the runtime can; idempotent. */

@@ -262,7 +262,8 @@ if (!hasTls) {
           const got = await peer.recv(remote, { timeoutMs: 20_000, say: "bye", sayAfter: 7 << 20 });
           await within(10_000, closing, "close() settled");
           assertReceivedThenEnd(got, payload);
-          await unread;
+          const drained = await unread;
+          assert.equal(drained.sendError, undefined, "hangup read (and dropped) all the peer sent: no RST met it");
         }),
       );
 

@@ -46,10 +46,16 @@ describe("core Conn over a scripted source", () => {
 });
 
 describe("a lingering close() over a scripted source", () => {
-  function lingering() {
+  /** A source that records the calls the core makes; `holdWrites` keeps each write in flight until `release()`. */
+  function lingering(holdWrites = false) {
     const calls: string[] = [];
     let timer: unknown;
+    let release: () => void = () => {};
     const script = scripted({
+      write: (bytes) => {
+        calls.push(`write ${bytes.length}`);
+        return holdWrites ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+      },
       closeWrite: async () => void calls.push("closeWrite"),
       close: async () => {
         calls.push("close");
@@ -65,47 +71,87 @@ describe("a lingering close() over a scripted source", () => {
       },
       linger: (t) => void (calls.push("linger"), (timer = t)),
     });
-    return { ...script, calls, timer: () => timer };
+    return { ...script, calls, timer: () => timer, release: () => release() };
   }
 
-  test("sends the FIN, resumes a paused source, resolves, and ends at the peer's FIN with destroy", async () => {
+  test("after a write: sends the FIN, resumes a paused source, resolves, and ends at the peer's FIN with destroy", async () => {
     const { source, state, sink, calls, timer } = lingering();
     const conn = createConn(source, { highWaterMark: 100 });
     sink().data(new Uint8Array(200));
     assert.equal(state.paused, true);
+    await conn.write("reply");
     await conn.close();
     assert.equal(state.paused, false, "reading goes on, so the kernel never holds unread bytes");
-    assert.deepEqual(calls, ["closeWrite", "linger"]);
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger"]);
     assert.ok(timer() !== undefined, "the timer that bounds the linger is handed over");
     await conn.closed;
     sink().data(new Uint8Array(1000)); // dropped
     conn.reset(); // the linger is not the user's to abort
-    assert.deepEqual(calls, ["closeWrite", "linger"]);
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger"]);
     sink().end();
-    assert.deepEqual(calls, ["closeWrite", "linger", "destroy"]);
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"]);
+    sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"], "a late error changes nothing");
   });
 
   test("ends with destroy after 2 s when the peer never sends its FIN", async () => {
     const { source, calls } = lingering();
     const conn = createConn(source);
+    await conn.write("reply");
     const started = Date.now();
     await conn.close();
-    for (let i = 0; i < 60 && !calls.includes("destroy"); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual(calls, ["closeWrite", "linger", "destroy"]);
+    for (let i = 0; i < 80 && !calls.includes("destroy"); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     const took = Date.now() - started;
-    assert.ok(took >= 1900 && took < 3000, `lingered ${took} ms`);
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"]);
+    assert.ok(took >= 1900 && took < 3500, `lingered ${took} ms`);
   });
 
-  test("does not linger after the peer's FIN, or for a source without linger", async () => {
-    const first = lingering();
-    const conn = createConn(first.source);
-    first.sink().end();
+  test("closes at once when the peer's FIN came during the flush", async () => {
+    const { source, sink, calls, release } = lingering(true);
+    const conn = createConn(source);
+    void conn.write("reply");
+    await Promise.resolve();
+    const closing = conn.close();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    sink().end();
+    release();
+    await closing;
+    assert.deepEqual(calls, ["write 5", "closeWrite", "close"]);
+  });
+
+  test("waits for a closeWrite() still in progress before it lingers: close() resolves after the FIN", async () => {
+    const { source, calls, release } = lingering(true);
+    const conn = createConn(source);
+    void conn.write("reply");
+    await Promise.resolve();
+    const shutting = conn.closeWrite();
+    const closing = conn.close();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(calls, ["write 5"], "the write is still in flight: no FIN yet");
+    release();
+    await closing;
+    await shutting;
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger"], "one FIN, then the linger");
+    await conn.closed;
+  });
+
+  test("does not linger with nothing written, after the peer's FIN, or for a source without linger", async () => {
+    const idle = lingering();
+    await createConn(idle.source).close();
+    assert.deepEqual(idle.calls, ["close"], "nothing of ours for an RST to discard");
+
+    const ended = lingering();
+    const conn = createConn(ended.source);
+    await conn.write("reply");
+    ended.sink().end();
     await conn.close();
-    assert.deepEqual(first.calls, ["close"]);
+    assert.deepEqual(ended.calls, ["write 5", "close"]);
 
     let closes = 0;
     const plain = scripted({ close: async () => void (closes++, plain.sink().closed()) });
-    await createConn(plain.source).close();
+    const plainConn = createConn(plain.source);
+    await plainConn.write("reply");
+    await plainConn.close();
     assert.equal(closes, 1);
   });
 });

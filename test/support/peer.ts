@@ -160,8 +160,7 @@ export class Peer {
     return (await this.command("stats", { conn })).sent as number;
   }
 
-  /** Reads until `count` bytes, EOF, reset or `timeoutMs`. */
-  /** Reads until `count` bytes, EOF, reset or timeout; with `say`, sends it once `sayAfter` bytes came. */
+  /** Reads until `count` bytes, EOF, reset or `timeoutMs`; with `say`, sends it once `sayAfter` bytes came. */
   async recv(conn: number, opts: { count?: number; timeoutMs?: number; say?: string; sayAfter?: number } = {}): Promise<Received> {
     const r = await this.command("recv", {
       conn,

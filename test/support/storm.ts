@@ -4,7 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { type Conn, type EndReason, SocketError } from "../../src/index.ts";
 import { concat, sleep } from "./fixtures.ts";
@@ -61,6 +61,30 @@ interface Truth {
 
 export function openFds(): number {
   return readdirSync("/proc/self/fd").length;
+}
+
+/**
+ * Whether this machine still has a descriptor open on the TCP connection from `localPort` to
+ * `remotePort` (Linux: /proc/net/tcp*). A socket whose descriptor was closed may live on in the
+ * kernel (FIN_WAIT, TIME_WAIT), with inode 0 there.
+ */
+export function holdsTcpSocket(localPort: number, remotePort: number): boolean {
+  const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, "0");
+  const local = `:${hex(localPort)}`;
+  const remote = `:${hex(remotePort)}`;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length > 9 && fields[1]!.endsWith(local) && fields[2]!.endsWith(remote) && fields[9] !== "0") return true;
+    }
+  }
+  return false;
 }
 
 export function activeTimers(): number | undefined {
