@@ -235,9 +235,8 @@ class BunSource implements ConnSource<Socket<unknown>> {
     if (!this.state.closed) this.native.terminate();
   }
 
-  linger(timer: unknown): void {
+  linger(): void {
     this.native.unref();
-    (timer as { unref(): void }).unref();
   }
 
   detach(): void {

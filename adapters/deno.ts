@@ -181,12 +181,8 @@ class DenoTransport implements PullTransport<Deno.Conn> {
     if (pending) handOverInFlightRead(this.native, pending);
   }
 
-  linger(timer: unknown): void {
+  linger(): void {
     this.native.unref();
-    // Deno 2.8 and later give `setTimeout` Node's Timeout object; earlier ones a number.
-    const handle = timer as { unref?: () => void } | number;
-    if (typeof handle === "number") Deno.unrefTimer(handle);
-    else handle.unref?.();
   }
 
   setKeepAlive(delay: number | false): void {

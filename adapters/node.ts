@@ -241,9 +241,8 @@ class NodeSource implements ConnSource<net.Socket> {
     this.native.destroy();
   }
 
-  linger(timer: unknown): void {
+  linger(): void {
     this.native.unref();
-    (timer as NodeJS.Timeout).unref();
   }
 
   reset(): void {

@@ -93,26 +93,9 @@ export class ChunkQueue {
       this.#consumed();
       return first.subarray(start, start + n);
     }
-    this.#settle();
     if (first.length - start === n) return this.shift();
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.#chunks[this.#head]!;
-      const want = n - filled;
-      if (chunk.length <= want) {
-        out.set(chunk, filled);
-        filled += chunk.length;
-        this.#chunks[this.#head++] = EMPTY;
-      } else {
-        out.set(chunk.subarray(0, want), filled);
-        this.#chunks[this.#head] = chunk.subarray(want);
-        filled = n;
-      }
-    }
-    this.length -= n;
-    this.consumed += n;
-    this.#consumed();
+    const out = this.copyFront(n);
+    this.discard(n);
     return out;
   }
 

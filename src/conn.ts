@@ -379,10 +379,7 @@ class SourceConn implements Conn {
   #onClosed(): void {
     if (this.#sourceClosed) return;
     this.#sourceClosed = true;
-    if (this.#lingerTimer !== undefined) {
-      clearTimeout(this.#lingerTimer);
-      this.#lingerTimer = undefined;
-    }
+    this.#endLinger();
     if (this.#read === OPEN) {
       // A source that closes without reporting end or error: nothing more can come.
       this.#read = AT_EOF;
@@ -1235,7 +1232,9 @@ class SourceConn implements Conn {
   #linger(): void {
     this.#lingered = true;
     this.#lingerTimer = setTimeout(() => this.#endLinger(), LINGER_MS);
-    this.#source.linger!(this.#lingerTimer);
+    // Node's, Bun's and Deno's timers have unref(); a runtime whose timer is a number keeps it.
+    (this.#lingerTimer as unknown as { unref?: () => void }).unref?.();
+    this.#source.linger!();
     this.#markClosed();
   }
 

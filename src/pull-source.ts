@@ -53,7 +53,7 @@ export interface PullTransport<Native> {
    */
   detach(pending: Promise<Uint8Array | null> | undefined): void;
   /** See `ConnSource.linger`: a transport over a socket whose close can meet an RST has it. */
-  linger?(timer: unknown): void;
+  linger?(): void;
   setKeepAlive?(delay: number | false): void;
   setNoDelay?(noDelay: boolean): void;
 }
@@ -199,9 +199,9 @@ export class PullSource<Native> implements ConnSource<Native> {
   }
 
   /** See `ConnSource.linger`: present when the transport's is; made when asked, at a close. */
-  get linger(): ((timer: unknown) => void) | undefined {
+  get linger(): (() => void) | undefined {
     const transport = this.#transport;
-    return transport.linger ? (timer) => transport.linger!(timer) : undefined;
+    return transport.linger ? () => transport.linger!() : undefined;
   }
 
   setKeepAlive(delay: number | false): void {

@@ -101,12 +101,12 @@ export interface ConnSource<Native = unknown> {
    * still holds for the peer. So when `conn.close()` comes with the peer not yet ended, and bytes
    * were written (or the source speaks TLS), the core keeps the source reading during the flush
    * and drops what comes, sends the FIN with `closeWrite` (or waits for the user's), then calls
-   * `linger(timer)` and goes on reading until the peer's FIN, an error, `closed`, or `timer` (2 s):
-   * then `destroy`. From the call on, neither the handle nor `timer` (what `setTimeout` returned)
-   * may keep the process alive. If the peer's FIN or a failure came during the flush, the core
-   * calls `close` instead. A source without it is closed at once.
+   * `linger()` and goes on reading until the peer's FIN, an error, `closed`, or 2 s: then
+   * `destroy`. From the call on, the handle may not keep the process alive (the core's timer does
+   * not either). If the peer's FIN or a failure came during the flush, the core calls `close`
+   * instead. A source without it is closed at once.
    */
-  linger?(timer: unknown): void;
+  linger?(): void;
   /** TCP keepalive: initial delay in ms, or `false` for off. */
   setKeepAlive?(delay: number | false): void;
   /** TCP_NODELAY. */

@@ -345,9 +345,9 @@ export class TlsSource implements ConnSource {
   }
 
   /** The TCP source's (`ConnSource.linger`): after close_notify and FIN, the TCP end lingers. Made when asked, at a close. */
-  get linger(): ((timer: unknown) => void) | undefined {
+  get linger(): (() => void) | undefined {
     const inner = this.#inner;
-    return inner.linger ? (timer) => inner.linger!(timer) : undefined;
+    return inner.linger ? () => inner.linger!() : undefined;
   }
 
   reset(): void {

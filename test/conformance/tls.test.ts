@@ -237,14 +237,11 @@ if (!hasTls) {
       test(
         "close() sends close_notify then FIN after pending writes; the peer reads every byte",
         withTlsPair(side, async ({ conn, peer, remote }) => {
-          const payload = new Uint8Array(1 << 20).map((_, i) => (i * 7) % 256);
+          const payload = patterned(1 << 20);
           const seen = peer.recv(remote, { timeoutMs: 10_000 });
           void conn.write(payload);
           await conn.close();
-          const got = await seen;
-          assert.equal(got.length, payload.length);
-          assert.equal(got.sha256, sha256(payload));
-          assert.equal(got.end, "eof", "close_notify came before the FIN");
+          assertReceivedThenEnd(await seen, payload);
           assert.deepEqual(await conn.ended, { reason: "local" });
         }),
       );
