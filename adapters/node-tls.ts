@@ -7,7 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
-import { Duplex } from "node:stream";
+import { Duplex, Readable } from "node:stream";
 import * as tls from "node:tls";
 import {
   type Addr,
@@ -59,6 +59,39 @@ const HIGH_WATER_MARK = 65536;
 const PAUSE_HOLDS_TCP = "Deno" in globalThis;
 
 const IS_BUN = "Bun" in globalThis;
+
+/** The part of Deno's `node:tls` handle (its native `TLSWrap`) that `reportEndWhileStopped` touches. */
+interface DenoTlsHandle {
+  reading: boolean;
+  readBuffer(ciphertext: Uint8Array): unknown;
+  readStart(): unknown;
+  readStop(): unknown;
+}
+
+/**
+ * Deno's native TLS handle reports the peer's close_notify only while it is reading: a
+ * close_notify that arrives while a paused reader holds it stopped (a `read()` / `for await`
+ * reader stops it whenever its buffer is full) is dropped, and the stream never ends (measured
+ * on Deno 2.9: every byte, then no 'end'). So on Deno the handed-over socket's handle takes each
+ * ciphertext chunk reading, and goes back to stopped. Where the handle is not that shape, nothing
+ * changes.
+ */
+function reportEndWhileStopped(socket: tls.TLSSocket): void {
+  const handle = (socket as unknown as { _handle?: Partial<DenoTlsHandle> | null })._handle;
+  if (handle == null || typeof handle.reading !== "boolean") return;
+  const native = Object.getPrototypeOf(handle) as Partial<DenoTlsHandle>;
+  const { readBuffer, readStart, readStop } = native;
+  if (typeof readBuffer !== "function" || typeof readStart !== "function" || typeof readStop !== "function") return;
+  handle.readBuffer = function (this: DenoTlsHandle, ciphertext: Uint8Array): unknown {
+    if (this.reading) return readBuffer.call(this, ciphertext);
+    readStart.call(this);
+    try {
+      return readBuffer.call(this, ciphertext);
+    } finally {
+      if (!this.reading) readStop.call(this);
+    }
+  };
+}
 
 /**
  * A runtime's `Buffer` chunk as a plain `Uint8Array`, as hangup hands out chunks on every runtime
@@ -290,9 +323,16 @@ export class NodeTlsEngine implements TlsEngine {
   detach(): void {
     const socket = this.#socket!;
     const listeners = this.#listeners!;
-    socket.pause();
-    // Elsewhere whoever takes the TLS socket over reads at its own pace: its stream asks for bytes.
-    if (PAUSE_HOLDS_TCP) this.#holdUntilRead(socket);
+    if (PAUSE_HOLDS_TCP) {
+      // Deno's socket.pause() also stops the handle while the stream counts a read in flight, so
+      // a paused reader (`read()`, `for await`) would wait forever: pause the stream alone.
+      Readable.prototype.pause.call(socket);
+      reportEndWhileStopped(socket);
+      this.#holdUntilRead(socket);
+    } else {
+      // Elsewhere whoever takes the TLS socket over reads at its own pace: its stream asks for bytes.
+      socket.pause();
+    }
     socket.off("data", listeners.data);
     socket.off("end", listeners.end);
     // Replaced, not removed: an 'error' with no listener would crash the process.
