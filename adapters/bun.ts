@@ -12,8 +12,10 @@
  * a dead socket returns -1; `drain` fires stray; `end()` and `terminate()` call
  * `close` re-entrantly; a `connect` that fails for want of descriptors is
  * reported as ECONNREFUSED (`outOfDescriptors`); `Bun.connect` cannot be
- * cancelled; `backlog` is not settable; no `wrap()` (a socket is taken over
- * with `socket.reload()`).
+ * cancelled; `backlog` is not settable; `socket.reload()` on a socket that
+ * `Bun.listen` accepted replaces the handlers of every socket of that listener,
+ * so hangup's handlers dispatch to `socket.data` (`SocketOwner`) and never reload
+ * a socket of theirs: an unwrapped socket is taken over by setting its `data`.
  *
  * @example
  * ```ts
@@ -32,11 +34,14 @@ import { devNull } from "node:os";
 import {
   type Addr,
   type Capabilities,
+  claim,
   type Conn,
   type ConnectOptions,
   connectWith,
+  type ConnOptions,
   type ConnSink,
   type ConnSource,
+  createConn,
   defineCapabilities,
   type Endpoint,
   type Listener,
@@ -44,6 +49,7 @@ import {
   type ListenerSource,
   type ListenOptions,
   listenWith,
+  release,
   type Runtime,
   type TcpAddr,
   tcpAddr,
@@ -70,8 +76,7 @@ export * from "../src/public.ts";
 export const runtime: Runtime = "bun";
 
 /**
- * What Bun can do (README: "What each runtime can and cannot do"). No `wrap`: a socket is
- * taken over with `socket.reload()`. Server STARTTLS works because hangup runs `node:tls` over
+ * What Bun can do (README: "What each runtime can and cannot do"). Server STARTTLS works because hangup runs `node:tls` over
  * its own TCP source, feeding it the bytes read ahead (Bun's own `upgradeTLS` loses them; docs/tls.md).
  *
  * @example
@@ -91,11 +96,34 @@ export const capabilities: Readonly<Capabilities> = defineCapabilities({
   falseEof: false,
   listen: true,
   unixSockets: true,
-  wrap: false,
+  wrap: true,
 });
 
+/**
+ * What a Bun socket's events go to: the object in its `data`. hangup's handlers call these
+ * methods, so a socket stays hangup's while `data` is hangup's state, and whoever takes an
+ * unwrapped socket over sets `data` to its own handlers (Bun's `SocketHandler` signatures).
+ *
+ * @example
+ * ```ts
+ * const { native } = conn.unwrap();
+ * native.data = { data: (_socket, chunk) => console.log(chunk.length), close: () => console.log("closed") };
+ * native.resume();
+ * ```
+ */
+export interface SocketOwner {
+  data(socket: Socket<SocketOwner>, chunk: Uint8Array): void;
+  end?(socket: Socket<SocketOwner>): void;
+  drain?(socket: Socket<SocketOwner>): void;
+  close?(socket: Socket<SocketOwner>, error?: unknown): void;
+  error?(socket: Socket<SocketOwner>, error: unknown): void;
+}
+
+/** Sockets whose handlers are hangup's (made by its connect or listen, or given them by wrap). */
+const served = new WeakSet<object>();
+
 /** What Bun reports for a socket, routed to its source. */
-class SocketState {
+class SocketState implements SocketOwner {
   sink: ConnSink | undefined;
   /** Events before `start` (a connection waiting in the accept queue). */
   earlyError: unknown;
@@ -107,10 +135,12 @@ class SocketState {
   pendingWrite: { bytes: Uint8Array; resolve: () => void; reject: (err: unknown) => void } | undefined;
   onClosed: (() => void)[] | undefined;
 
-  constructor(readonly socket: Socket<SocketState>) {}
+  constructor(readonly socket: Socket<SocketOwner>) {}
 
-  data(chunk: Uint8Array): void {
-    if (!this.detached) this.sink?.data(chunk);
+  // Plain Uint8Array chunks, as on every runtime (plainChunk). Bun's own binaryType
+  // "uint8array" costs about a tenth more CPU and page faults per GiB (measured).
+  data(_socket: unknown, chunk: Uint8Array): void {
+    if (!this.detached) this.sink?.data(plainChunk(chunk));
   }
 
   end(): void {
@@ -118,7 +148,7 @@ class SocketState {
     if (!this.detached) this.sink?.end();
   }
 
-  close(error: unknown): void {
+  close(_socket: unknown, error?: unknown): void {
     if (this.closed) return;
     this.closed = true;
     this.closeError = error;
@@ -137,6 +167,11 @@ class SocketState {
     // After our shutdown() Bun reports the peer's FIN as a close with no `end`.
     else if (!this.sawEnd) sink.end();
     sink.closed();
+  }
+
+  // Called when a handler throws: none of ours should, but never let it pass silently.
+  error(socket: unknown, error: unknown): void {
+    this.close(socket, error);
   }
 
   drain(): void {
@@ -169,26 +204,28 @@ class SocketState {
   }
 }
 
-const handlers: SocketHandler<SocketState> = {
-  // Plain Uint8Array chunks, as on every runtime (plainChunk). Bun's own binaryType
-  // "uint8array" costs about a tenth more CPU and page faults per GiB (measured).
-  data: (socket, chunk) => socket.data.data(plainChunk(chunk)),
-  end: (socket) => socket.data.end(),
-  close: (socket, error) => socket.data.close(error),
-  drain: (socket) => socket.data.drain(),
-  // Called when a handler throws: none of ours should, but never let it pass silently.
-  error: (socket, error) => socket.data.close(error),
+const handlers: SocketHandler<SocketOwner> = {
+  data: (socket, chunk) => socket.data.data(socket, chunk),
+  end: (socket) => socket.data.end?.(socket),
+  close: (socket, error) => socket.data.close?.(socket, error),
+  drain: (socket) => socket.data.drain?.(socket),
+  error: (socket, error) => {
+    const owner = socket.data;
+    if (owner.error) owner.error(socket, error);
+    else owner.close?.(socket, error);
+  },
 };
 
 /** One Bun socket as a source; a class, so its methods live on the prototype, not in a closure each. */
 class BunSource implements ConnSource<Socket<unknown>> {
-  readonly native: Socket<SocketState>;
+  readonly native: Socket<SocketOwner>;
 
   constructor(
     readonly state: SocketState,
     readonly localAddr: Addr,
     readonly remoteAddr: Addr,
   ) {
+    claim(state.socket);
     this.native = state.socket;
   }
 
@@ -240,7 +277,8 @@ class BunSource implements ConnSource<Socket<unknown>> {
   }
 
   detach(): void {
-    // The new owner takes the socket over with `socket.reload({ socket: handlers })`.
+    // The new owner takes the socket over by setting its `data` (SocketOwner), or with wrap().
+    release(this.native);
     this.state.detached = true;
     this.native.pause();
   }
@@ -259,7 +297,21 @@ function bunSource(state: SocketState, localAddr: Addr, remoteAddr: Addr): ConnS
   return new BunSource(state, localAddr, remoteAddr);
 }
 
-function addrsOf(socket: Socket<SocketState>, unixPath: string | undefined): { local: Addr; remote: Addr } {
+/** The socket's hangup state, made if it has none yet. */
+function stateOf(socket: Socket<SocketOwner>): SocketState {
+  const owner = socket.data;
+  if (owner instanceof SocketState) return owner;
+  const state = new SocketState(socket);
+  socket.data = state;
+  return state;
+}
+
+function isBunSocket(native: unknown): native is Socket<SocketOwner> {
+  const socket = native as Partial<Socket<SocketOwner>> | null;
+  return typeof socket === "object" && socket !== null && typeof socket.reload === "function" && typeof socket.pause === "function";
+}
+
+function addrsOf(socket: Socket<SocketOwner>, unixPath: string | undefined): { local: Addr; remote: Addr } {
   if (unixPath !== undefined) {
     return { local: { transport: "unix", path: unixPath }, remote: { transport: "unix", path: unixPath } };
   }
@@ -284,18 +336,19 @@ function addrsOf(socket: Socket<SocketState>, unixPath: string | undefined): { l
 export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>> {
   return connectWith(options, {
     open(endpoint, cancelled) {
-      const socketHandlers: SocketHandler<SocketState> = {
+      const socketHandlers: SocketHandler<SocketOwner> = {
         ...handlers,
         // The socket is created (and its state set) before any event can fire.
         open: (socket) => {
           socket.data = new SocketState(socket);
+          served.add(socket);
           socket.pause();
           // Bun.connect cannot be cancelled: a socket that opens after the attempt was given up is dropped.
           if (cancelled.aborted) socket.terminate();
         },
         connectError: () => {},
       };
-      const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
+      const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketOwner };
       return (endpoint.transport === "unix"
         ? Bun.connect({ ...common, unix: endpoint.path })
         : Bun.connect({ ...common, hostname: endpoint.hostname, port: endpoint.port }))
@@ -303,9 +356,8 @@ export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>>
     },
     discard: (late) => late.terminate(),
     toSource(socket, endpoint) {
-      socket.data ??= new SocketState(socket);
       const { local, remote } = addrsOf(socket, endpoint.transport === "unix" ? endpoint.path : undefined);
-      return bunSource(socket.data, local, remote);
+      return bunSource(stateOf(socket), local, remote);
     },
     // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts): Bun's
     // own TLS cannot tell a truncation from a clean close, and its upgradeTLS loses read-ahead bytes.
@@ -351,17 +403,19 @@ export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<u
 function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
-  const socketHandlers: SocketHandler<SocketState> = {
+  const socketHandlers: SocketHandler<SocketOwner> = {
     ...handlers,
     open(socket) {
-      socket.data = new SocketState(socket);
+      const state = new SocketState(socket);
+      socket.data = state;
+      served.add(socket);
       // Nothing is read until the application accepts the connection.
       socket.pause();
       const { local, remote } = addrsOf(socket, unixPath);
-      sink!.connection(bunSource(socket.data, local, remote));
+      sink!.connection(bunSource(state, local, remote));
     },
   };
-  const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketState };
+  const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketOwner };
   const server: { stop(closeActiveConnections?: boolean): void; hostname?: string; port?: number } = endpoint.transport === "unix"
     ? Bun.listen({ ...common, unix: endpoint.path })
     : Bun.listen({ ...common, hostname: endpoint.hostname, port: endpoint.port, exclusive: true });
@@ -373,6 +427,47 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
       server.stop(false);
     },
   };
+}
+
+/**
+ * A `Conn` over a Bun socket you already have: one from `Bun.connect` (hangup gives it its
+ * handlers with `socket.reload()`, and its `data` becomes hangup's; open it with
+ * `allowHalfOpen: true`, or Bun closes it at the peer's FIN), or one a hangup `Conn` handed out
+ * with `unwrap()`. Throws a `TypeError` if another `Conn` still reads from it
+ * (`unwrap()` that one first), or if a `Bun.listen` of your own accepted it: Bun's `reload()`
+ * on such a socket replaces the handlers of every socket of that listener (accept with
+ * hangup's `listen()` instead).
+ *
+ * @example
+ * ```ts
+ * import { wrap } from "hangup/bun";
+ * const socket = await Bun.connect({ hostname: "127.0.0.1", port: 7000, allowHalfOpen: true, socket: { data() {} } });
+ * const conn = wrap(socket, { idleTimeout: 10_000 });
+ * await conn.write("hello\n");
+ * ```
+ */
+export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socket<unknown>> {
+  const socket = native as Socket<SocketOwner>;
+  if (!isBunSocket(socket)) throw new TypeError("native must be a Bun socket (from Bun.connect, or unwrap() of a hangup Conn)");
+  const ours = served.has(socket);
+  if (!ours && (socket as { listener?: unknown }).listener !== undefined) {
+    throw new TypeError(
+      "native was accepted by a Bun.listen() that is not hangup's: Bun's socket.reload() would replace the handlers of every socket of that listener; accept it with hangup's listen()",
+    );
+  }
+  const state = new SocketState(socket);
+  const { local, remote } = addrsOf(socket, undefined);
+  // Claims the socket: throws, before anything is changed, if a Conn still owns it.
+  const source = bunSource(state, local, remote);
+  if (!ours) {
+    socket.reload({ socket: handlers });
+    served.add(socket);
+  }
+  socket.data = state;
+  socket.pause();
+  // Bun's readyState: 1 open, -1 closed (then no further event comes).
+  if (socket.readyState < 0) state.close(socket, undefined);
+  return createConn(source, options);
 }
 
 /**
@@ -392,14 +487,13 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
  */
 export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
   return upgradeToTls(conn, options, (native, remote) => {
-    const socket = native as Socket<SocketState>;
-    if (typeof socket !== "object" || socket === null || typeof socket.reload !== "function") {
-      throw new TypeError("conn must be a hangup Conn over a Bun socket");
-    }
-    // The old state is detached; a fresh one takes the socket's events from here on.
-    socket.data = new SocketState(socket);
-    socket.reload({ socket: handlers });
-    const local = conn.localAddr;
-    return bunSource(socket.data, local, remote);
+    const socket = native as Socket<SocketOwner>;
+    if (!isBunSocket(socket)) throw new TypeError("conn must be a hangup Conn over a Bun socket");
+    // The old state is detached; a fresh one takes the socket's events from here on (hangup's
+    // handlers route them to `data`: a reload() here would replace its listener's handlers).
+    const state = new SocketState(socket);
+    const source = bunSource(state, conn.localAddr, remote);
+    socket.data = state;
+    return source;
   });
 }

@@ -113,7 +113,7 @@ function typeCheckConsumers(project) {
   const configs = {
     "tsc (node)": tsconfig("node.ts", { types: ["node"], lib: ["ES2023", "ESNext.Disposable"] }),
     // bun-types 1.4.5 does not check cleanly against @types/node 20 by itself, so its libraries are
-    // skipped here; a wrong resolution still fails (the consumer uses Bun's Socket and expects no `wrap`).
+    // skipped here; a wrong resolution still fails (the consumer uses Bun's Socket and the Bun-only `SocketOwner`).
     "tsc (customConditions bun)": tsconfig("bun.ts", {
       customConditions: ["bun"],
       types: ["bun-types"],

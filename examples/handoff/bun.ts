@@ -4,8 +4,10 @@
  *
  * `Bun.serve` only serves connections it accepts itself; it cannot take over a socket. The
  * server that can is Bun's `node:http` one: `server.emit("connection", duplex)` with a Duplex
- * that yields `buffered` first, then what the Bun socket receives once `reload()` gives it
- * this Duplex's handlers (`unwrap()` leaves it paused, so nothing arrives in between).
+ * that yields `buffered` first, then what the Bun socket receives once its `data` holds this
+ * Duplex's handlers (`unwrap()` leaves it paused, so nothing arrives in between). hangup's
+ * handlers route each event to the socket's `data`; `reload()` would not do here: on a socket
+ * that `Bun.listen` accepted it replaces the handlers of every socket of the listener.
  *
  * @example
  * ```ts
@@ -30,15 +32,14 @@ type Handler<A extends unknown[]> = (socket: unknown, ...args: A) => void;
 
 /** What the hand-off uses of Bun's `Socket` (typed here so the example type-checks anywhere). */
 export interface BunSocketLike {
-  reload(options: {
-    socket: {
-      data: Handler<[Uint8Array]>;
-      end: Handler<[]>;
-      drain: Handler<[]>;
-      close: Handler<[unknown?]>;
-      error: Handler<[unknown]>;
-    };
-  }): void;
+  /** Where hangup's handlers send the socket's events (hangup/bun's `SocketOwner`). */
+  data: {
+    data: Handler<[Uint8Array]>;
+    end: Handler<[]>;
+    drain: Handler<[]>;
+    close: Handler<[unknown?]>;
+    error: Handler<[unknown]>;
+  };
   pause(): void;
   resume(): void;
   /** Bytes taken now (possibly fewer than given, then `drain` follows), or -1 on a dead socket. */
@@ -94,28 +95,26 @@ export function duplexOf(buffered: Uint8Array, native: BunSocketLike): Duplex {
     ended = true;
     duplex.push(null);
   };
-  native.reload({
-    socket: {
-      // Bun may reuse the chunk's memory after the handler returns.
-      data: (_socket, chunk) => {
-        touch();
-        if (!duplex.push(new Uint8Array(chunk))) native.pause();
-      },
-      end: () => endOnce(),
-      drain: () => {
-        const attempt = retry;
-        retry = undefined;
-        attempt?.();
-      },
-      close: (_socket, err) => {
-        // After our shutdown() Bun reports the peer's FIN as a close with no `end`.
-        if (err) return void duplex.destroy(err as Error);
-        endOnce();
-        if (retry) duplex.destroy(closedError());
-      },
-      error: (_socket, err) => void duplex.destroy(err as Error),
+  native.data = {
+    // Bun may reuse the chunk's memory after the handler returns.
+    data: (_socket, chunk) => {
+      touch();
+      if (!duplex.push(new Uint8Array(chunk))) native.pause();
     },
-  });
+    end: () => endOnce(),
+    drain: () => {
+      const attempt = retry;
+      retry = undefined;
+      attempt?.();
+    },
+    close: (_socket, err) => {
+      // After our shutdown() Bun reports the peer's FIN as a close with no `end`.
+      if (err) return void duplex.destroy(err as Error);
+      endOnce();
+      if (retry) duplex.destroy(closedError());
+    },
+    error: (_socket, err) => void duplex.destroy(err as Error),
+  };
   touch = addSocketMethods(duplex, {
     setNoDelay: (on) => native.setNoDelay(on),
     setKeepAlive: (on) => native.setKeepAlive(on),

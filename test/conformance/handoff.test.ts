@@ -137,6 +137,26 @@ describe(`hand-off to the runtime's HTTP server (${runtime})`, () => {
         assert.deepEqual(seen, []);
       })
     ));
+
+  test("a hand-off leaves the listener and its other connections alone: one waiting across it gets its reply, a later one is accepted", () =>
+    withSniffer((port, seen, routed) =>
+      withPeer(async (peer) => {
+        const waiting = await peer.connect({ port });
+        await peer.send(waiting, { text: "PI" });
+        const web = await peer.connect({ port });
+        await peer.send(web, { text: request("GET", "/alone", "a1", "", true) });
+        const reply = await peer.recv(web, { timeoutMs: 5000 });
+        assert.match(text(reply.data), /^HTTP\/1.1 200 OK[\s\S]*GET \/alone 0 $/);
+        // Bun's socket.reload() on an accepted socket replaces the handlers of its whole listener.
+        await peer.send(waiting, { text: "NG\n" });
+        assert.equal(text((await peer.recv(waiting, { count: 5, timeoutMs: 5000 })).data), "PONG\n");
+        const later = await peer.connect({ port });
+        await peer.send(later, { text: "PING\n" });
+        assert.equal(text((await peer.recv(later, { count: 5, timeoutMs: 5000 })).data), "PONG\n");
+        assert.deepEqual(routed, ["http", "ping", "ping"]);
+        assert.deepEqual(seen.map((s) => s.url), ["/alone"]);
+      })
+    ));
 });
 
 describe(`hand-off to an HTTP server that is not listening itself (${runtime})`, () => {

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { ConnectionResetError, LimitExceededError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, SIDES, sleep, text, withPair } from "../support/fixtures.ts";
-import { readNativeToEnd } from "../support/native.ts";
-import { capabilities, hangup } from "../support/runtime.ts";
+import { connectNative, listenNative, readNativeToEnd } from "../support/native.ts";
+import { withPeer } from "../support/peer.ts";
+import { capabilities, hangup, runtime } from "../support/runtime.ts";
 
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -320,14 +321,14 @@ for (const side of SIDES) {
       }),
     );
 
-    test("wrap() is exported exactly where capabilities.wrap says (Bun: none, a socket is taken over with socket.reload())", async () => {
+    test("wrap() is exported exactly where capabilities.wrap says", async () => {
       assert.equal(typeof hangup.wrap === "function", capabilities.wrap);
     });
 
-    test.skipIf(!capabilities.wrap, "no wrap() on this runtime")(
+    test(
       "wrap() takes an unwrapped socket over, refuses one a Conn still owns, and takes it again after unwrap()",
       withPair(side, async ({ conn, peer, remote }) => {
-        const wrap = hangup.wrap!;
+        const wrap = hangup.wrap;
         const { native } = conn.unwrap();
         const keysBefore = Reflect.ownKeys(native as object);
         const tags = keysBefore.filter((key) => typeof key === "symbol" && /hangup/.test(key.description ?? ""));
@@ -359,3 +360,58 @@ for (const side of SIDES) {
     );
   });
 }
+
+describe("wrap() of the runtime's own sockets", () => {
+  test("a socket from the runtime's own connect: the Conn gets every byte, then the peer's FIN, and writes back", () =>
+    withPeer(async (peer) => {
+      const { listener, port } = await peer.listen();
+      const client = await connectNative(port);
+      const remote = await peer.accept(listener);
+      const conn = hangup.wrap(client.socket);
+      await peer.send(remote, { text: "from the peer", then: "fin" });
+      assert.equal(text(await collect(conn)), "from the peer");
+      assert.deepEqual(await conn.ended, { reason: "eof" });
+      await conn.write("and back");
+      await conn.close();
+      assert.equal(text((await peer.recv(remote, { timeoutMs: 5000 })).data), "and back");
+      assert.equal(client.ownHandlerBytes, 0, "the socket's own handlers saw none of it");
+    }));
+
+  test(
+    runtime === "bun"
+      ? "a socket a Bun.listen of the user's accepted is refused with a TypeError (Bun's reload() would take the whole listener's handlers); the listener is untouched"
+      : "a socket the runtime's own listener accepted: the Conn reads it, and the listener goes on accepting",
+    () =>
+      withPeer(async (peer) => {
+        const server = await listenNative();
+        try {
+          const first = await peer.connect({ port: server.port });
+          const accepted = await server.accept();
+          if (runtime === "bun") {
+            assert.throws(
+              () => hangup.wrap(accepted),
+              (err: unknown) => err instanceof TypeError && /Bun\.listen\(\) that is not hangup's/.test(err.message),
+            );
+            const second = await peer.connect({ port: server.port });
+            await server.accept();
+            await peer.send(first, { text: "one" });
+            await peer.send(second, { text: "two!" });
+            for (let waited = 0; server.ownHandlerBytes.join() !== "3,4" && waited < 5000; waited += 20) await sleep(20);
+            assert.deepEqual(server.ownHandlerBytes, [3, 4], "each socket's bytes reached the user's own handlers");
+            return;
+          }
+          const conn = hangup.wrap(accepted);
+          await peer.send(first, { text: "accepted by the runtime", then: "fin" });
+          assert.equal(text(await collect(conn)), "accepted by the runtime");
+          await conn.close();
+          const second = await peer.connect({ port: server.port });
+          const again = hangup.wrap(await server.accept());
+          await peer.send(second, { text: "again", then: "fin" });
+          assert.equal(text(await collect(again)), "again");
+          await again.close();
+        } finally {
+          server.close();
+        }
+      }),
+  );
+});

@@ -485,6 +485,34 @@ if (!hasTls) {
         conn.reset();
       }));
 
+    test("server side: the listener and its other connections are untouched by one connection's upgrade", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
+        try {
+          const port = listener.addr.port;
+          const upgrading = await peer.connect({ port });
+          const plain = (await listener.accept())!;
+          const bystander = await peer.connect({ port });
+          const other = (await listener.accept())!;
+          const peerTls = peer.tls(upgrading, { side: "client", line: "STARTTLS\r\n" });
+          assert.equal(text(await plain.readUntil("\r\n")), "STARTTLS\r\n");
+          const conn = await startTlsWithin(plain, { side: "server", cert: CERTS.cert, key: CERTS.key });
+          await peerTls;
+          // Bun's socket.reload() on an accepted socket would replace its whole listener's handlers.
+          await peer.send(bystander, { text: "still mine", then: "fin" });
+          assert.equal(text(await within(5000, collect(other), "the other connection's bytes")), "still mine");
+          const later = await peer.connect({ port });
+          const accepted = await within(5000, listener.accept(), "a later connection accepted");
+          await peer.send(later, { text: "later", then: "fin" });
+          assert.equal(text(await within(5000, collect(accepted!), "the later connection's bytes")), "later");
+          conn.reset();
+          other.reset();
+          accepted!.reset();
+        } finally {
+          await listener.close();
+        }
+      }));
+
     test("client side: upgrade after a plaintext exchange, bytes both ways, then a clean end", () =>
       withPeer(async (peer) => {
         const { listener, port } = await peer.listen();

@@ -15,7 +15,8 @@ type NodeSocket = {
 };
 type DenoConn = { read(p: Uint8Array): Promise<number | null>; close(): void };
 type BunSocket = {
-  reload(options: { socket: Record<string, (...args: never[]) => void> }): void;
+  /** hangup's handlers send the socket's events to the methods of its `data`. */
+  data: Record<string, (...args: never[]) => void>;
   resume(): void;
   end(): void;
 };
@@ -37,14 +38,12 @@ export async function readNativeToEnd(native: unknown): Promise<Uint8Array> {
   if (runtime === "bun") {
     const socket = native as BunSocket;
     await new Promise<void>((resolve, reject) => {
-      socket.reload({
-        socket: {
-          data: (_s: unknown, chunk: Uint8Array) => void chunks.push(new Uint8Array(chunk)),
-          end: () => resolve(),
-          close: (_s: unknown, err?: unknown) => (err ? reject(err) : resolve()),
-          error: (_s: unknown, err: unknown) => reject(err),
-        },
-      });
+      socket.data = {
+        data: (_s: unknown, chunk: Uint8Array) => void chunks.push(new Uint8Array(chunk)),
+        end: () => resolve(),
+        close: (_s: unknown, err?: unknown) => (err ? reject(err) : resolve()),
+        error: (_s: unknown, err: unknown) => reject(err),
+      };
       socket.resume();
     });
     socket.end();
@@ -102,4 +101,90 @@ export function destroyNative(native: unknown): void {
   if (runtime === "node") socket.destroy?.();
   else if (runtime === "bun") socket.terminate?.();
   else socket.close?.();
+}
+
+/** A socket opened with the runtime's own client API, and what its own handlers saw (Bun). */
+export interface NativeClient {
+  socket: unknown;
+  /** Bytes the socket's own handlers received (Bun; elsewhere nothing listens). */
+  ownHandlerBytes: number;
+}
+
+/** Connects to 127.0.0.1:`port` with the runtime's own API: `net.connect`, `Deno.connect`, `Bun.connect`. */
+export async function connectNative(port: number): Promise<NativeClient> {
+  if (runtime === "deno") {
+    const deno = (globalThis as unknown as { Deno: { connect(o: { hostname: string; port: number }): Promise<unknown> } }).Deno;
+    return { socket: await deno.connect({ hostname: "127.0.0.1", port }), ownHandlerBytes: 0 };
+  }
+  if (runtime === "bun") {
+    const client: NativeClient = { socket: undefined, ownHandlerBytes: 0 };
+    const bun = (globalThis as unknown as { Bun: { connect(o: object): Promise<unknown> } }).Bun;
+    client.socket = await bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      // As wrap() asks: without it Bun closes the socket at the peer's FIN.
+      allowHalfOpen: true,
+      socket: { data: (_s: unknown, chunk: Uint8Array) => void (client.ownHandlerBytes += chunk.length) },
+    });
+    return client;
+  }
+  const net = await import("node:net");
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  return { socket, ownHandlerBytes: 0 };
+}
+
+/** A listener made with the runtime's own API: `net.createServer`, `Deno.listen`, `Bun.listen`. */
+export interface NativeServer {
+  port: number;
+  /** The next accepted socket. */
+  accept(): Promise<unknown>;
+  /** Bytes its own handlers received, per accepted socket in order (Bun; elsewhere nothing listens). */
+  ownHandlerBytes: number[];
+  close(): void;
+}
+
+/** Listens on 127.0.0.1 with the runtime's own API; accepted sockets are left unread. */
+export async function listenNative(): Promise<NativeServer> {
+  const queue: unknown[] = [];
+  const waiters: ((socket: unknown) => void)[] = [];
+  const push = (socket: unknown): void => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(socket);
+    else queue.push(socket);
+  };
+  const accept = (): Promise<unknown> =>
+    queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve));
+  if (runtime === "deno") {
+    type DenoListener = { addr: { port: number }; accept(): Promise<unknown>; close(): void };
+    const deno = (globalThis as unknown as { Deno: { listen(o: { hostname: string; port: number }): DenoListener } }).Deno;
+    const listener = deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return { port: listener.addr.port, accept: () => listener.accept(), ownHandlerBytes: [], close: () => listener.close() };
+  }
+  if (runtime === "bun") {
+    const ownHandlerBytes: number[] = [];
+    type BunServer = { port: number; stop(closeActive?: boolean): void };
+    const bun = (globalThis as unknown as { Bun: { listen(o: object): BunServer } }).Bun;
+    const server = bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (socket: { data: number }) => {
+          socket.data = ownHandlerBytes.push(0) - 1;
+          push(socket);
+        },
+        data: (socket: { data: number }, chunk: Uint8Array) =>
+          void (ownHandlerBytes[socket.data] = (ownHandlerBytes[socket.data] ?? 0) + chunk.length),
+      },
+    });
+    return { port: server.port, accept, ownHandlerBytes, close: () => server.stop(true) };
+  }
+  const net = await import("node:net");
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, push);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as { port: number };
+  return { port: address.port, accept, ownHandlerBytes: [], close: () => server.close() };
 }

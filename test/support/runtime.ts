@@ -6,9 +6,9 @@ import type * as NodeAdapter from "../../adapters/node.ts";
 import type { Capabilities } from "../../src/index.ts";
 import { runtime } from "./detect.ts";
 
-/** `wrap` is absent on Bun, which has no socket to hand over from outside hangup. */
+/** What the suite uses of each adapter; `wrap` takes that runtime's own socket type. */
 export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve" | "capabilities"> & {
-  wrap?: (native: unknown) => import("../../src/index.ts").Conn;
+  wrap: (native: unknown) => import("../../src/index.ts").Conn;
 };
 
 const modules: Record<typeof runtime, string> = {

@@ -7,8 +7,10 @@ export async function consumer(): Promise<void> {
   const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
   const conn = await hangup.connect({ port: listener.addr.port });
   const native: Socket<unknown> = conn.unwrap().native;
-  native.end();
+  // SocketOwner exists only in the Bun adapter's declarations.
+  const owner: hangup.SocketOwner = { data: (_socket, chunk) => console.log(chunk.length) };
+  native.data = owner;
+  const wrapped: hangup.Conn<Socket<unknown>> = hangup.wrap(native);
+  wrapped.unwrap().native.end();
   if (hangup.runtime === "deno") console.log("runtime is the union of the four names");
-  // @ts-expect-error Bun's adapter has no wrap
-  void hangup.wrap;
 }
