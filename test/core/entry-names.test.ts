@@ -108,7 +108,7 @@ const ENTRIES: Record<string, { file: string; names: string[] }> = {
   },
   bun: {
     file: "adapters/bun.ts",
-    names: [...USER_API, "connect", "listen", "startTls", "runtime", "capabilities", "type StartTlsOptions"],
+    names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions", "type SocketOwner"],
   },
   workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
   core: { file: "src/index.ts", names: [...USER_API, ...ADAPTER_CONTRACT] },
