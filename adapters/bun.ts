@@ -103,11 +103,16 @@ export const capabilities: Readonly<Capabilities> = defineCapabilities({
  * What a Bun socket's events go to: the object in its `data`. hangup's handlers call these
  * methods, so a socket stays hangup's while `data` is hangup's state, and whoever takes an
  * unwrapped socket over sets `data` to its own handlers (Bun's `SocketHandler` signatures).
+ * A handler that throws goes to `error`; without one, the socket is terminated and `close`
+ * gets the error. A write hangup was still sending at `unwrap()` is finished first: `drain`
+ * comes once it is, and its promise settles then; write after it.
  *
  * @example
  * ```ts
+ * import type { SocketOwner } from "hangup/bun";
  * const { native } = conn.unwrap();
- * native.data = { data: (_socket, chunk) => console.log(chunk.length), close: () => console.log("closed") };
+ * const owner: SocketOwner = { data: (_socket, chunk) => console.log(chunk.length), close: () => console.log("closed") };
+ * native.data = owner;
  * native.resume();
  * ```
  */
@@ -119,8 +124,12 @@ export interface SocketOwner {
   error?(socket: Socket<SocketOwner>, error: unknown): void;
 }
 
-/** Sockets whose handlers are hangup's (made by its connect or listen, or given them by wrap). */
-const served = new WeakSet<object>();
+/** hangup's own `Bun.listen` servers: their sockets' handlers are hangup's, so no `reload()`. */
+const ownListeners = new WeakSet<object>();
+/** A write a state was still sending when its socket was unwrapped: finished before anything else. */
+const unfinished = new WeakMap<object, SocketState>();
+/** Why a socket was terminated by the `error` handler, for its `close`. */
+const failures = new WeakMap<object, unknown>();
 
 /** What Bun reports for a socket, routed to its source. */
 class SocketState implements SocketOwner {
@@ -169,11 +178,6 @@ class SocketState implements SocketOwner {
     sink.closed();
   }
 
-  // Called when a handler throws: none of ours should, but never let it pass silently.
-  error(socket: unknown, error: unknown): void {
-    this.close(socket, error);
-  }
-
   drain(): void {
     const pending = this.pendingWrite;
     if (!pending) return; // Bun fires stray drains
@@ -182,6 +186,12 @@ class SocketState implements SocketOwner {
   }
 
   writeFrom(bytes: Uint8Array, resolve: () => void, reject: (err: unknown) => void): void {
+    const previous = unfinished.get(this.socket);
+    if (previous !== undefined && previous !== this) {
+      // Behind the write an earlier owner was still sending: written at the drain that ends it.
+      this.pendingWrite = { bytes, resolve, reject };
+      return;
+    }
     const written = this.closed ? -1 : this.socket.write(bytes);
     if (written < 0) return reject(this.deadSocketError());
     if (written === bytes.length) return resolve();
@@ -206,13 +216,32 @@ class SocketState implements SocketOwner {
 
 const handlers: SocketHandler<SocketOwner> = {
   data: (socket, chunk) => socket.data.data(socket, chunk),
-  end: (socket) => socket.data.end?.(socket),
-  close: (socket, error) => socket.data.close?.(socket, error),
-  drain: (socket) => socket.data.drain?.(socket),
+  end: (socket) => socket.data?.end?.(socket),
+  close: (socket, error) => {
+    const failure = failures.get(socket);
+    const why = error ?? failure;
+    const previous = unfinished.get(socket);
+    if (previous !== undefined) {
+      unfinished.delete(socket);
+      previous.close(socket, why);
+    }
+    socket.data?.close?.(socket, why);
+  },
+  drain: (socket) => {
+    const previous = unfinished.get(socket);
+    if (previous !== undefined) {
+      previous.drain();
+      if (previous.pendingWrite !== undefined) return;
+      unfinished.delete(socket);
+    }
+    socket.data?.drain?.(socket);
+  },
+  // Called when a handler throws (a new owner's, or a bug of ours): never let it pass silently.
   error: (socket, error) => {
-    const owner = socket.data;
-    if (owner.error) owner.error(socket, error);
-    else owner.close?.(socket, error);
+    const owner = socket.data as Partial<SocketOwner> | null | undefined;
+    if (typeof owner?.error === "function") return owner.error(socket, error);
+    failures.set(socket, error);
+    socket.terminate();
   },
 };
 
@@ -238,6 +267,8 @@ class BunSource implements ConnSource<Socket<unknown>> {
       sink.closed();
       return;
     }
+    // The peer's FIN came before (a socket taken over after it).
+    if (state.sawEnd) sink.end();
     this.native.resume();
   }
 
@@ -280,6 +311,7 @@ class BunSource implements ConnSource<Socket<unknown>> {
     // The new owner takes the socket over by setting its `data` (SocketOwner), or with wrap().
     release(this.native);
     this.state.detached = true;
+    if (this.state.pendingWrite !== undefined) unfinished.set(this.native, this.state);
     this.native.pause();
   }
 
@@ -303,6 +335,23 @@ function stateOf(socket: Socket<SocketOwner>): SocketState {
   if (owner instanceof SocketState) return owner;
   const state = new SocketState(socket);
   socket.data = state;
+  return state;
+}
+
+/**
+ * A fresh state for `socket`, knowing what the socket's previous hangup state saw: the peer's
+ * FIN, or the close (Bun reports neither again).
+ */
+function freshState(socket: Socket<SocketOwner>): SocketState {
+  const previous = socket.data as unknown;
+  const state = new SocketState(socket);
+  if (previous instanceof SocketState) {
+    if (previous.closed) state.close(socket, previous.closeError);
+    else state.sawEnd = previous.sawEnd;
+  } else if (socket.readyState === -1 || socket.readyState === 0) {
+    // Bun's readyState: 1 open, -2 shut down (still readable), -1 detached, 0 closed.
+    state.close(socket, undefined);
+  }
   return state;
 }
 
@@ -341,7 +390,6 @@ export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>>
         // The socket is created (and its state set) before any event can fire.
         open: (socket) => {
           socket.data = new SocketState(socket);
-          served.add(socket);
           socket.pause();
           // Bun.connect cannot be cancelled: a socket that opens after the attempt was given up is dropped.
           if (cancelled.aborted) socket.terminate();
@@ -408,7 +456,6 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
     open(socket) {
       const state = new SocketState(socket);
       socket.data = state;
-      served.add(socket);
       // Nothing is read until the application accepts the connection.
       socket.pause();
       const { local, remote } = addrsOf(socket, unixPath);
@@ -419,6 +466,7 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   const server: { stop(closeActiveConnections?: boolean): void; hostname?: string; port?: number } = endpoint.transport === "unix"
     ? Bun.listen({ ...common, unix: endpoint.path })
     : Bun.listen({ ...common, hostname: endpoint.hostname, port: endpoint.port, exclusive: true });
+  ownListeners.add(server);
   return {
     addr: endpoint.transport === "unix" ? { transport: "unix", path: endpoint.path } : tcpAddr(server.hostname, server.port),
     start: (s) => void (sink = s),
@@ -449,24 +497,20 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
 export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socket<unknown>> {
   const socket = native as Socket<SocketOwner>;
   if (!isBunSocket(socket)) throw new TypeError("native must be a Bun socket (from Bun.connect, or unwrap() of a hangup Conn)");
-  const ours = served.has(socket);
-  if (!ours && (socket as { listener?: unknown }).listener !== undefined) {
+  const listener = (socket as { listener?: object }).listener;
+  if (listener !== undefined && !ownListeners.has(listener)) {
     throw new TypeError(
       "native was accepted by a Bun.listen() that is not hangup's: Bun's socket.reload() would replace the handlers of every socket of that listener; accept it with hangup's listen()",
     );
   }
-  const state = new SocketState(socket);
+  const state = freshState(socket);
   const { local, remote } = addrsOf(socket, undefined);
   // Claims the socket: throws, before anything is changed, if a Conn still owns it.
   const source = bunSource(state, local, remote);
-  if (!ours) {
-    socket.reload({ socket: handlers });
-    served.add(socket);
-  }
+  // A client socket has handlers of its own: reload() gives it hangup's, and only it.
+  if (listener === undefined) socket.reload({ socket: handlers });
   socket.data = state;
   socket.pause();
-  // Bun's readyState: 1 open, -1 closed (then no further event comes).
-  if (socket.readyState < 0) state.close(socket, undefined);
   return createConn(source, options);
 }
 
@@ -491,7 +535,7 @@ export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
     if (!isBunSocket(socket)) throw new TypeError("conn must be a hangup Conn over a Bun socket");
     // The old state is detached; a fresh one takes the socket's events from here on (hangup's
     // handlers route them to `data`: a reload() here would replace its listener's handlers).
-    const state = new SocketState(socket);
+    const state = freshState(socket);
     const source = bunSource(state, conn.localAddr, remote);
     socket.data = state;
     return source;

@@ -112,6 +112,12 @@ function addrOf(addr: Deno.Addr): Addr {
 }
 
 /**
+ * A write a transport was still sending when its conn was unwrapped: Deno's `write()` may take
+ * part of the bytes, so the rest goes in later calls, which the next owner's writes must follow.
+ */
+const unfinishedWrites = new WeakMap<Deno.Conn, Promise<unknown>>();
+
+/**
  * One Deno connection's verbs for the core's pull source, which owns the pump. Reads go into
  * one reused buffer: a small read is copied out of it, a big one handed over whole.
  */
@@ -123,9 +129,16 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   #localAddr: Addr | undefined;
   #remoteAddr: Addr | undefined;
 
+  /** This transport's last write, settled or still being sent (the core writes one at a time). */
+  #writing: Promise<void> | undefined;
+  /** A previous owner's write still being sent: ours go after it. */
+  #behind: Promise<unknown> | undefined;
+
   constructor(conn: Deno.Conn) {
     claim(conn);
     this.native = conn;
+    this.#behind = unfinishedWrites.get(conn);
+    unfinishedWrites.delete(conn);
   }
 
   get localAddr(): Addr {
@@ -151,7 +164,14 @@ class DenoTransport implements PullTransport<Deno.Conn> {
     return buffer.subarray(0, n);
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
+  write(bytes: Uint8Array): Promise<void> {
+    const behind = this.#behind;
+    if (behind === undefined) return (this.#writing = this.#writeAll(bytes));
+    this.#behind = undefined;
+    return (this.#writing = behind.then(() => this.#writeAll(bytes), () => this.#writeAll(bytes)));
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
     for (let offset = 0; offset < bytes.length;) offset += await this.native.write(bytes.subarray(offset));
   }
 
@@ -178,6 +198,7 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   detach(pending: Promise<Uint8Array | null> | undefined): void {
     release(this.native);
+    if (this.#writing !== undefined) unfinishedWrites.set(this.native, this.#writing);
     if (pending) handOverInFlightRead(this.native, pending);
   }
 

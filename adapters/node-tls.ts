@@ -7,7 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
-import { Duplex, Readable } from "node:stream";
+import { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import {
   type Addr,
@@ -323,16 +323,12 @@ export class NodeTlsEngine implements TlsEngine {
   detach(): void {
     const socket = this.#socket!;
     const listeners = this.#listeners!;
+    socket.pause();
     if (PAUSE_HOLDS_TCP) {
-      // Deno's socket.pause() also stops the handle while the stream counts a read in flight, so
-      // a paused reader (`read()`, `for await`) would wait forever: pause the stream alone.
-      Readable.prototype.pause.call(socket);
       reportEndWhileStopped(socket);
       this.#holdUntilRead(socket);
-    } else {
-      // Elsewhere whoever takes the TLS socket over reads at its own pace: its stream asks for bytes.
-      socket.pause();
     }
+    // Elsewhere whoever takes the TLS socket over reads at its own pace: its stream asks for bytes.
     socket.off("data", listeners.data);
     socket.off("end", listeners.end);
     // Replaced, not removed: an 'error' with no listener would crash the process.

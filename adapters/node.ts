@@ -185,6 +185,8 @@ class NodeSource implements ConnSource<net.Socket> {
     this.#sink = sink;
     socket.on("data", NodeSource.#onData);
     socket.on("end", NodeSource.#onEnd);
+    // A socket taken over after its 'end' (Node emits it once).
+    if (socket.readableEnded) NodeSource.#onEnd.call(socket);
     if (this.#earlyError !== undefined) sink.error(this.#earlyError);
     // A socket closed before `start` (reset while queued) reports `closed` now; a repeat is ignored.
     if (socket.destroyed) sink.closed();

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { ConnectionResetError, LimitExceededError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, concat, rejection, SIDES, sleep, text, withPair } from "../support/fixtures.ts";
+import { collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
 import { connectNative, listenNative, readNativeToEnd } from "../support/native.ts";
-import { withPeer } from "../support/peer.ts";
+import { assertReceivedThenEnd, patterned, withPeer } from "../support/peer.ts";
 import { capabilities, hangup, runtime } from "../support/runtime.ts";
 
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -350,6 +350,38 @@ for (const side of SIDES) {
     );
 
     test(
+      "a write in flight at unwrap() finishes on the handed-out socket, before what its next owner writes",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const payload = patterned(16 << 20);
+        const writing = conn.write(payload);
+        await sleep(200); // the peer does not read yet: the write is still being sent
+        const next = hangup.wrap(conn.unwrap().native);
+        const tail = next.write("tail");
+        const seen = peer.recv(remote, { timeoutMs: 20_000 });
+        await within(20_000, writing, "the write in flight settled");
+        await within(5000, tail, "the next owner's write settled");
+        await next.close();
+        assertReceivedThenEnd(await seen, concat([payload, new TextEncoder().encode("tail")]));
+      }),
+      { timeout: 30_000 },
+    );
+
+    test(
+      "wrap() after the peer's FIN: the new Conn ends at once",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "last", then: "fin" });
+        assert.equal(text(await conn.peek({ bytes: 4 })), "last");
+        await sleep(100); // the FIN arrives meanwhile
+        const { buffered, native } = conn.unwrap();
+        assert.equal(text(buffered), "last");
+        const next = hangup.wrap(native);
+        assert.equal(await within(2000, next.read(), "the end"), null);
+        assert.deepEqual(await next.ended, { reason: "eof" });
+        await next.close();
+      }),
+    );
+
+    test(
       "unwrap while a read is pending throws a TypeError; the read goes on",
       withPair(side, async ({ conn, peer, remote }) => {
         const pending = conn.read();
@@ -362,6 +394,26 @@ for (const side of SIDES) {
 }
 
 describe("wrap() of the runtime's own sockets", () => {
+  test("an unwrapped socket hangup's listener accepted: the new Conn reads it, and the listener goes on accepting", () =>
+    withPeer(async (peer) => {
+      const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+      try {
+        const first = await peer.connect({ port: listener.addr.port });
+        const accepted = (await listener.accept())!;
+        const again = hangup.wrap(accepted.unwrap().native);
+        const second = await peer.connect({ port: listener.addr.port });
+        const other = await within(5000, listener.accept(), "a later connection accepted");
+        await peer.send(first, { text: "first", then: "fin" });
+        await peer.send(second, { text: "second", then: "fin" });
+        assert.equal(text(await collect(again)), "first");
+        assert.equal(text(await collect(other!)), "second");
+        await again.close();
+        await other!.close();
+      } finally {
+        await listener.close();
+      }
+    }));
+
   test("a socket from the runtime's own connect: the Conn gets every byte, then the peer's FIN, and writes back", () =>
     withPeer(async (peer) => {
       const { listener, port } = await peer.listen();
