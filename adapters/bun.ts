@@ -34,7 +34,6 @@ import { devNull } from "node:os";
 import {
   type Addr,
   type Capabilities,
-  claim,
   type Conn,
   type ConnectOptions,
   connectWith,
@@ -49,7 +48,6 @@ import {
   type ListenerSource,
   type ListenOptions,
   listenWith,
-  release,
   type Runtime,
   type TcpAddr,
   tcpAddr,
@@ -254,7 +252,6 @@ class BunSource implements ConnSource<Socket<unknown>> {
     readonly localAddr: Addr,
     readonly remoteAddr: Addr,
   ) {
-    claim(state.socket);
     this.native = state.socket;
   }
 
@@ -309,7 +306,6 @@ class BunSource implements ConnSource<Socket<unknown>> {
 
   detach(): void {
     // The new owner takes the socket over by setting its `data` (SocketOwner), or with wrap().
-    release(this.native);
     this.state.detached = true;
     if (this.state.pendingWrite !== undefined) unfinished.set(this.native, this.state);
     this.native.pause();
@@ -503,9 +499,11 @@ export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socke
       "native was accepted by a Bun.listen() that is not hangup's: Bun's socket.reload() would replace the handlers of every socket of that listener; accept it with hangup's listen()",
     );
   }
+  // Owned while its data is a hangup state not handed over: two readers would split its bytes.
+  const owner = socket.data as unknown;
+  if (owner instanceof SocketState && !owner.detached) throw new TypeError("native is already wrapped by hangup; unwrap() that Conn first");
   const state = freshState(socket);
   const { local, remote } = addrsOf(socket, undefined);
-  // Claims the socket: throws, before anything is changed, if a Conn still owns it.
   const source = bunSource(state, local, remote);
   // A client socket has handlers of its own: reload() gives it hangup's, and only it.
   if (listener === undefined) socket.reload({ socket: handlers });
