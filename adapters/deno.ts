@@ -172,14 +172,26 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < bytes.length;) offset += await this.native.write(bytes.subarray(offset));
+    const conn = this.native;
+    // The conn's write as this write starts: a hand-over meanwhile wraps it to wait for this very write.
+    const write = conn.write;
+    for (let offset = 0; offset < bytes.length;) offset += await write.call(conn, bytes.subarray(offset));
+  }
+
+  /** A previous owner's write still being sent: ours, and our FIN, go after it. */
+  #takeBehind(): Promise<unknown> | undefined {
+    const behind = this.#behind;
+    this.#behind = undefined;
+    return behind?.catch(() => {});
   }
 
   closeWrite(): Promise<void> {
-    return this.native.closeWrite();
+    const behind = this.#takeBehind();
+    return behind ? behind.then(() => this.native.closeWrite()) : this.native.closeWrite();
   }
 
   async close(): Promise<void> {
+    await this.#takeBehind();
     this.destroy();
   }
 
@@ -198,7 +210,10 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   detach(pending: Promise<Uint8Array | null> | undefined): void {
     release(this.native);
-    if (this.#writing !== undefined) unfinishedWrites.set(this.native, this.#writing);
+    if (this.#writing !== undefined) {
+      unfinishedWrites.set(this.native, this.#writing);
+      handOverUnfinishedWrite(this.native, this.#writing);
+    }
     if (pending) handOverInFlightRead(this.native, pending);
   }
 
@@ -241,8 +256,12 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
   );
   const ownRead = conn.read.bind(conn);
   const restore = (): void => {
-    delete (conn as { read?: unknown }).read;
-    delete (conn as { readable?: unknown }).readable;
+    // Only this hand-over's own read; a later hand-over's (unwrap again) stays until its bytes go.
+    if (Object.getOwnPropertyDescriptor(conn, "read")?.value === read) delete (conn as { read?: unknown }).read;
+    // A readable made meanwhile stays the conn's one stream (its chunks pulled ahead are in it).
+    if (readable === undefined && Object.getOwnPropertyDescriptor(conn, "readable")?.get === getReadable) {
+      delete (conn as { readable?: unknown }).readable;
+    }
   };
   const read = async (p: Uint8Array): Promise<number | null> => {
     await settled;
@@ -265,17 +284,37 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
     return n;
   };
   let readable: ReadableStream<Uint8Array> | undefined;
-  Object.defineProperty(conn, "read", { value: read, configurable: true, writable: true });
-  Object.defineProperty(conn, "readable", {
-    configurable: true,
-    get: () => (readable ??= new ReadableStream<Uint8Array>({
+  const getReadable = (): ReadableStream<Uint8Array> => {
+    if (readable) return readable;
+    readable = new ReadableStream<Uint8Array>({
       async pull(controller) {
         const buffer = new Uint8Array(READ_SIZE);
         const n = await conn.read(buffer);
         if (n === null) controller.close();
         else controller.enqueue(buffer.subarray(0, n));
       },
-    })),
+    }, { highWaterMark: 0 });
+    Object.defineProperty(conn, "readable", { configurable: true, value: readable });
+    return readable;
+  };
+  Object.defineProperty(conn, "read", { value: read, configurable: true, writable: true });
+  Object.defineProperty(conn, "readable", { configurable: true, get: getReadable });
+}
+
+/** Until hangup's last write is sent, the conn's own write/closeWrite go after it. */
+function handOverUnfinishedWrite(conn: Deno.Conn, writing: Promise<void>): void {
+  let done = false;
+  const settled = writing.then(() => {}, () => {});
+  const ownWrite = conn.write.bind(conn);
+  const ownCloseWrite = conn.closeWrite.bind(conn);
+  const write = async (p: Uint8Array): Promise<number> => (done ? ownWrite(p) : (await settled, ownWrite(p)));
+  const closeWrite = async (): Promise<void> => (done ? ownCloseWrite() : (await settled, ownCloseWrite()));
+  Object.defineProperty(conn, "write", { value: write, configurable: true, writable: true });
+  Object.defineProperty(conn, "closeWrite", { value: closeWrite, configurable: true, writable: true });
+  void settled.then(() => {
+    done = true;
+    if (Object.getOwnPropertyDescriptor(conn, "write")?.value === write) delete (conn as { write?: unknown }).write;
+    if (Object.getOwnPropertyDescriptor(conn, "closeWrite")?.value === closeWrite) delete (conn as { closeWrite?: unknown }).closeWrite;
   });
 }
 

@@ -258,7 +258,10 @@ export class NodeTlsEngine implements TlsEngine {
       socket.once("error", onError);
       socket.end(() => {
         socket.off("error", onError);
-        resolve();
+        const duplex = this.#duplex!;
+        // Deno's TLSSocket finishes without ending the stream beneath: end it, so `final` sends the FIN.
+        if (duplex.writableEnded) return resolve();
+        duplex.end(() => resolve());
       });
     }));
   }
@@ -334,6 +337,11 @@ export class NodeTlsEngine implements TlsEngine {
     // Replaced, not removed: an 'error' with no listener would crash the process.
     socket.off("error", listeners.error);
     socket.on("error", () => {});
+    const duplex = this.#duplex!;
+    socket.once("finish", () => {
+      if (!duplex.writableEnded) duplex.end();
+    });
+    socket.once("close", () => this.#wire!.close());
   }
 }
 

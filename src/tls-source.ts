@@ -19,6 +19,8 @@ export interface TlsWire {
   pause(): void;
   /** Read TCP again. */
   resume(): void;
+  /** Close the TCP connection (after the handed-out TLS socket closed). */
+  close(): void;
 }
 
 /**
@@ -199,6 +201,7 @@ export class TlsSource implements ConnSource {
       end: () => inner.closeWrite(),
       pause: () => inner.pause(),
       resume: () => inner.resume(),
+      close: () => void inner.close().catch(() => inner.destroy()),
     };
   }
 

@@ -12,6 +12,7 @@ import { describe, test } from "../support/harness.ts";
 import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
 import { assertReceivedThenEnd, patterned, sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
+import { holdsTcpSocket } from "../support/storm.ts";
 import { CERTS, hasTls, openTlsPair, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
 import type { Side } from "../support/fixtures.ts";
 import type { TlsOptions } from "../../src/index.ts";
@@ -228,6 +229,24 @@ if (!hasTls) {
             socket.destroy();
           }),
           { timeout: 30_000 },
+        );
+      }
+
+      for (const how of ["end", "destroy"] as const) {
+        test(
+          `the TLS socket handed over by unwrap(): its ${how}() ends and releases the TCP connection beneath`,
+          withTlsPair(side, async ({ conn, peer, remote }) => {
+            const ports = [conn.localAddr, conn.remoteAddr].map((addr) => (addr as { port: number }).port) as [number, number];
+            const socket = conn.unwrap().native as import("node:tls").TLSSocket;
+            const seen = peer.recv(remote, { timeoutMs: 5000 });
+            if (how === "end") socket.end();
+            else socket.destroy();
+            // end(): close_notify, then FIN; destroy(): the FIN alone, a truncation to the peer.
+            assert.equal((await seen).end, how === "end" ? "eof" : "truncated");
+            await peer.close(remote);
+            for (let i = 0; i < 60 && holdsTcpSocket(...ports); i++) await sleep(50);
+            assert.ok(!holdsTcpSocket(...ports), "hangup's TCP socket beneath was closed");
+          }),
         );
       }
 
