@@ -246,7 +246,23 @@ export class NodeTlsEngine implements TlsEngine {
       return Promise.reject(err);
     }
     const socket = this.#socket!;
-    return new Promise<void>((resolve, reject) => void socket.write(bytes, (err) => (err ? reject(err) : resolve())));
+    const duplex = this.#duplex!;
+    return new Promise<void>((resolve, reject) =>
+      void socket.write(bytes, (err) => {
+        if (err) return reject(err);
+        // Bun's TLS layer calls back once it took the plaintext, whatever the stream beneath holds:
+        // its ciphertext may still wait in our Duplex. Resolve once that drained (backpressure).
+        if (!duplex.writableNeedDrain) return resolve();
+        const done = (): void => {
+          duplex.off("drain", done);
+          duplex.off("close", done);
+          if (!duplex.writableNeedDrain) return resolve();
+          reject(duplex.errored ?? Object.assign(new Error("Cannot write: the socket is closed"), { code: "ERR_SOCKET_CLOSED" }));
+        };
+        duplex.on("drain", done);
+        duplex.on("close", done);
+      })
+    );
   }
 
   end(): Promise<void> {

@@ -7,6 +7,7 @@ import {
   SocketClosedError,
   TlsHandshakeError,
   TlsTruncatedError,
+  WriteTimeoutError,
 } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
@@ -231,6 +232,38 @@ if (!hasTls) {
           { timeout: 30_000 },
         );
       }
+
+      test(
+        "a peer that does not read holds writes back: writeTimeout ends them, in bounded memory",
+        withTlsPair(side, async ({ conn }) => {
+          let written = 0;
+          const failure = await (async () => {
+            for (let i = 0; i < 256; i++) {
+              await conn.write(new Uint8Array(1 << 20));
+              written++;
+            }
+          })().then(() => undefined, (err: unknown) => err);
+          assert.ok(failure instanceof WriteTimeoutError, `got ${String(failure)} after ${written} MiB`);
+          assert.ok(written < 64, `${written} MiB were reported written to a peer that reads nothing`);
+        }, { conn: { writeTimeout: 1000 } }),
+        { timeout: 30_000 },
+      );
+
+      test(
+        "writes to a slow reader, then close(): every byte, then close_notify (none is reported written early)",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          const payload = patterned(32 << 20);
+          const sending = (async () => {
+            for (let at = 0; at < payload.length; at += 1 << 20) await conn.write(payload.subarray(at, at + (1 << 20)));
+            await conn.close();
+          })();
+          await sleep(3000); // longer than the linger after close() (2 s): nothing may be dropped meanwhile
+          const seen = await peer.recv(remote, { timeoutMs: 20_000 });
+          await within(5000, sending, "the writes and close()");
+          assertReceivedThenEnd(seen, payload);
+        }),
+        { timeout: 30_000 },
+      );
 
       for (const how of ["end", "destroy"] as const) {
         test(
