@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { ConnectionResetError, SocketClosedError, SocketError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, concat, rejection, SIDES, text, within, withPair } from "../support/fixtures.ts";
-import { sha256 } from "../support/peer.ts";
+import { collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
+import { sha256, withPeer } from "../support/peer.ts";
+import { hangup } from "../support/runtime.ts";
 
 for (const side of SIDES) {
   describe(`ending (hangup as ${side})`, () => {
@@ -92,3 +93,23 @@ for (const side of SIDES) {
     );
   });
 }
+
+describe("a connection still in the accept queue", () => {
+  test("the peer's bytes then its RST, before the accept: the bytes, then ConnectionResetError", () =>
+    withPeer(async (peer) => {
+      const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+      try {
+        const remote = await peer.connect({ port: listener.addr.port });
+        await peer.send(remote, { text: "hello" });
+        await peer.rst(remote);
+        await sleep(100); // both arrive while nobody has accepted the connection
+        const conn = (await listener.accept())!;
+        const chunks: Uint8Array[] = [];
+        const failure = await rejection(collect(conn, chunks));
+        assert.equal(text(concat(chunks)), "hello");
+        assert.ok(failure instanceof ConnectionResetError, `got ${String(failure)}`);
+      } finally {
+        await listener.close();
+      }
+    }));
+});
