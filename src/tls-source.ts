@@ -117,6 +117,8 @@ export class TlsSource implements ConnSource {
   #sink: ConnSink | undefined;
   /** Events before `start` (the peer may speak before the application accepts). */
   #pending: Pending[] = [];
+  /** Plaintext bytes in `#pending`: past `PAUSE_SLACK` the engine is paused until `start`. */
+  #pendingBytes = 0;
   #handshake: { resolve: () => void; reject: (err: unknown) => void } | undefined;
   #tcpEnded = false;
   /** The TCP error (a reset) waiting for the engine to hand over the plaintext before it. */
@@ -291,6 +293,11 @@ export class TlsSource implements ConnSource {
     const sink = this.#sink;
     if (!sink) {
       this.#pending.push(event);
+      // A connection waiting to be accepted holds back its peer, as over TCP (the kernel's buffers do there).
+      if (event.kind === "data" && (this.#pendingBytes += event.chunk.length) >= PAUSE_SLACK && !this.#enginePaused) {
+        this.#enginePaused = true;
+        this.#engine.pause();
+      }
       return;
     }
     deliver(sink, event);
@@ -300,7 +307,13 @@ export class TlsSource implements ConnSource {
     this.#sink = sink;
     const pending = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     for (const event of pending) deliver(sink, event);
+    // Paused while it waited: reading goes on unless the core has just asked for a pause itself.
+    if (this.#enginePaused && !this.#pauseAsked) {
+      this.#enginePaused = false;
+      this.#engine.resume();
+    }
   }
 
   pause(): void {

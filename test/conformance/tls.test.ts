@@ -265,6 +265,31 @@ if (!hasTls) {
         { timeout: 30_000 },
       );
 
+      if (side === "server") {
+        test(
+          "a connection waiting to be accepted holds its peer back, in bounded memory, and loses no byte",
+          () =>
+            withPeer(async (peer) => {
+              const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: tlsOptionsFor("server") });
+              try {
+                const remote = await peer.connect({ port: listener.addr.port });
+                await peer.tls(remote, { side: "client" }); // the listener completes handshakes before the accept
+                const size = 64 << 20;
+                const sending = peer.send(remote, { size });
+                await sleep(1000);
+                const conn = (await listener.accept())!;
+                assert.ok(conn.buffered <= 2 << 20, `${conn.buffered} bytes were taken in before the accept`);
+                const [sent, bytes] = await Promise.all([sending, within(20_000, conn.readExactly(size), "every byte")]);
+                assert.equal(sha256(bytes), sent.sha256);
+                conn.reset();
+              } finally {
+                await listener.close();
+              }
+            }),
+          { timeout: 30_000 },
+        );
+      }
+
       for (const how of ["end", "destroy"] as const) {
         test(
           `the TLS socket handed over by unwrap(): its ${how}() ends and releases the TCP connection beneath`,
