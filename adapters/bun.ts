@@ -214,6 +214,22 @@ class SocketState implements SocketOwner {
   whenClosed(): Promise<void> {
     return this.closed ? Promise.resolve() : new Promise((resolve) => (this.onClosed ??= []).push(resolve));
   }
+
+  /** Waiting for the write this state was still sending when its socket changed hands. */
+  onSent: (() => void)[] | undefined;
+
+  /** That write is done (or failed): whoever waits for it goes on. */
+  sent(): void {
+    const waiting = this.onSent;
+    this.onSent = undefined;
+    if (waiting) { for (const resolve of waiting) resolve(); }
+  }
+}
+
+/** Resolves once a write an earlier owner was still sending at `unwrap()` is done; undefined if none. */
+function unfinishedSent(socket: Socket<SocketOwner>): Promise<void> | undefined {
+  const previous = unfinished.get(socket);
+  return previous === undefined ? undefined : new Promise((resolve) => (previous.onSent ??= []).push(resolve));
 }
 
 const handlers: SocketHandler<SocketOwner> = {
@@ -226,6 +242,7 @@ const handlers: SocketHandler<SocketOwner> = {
     if (previous !== undefined) {
       unfinished.delete(socket);
       previous.close(socket, why);
+      previous.sent();
     }
     socket.data?.close?.(socket, why);
   },
@@ -235,6 +252,7 @@ const handlers: SocketHandler<SocketOwner> = {
       previous.drain();
       if (previous.pendingWrite !== undefined) return;
       unfinished.delete(socket);
+      previous.sent();
     }
     socket.data?.drain?.(socket);
   },
@@ -289,10 +307,14 @@ class BunSource implements ConnSource<Socket<unknown>> {
   }
 
   async closeWrite(): Promise<void> {
+    // After a write an earlier owner was still sending (unwrap()): the FIN must not cut it.
+    await unfinishedSent(this.native);
     if (!this.state.closed) this.native.shutdown();
   }
 
   close(): Promise<void> {
+    const before = unfinishedSent(this.native);
+    if (before) return before.then(() => this.close());
     // Bun's end() closes both directions (and may call `close` before it returns).
     if (!this.state.closed) this.native.end();
     return this.state.whenClosed();

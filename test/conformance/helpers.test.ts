@@ -367,6 +367,22 @@ for (const side of SIDES) {
     );
 
     test(
+      "a write in flight at unwrap(): the next owner's close() waits for it (every byte, then the FIN)",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const payload = patterned(16 << 20);
+        const writing = conn.write(payload);
+        await sleep(200); // the peer does not read yet: the write is still being sent
+        const next = hangup.wrap(conn.unwrap().native);
+        const closing = next.close();
+        const seen = peer.recv(remote, { timeoutMs: 20_000 });
+        await within(20_000, writing, "the write in flight settled");
+        await within(5000, closing, "close()");
+        assertReceivedThenEnd(await seen, payload);
+      }),
+      { timeout: 30_000 },
+    );
+
+    test(
       "wrap() after the peer's FIN: the new Conn ends at once",
       withPair(side, async ({ conn, peer, remote }) => {
         await peer.send(remote, { text: "last", then: "fin" });
