@@ -185,9 +185,21 @@ class SocketState implements SocketOwner {
     if (!pending) return; // Bun fires stray drains
     this.pendingWrite = undefined;
     this.writeFrom(pending.bytes, pending.resolve, pending.reject);
+    const waiting = this.waitingWrites;
+    while (this.pendingWrite === undefined && waiting !== undefined && waiting.length > 0) {
+      const next = waiting.shift()!;
+      this.writeFrom(next.bytes, next.resolve, next.reject);
+    }
   }
 
+  /** Writes behind `pendingWrite` (the core hands the rest of a write sent in pieces over at unwrap()). */
+  waitingWrites: { bytes: Uint8Array; resolve: () => void; reject: (err: unknown) => void }[] | undefined;
+
   writeFrom(bytes: Uint8Array, resolve: () => void, reject: (err: unknown) => void): void {
+    if (this.pendingWrite !== undefined) {
+      (this.waitingWrites ??= []).push({ bytes, resolve, reject });
+      return;
+    }
     const previous = unfinished.get(this.socket);
     if (previous !== undefined && previous !== this) {
       // Behind the write an earlier owner was still sending: written at the drain that ends it.
@@ -204,6 +216,9 @@ class SocketState implements SocketOwner {
     const pending = this.pendingWrite;
     this.pendingWrite = undefined;
     pending?.reject(error ?? this.deadSocketError());
+    const waiting = this.waitingWrites;
+    this.waitingWrites = undefined;
+    if (waiting) { for (const next of waiting) next.reject(error ?? this.deadSocketError()); }
   }
 
   /** Bun's write on a dead socket returns -1 with no error: name it. */

@@ -116,6 +116,8 @@ function addrOf(addr: Deno.Addr): Addr {
  * part of the bytes, so the rest goes in later calls, which the next owner's writes must follow.
  */
 const unfinishedWrites = new WeakMap<Deno.Conn, Promise<unknown>>();
+/** A conn's own `write`, while a hand-over's wrapper stands in front of it. */
+const connWrites = new WeakMap<Deno.Conn, Deno.Conn["write"]>();
 
 /**
  * One Deno connection's verbs for the core's pull source, which owns the pump. Reads go into
@@ -131,6 +133,8 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   /** This transport's last write, settled or still being sent (the core writes one at a time). */
   #writing: Promise<void> | undefined;
+  /** A write of this transport is being sent. */
+  #busy = false;
   /** A previous owner's write still being sent: ours go after it. */
   #behind: Promise<unknown> | undefined;
 
@@ -165,7 +169,10 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    const behind = this.#behind;
+    // Behind a previous owner's write (unwrap()), or one of ours still going (the core hands the
+    // rest of a write sent in pieces over at unwrap()): Deno's write() may take part, and the rest
+    // goes in later calls.
+    const behind = this.#behind ?? (this.#busy ? this.#writing : undefined);
     if (behind === undefined) return (this.#writing = this.#writeAll(bytes));
     this.#behind = undefined;
     return (this.#writing = behind.then(() => this.#writeAll(bytes), () => this.#writeAll(bytes)));
@@ -173,9 +180,14 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
     const conn = this.native;
-    // The conn's write as this write starts: a hand-over meanwhile wraps it to wait for this very write.
-    const write = conn.write;
-    for (let offset = 0; offset < bytes.length;) offset += await write.call(conn, bytes.subarray(offset));
+    // The conn's own write: a hand-over wraps it to wait for hangup's writes, this one among them.
+    const write = connWrites.get(conn) ?? conn.write;
+    this.#busy = true;
+    try {
+      for (let offset = 0; offset < bytes.length;) offset += await write.call(conn, bytes.subarray(offset));
+    } finally {
+      this.#busy = false;
+    }
   }
 
   /** A previous owner's write still being sent: ours, and our FIN, go after it. */
@@ -305,6 +317,7 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
 function handOverUnfinishedWrite(conn: Deno.Conn, writing: Promise<void>): void {
   let done = false;
   const settled = writing.then(() => {}, () => {});
+  if (!connWrites.has(conn)) connWrites.set(conn, conn.write);
   const ownWrite = conn.write.bind(conn);
   const ownCloseWrite = conn.closeWrite.bind(conn);
   const write = async (p: Uint8Array): Promise<number> => (done ? ownWrite(p) : (await settled, ownWrite(p)));
@@ -313,7 +326,10 @@ function handOverUnfinishedWrite(conn: Deno.Conn, writing: Promise<void>): void 
   Object.defineProperty(conn, "closeWrite", { value: closeWrite, configurable: true, writable: true });
   void settled.then(() => {
     done = true;
-    if (Object.getOwnPropertyDescriptor(conn, "write")?.value === write) delete (conn as { write?: unknown }).write;
+    if (Object.getOwnPropertyDescriptor(conn, "write")?.value === write) {
+      delete (conn as { write?: unknown }).write;
+      connWrites.delete(conn);
+    }
     if (Object.getOwnPropertyDescriptor(conn, "closeWrite")?.value === closeWrite) delete (conn as { closeWrite?: unknown }).closeWrite;
   });
 }

@@ -222,6 +222,8 @@ class SourceConn implements Conn {
   #inFlight: WriteRequest[] | undefined;
   /** The bytes of the current piece, when the batch is one big write sent in pieces. */
   #pieceEnd = 0;
+  /** The rest of a write sent in pieces, handed to the source whole at `unwrap()`. */
+  #restHandedOver: Promise<void> | undefined;
   #flushScheduled = false;
   /** Writes wait while input is still buffered: the application is mid-batch, and its replies go together. */
   #flushHeld = false;
@@ -878,6 +880,20 @@ class SourceConn implements Conn {
   unwrap(): { buffered: Uint8Array; native: unknown } {
     if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
     if (this.#isStopped()) throw this.#refusal("unwrap");
+    // A write sent in pieces (writeTimeout) finishes whole: its rest goes to the source now, behind
+    // the piece in flight, before the next owner can write. The timeout is the next owner's concern.
+    const inFlight = this.#inFlight;
+    if (inFlight !== undefined && this.#pieceEnd >= 0 && this.#pieceEnd < inFlight[0]!.bytes.length) {
+      let rest: Promise<void>;
+      try {
+        rest = this.#source.write(inFlight[0]!.bytes.subarray(this.#pieceEnd));
+      } catch (err) {
+        rest = Promise.reject(err);
+      }
+      rest.catch(noop);
+      this.#restHandedOver = rest;
+    }
+    this.#stopWriteTimer();
     this.#source.detach();
     // Writes the source never saw are refused; one it is writing finishes on the socket handed out.
     const queued = this.#writeQueue;
@@ -1053,8 +1069,12 @@ class SourceConn implements Conn {
       const request = batch[0]!;
       request.offset = this.#pieceEnd;
       if (request.offset < request.bytes.length && !request.settled) {
-        // Unwrapped between two pieces: the rest never reached the runtime.
-        if (!this.#writeQueue) return settleWrite(request, this.#refusal("write"));
+        // Unwrapped between two pieces: the rest was handed to the source whole (unwrap()).
+        if (!this.#writeQueue) {
+          const rest = this.#restHandedOver;
+          if (rest === undefined) return settleWrite(request, this.#refusal("write"));
+          return void rest.then(() => settleWrite(request, undefined), (err: unknown) => settleWrite(request, this.#writeError(err)));
+        }
         return this.#flush();
       }
       this.#writeQueue?.shift();
@@ -1126,6 +1146,7 @@ class SourceConn implements Conn {
 
   /** The peer took no byte for `writeTimeout` ms: the write fails and the connection is reset. */
   #onWriteTimeout(): void {
+    if (this.#isUnwrapped()) return; // the socket and its writes are someone else's now
     const error = new WriteTimeoutError(`Cannot write: the peer took no bytes for ${this.#writeTimeout} ms`);
     this.#failure ??= error;
     if (this.#read === OPEN) {
