@@ -12,9 +12,10 @@
  * - a pending `conn.read()` cannot be cancelled: on `unwrap()` its bytes are
  *   served first by the conn's own `read` (`handOverInFlightRead`);
  * - keepalive is on/off only; `backlog` is not settable; accepting is a pull
- *   loop, paused while the listener's queue is full; a Unix socket file is left
- *   behind by `Deno.listen`, so `close` removes it; `accept()` throws for a
- *   client that reset while queued (`NotConnected`), which is skipped.
+ *   loop, paused while the listener's queue is full; Deno removes a Unix socket
+ *   file itself once the listener and its pending accept are gone (so hangup does
+ *   not); `accept()` throws for a client that reset while queued (`NotConnected`),
+ *   which is skipped.
  *
  * @example
  * ```ts
@@ -419,12 +420,10 @@ function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
       } catch {
         // Already closed.
       }
-      // The address is released only once the pending accept has ended.
+      // The address is released only once the pending accept has ended. Deno (2.9) removes a Unix
+      // socket file itself, at close or once that accept ended: hangup removing it too could remove
+      // the file of a listener bound at the path meanwhile.
       await accepting;
-      if (endpoint.transport === "unix") {
-        // Deno leaves the socket file behind; Node and Bun remove it.
-        await Deno.remove(endpoint.path).catch(() => {});
-      }
     },
   };
 }

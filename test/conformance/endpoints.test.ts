@@ -1,11 +1,11 @@
 /** connect/listen: errors, bad options, Unix sockets. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AddressInUseError, ConnectionRefusedError, SocketError, TimedOutError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, rejection, text } from "../support/fixtures.ts";
+import { collect, rejection, sleep, text, within } from "../support/fixtures.ts";
 import { sha256, withPeer } from "../support/peer.ts";
 import { hangup } from "../support/runtime.ts";
 
@@ -217,5 +217,35 @@ describe("Unix sockets", () => {
         await conn.closed;
       });
     }),
+  );
+});
+
+describe("a Unix listener's socket file", () => {
+  test(
+    "close() removes it, and never the file of a listener bound at the path meanwhile (a restart in place)",
+    withTempDir(async (dir) => {
+      const path = join(dir, "restart.sock");
+      const first = await hangup.listen({ path });
+      await first.close();
+      assert.equal(existsSync(path), false, "the file is gone once close() resolved");
+
+      const old = await hangup.listen({ path });
+      // Enough clients to fill its accept queue: its accept loop pauses, so no accept is pending.
+      const clients = await Promise.all(Array.from({ length: 130 }, () => hangup.connect({ path }).catch(() => undefined)));
+      await sleep(200);
+      const closing = old.close();
+      let fresh: Awaited<ReturnType<typeof hangup.listen>> | undefined;
+      for (let tries = 0; fresh === undefined && tries < 200; tries++) {
+        fresh = await hangup.listen({ path }).catch(async () => void (await sleep(10)));
+      }
+      assert.ok(fresh, "a new listener bound at the path");
+      await closing;
+      assert.ok(existsSync(path), "the new listener's file is still there");
+      const conn = await within(5000, hangup.connect({ path }), "a connection to the new listener");
+      await conn.close();
+      for (const client of clients) client?.reset();
+      await fresh.close();
+    }),
+    { timeout: 30_000 },
   );
 });
