@@ -490,6 +490,17 @@ export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<u
   return listenWith(options, { bind: bindBun, tls: nodeTlsHooks });
 }
 
+/** The address a listener is bound to: Bun's `hostname` repeats the name it was given ("localhost"). */
+function boundAddress(server: { hostname?: string; getsockname?(out: { address?: string }): void }): string | undefined {
+  const out: { address?: string } = {};
+  try {
+    server.getsockname?.(out);
+  } catch {
+    // Not in this Bun: its hostname it is.
+  }
+  return out.address ?? server.hostname;
+}
+
 function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
@@ -505,12 +516,17 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
     },
   };
   const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketOwner };
-  const server: { stop(closeActiveConnections?: boolean): void; hostname?: string; port?: number } = endpoint.transport === "unix"
+  const server: {
+    stop(closeActiveConnections?: boolean): void;
+    hostname?: string;
+    port?: number;
+    getsockname?(out: { address?: string }): void;
+  } = endpoint.transport === "unix"
     ? Bun.listen({ ...common, unix: endpoint.path })
     : Bun.listen({ ...common, hostname: endpoint.hostname, port: endpoint.port, exclusive: true });
   ownListeners.add(server);
   return {
-    addr: endpoint.transport === "unix" ? { transport: "unix", path: endpoint.path } : tcpAddr(server.hostname, server.port),
+    addr: endpoint.transport === "unix" ? { transport: "unix", path: endpoint.path } : tcpAddr(boundAddress(server), server.port),
     start: (s) => void (sink = s),
     async close() {
       // false: established connections stay open.

@@ -111,6 +111,15 @@ describe("listen", () => {
     }
   });
 
+  test("a name is resolved: addr gives the address bound to, not the name", async () => {
+    const listener = await hangup.listen({ hostname: "localhost", port: 0 });
+    try {
+      assert.ok(["127.0.0.1", "::1"].includes(listener.addr.hostname), `addr.hostname is ${listener.addr.hostname}`);
+    } finally {
+      await listener.close();
+    }
+  });
+
   test("on a taken address rejects with AddressInUseError", async () => {
     const first = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
     try {
