@@ -103,7 +103,9 @@ export const capabilities: Readonly<Capabilities> = defineCapabilities({
  * unwrapped socket over sets `data` to its own handlers (Bun's `SocketHandler` signatures).
  * A handler that throws goes to `error`; without one, the socket is terminated and `close`
  * gets the error. A write hangup was still sending at `unwrap()` is finished first: `drain`
- * comes once it is, and its promise settles then; write after it.
+ * comes once it is, and its promise settles then; write after it. Set `data` in the turn of
+ * `unwrap()`: what Bun reports before (bytes and a close at an RST, even to the paused socket)
+ * is not replayed to you (`wrap()` does replay it).
  *
  * @example
  * ```ts
