@@ -349,39 +349,26 @@ for (const side of SIDES) {
       }),
     );
 
-    test(
-      "a write in flight at unwrap() finishes on the handed-out socket, before what its next owner writes",
-      withPair(side, async ({ conn, peer, remote }) => {
-        const payload = patterned(16 << 20);
-        const writing = conn.write(payload);
-        await sleep(200); // the peer does not read yet: the write is still being sent
-        const next = hangup.wrap(conn.unwrap().native);
-        const tail = next.write("tail");
-        const seen = peer.recv(remote, { timeoutMs: 20_000 });
-        await within(20_000, writing, "the write in flight settled");
-        await within(5000, tail, "the next owner's write settled");
-        await next.close();
-        assertReceivedThenEnd(await seen, concat([payload, new TextEncoder().encode("tail")]));
-      }),
-      { timeout: 30_000 },
-    );
-
-    test(
-      "with a writeTimeout (sent in pieces, as under serve()), a write in flight at unwrap() still finishes whole",
-      withPair(side, async ({ conn, peer, remote }) => {
-        const payload = patterned(16 << 20);
-        const writing = conn.write(payload);
-        await sleep(200); // the peer does not read yet: the write is still being sent, a piece at a time
-        const next = hangup.wrap(conn.unwrap().native);
-        const tail = next.write("tail");
-        const seen = peer.recv(remote, { timeoutMs: 20_000 });
-        await within(20_000, writing, "the write in flight settled");
-        await within(5000, tail, "the next owner's write settled");
-        await next.close();
-        assertReceivedThenEnd(await seen, concat([payload, new TextEncoder().encode("tail")]));
-      }, { writeTimeout: 60_000 }),
-      { timeout: 30_000 },
-    );
+    for (const pieces of [false, true]) {
+      test(
+        pieces
+          ? "with a writeTimeout (sent in pieces, as under serve()), a write in flight at unwrap() still finishes whole, before what its next owner writes"
+          : "a write in flight at unwrap() finishes on the handed-out socket, before what its next owner writes",
+        withPair(side, async ({ conn, peer, remote }) => {
+          const payload = patterned(16 << 20);
+          const writing = conn.write(payload);
+          await sleep(200); // the peer does not read yet: the write is still being sent
+          const next = hangup.wrap(conn.unwrap().native);
+          const tail = next.write("tail");
+          const seen = peer.recv(remote, { timeoutMs: 20_000 });
+          await within(20_000, writing, "the write in flight settled");
+          await within(5000, tail, "the next owner's write settled");
+          await next.close();
+          assertReceivedThenEnd(await seen, concat([payload, new TextEncoder().encode("tail")]));
+        }, pieces ? { writeTimeout: 60_000 } : {}),
+        { timeout: 30_000 },
+      );
+    }
 
     test(
       "a write in flight at unwrap(): the next owner's close() waits for it (every byte, then the FIN)",
