@@ -127,7 +127,7 @@ export interface SocketOwner {
 /** hangup's own `Bun.listen` servers: their sockets' handlers are hangup's, so no `reload()`. */
 const ownListeners = new WeakSet<object>();
 /** A write a state was still sending when its socket was unwrapped: finished before anything else. */
-const unfinished = new WeakMap<object, SocketState>();
+const unfinished = new WeakMap<object, SocketState[]>();
 /** Why a socket was terminated by the `error` handler, for its `close`. */
 const failures = new WeakMap<object, unknown>();
 
@@ -203,8 +203,8 @@ class SocketState implements SocketOwner {
       return;
     }
     const previous = unfinished.get(this.socket);
-    if (previous !== undefined && previous !== this) {
-      // Behind the write an earlier owner was still sending: written at the drain that ends it.
+    if (previous !== undefined && previous[0] !== this) {
+      // Behind the writes earlier owners were still sending: written at the drain that ends them.
       this.pendingWrite = { bytes, resolve, reject };
       return;
     }
@@ -245,8 +245,8 @@ class SocketState implements SocketOwner {
 
 /** Resolves once a write an earlier owner was still sending at `unwrap()` is done; undefined if none. */
 function unfinishedSent(socket: Socket<SocketOwner>): Promise<void> | undefined {
-  const previous = unfinished.get(socket);
-  return previous === undefined ? undefined : new Promise((resolve) => (previous.onSent ??= []).push(resolve));
+  const last = unfinished.get(socket)?.at(-1);
+  return last === undefined ? undefined : new Promise((resolve) => (last.onSent ??= []).push(resolve));
 }
 
 const handlers: SocketHandler<SocketOwner> = {
@@ -258,18 +258,25 @@ const handlers: SocketHandler<SocketOwner> = {
     const previous = unfinished.get(socket);
     if (previous !== undefined) {
       unfinished.delete(socket);
-      previous.close(socket, why);
-      previous.sent();
+      for (const state of previous) {
+        state.close(socket, why);
+        state.sent();
+      }
     }
     socket.data?.close?.(socket, why);
   },
   drain: (socket) => {
     const previous = unfinished.get(socket);
     if (previous !== undefined) {
-      previous.drain();
-      if (previous.pendingWrite !== undefined) return;
+      // Earlier owners' writes, oldest first: each goes on once the one before it is done.
+      while (previous.length > 0) {
+        const state = previous[0]!;
+        state.drain();
+        if (state.pendingWrite !== undefined) return;
+        previous.shift();
+        state.sent();
+      }
       unfinished.delete(socket);
-      previous.sent();
     }
     socket.data?.drain?.(socket);
   },
@@ -353,7 +360,11 @@ class BunSource implements ConnSource<Socket<unknown>> {
   detach(): void {
     // The new owner takes the socket over by setting its `data` (SocketOwner), or with wrap().
     this.state.detached = true;
-    if (this.state.pendingWrite !== undefined) unfinished.set(this.native, this.state);
+    if (this.state.pendingWrite !== undefined) {
+      const previous = unfinished.get(this.native);
+      if (previous === undefined) unfinished.set(this.native, [this.state]);
+      else if (!previous.includes(this.state)) previous.push(this.state);
+    }
     this.native.pause();
   }
 

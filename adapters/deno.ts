@@ -134,8 +134,10 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   /** This transport's last write, settled or still being sent (the core writes one at a time). */
   #writing: Promise<void> | undefined;
-  /** A write of this transport is being sent. */
-  #busy = false;
+  /** Writes of this transport issued and not yet done (more than one only at unwrap()). */
+  #inProgress = 0;
+  /** Handed over by unwrap(): the conn's `write` may be a wrapper waiting for our writes. */
+  #detached = false;
   /** A previous owner's write still being sent: ours go after it. */
   #behind: Promise<unknown> | undefined;
 
@@ -173,7 +175,8 @@ class DenoTransport implements PullTransport<Deno.Conn> {
     // Behind a previous owner's write (unwrap()), or one of ours still going (the core hands the
     // rest of a write sent in pieces over at unwrap()): Deno's write() may take part, and the rest
     // goes in later calls.
-    const behind = this.#behind ?? (this.#busy ? this.#writing : undefined);
+    const behind = this.#behind ?? (this.#inProgress > 0 ? this.#writing : undefined);
+    this.#inProgress++;
     if (behind === undefined) return (this.#writing = this.#writeAll(bytes));
     this.#behind = undefined;
     return (this.#writing = behind.then(() => this.#writeAll(bytes), () => this.#writeAll(bytes)));
@@ -181,13 +184,12 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
     const conn = this.native;
-    // The conn's own write: a hand-over wraps it to wait for hangup's writes, this one among them.
-    const write = connWrites.get(conn) ?? conn.write;
-    this.#busy = true;
+    // Once handed over, the conn's own write: the hand-over's wrapper waits for this very write.
+    const write = this.#detached ? connWrites.get(conn) ?? conn.write : conn.write;
     try {
       for (let offset = 0; offset < bytes.length;) offset += await write.call(conn, bytes.subarray(offset));
     } finally {
-      this.#busy = false;
+      this.#inProgress--;
     }
   }
 
@@ -223,9 +225,12 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   detach(pending: Promise<Uint8Array | null> | undefined): void {
     release(this.native);
-    if (this.#writing !== undefined) {
-      unfinishedWrites.set(this.native, this.#writing);
-      handOverUnfinishedWrite(this.native, this.#writing);
+    this.#detached = true;
+    // Our last write, or, when we wrote nothing, the earlier owner's we would have waited for.
+    const last = this.#writing ?? this.#behind;
+    if (last !== undefined) {
+      unfinishedWrites.set(this.native, last);
+      handOverUnfinishedWrite(this.native, last);
     }
     if (pending) handOverInFlightRead(this.native, pending);
   }
@@ -315,7 +320,7 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
 }
 
 /** Until hangup's last write is sent, the conn's own write/closeWrite go after it. */
-function handOverUnfinishedWrite(conn: Deno.Conn, writing: Promise<void>): void {
+function handOverUnfinishedWrite(conn: Deno.Conn, writing: Promise<unknown>): void {
   let done = false;
   const settled = writing.then(() => {}, () => {});
   if (!connWrites.has(conn)) connWrites.set(conn, conn.write);

@@ -251,16 +251,20 @@ export class NodeTlsEngine implements TlsEngine {
       void socket.write(bytes, (err) => {
         if (err) return reject(err);
         // Bun's TLS layer calls back once it took the plaintext, whatever the stream beneath holds:
-        // its ciphertext may still wait in our Duplex. Resolve once that drained (backpressure).
+        // its ciphertext may still wait in our Duplex. Resolve once that drained (backpressure);
+        // a Duplex that ends or closes first did not send it.
         if (!duplex.writableNeedDrain) return resolve();
-        const done = (): void => {
-          duplex.off("drain", done);
-          duplex.off("close", done);
-          if (!duplex.writableNeedDrain) return resolve();
+        const settle = (): void => {
+          if (duplex.writableNeedDrain && !duplex.destroyed && !duplex.writableFinished) return; // a drain with more queued
+          duplex.off("drain", settle);
+          duplex.off("close", settle);
+          duplex.off("finish", settle);
+          if (duplex.writableLength === 0 && !duplex.errored) return resolve();
           reject(duplex.errored ?? Object.assign(new Error("Cannot write: the socket is closed"), { code: "ERR_SOCKET_CLOSED" }));
         };
-        duplex.on("drain", done);
-        duplex.on("close", done);
+        duplex.on("drain", settle);
+        duplex.on("close", settle);
+        duplex.on("finish", settle);
       })
     );
   }

@@ -883,7 +883,7 @@ class SourceConn implements Conn {
     // A write sent in pieces (writeTimeout) finishes whole: its rest goes to the source now, behind
     // the piece in flight, before the next owner can write. The timeout is the next owner's concern.
     const inFlight = this.#inFlight;
-    if (inFlight !== undefined && this.#pieceEnd >= 0 && this.#pieceEnd < inFlight[0]!.bytes.length) {
+    if (inFlight !== undefined && this.#pieceEnd >= 0 && this.#pieceEnd < inFlight[0]!.bytes.length && !inFlight[0]!.settled) {
       let rest: Promise<void>;
       try {
         rest = this.#source.write(inFlight[0]!.bytes.subarray(this.#pieceEnd));
@@ -1071,9 +1071,10 @@ class SourceConn implements Conn {
       if (request.offset < request.bytes.length && !request.settled) {
         // Unwrapped between two pieces: the rest was handed to the source whole (unwrap()).
         if (!this.#writeQueue) {
+          this.#notifyFlushed(); // nothing more of ours will be written
           const rest = this.#restHandedOver;
           if (rest === undefined) return settleWrite(request, this.#refusal("write"));
-          return void rest.then(() => settleWrite(request, undefined), (err: unknown) => settleWrite(request, this.#writeError(err)));
+          return void rest.then(() => settleWrite(request, undefined), (err: unknown) => settleWrite(request, toSocketError(err, "write")));
         }
         return this.#flush();
       }

@@ -36,8 +36,10 @@ export interface ConnSink {
  * Rules an adapter keeps:
  * - `start` is called once; before it no sink method may be called.
  * - `pause` / `resume` are advice: a chunk already on its way may still arrive.
- * - `write` is never called again before the previous call settled; it resolves
- *   when the runtime accepted the bytes, and rejects with the runtime's error.
+ * - `write` is not called again before the previous call settled, except once at
+ *   `Conn.unwrap()`, right before `detach`: the rest of a write sent in pieces, which
+ *   must go out after the pending one. It resolves when the runtime accepted the
+ *   bytes, and rejects with the runtime's error.
  * - `close`, `destroy` and `reset` may be called in any order, more than once,
  *   and may call sink methods synchronously; every path ends in `sink.closed()`.
  *

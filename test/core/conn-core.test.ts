@@ -1,6 +1,13 @@
 /** The core's policies over a scripted source: buffering bounds, flow control, the read helpers' edges. */
 import assert from "node:assert/strict";
-import { BrokenPipeError, ConnectionResetError, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
+import {
+  BrokenPipeError,
+  ConnectionResetError,
+  createConn,
+  LimitExceededError,
+  SocketClosedError,
+  UnexpectedEofError,
+} from "../../src/index.ts";
 import { ChunkQueue } from "../../src/chunk-queue.ts";
 import { describe, test } from "../support/harness.ts";
 import { scripted } from "../support/scripted-source.ts";
@@ -171,6 +178,66 @@ describe("writes over a scripted source", () => {
     }, ConnectionResetError);
     assert.equal(answered, 3, "every buffered command was answered");
     await assert.rejects(conn.write("late\n"), ConnectionResetError);
+  });
+});
+
+describe("unwrap() during a write sent in pieces (writeTimeout), over a scripted source", () => {
+  /** A source whose writes stay in flight until settled by hand, recorded with their sizes. */
+  function pieced() {
+    const writes: { size: number; settle: () => void }[] = [];
+    const calls: string[] = [];
+    const script = scripted({
+      write: (bytes) => new Promise<void>((resolve) => void writes.push({ size: bytes.length, settle: resolve })),
+      reset: () => void calls.push("reset"),
+    });
+    return { ...script, writes, calls };
+  }
+  const big = new Uint8Array(1 << 20); // four pieces of 256 KiB
+
+  test("the rest goes to the source whole, and the write settles once it is written", async () => {
+    const { source, writes } = pieced();
+    const conn = createConn(source, { writeTimeout: 60_000 });
+    let settled = false;
+    const writing = conn.write(big).then(() => (settled = true));
+    await null;
+    await null;
+    assert.deepEqual(writes.map((w) => w.size), [256 << 10], "the first piece is in flight");
+    conn.unwrap();
+    assert.deepEqual(writes.map((w) => w.size), [256 << 10, 768 << 10], "the rest was handed over at once");
+    writes[0]!.settle();
+    for (let tick = 0; tick < 5; tick++) await null;
+    assert.equal(settled, false, "not before the rest is written");
+    writes[1]!.settle();
+    await writing;
+  });
+
+  test("a closeWrite() waiting at unwrap() settles, and an aborted write's rest is not handed over", async () => {
+    const { source, writes } = pieced();
+    const conn = createConn(source, { writeTimeout: 60_000 });
+    const abort = new AbortController();
+    const writing = conn.write(big, { signal: abort.signal });
+    const closing = conn.closeWrite();
+    await null;
+    await null;
+    abort.abort(new Error("no longer wanted"));
+    await assert.rejects(writing, /no longer wanted/);
+    conn.unwrap();
+    assert.deepEqual(writes.map((w) => w.size), [256 << 10], "nothing of the aborted write after its piece in flight");
+    writes[0]!.settle();
+    await assert.rejects(closing, SocketClosedError);
+  });
+
+  test("the write timer stops: a handed-over socket is never reset by the old Conn", async () => {
+    const { source, writes, calls } = pieced();
+    const conn = createConn(source, { writeTimeout: 50 });
+    void conn.write(big).catch(() => {});
+    await null;
+    await null;
+    assert.equal(writes.length, 1);
+    conn.unwrap();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(calls, [], "no reset after unwrap()");
+    for (const write of writes) write.settle();
   });
 });
 
