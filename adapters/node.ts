@@ -143,6 +143,8 @@ class NodeSource implements ConnSource<net.Socket> {
     // the Addr objects are made only if someone reads them.
     if (unixPath === undefined) void (socket.localAddress, socket.remoteAddress);
     claim(socket);
+    // A socket taken over after it failed (an RST while it was handed over): that is its news.
+    if (socket.errored) this.#earlyError = socket.errored;
     sources.set(socket, this);
     socket.on("error", NodeSource.#onError);
     socket.on("close", NodeSource.#onClose);

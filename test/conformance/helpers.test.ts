@@ -387,6 +387,21 @@ for (const side of SIDES) {
     );
 
     test(
+      "wrap() after the peer reset the handed-out socket: the new Conn reports the reset, never a clean end",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "x" });
+        assert.equal(text(await conn.peek({ bytes: 1 })), "x");
+        const { native } = conn.unwrap();
+        await peer.rst(remote);
+        await sleep(100); // the RST arrives while nobody owns the socket
+        const next = hangup.wrap(native);
+        const failure = await rejection(within(2000, collect(next), "the end"));
+        assert.ok(failure instanceof ConnectionResetError, `got ${String(failure)}`);
+        assert.equal((await next.ended).reason, "reset");
+      }),
+    );
+
+    test(
       "wrap() after the peer's FIN: the new Conn ends at once",
       withPair(side, async ({ conn, peer, remote }) => {
         await peer.send(remote, { text: "last", then: "fin" });
