@@ -371,6 +371,26 @@ for (const side of SIDES) {
     }
 
     test(
+      "a socket handed over twice, each owner leaving a write in flight: every write goes out whole, in order",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const first = patterned(16 << 20);
+        const second = new Uint8Array(1 << 20).fill(0x42);
+        const writing = conn.write(first);
+        await sleep(200); // the peer does not read yet
+        const middle = hangup.wrap(conn.unwrap().native, { writeTimeout: 60_000 }); // its write goes in pieces
+        const writingToo = middle.write(second);
+        await sleep(50);
+        const last = hangup.wrap(middle.unwrap().native);
+        const tail = last.write("tail");
+        const seen = peer.recv(remote, { timeoutMs: 20_000 });
+        await within(20_000, Promise.all([writing, writingToo, tail]), "every write settled");
+        await last.close();
+        assertReceivedThenEnd(await seen, concat([first, second, new TextEncoder().encode("tail")]));
+      }),
+      { timeout: 30_000 },
+    );
+
+    test(
       "a write in flight at unwrap(): the next owner's close() waits for it (every byte, then the FIN)",
       withPair(side, async ({ conn, peer, remote }) => {
         const payload = patterned(16 << 20);

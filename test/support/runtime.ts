@@ -8,7 +8,7 @@ import { runtime } from "./detect.ts";
 
 /** What the suite uses of each adapter; `wrap` takes that runtime's own socket type. */
 export type Adapter = Pick<typeof NodeAdapter, "connect" | "listen" | "serve" | "capabilities"> & {
-  wrap: (native: unknown) => import("../../src/index.ts").Conn;
+  wrap: (native: unknown, options?: import("../../src/index.ts").ConnOptions) => import("../../src/index.ts").Conn;
 };
 
 const modules: Record<typeof runtime, string> = {
