@@ -39,6 +39,11 @@ export interface PullTransport<Native> {
    * previous call is pending.
    */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Write all of `bytes`. Not called again while a previous call is pending, except once at
+   * `Conn.unwrap()`, right before `detach`: the rest of a write sent in pieces, which must go out
+   * after the pending one (ConnSource's rules).
+   */
   write(bytes: Uint8Array): Promise<void>;
   closeWrite(): Promise<void>;
   /** Graceful close of both directions; reading has stopped, so a read failing because of it is ignored. */
