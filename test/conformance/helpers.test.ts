@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ConnectionResetError, LimitExceededError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
-import { connectNative, listenNative, readNativeToEnd } from "../support/native.ts";
+import { connectNative, listenNative, readNativeStreamToEnd, readNativeToEnd } from "../support/native.ts";
 import { assertReceivedThenEnd, patterned, withPeer } from "../support/peer.ts";
 import { capabilities, hangup, runtime } from "../support/runtime.ts";
 
@@ -284,6 +284,35 @@ for (const side of SIDES) {
         const later = pattern(200_000, 11);
         const [rest] = await Promise.all([readNativeToEnd(native), peer.send(remote, { data: later, then: "fin" })]);
         assert.deepEqual(concat([buffered, rest]), concat([encode("HELLO proto=x\n"), later]));
+      }),
+    );
+
+    test(
+      "handed over twice before the bytes arrive: the last owner gets every byte, in order",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await sleep(50); // each owner's read-ahead is in flight when it lets go
+        const middle = hangup.wrap(conn.unwrap().native);
+        await sleep(50);
+        const { buffered, native } = middle.unwrap();
+        assert.equal(buffered.length, 0);
+        const later = pattern(200_000, 13);
+        const reading = Promise.all([readNativeToEnd(native), peer.send(remote, { data: later, then: "fin" })]);
+        const [rest] = await within(10_000, reading, "every byte and the FIN");
+        assert.deepEqual(rest, later);
+      }),
+    );
+
+    test(
+      "the new owner may read through the runtime's own stream view: every byte, and one stream however often it is asked for",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await sleep(50); // hangup's read-ahead is in flight when it lets go: its bytes come first
+        const { buffered, native } = conn.unwrap();
+        assert.equal(buffered.length, 0);
+        const later = pattern(200_000, 14);
+        const reading = Promise.all([readNativeStreamToEnd(native), peer.send(remote, { data: later, then: "fin" })]);
+        const [{ bytes, sameStream }] = await within(10_000, reading, "every byte and the FIN");
+        assert.deepEqual(bytes, later);
+        assert.ok(sameStream, "the socket's stream stays the one the new owner started reading");
       }),
     );
 

@@ -63,6 +63,32 @@ export async function readNativeToEnd(native: unknown): Promise<Uint8Array> {
   return concat(chunks);
 }
 
+/**
+ * Every byte until the peer's FIN, read through the runtime's own stream view of the socket,
+ * taken up twice: Deno's `conn.readable` (one chunk with a reader, then `for await` over
+ * `conn.readable` again), Node's `net.Socket` as an async iterable. Bun's socket has no stream
+ * view: its handlers, as `readNativeToEnd`. `sameStream` says whether the second look found the
+ * stream the first one read from.
+ */
+export async function readNativeStreamToEnd(native: unknown): Promise<{ bytes: Uint8Array; sameStream: boolean }> {
+  if (runtime === "bun") return { bytes: await readNativeToEnd(native), sameStream: true };
+  if (runtime === "node") {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of native as AsyncIterable<Uint8Array>) chunks.push(chunk);
+    return { bytes: concat(chunks), sameStream: true };
+  }
+  const conn = native as { readable: ReadableStream<Uint8Array> };
+  const first = conn.readable;
+  const reader = first.getReader();
+  const chunks: Uint8Array[] = [];
+  const head = await reader.read();
+  if (!head.done) chunks.push(head.value);
+  reader.releaseLock();
+  const again = conn.readable;
+  for await (const chunk of again as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  return { bytes: concat(chunks), sameStream: again === first };
+}
+
 export interface NativeStreams {
   readable: ReadableStream<Uint8Array>;
   writable: WritableStream<Uint8Array>;
