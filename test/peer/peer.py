@@ -216,12 +216,32 @@ def op_recv(cmd):
         if len(received) < 1 << 20:
             received.extend(data)
     sock.settimeout(None)
-    return {
+    result = {
         "length": total,
         "sha256": digest.hexdigest(),
         "end": end,
         "data": base64.b64encode(bytes(received)).decode() if total <= 1 << 20 else None,
     }
+    if cmd.get("await_fin") and end == "eof":
+        result["fin_ms"] = await_tcp_fin(getattr(sock, "raw", sock), deadline)
+    return result
+
+
+def await_tcp_fin(raw, deadline):
+    """Milliseconds until the TCP FIN behind a TLS close_notify (0 over plain TCP), or None by the deadline."""
+    started = time.monotonic()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        raw.settimeout(remaining)
+        try:
+            if not raw.recv(65536):
+                return (time.monotonic() - started) * 1000
+        except socket.timeout:
+            return None
+        except OSError:
+            return None
 
 
 STORM_SCENARIOS = ["fin", "rst", "halfclose", "silence", "drip", "connrst", "longline"]

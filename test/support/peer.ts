@@ -13,6 +13,8 @@ export interface Received {
   sha256: string;
   end: PeerEnd;
   data: Uint8Array;
+  /** With `awaitFin`: milliseconds from the end (a TLS close_notify) to the TCP FIN behind it, or null if none came in time. */
+  finMs?: number | null;
 }
 
 export interface Sent {
@@ -160,20 +162,28 @@ export class Peer {
     return (await this.command("stats", { conn })).sent as number;
   }
 
-  /** Reads until `count` bytes, EOF, reset or `timeoutMs`; with `say`, sends it once `sayAfter` bytes came. */
-  async recv(conn: number, opts: { count?: number; timeoutMs?: number; say?: string; sayAfter?: number } = {}): Promise<Received> {
+  /**
+   * Reads until `count` bytes, EOF, reset or `timeoutMs`; with `say`, sends it once `sayAfter` bytes came;
+   * with `awaitFin`, after an "eof" also waits for the TCP FIN and reports when it came (`finMs`).
+   */
+  async recv(
+    conn: number,
+    opts: { count?: number; timeoutMs?: number; say?: string; sayAfter?: number; awaitFin?: boolean } = {},
+  ): Promise<Received> {
     const r = await this.command("recv", {
       conn,
       count: opts.count,
       timeout_ms: opts.timeoutMs ?? 10_000,
       say: opts.say,
       say_after: opts.sayAfter,
+      await_fin: opts.awaitFin,
     });
     return {
       length: r.length as number,
       sha256: r.sha256 as string,
       end: r.end as PeerEnd,
       data: r.data ? new Uint8Array(Buffer.from(r.data as string, "base64")) : new Uint8Array(0),
+      ...(opts.awaitFin ? { finMs: r.fin_ms as number | null } : {}),
     };
   }
 
