@@ -465,6 +465,29 @@ for (const side of SIDES) {
       }),
     );
 
+    if (runtime === "bun") {
+      // Bun's own API: whoever takes an unwrapped socket over sets its `data` to a SocketOwner.
+      test(
+        "Bun: a SocketOwner whose handler throws, with no error handler: the socket is reset and its close gets the error",
+        withPair(side, async ({ conn, peer, remote }) => {
+          const socket = conn.unwrap().native as { data: unknown; resume(): void };
+          const failure = new Error("the new owner failed");
+          const closed = new Promise<unknown>((resolve) => {
+            socket.data = {
+              data: () => {
+                throw failure;
+              },
+              close: (_socket: unknown, error?: unknown) => resolve(error),
+            };
+          });
+          socket.resume();
+          await peer.send(remote, { text: "x" });
+          assert.equal(await within(5000, closed, "the owner's close"), failure);
+          assert.equal((await peer.recv(remote, { timeoutMs: 5000 })).end, "reset");
+        }),
+      );
+    }
+
     test(
       "unwrap while a read is pending throws a TypeError; the read goes on",
       withPair(side, async ({ conn, peer, remote }) => {

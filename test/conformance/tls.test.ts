@@ -321,7 +321,10 @@ if (!hasTls) {
           const got = await seen;
           assertReceivedThenEnd(got, payload);
           // The peer has not closed, so the linger lasts its whole 2 s: a FIN sent at its end is late.
-          assert.ok(got.finMs !== undefined && got.finMs !== null && got.finMs < 1000, `the FIN came ${got.finMs} ms after the close_notify`);
+          assert.ok(
+            got.finMs !== undefined && got.finMs !== null && got.finMs < 1000,
+            `the FIN came ${got.finMs} ms after the close_notify`,
+          );
           assert.deepEqual(await conn.ended, { reason: "local" });
         }),
       );
