@@ -692,7 +692,34 @@ class SourceConn implements Conn {
       }
     };
     const iterator: AsyncIterableIterator<T> = {
-      next: () => (finished ? Promise.resolve(done) : this.#answer(signal, attempt)),
+      next: () => {
+        if (finished) return Promise.resolve(done);
+        // The common case, decoded here rather than through #answer (a third of the cost per
+        // message): the next message lies in the first buffered chunk. Any other answer of the
+        // decoder is kept in `state`, so the general path goes on from it without asking again.
+        const queue = this.#queue;
+        if (state.need === 1 && signal === undefined && !this.#reading && this.#read === OPEN && queue.length > 0) {
+          const bytes = queue.first()!;
+          let message: IteratorResult<T> | undefined;
+          try {
+            const result = decode(bytes);
+            if (result !== undefined && "value" in result) {
+              const used = result.used;
+              if (Number.isSafeInteger(used) && used >= 1 && used <= bytes.length) {
+                queue.discard(used);
+                if (this.#paused) this.#updateFlow();
+                return Promise.resolve({ done: false, value: result.value });
+              }
+            }
+            message = this.#takeDecoded(state, bytes, result);
+          } catch (err) {
+            finished = true;
+            return Promise.reject(err);
+          }
+          if (message !== undefined) return this.#tookNow(message);
+        }
+        return this.#answer(signal, attempt);
+      },
       return: () => {
         finished = true;
         return Promise.resolve(done);
@@ -702,41 +729,51 @@ class SourceConn implements Conn {
     return iterator;
   }
 
-  /** The next message from the buffer, or WAIT; checks the decoder's answer. */
+  /** The next message from the buffer, or WAIT. */
   #decodeBuffered<T>(state: DecodeState<T>): IteratorResult<T> | typeof WAIT {
     const queue = this.#queue;
     // Each pass gives the decoder more bytes than the last, up to all of them.
     while (queue.length > 0 && queue.length >= state.need) {
       const bytes = this.#decodeWindow(state.need, state.tried);
-      const result = state.decode(bytes);
-      if (result === undefined) {
-        state.need = bytes.length + 1;
-      } else if ("value" in result) {
-        const used = result.used;
-        if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {
-          throw new RangeError(
-            `decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`,
-          );
-        }
-        queue.discard(used);
-        state.need = 1;
-        state.tried = 0;
-        return { done: false, value: result.value };
-      } else {
-        const need = result.need;
-        if (!Number.isSafeInteger(need) || need <= bytes.length) {
-          throw new RangeError(
-            `decode() returned need: ${String(need)}; it must be an integer above the ${bytes.length} bytes it was given`,
-          );
-        }
-        state.need = need;
-      }
-      if (state.need > state.maxBytes + 1 || (bytes.length === queue.length && queue.length > state.maxBytes)) {
-        throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
-      }
-      state.tried = bytes.length;
+      const message = this.#takeDecoded(state, bytes, state.decode(bytes));
+      if (message !== undefined) return message;
     }
     return WAIT;
+  }
+
+  /**
+   * Checks the decoder's answer for `bytes`: a message leaves the buffer and is returned; otherwise
+   * `state` says how many bytes to wait for, and undefined is returned.
+   */
+  #takeDecoded<T>(state: DecodeState<T>, bytes: Uint8Array, result: DecodeResult<T>): IteratorResult<T> | undefined {
+    const queue = this.#queue;
+    if (result === undefined) {
+      state.need = bytes.length + 1;
+    } else if ("value" in result) {
+      const used = result.used;
+      if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {
+        throw new RangeError(
+          `decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`,
+        );
+      }
+      queue.discard(used);
+      state.need = 1;
+      state.tried = 0;
+      return { done: false, value: result.value };
+    } else {
+      const need = result.need;
+      if (!Number.isSafeInteger(need) || need <= bytes.length) {
+        throw new RangeError(
+          `decode() returned need: ${String(need)}; it must be an integer above the ${bytes.length} bytes it was given`,
+        );
+      }
+      state.need = need;
+    }
+    if (state.need > state.maxBytes + 1 || (bytes.length === queue.length && queue.length > state.maxBytes)) {
+      throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
+    }
+    state.tried = bytes.length;
+    return undefined;
   }
 
   /**
