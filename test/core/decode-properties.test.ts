@@ -57,21 +57,28 @@ describe("decode() over random chunkings (fast-check)", () => {
         async (frames, sizes, cutAt, ending, hwm) => {
           const whole = concat(frames.map((p) => concat([Uint8Array.of(p.length), p])));
           const sent = whole.subarray(0, whole.length === 0 ? 0 : cutAt % (whole.length + 1));
-          const { source, sink } = scripted();
+          const { source, sink, state } = scripted();
           const conn = createConn(source, { highWaterMark: hwm });
+          let ended = false;
           const feeding = (async () => {
             for (const chunk of chunksOf(sent, sizes)) {
               sink().data(chunk);
               await null;
               await null;
             }
+            ended = true;
             if (ending === "eof") sink().end();
             else sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
           })();
           const got: number[][] = [];
           let thrown: unknown;
           try {
-            for await (const message of conn.decode(keptToContract(frame), { maxBytes: 300 })) got.push(message);
+            for await (const message of conn.decode(keptToContract(frame), { maxBytes: 300 })) {
+              got.push(message);
+              // While the read side is open, paused only at the high-water mark: taking a message
+              // below it resumes the source.
+              assert.ok(ended || !state.paused || conn.buffered >= hwm, `paused with ${conn.buffered} bytes buffered (mark ${hwm})`);
+            }
           } catch (err) {
             thrown = err;
           }
@@ -108,8 +115,15 @@ describe("decode() over random chunkings (fast-check)", () => {
           const whole = new TextEncoder().encode(lines.map((l) => l + "\n").join(""));
           const { source, sink } = scripted();
           const conn = createConn(source);
-          for (const chunk of chunksOf(whole, sizes)) sink().data(chunk);
-          sink().end();
+          // Fed while the loop decodes, so the decoder meets partial lines and answers undefined.
+          const feeding = (async () => {
+            for (const chunk of chunksOf(whole, sizes)) {
+              sink().data(chunk);
+              await null;
+              await null;
+            }
+            sink().end();
+          })();
           const got: string[] = [];
           if (keep > 0) {
             for await (const message of conn.decode(keptToContract(line))) {
@@ -117,6 +131,7 @@ describe("decode() over random chunkings (fast-check)", () => {
               if (got.length === keep) break;
             }
           }
+          await feeding;
           assert.deepEqual(got, lines.slice(0, keep));
           const rest = lines.slice(keep).map((l) => l + "\n").join("");
           let left = "";

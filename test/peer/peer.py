@@ -223,13 +223,13 @@ def op_recv(cmd):
         "data": base64.b64encode(bytes(received)).decode() if total <= 1 << 20 else None,
     }
     if cmd.get("await_fin") and end == "eof":
-        result["fin_ms"] = await_tcp_fin(getattr(sock, "raw", sock), deadline)
+        result["fin_at"] = await_tcp_fin(getattr(sock, "raw", sock), deadline)
     return result
 
 
 def await_tcp_fin(raw, deadline):
-    """Milliseconds until the TCP FIN behind a TLS close_notify (0 over plain TCP), or None by the deadline."""
-    started = time.monotonic()
+    """When the TCP FIN behind a TLS close_notify came (the FIN itself over plain TCP), in ms since
+    the epoch, to compare with the test's own clock; None if none came by the deadline."""
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -237,7 +237,7 @@ def await_tcp_fin(raw, deadline):
         raw.settimeout(remaining)
         try:
             if not raw.recv(65536):
-                return (time.monotonic() - started) * 1000
+                return time.time() * 1000
         except socket.timeout:
             return None
         except OSError:

@@ -86,6 +86,11 @@ export async function readNativeStreamToEnd(native: unknown): Promise<{ bytes: U
   reader.releaseLock();
   const again = conn.readable;
   for await (const chunk of again as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  try {
+    (native as { close(): void }).close(); // Deno's readable closes the conn at its end; to be sure
+  } catch {
+    // Already closed.
+  }
   return { bytes: concat(chunks), sameStream: again === first };
 }
 

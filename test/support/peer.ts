@@ -13,8 +13,8 @@ export interface Received {
   sha256: string;
   end: PeerEnd;
   data: Uint8Array;
-  /** With `awaitFin`: milliseconds from the end (a TLS close_notify) to the TCP FIN behind it, or null if none came in time. */
-  finMs?: number | null;
+  /** With `awaitFin`: when the TCP FIN behind the end (a TLS close_notify) came, in ms since the epoch (as `Date.now()`), or null if none came in time. */
+  finAt?: number | null;
 }
 
 export interface Sent {
@@ -164,7 +164,7 @@ export class Peer {
 
   /**
    * Reads until `count` bytes, EOF, reset or `timeoutMs`; with `say`, sends it once `sayAfter` bytes came;
-   * with `awaitFin`, after an "eof" also waits for the TCP FIN and reports when it came (`finMs`).
+   * with `awaitFin`, after an "eof" also waits for the TCP FIN and reports when it came (`finAt`).
    */
   async recv(
     conn: number,
@@ -183,7 +183,7 @@ export class Peer {
       sha256: r.sha256 as string,
       end: r.end as PeerEnd,
       data: r.data ? new Uint8Array(Buffer.from(r.data as string, "base64")) : new Uint8Array(0),
-      ...(opts.awaitFin ? { finMs: r.fin_ms as number | null } : {}),
+      ...(opts.awaitFin ? { finAt: r.fin_at as number | null } : {}),
     };
   }
 
