@@ -517,6 +517,11 @@ function boundAddress(server: { hostname?: string; getsockname?(out: { address?:
 function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
+  // The connections of a listener share their local address, as a rule: one frozen object for them
+  // all saves two objects per idle connection (and the unix path's remote as well). Peers often
+  // share a host too (a proxy, a pool): its name is kept once, not once per connection.
+  let shared: Readonly<Addr> | undefined = unixPath === undefined ? undefined : Object.freeze({ transport: "unix", path: unixPath });
+  let peerHost: string | undefined;
   const socketHandlers: SocketHandler<SocketOwner> = {
     ...handlers,
     open(socket) {
@@ -524,8 +529,15 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
       socket.data = state;
       // Nothing is read until the application accepts the connection (but for what Bun delivers at an RST: kept in `early`).
       socket.pause();
-      const { local, remote } = addrsOf(socket, unixPath);
-      sink!.connection(bunSource(state, local, remote));
+      if (unixPath !== undefined) return sink!.connection(bunSource(state, shared!, shared!));
+      const hostname = socket.localAddress;
+      const port = socket.localPort;
+      if (shared?.transport !== "tcp" || shared.hostname !== hostname || shared.port !== port) {
+        shared = Object.freeze(tcpAddr(hostname, port));
+      }
+      const remoteHost = socket.remoteAddress;
+      if (remoteHost !== peerHost) peerHost = remoteHost;
+      sink!.connection(bunSource(state, shared, tcpAddr(peerHost, socket.remotePort)));
     },
   };
   const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketOwner };
