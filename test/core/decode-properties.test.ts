@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ConnectionResetError, createConn, type DecodeResult, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { scripted } from "../support/scripted-source.ts";
-import { chunksOf, concat } from "../support/bytes.ts";
+import { feedInChunks, scripted } from "../support/scripted-source.ts";
+import { concat } from "../support/bytes.ts";
 
 const RUNS = 2_000;
 const TIMEOUT = 120_000;
@@ -60,16 +60,11 @@ describe("decode() over random chunkings (fast-check)", () => {
           const { source, sink, state } = scripted();
           const conn = createConn(source, { highWaterMark: hwm });
           let ended = false;
-          const feeding = (async () => {
-            for (const chunk of chunksOf(sent, sizes)) {
-              sink().data(chunk);
-              await null;
-              await null;
-            }
+          const feeding = feedInChunks(sink, sent, sizes, (s) => {
             ended = true;
-            if (ending === "eof") sink().end();
-            else sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
-          })();
+            if (ending === "eof") s.end();
+            else s.error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+          });
           const got: number[][] = [];
           let thrown: unknown;
           try {
@@ -116,14 +111,7 @@ describe("decode() over random chunkings (fast-check)", () => {
           const { source, sink } = scripted();
           const conn = createConn(source);
           // Fed while the loop decodes, so the decoder meets partial lines and answers undefined.
-          const feeding = (async () => {
-            for (const chunk of chunksOf(whole, sizes)) {
-              sink().data(chunk);
-              await null;
-              await null;
-            }
-            sink().end();
-          })();
+          const feeding = feedInChunks(sink, whole, sizes);
           const got: string[] = [];
           if (keep > 0) {
             for await (const message of conn.decode(keptToContract(line))) {

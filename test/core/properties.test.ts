@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type Conn, createConn, LimitExceededError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { scripted } from "../support/scripted-source.ts";
-import { chunksOf } from "../support/bytes.ts";
+import { feedInChunks, scripted } from "../support/scripted-source.ts";
 
 const RUNS = 10_000;
 const TIMEOUT = 120_000;
@@ -24,14 +23,7 @@ const highWaterMark = fc.integer({ min: 1, max: 64 });
 async function withConn<T>(whole: Uint8Array, sizes: number[], hwm: number, consume: (conn: Conn) => Promise<T>): Promise<T> {
   const { source, sink } = scripted();
   const conn = createConn(source, { highWaterMark: hwm });
-  const feeding = (async () => {
-    for (const chunk of chunksOf(whole, sizes)) {
-      sink().data(chunk);
-      await null;
-      await null;
-    }
-    sink().end();
-  })();
+  const feeding = feedInChunks(sink, whole, sizes);
   const [result] = await Promise.all([consume(conn), feeding]);
   await conn.close();
   return result;

@@ -1,5 +1,6 @@
 /** A ConnSource driven by the test: fakes for core unit tests, never proof that an adapter works. */
 import type { ConnSink, ConnSource } from "../../src/index.ts";
+import { chunksOf } from "./bytes.ts";
 
 export interface Scripted {
   source: ConnSource;
@@ -26,4 +27,22 @@ export function scripted(overrides: Partial<ConnSource> = {}): Scripted {
     ...overrides,
   };
   return { source, state, sink: () => sink };
+}
+
+/**
+ * Feeds `whole` in chunks of `sizes`, two microtasks apart so that the reader runs in between, then
+ * ends it: `end` (default, the peer's FIN) is given the sink.
+ */
+export async function feedInChunks(
+  sink: () => ConnSink,
+  whole: Uint8Array,
+  sizes: number[],
+  end: (sink: ConnSink) => void = (s) => s.end(),
+): Promise<void> {
+  for (const chunk of chunksOf(whole, sizes)) {
+    sink().data(chunk);
+    await null;
+    await null;
+  }
+  end(sink());
 }
