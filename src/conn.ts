@@ -267,7 +267,7 @@ class SourceConn implements Conn {
     if (signal) {
       this.#onAbort = () => {
         if (!this.#halt({ by: "aborted", reason: signal.reason })) return;
-        this.#dropWrites(signal.reason);
+        this.#dropWrites(() => signal.reason);
         this.#source.destroy();
       };
       if (signal.aborted) this.#onAbort();
@@ -355,7 +355,7 @@ class SourceConn implements Conn {
     // such a write failure as a socket error.
     if (error.code !== "EPIPE") return this.#fail(error);
     this.#failure ??= relabel(error, "write");
-    this.#dropWrites(this.#failure);
+    this.#dropWrites(() => this.#failure);
     this.#onEnd(false);
     if (!this.#sourceClosed) void SETTLED.then(() => this.#releaseFailed());
   }
@@ -368,7 +368,7 @@ class SourceConn implements Conn {
       this.#settle(endReasonOf(error), error);
       this.#wakeReader();
     }
-    this.#dropWrites(relabel(error, "write"));
+    this.#dropWrites(() => relabel(error, "write"));
     // Released a microtask later, so the callbacks this failure queued on `ended` run first:
     // closing a runtime's handle is not free, and the app should not wait for it.
     if (!this.#sourceClosed) void SETTLED.then(() => this.#releaseFailed());
@@ -1130,7 +1130,7 @@ class SourceConn implements Conn {
     for (const request of batch) settleWrite(request, error);
     // The kernel reports a reset once: if a write took it, the read side must still hear it (SPEC 2).
     if (error instanceof SocketError && error.code === "ECONNRESET") this.#fail(relabel(error, "read"));
-    this.#dropWrites(error);
+    this.#dropWrites(() => error);
   }
 
   /** A queued write leaves the queue untouched by the source; one in flight is rejected, its bytes may still go. */
@@ -1143,15 +1143,17 @@ class SourceConn implements Conn {
   }
 
   /** The connection ended: every write not yet done rejects with `error` (SPEC 11). */
-  #dropWrites(error: unknown): void {
+  /** Fails every write queued or in flight with the error `failure` makes, made only if there is one (a reset costs no error object for writes nobody made). */
+  #dropWrites(failure: () => unknown): void {
     const inFlight = this.#inFlight;
     this.#inFlight = undefined;
     this.#stopWriteTimer();
-    if (inFlight) { for (const request of inFlight) settleWrite(request, error); }
     const queue = this.#writeQueue;
-    if (queue) {
-      this.#writeQueue = undefined;
-      for (const request of queue) settleWrite(request, error);
+    this.#writeQueue = undefined;
+    if (inFlight !== undefined || (queue !== undefined && queue.length > 0)) {
+      const error = failure();
+      if (inFlight) { for (const request of inFlight) settleWrite(request, error); }
+      if (queue) { for (const request of queue) settleWrite(request, error); }
     }
     this.#notifyFlushed();
   }
@@ -1192,7 +1194,7 @@ class SourceConn implements Conn {
       this.#settle("timeout", error);
       this.#wakeReader();
     }
-    this.#dropWrites(error);
+    this.#dropWrites(() => error);
     if (!this.#sourceClosed) this.#source.reset();
   }
 
@@ -1309,7 +1311,7 @@ class SourceConn implements Conn {
     if (this.#isUnwrapped() || this.#lingered) return;
     this.#resetAsked = true;
     this.#halt({ by: "local" });
-    this.#dropWrites(this.#refusal("write"));
+    this.#dropWrites(() => this.#refusal("write"));
     this.#closing ??= this.closed;
     if (!this.#sourceClosed) this.#source.reset();
   }
