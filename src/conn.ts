@@ -1142,8 +1142,10 @@ class SourceConn implements Conn {
     if (!this.#inFlight) this.#notifyFlushed();
   }
 
-  /** The connection ended: every write not yet done rejects with `error` (SPEC 11). */
-  /** Fails every write queued or in flight with the error `failure` makes, made only if there is one (a reset costs no error object for writes nobody made). */
+  /**
+   * The connection ended: every write not yet done rejects with the error `failure` makes (SPEC
+   * 11), made only if there is such a write (a reset makes no error object for writes nobody made).
+   */
   #dropWrites(failure: () => unknown): void {
     const inFlight = this.#inFlight;
     this.#inFlight = undefined;
