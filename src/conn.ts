@@ -700,7 +700,6 @@ class SourceConn implements Conn {
         const queue = this.#queue;
         if (state.need === 1 && signal === undefined && !this.#reading && this.#read === OPEN && queue.length > 0) {
           const bytes = queue.first()!;
-          let message: IteratorResult<T> | undefined;
           try {
             const result = decode(bytes);
             if (result !== undefined && "value" in result) {
@@ -711,12 +710,12 @@ class SourceConn implements Conn {
                 return Promise.resolve({ done: false, value: result.value });
               }
             }
-            message = this.#takeDecoded(state, bytes, result);
+            // No message here: a bad answer throws; `need` or undefined is kept in `state`.
+            this.#takeDecoded(state, bytes, result);
           } catch (err) {
             finished = true;
             return Promise.reject(err);
           }
-          if (message !== undefined) return this.#tookNow(message);
         }
         return this.#answer(signal, attempt);
       },
