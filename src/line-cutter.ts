@@ -25,7 +25,10 @@ export function takeLine(queue: ChunkQueue, maxBytes: number, atEof: boolean): s
     const end = at > 0 && line[at - 1] === CARRIAGE_RETURN ? at - 1 : at;
     return decoder.decode(line.subarray(0, end));
   }
-  if (queue.length >= maxBytes + 2) throw tooLong(maxBytes);
+  // maxBytes + 1 bytes without "\n" are too long already, unless the last could start a "\r\n".
+  if (queue.length >= maxBytes + 2 || (queue.length === maxBytes + 1 && queue.byteAt(maxBytes) !== CARRIAGE_RETURN)) {
+    throw tooLong(maxBytes);
+  }
   if (!atEof) return undefined;
   if (queue.length === 0) return null;
   if (queue.length > maxBytes) throw tooLong(maxBytes);

@@ -34,6 +34,8 @@ for (const side of SIDES) {
         assert.equal(sha256(...chunks), sent.sha256, "the 1000 bytes before the reset are all yielded");
         assert.equal(await rejection(conn.read()), err, "later reads throw the same error");
         assert.equal(await rejection(conn.peek()), err);
+        assert.equal(await rejection(conn.readExactly(0)), err, "even a read of zero bytes");
+        assert.equal(await rejection(conn.readUntil("\n")), err);
         const ended = await conn.ended;
         assert.equal(ended.reason, "reset");
         assert.equal(ended.error, err);

@@ -244,6 +244,23 @@ for (const side of SIDES) {
     );
 
     test(
+      "maxBytes + 1 bytes with no line end are refused at once, unless the last is a \r",
+      withPair(side, async ({ conn, peer, remote }) => {
+        // The peer then goes quiet: the limit must not wait for a byte that may never come.
+        await peer.send(remote, { text: `${"a".repeat(8)}\r` });
+        await within(5000, conn.peek({ bytes: 9 }), "the 9 bytes");
+        const iterator = conn.lines({ maxBytes: 8 })[Symbol.asyncIterator]();
+        const pending = iterator.next();
+        await peer.send(remote, { text: "\n" });
+        assert.equal((await within(5000, pending, "the line ending in \\r\\n")).value, "a".repeat(8));
+        await peer.send(remote, { text: "b".repeat(9) });
+        const err = await within(5000, rejection(iterator.next()), "the limit on 9 bytes without a line end");
+        assert.ok(err instanceof LimitExceededError, `expected LimitExceededError, got ${String(err)}`);
+        assert.equal(text(await conn.readExactly(9)), "b".repeat(9), "the refused bytes stay buffered");
+      }),
+    );
+
+    test(
       "mixes with read(), readUntil() and for await on one connection",
       withPair(side, async ({ conn, peer, remote }) => {
         await peer.send(remote, { text: "HEAD:first line\nsecond line\nBODY" });
