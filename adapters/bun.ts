@@ -30,6 +30,7 @@
  */
 import type { Socket, SocketHandler } from "bun";
 import { closeSync, openSync } from "node:fs";
+import type { TLSSocket } from "node:tls";
 import { devNull } from "node:os";
 import {
   type Addr,
@@ -49,9 +50,11 @@ import {
   type ListenOptions,
   listenWith,
   type Runtime,
+  type ServerTlsOptions,
   type TcpAddr,
   tcpAddr,
   type TcpListenOptions,
+  type TlsOptions,
   type UnixAddr,
   type UnixListenOptions,
 } from "../src/index.ts";
@@ -437,7 +440,10 @@ function addrsOf(socket: Socket<SocketOwner>, unixPath: string | undefined): { l
  * await conn.close();
  * ```
  */
-export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown>>> {
+export function connect(options: ConnectOptions & { tls: true | TlsOptions }): Promise<Conn<TLSSocket>>;
+export function connect(options: ConnectOptions & { tls?: undefined }): Promise<Conn<Socket<unknown>>>;
+export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown> | TLSSocket>>;
+export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown> | TLSSocket>> {
   return connectWith(options, {
     open(endpoint, cancelled) {
       const socketHandlers: SocketHandler<SocketOwner> = {
@@ -496,10 +502,14 @@ function outOfDescriptors(err: unknown): unknown {
  * for await (const conn of listener) void conn.close();
  * ```
  */
-export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Socket<unknown>>>;
-export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Socket<unknown>>>;
-export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>>;
-export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown>>> {
+export function listen(options: UnixListenOptions & { tls: ServerTlsOptions }): Promise<Listener<UnixAddr, TLSSocket>>;
+export function listen(options: UnixListenOptions & { tls?: undefined }): Promise<Listener<UnixAddr, Socket<unknown>>>;
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Socket<unknown> | TLSSocket>>;
+export function listen(options: TcpListenOptions & { tls: ServerTlsOptions }): Promise<Listener<TcpAddr, TLSSocket>>;
+export function listen(options?: TcpListenOptions & { tls?: undefined }): Promise<Listener<TcpAddr, Socket<unknown>>>;
+export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Socket<unknown> | TLSSocket>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown> | TLSSocket>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown> | TLSSocket>> {
   return listenWith(options, { bind: bindBun, tls: nodeTlsHooks });
 }
 
@@ -614,7 +624,7 @@ export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socke
  * const conn = await startTls(plain, { serverName: "mail.example" });
  * ```
  */
-export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<TLSSocket>> {
   return upgradeToTls(conn, options, (native, remote) => {
     const socket = native as Socket<SocketOwner>;
     if (!isBunSocket(socket)) throw new TypeError("conn must be a hangup Conn over a Bun socket");

@@ -48,12 +48,15 @@ import {
   type PullTransport,
   release,
   type Runtime,
+  type ServerTlsOptions,
   type TcpAddr,
   type TcpListenOptions,
+  type TlsOptions,
   type UnixAddr,
   type UnixListenOptions,
 } from "../src/index.ts";
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+import type { TLSSocket } from "node:tls";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -352,7 +355,10 @@ function handOverUnfinishedWrite(conn: Deno.Conn, writing: Promise<unknown>): vo
  * await conn.close();
  * ```
  */
-export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>> {
+export function connect(options: ConnectOptions & { tls: true | TlsOptions }): Promise<Conn<TLSSocket>>;
+export function connect(options: ConnectOptions & { tls?: undefined }): Promise<Conn<Deno.Conn>>;
+export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn | TLSSocket>>;
+export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn | TLSSocket>> {
   return connectWith(options, {
     // Deno.connect cannot be cancelled: a late connection is closed by `discard`.
     open: (endpoint) =>
@@ -379,10 +385,14 @@ export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn>> {
  * for await (const conn of listener) void conn.close();
  * ```
  */
-export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Deno.Conn>>;
-export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Deno.Conn>>;
-export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>>;
-export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn>> {
+export function listen(options: UnixListenOptions & { tls: ServerTlsOptions }): Promise<Listener<UnixAddr, TLSSocket>>;
+export function listen(options: UnixListenOptions & { tls?: undefined }): Promise<Listener<UnixAddr, Deno.Conn>>;
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, Deno.Conn | TLSSocket>>;
+export function listen(options: TcpListenOptions & { tls: ServerTlsOptions }): Promise<Listener<TcpAddr, TLSSocket>>;
+export function listen(options?: TcpListenOptions & { tls?: undefined }): Promise<Listener<TcpAddr, Deno.Conn>>;
+export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Deno.Conn | TLSSocket>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn | TLSSocket>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Conn | TLSSocket>> {
   return listenWith(options, { bind: bindDeno, tls: nodeTlsHooks });
 }
 
@@ -465,7 +475,7 @@ export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> 
  * const conn = await startTls(plain, { serverName: "mail.example" });
  * ```
  */
-export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<TLSSocket>> {
   return upgradeToTls(conn, options, (native) => {
     if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
       throw new TypeError("conn must be a hangup Conn over a Deno.Conn");

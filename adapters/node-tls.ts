@@ -20,6 +20,7 @@ import {
   type ListenerSink,
   resolveConnOptions,
   type ResolvedTlsOptions,
+  type ServerTlsOptions,
   type TlsEngine,
   type TlsEvents,
   type TlsHooks,
@@ -462,7 +463,7 @@ export function tlsAcceptor(options: ResolvedTlsOptions, name: string): (sink: L
  * const secure = await startTls(conn, { side: "server", cert, key, idleTimeout: 30_000 });
  * ```
  */
-export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" | "server" };
+export type StartTlsOptions = ConnOptions & ((TlsOptions & { side?: "client" }) | (ServerTlsOptions & { side: "server" }));
 
 /**
  * `startTls` for any adapter: checks the options, unwraps `conn` (its read-ahead bytes go to
@@ -477,7 +478,7 @@ export async function upgradeToTls(
   conn: Conn,
   options: StartTlsOptions | undefined,
   tcpOf: (native: unknown, remote: Addr) => ConnSource,
-): Promise<Conn> {
+): Promise<Conn<tls.TLSSocket>> {
   const o = checkOptionsObject(options, "options");
   const side = o.side ?? "client";
   if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
@@ -501,7 +502,8 @@ export async function upgradeToTls(
       connOptions.signal,
     )
     : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
-  return createConn(source, connOptions);
+  // Its native, which unwrap() hands out, is the node:tls socket over our TCP source.
+  return createConn(source, connOptions) as Conn<tls.TLSSocket>;
 }
 
 /**

@@ -26,6 +26,7 @@
  * @module
  */
 import * as net from "node:net";
+import type { TLSSocket } from "node:tls";
 import process from "node:process";
 import {
   type Addr,
@@ -46,9 +47,11 @@ import {
   listenWith,
   release,
   type Runtime,
+  type ServerTlsOptions,
   type TcpAddr,
   tcpAddr,
   type TcpListenOptions,
+  type TlsOptions,
   type UnixAddr,
   type UnixListenOptions,
 } from "../src/index.ts";
@@ -303,7 +306,10 @@ function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource<net.Soc
  * await conn.close();
  * ```
  */
-export function connect(options: ConnectOptions): Promise<Conn<net.Socket>> {
+export function connect(options: ConnectOptions & { tls: true | TlsOptions }): Promise<Conn<TLSSocket>>;
+export function connect(options: ConnectOptions & { tls?: undefined }): Promise<Conn<net.Socket>>;
+export function connect(options: ConnectOptions): Promise<Conn<net.Socket | TLSSocket>>;
+export function connect(options: ConnectOptions): Promise<Conn<net.Socket | TLSSocket>> {
   return connectWith(options, {
     open(endpoint, cancelled) {
       const socket = endpoint.transport === "unix"
@@ -345,10 +351,14 @@ export function connect(options: ConnectOptions): Promise<Conn<net.Socket>> {
  * for await (const conn of listener) void conn.close();
  * ```
  */
-export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, net.Socket>>;
-export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, net.Socket>>;
-export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>>;
-export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket>> {
+export function listen(options: UnixListenOptions & { tls: ServerTlsOptions }): Promise<Listener<UnixAddr, TLSSocket>>;
+export function listen(options: UnixListenOptions & { tls?: undefined }): Promise<Listener<UnixAddr, net.Socket>>;
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, net.Socket | TLSSocket>>;
+export function listen(options: TcpListenOptions & { tls: ServerTlsOptions }): Promise<Listener<TcpAddr, TLSSocket>>;
+export function listen(options?: TcpListenOptions & { tls?: undefined }): Promise<Listener<TcpAddr, net.Socket>>;
+export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, net.Socket | TLSSocket>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket | TLSSocket>>;
+export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Socket | TLSSocket>> {
   return listenWith(options, { bind: bindNode, tls: nodeTlsHooks });
 }
 
@@ -425,7 +435,7 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket
  * const conn = await startTls(plain, { serverName: "mail.example" });
  * ```
  */
-export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn> {
+export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<TLSSocket>> {
   return upgradeToTls(conn, options, (native, remote) => {
     if (!(native instanceof net.Socket)) throw new TypeError("conn must be a hangup Conn over a net.Socket");
     return nodeSource(native, remote.transport === "unix" ? remote : undefined);

@@ -35,7 +35,6 @@ import {
   checkConnectOptions,
   checkTlsOptions,
   type Conn,
-  type ConnectOptions,
   type ConnOptions,
   connOptionsOf,
   defineCapabilities,
@@ -197,7 +196,7 @@ function connOf(socket: Socket, hostname: string, port: number, tls: boolean, op
  * const secure = await connect({ hostname: "db.example.com", port: 6380, tls: true });
  * ```
  */
-export async function connect(options: ConnectOptions): Promise<Conn<StreamNative>> {
+export async function connect(options: WorkersConnectOptions): Promise<Conn<StreamNative>> {
   const { endpoint, timeout, tls, options: o } = checkConnectOptions(options);
   if (endpoint.transport !== "tcp") throw new TypeError("Workers connect over TCP only: give hostname and port, not path");
   if (tls) checkWorkersTls(tls, "tls", endpoint.hostname);
@@ -237,6 +236,34 @@ export async function connect(options: ConnectOptions): Promise<Conn<StreamNativ
 }
 
 /**
+ * The TLS options workerd has a counterpart for: it trusts the CAs of its own configuration,
+ * always verifies, sends and checks the hostname connected to, and offers no client certificate
+ * or ALPN (the others are refused with a TypeError when given anyway).
+ *
+ * @example
+ * ```ts
+ * const tls: WorkersTlsOptions = { handshakeTimeout: 5000, allowTruncation: false };
+ * ```
+ */
+export type WorkersTlsOptions = Pick<TlsOptions, "serverName" | "allowTruncation" | "handshakeTimeout"> & { rejectUnauthorized?: true };
+
+/**
+ * Options of `connect` on Workers: TCP only (`hostname`, default `127.0.0.1`, and `port`),
+ * `timeout`, the connection's options, and `tls` as far as workerd has it.
+ *
+ * @example
+ * ```ts
+ * const options: WorkersConnectOptions = { hostname: "db.example.com", port: 6380, tls: { handshakeTimeout: 5000 } };
+ * ```
+ */
+export type WorkersConnectOptions = { hostname?: string; port: number; path?: undefined } & ConnOptions & {
+  /** ms to wait for the connection; rejects with `TimedOutError`. */
+  timeout?: number;
+  /** TLS from the first byte: `true` for the defaults, or the options workerd honours. */
+  tls?: true | WorkersTlsOptions;
+};
+
+/**
  * Options of `startTls` on Workers: TlsOptions (of which workerd honours `serverName` equal to
  * the hostname, `allowTruncation` and `handshakeTimeout`), the new connection's ConnOptions,
  * and `side`, which can only be "client": Workers cannot accept connections.
@@ -246,7 +273,7 @@ export async function connect(options: ConnectOptions): Promise<Conn<StreamNativ
  * const options: StartTlsOptions = { handshakeTimeout: 5000, idleTimeout: 30_000 };
  * ```
  */
-export type StartTlsOptions = TlsOptions & ConnOptions & { side?: "client" };
+export type StartTlsOptions = WorkersTlsOptions & ConnOptions & { side?: "client" };
 
 /**
  * Ends the read the plaintext conn left in flight (workerd's handshake stalls behind a pending

@@ -6,7 +6,7 @@
 // (test/exports/consumer): plain tsc for Node, `deno check`, and tsc with customConditions
 // "bun" and "workerd" must each see their own adapter, with no casts.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -134,6 +134,10 @@ function typeCheckConsumers(project) {
       () => (execFileSync(bin("tsc"), ["-p", file], { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }), "ok"),
     );
   }
+  // A Deno project that keeps node_modules (nodeModulesDir "manual") type-checks `node:` imports
+  // with the @types/node it has installed, like any such project: the Deno declarations name
+  // node:tls's TLSSocket, the native of a TLS connection.
+  symlinkSync(join(root, "node_modules", "@types"), join(project, "node_modules", "@types"), "dir");
   check("types: deno check", () => (
     execFileSync(bin("deno"), ["check", "--node-modules-dir=manual", "consumer/deno.ts"], {
       cwd: project,

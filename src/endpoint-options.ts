@@ -1,6 +1,6 @@
 import { checkDuration, checkInteger, checkOptionsObject, describe, resolveConnOptions } from "./options.ts";
 import { checkTlsOptions, type ResolvedTlsOptions } from "./tls-options.ts";
-import type { ConnOptions, TlsOptions } from "./types.ts";
+import type { ConnOptions, ServerTlsOptions, TlsOptions } from "./types.ts";
 
 /**
  * Options of `connect`: a TCP host and port, or a Unix socket path.
@@ -11,12 +11,15 @@ import type { ConnOptions, TlsOptions } from "./types.ts";
  * await connect({ path: "/tmp/app.sock" });
  * ```
  */
-export type ConnectOptions = ({ hostname?: string; port: number } | { path: string }) & ConnOptions & {
-  /** ms to wait for the connection; rejects with `TimedOutError`. */
-  timeout?: number;
-  /** TLS from the first byte: `true` for the defaults, or TlsOptions. */
-  tls?: true | TlsOptions;
-};
+export type ConnectOptions =
+  & ({ hostname?: string; port: number; path?: undefined } | { path: string; hostname?: undefined; port?: undefined })
+  & ConnOptions
+  & {
+    /** ms to wait for the connection; rejects with `TimedOutError`. */
+    timeout?: number;
+    /** TLS from the first byte: `true` for the defaults, or TlsOptions. */
+    tls?: true | TlsOptions;
+  };
 
 /**
  * Options of `listen`: a TCP host and port (0 or absent: ephemeral), or a Unix socket path.
@@ -40,8 +43,8 @@ export type ListenOptions = TcpListenOptions | UnixListenOptions;
 export type TcpListenOptions = { hostname?: string; port?: number; path?: undefined } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
   backlog?: number;
-  /** Accept TLS: `cert` and `key` required; `accept()` yields connections whose handshake completed. */
-  tls?: TlsOptions;
+  /** Accept TLS: `accept()` yields connections whose handshake completed. */
+  tls?: ServerTlsOptions;
 };
 
 /**
@@ -56,8 +59,8 @@ export type TcpListenOptions = { hostname?: string; port?: number; path?: undefi
 export type UnixListenOptions = { path: string } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
   backlog?: number;
-  /** Accept TLS: `cert` and `key` required; `accept()` yields connections whose handshake completed. */
-  tls?: TlsOptions;
+  /** Accept TLS: `accept()` yields connections whose handshake completed. */
+  tls?: ServerTlsOptions;
 };
 
 /**

@@ -46,6 +46,7 @@ export type {
   PeekOptions,
   Runtime,
   ScanOptions,
+  ServerTlsOptions,
   TcpAddr,
   TlsInfo,
   TlsOptions,

@@ -362,6 +362,18 @@ export interface TlsOptions {
 }
 
 /**
+ * TLS options of a listener or a server-side `startTls`: `TlsOptions` with the certificate
+ * chain and its key, which accepting TLS connections needs.
+ *
+ * @example
+ * ```ts
+ * const tls: ServerTlsOptions = { cert: certPem, key: keyPem, alpnProtocols: ["h2", "http/1.1"] };
+ * const listener = await listen({ port: 8443, tls });
+ * ```
+ */
+export type ServerTlsOptions = TlsOptions & { cert: string; key: string };
+
+/**
  * What a completed TLS handshake negotiated.
  *
  * @example

@@ -1,8 +1,9 @@
 // Type-checked by scripts/test-package.mjs against the packed tarball with plain `tsc`
 // (NodeNext): "hangup" must give Node's declarations. Never run. No casts.
 import * as net from "node:net";
+import type { TLSSocket } from "node:tls";
 import * as hangup from "hangup";
-import { type Conn, connect, type EndInfo, listen, runtime, serve, SocketError, wrap } from "hangup";
+import { type Conn, connect, type EndInfo, listen, runtime, serve, SocketError, startTls, wrap } from "hangup";
 import { type ConnSource, createConn } from "hangup/core";
 
 export async function consumer(source: ConnSource<net.Socket>): Promise<void> {
@@ -24,5 +25,17 @@ export async function consumer(source: ConnSource<net.Socket>): Promise<void> {
   // @ts-expect-error adapter plumbing is exported from hangup/core only
   void hangup.withDeadline;
   createConn(source).unwrap().native.destroy();
+  // Over TLS, native is the node:tls socket; a listener with tls needs cert and key.
+  const secure: TLSSocket = (await connect({ port, tls: true })).unwrap().native;
+  const upgraded: TLSSocket = (await startTls(conn)).unwrap().native;
+  const tlsListener = await listen({ port: 0, tls: { cert: "PEM", key: "PEM" } });
+  await serve(tlsListener, (c) => console.log(c.unwrap().native.getProtocol()));
+  // @ts-expect-error accepting TLS needs cert and key
+  void listen({ port: 0, tls: { ca: "PEM" } });
+  // @ts-expect-error a server-side startTls needs cert and key
+  void startTls(conn, { side: "server" });
+  // @ts-expect-error TCP or a Unix socket, not both
+  void connect({ port, path: "/tmp/consumer.sock" });
+  console.log(secure.authorized, upgraded.authorized);
   console.log(path, socket.remotePort);
 }

@@ -9,4 +9,10 @@ export async function consumer(): Promise<void> {
   if (hangup.runtime === "workerd") console.log("workerd");
   // @ts-expect-error Workers cannot listen
   void hangup.listen;
+  const secure = await hangup.connect({ hostname: "db.internal", port: 6380, tls: { handshakeTimeout: 5000 } });
+  console.log(secure.tls?.protocol);
+  // @ts-expect-error Workers connect over TCP only
+  void hangup.connect({ path: "/tmp/app.sock" });
+  // @ts-expect-error workerd trusts the CAs of its own configuration
+  void hangup.connect({ hostname: "db.internal", port: 6380, tls: { ca: "PEM" } });
 }
