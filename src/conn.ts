@@ -73,8 +73,16 @@ interface WriteRequest {
 
 /** Small writes queued behind each other go to the runtime as one buffer of at most this many bytes. */
 const COALESCE_BYTES = 65536;
-/** With a write timeout, a big write goes in pieces of this size, so that progress is seen. */
+/**
+ * With a write timeout, a big write goes in pieces, so that progress is seen: of this size, or,
+ * under a 16 s timeout, of PIECE_BYTES_PER_MS per ms of it and at least MIN_PIECE_BYTES. A reader
+ * is cut only when it takes less than a piece within the timeout (60 s: 4.4 KB/s; 1 s: 16 KB/s).
+ */
 const PIECE_BYTES = 262144;
+const MIN_PIECE_BYTES = 16384;
+const PIECE_BYTES_PER_MS = 16;
+/** The write timeout a `close()` gives its flush when the connection has none (serve()'s default). */
+const CLOSE_FLUSH_TIMEOUT = 60_000;
 /**
  * How long a closed connection lingers for the peer's FIN, reading and dropping what it sends (as
  * Apache's lingering close does): the kernel answers bytes that reach a closed socket with an RST,
@@ -83,6 +91,13 @@ const PIECE_BYTES = 262144;
 const LINGER_MS = 2000;
 
 const noop = (): void => {};
+
+/** A rejected promise already marked handled: nobody awaiting it is not an unhandled rejection. */
+function handledRejection(reason: unknown): Promise<never> {
+  const promise = Promise.reject(reason);
+  promise.catch(noop);
+  return promise;
+}
 
 /** One `decode()` loop: its decoder, limit, and how many bytes it waits for. */
 interface DecodeState<T> {
@@ -193,6 +208,8 @@ class SourceConn implements Conn {
   #read: ReadSide = OPEN;
   /** The write side: shut by closeWrite(), and the first failure of the transport, which later writes report. */
   #writeClosed = false;
+  /** Our FIN went out (closeWrite() finished): the peer's FIN then ends the connection. */
+  #writeShut = false;
   #failure: SocketError | undefined;
   /** The source reported `closed`: the handle is released. */
   #sourceClosed = false;
@@ -233,8 +250,9 @@ class SourceConn implements Conn {
   /** 0 when off; `serve()` may set it on a connection that left it absent. */
   #writeTimeout: number;
   #cancelWriteTimer: (() => void) | undefined;
-  /** When the runtime write in flight started (only kept with a write timeout). */
+  /** When the runtime write in flight started (only kept with a write timeout), and its size. */
   #flushStartedAt = 0;
+  #flushBytes = 0;
   #closing: Promise<void> | undefined;
 
   // Made on first use: a connection without a signal, idle timeout or heartbeat pays for none.
@@ -344,7 +362,8 @@ class SourceConn implements Conn {
     this.#read = AT_EOF;
     this.#settle(truncated ? "truncated" : "eof");
     this.#wakeReader();
-    if (this.#writeClosed) this.#release();
+    // Not at closeWrite() itself: the writes before it may still be flushing.
+    if (this.#writeShut) this.#release();
   }
 
   #onError(error: SocketError): void {
@@ -925,7 +944,7 @@ class SourceConn implements Conn {
     // A write sent in pieces (writeTimeout) finishes whole: its rest goes to the source now, behind
     // the piece in flight, before the next owner can write. The timeout is the next owner's concern.
     const inFlight = this.#inFlight;
-    if (inFlight !== undefined && this.#pieceEnd >= 0 && this.#pieceEnd < inFlight[0]!.bytes.length && !inFlight[0]!.settled) {
+    if (inFlight !== undefined && this.#pieceEnd >= 0 && this.#pieceEnd < inFlight[0]!.bytes.length) {
       let rest: Promise<void>;
       try {
         rest = this.#source.write(inFlight[0]!.bytes.subarray(this.#pieceEnd));
@@ -970,15 +989,13 @@ class SourceConn implements Conn {
       signal = options === undefined ? undefined : this.#checkOperationOptions(options).signal;
       signal?.throwIfAborted();
     } catch (err) {
-      return Promise.reject(err);
+      return handledRejection(err);
     }
     const refused = this.#writeRefusal();
     if (refused !== undefined) {
       // Refused because the connection failed: a loop still answering buffered requests must not
       // crash the process with the replies nobody awaits (SPEC 11).
-      const promise = Promise.reject(refused);
-      promise.catch(noop);
-      return promise;
+      return handledRejection(refused);
     }
     if (this.#options.heartbeat) this.#lastWrite = Date.now();
     const queue = (this.#writeQueue ??= []);
@@ -1074,7 +1091,9 @@ class SourceConn implements Conn {
     const first = queue[0]!;
     let bytes: Uint8Array;
     let batch: WriteRequest[];
-    const pieceLimit = this.#writeTimeout > 0 ? PIECE_BYTES : Infinity;
+    const pieceLimit = this.#writeTimeout > 0
+      ? Math.min(PIECE_BYTES, Math.max(MIN_PIECE_BYTES, this.#writeTimeout * PIECE_BYTES_PER_MS))
+      : Infinity;
     if (first.size - first.offset > pieceLimit) {
       // One big write, in pieces: the write timer restarts with each piece the peer takes.
       batch = [first];
@@ -1094,6 +1113,7 @@ class SourceConn implements Conn {
     }
     this.#inFlight = batch;
     this.#wrote = true;
+    this.#flushBytes = bytes.length;
     this.#armWriteTimer();
     let written: Promise<void>;
     try {
@@ -1110,7 +1130,8 @@ class SourceConn implements Conn {
     if (this.#pieceEnd >= 0) {
       const request = batch[0]!;
       request.offset = this.#pieceEnd;
-      if (request.offset < request.bytes.length && !request.settled) {
+      // Aborted meanwhile, it still goes whole: a write torn off mid-way would corrupt what follows.
+      if (request.offset < request.bytes.length) {
         // Unwrapped between two pieces: the rest was handed to the source whole (unwrap()).
         if (!this.#writeQueue) {
           this.#notifyFlushed(); // nothing more of ours will be written
@@ -1194,7 +1215,7 @@ class SourceConn implements Conn {
   /** The peer took no byte for `writeTimeout` ms: the write fails and the connection is reset. */
   #onWriteTimeout(): void {
     if (this.#isUnwrapped()) return; // the socket and its writes are someone else's now
-    const error = new WriteTimeoutError(`Cannot write: the peer took no bytes for ${this.#writeTimeout} ms`);
+    const error = new WriteTimeoutError(`Cannot write: the peer did not take ${this.#flushBytes} bytes within ${this.#writeTimeout} ms`);
     this.#failure ??= error;
     if (this.#read === OPEN) {
       this.#read = { state: "ended", error };
@@ -1236,8 +1257,13 @@ class SourceConn implements Conn {
   }
 
   closeWrite(): Promise<void> {
-    if (this.#isStopped()) return Promise.reject(this.#refusal("write"));
-    return (this.#writeClosing ??= this.#shutWrite());
+    if (this.#isStopped()) return handledRejection(this.#refusal("write"));
+    if (this.#writeClosing === undefined) {
+      this.#writeClosing = this.#shutWrite();
+      // As for writes: a failure nobody awaits is not an unhandled rejection; an awaiting caller sees it.
+      this.#writeClosing.catch(noop);
+    }
+    return this.#writeClosing;
   }
 
   async #shutWrite(): Promise<void> {
@@ -1253,6 +1279,7 @@ class SourceConn implements Conn {
     } catch (err) {
       throw this.#writeError(err);
     }
+    this.#writeShut = true;
     if (this.#read === AT_EOF) this.#release();
   }
 
@@ -1270,7 +1297,12 @@ class SourceConn implements Conn {
       this.#paused = false;
       this.#source.resume();
     }
-    // Writes accepted before close() still flush; with a write timeout a stalled flush ends in a reset.
+    // Writes accepted before close() still flush; a stalled flush ends in a reset after the write
+    // timeout, or serve()'s default when the connection has none: close() always settles (SPEC 11).
+    if (this.#writeTimeout === 0) {
+      this.#writeTimeout = CLOSE_FLUSH_TIMEOUT;
+      if (this.#inFlight) this.#armWriteTimer();
+    }
     this.#releaseHeld();
     await this.#whenFlushed();
     if (!this.#sourceClosed) {

@@ -296,7 +296,7 @@ export class WriteTimeoutError extends SocketError {
     brand(this, "WriteTimeoutError");
   }
   override readonly code = "ERR_WRITE_TIMEOUT";
-  constructor(message = "Cannot write: the peer took no bytes within the write timeout", options?: SocketErrorOptions) {
+  constructor(message = "Cannot write: the peer did not take the bytes in flight within the write timeout", options?: SocketErrorOptions) {
     super(message, "ERR_WRITE_TIMEOUT", options);
   }
 }

@@ -69,7 +69,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   ENFILE: "too many open files in the system",
   ERR_IDLE_TIMEOUT: "no byte received within the idle timeout",
   ERR_SOCKET_CLOSED: "the socket was closed here",
-  ERR_WRITE_TIMEOUT: "the peer took no bytes within the write timeout",
+  ERR_WRITE_TIMEOUT: "the peer did not take the bytes in flight within the write timeout",
   ERR_TLS_TRUNCATED: "the TLS peer closed without close_notify",
   ERR_TLS_HANDSHAKE: "the TLS handshake failed",
 };

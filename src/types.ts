@@ -288,13 +288,19 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
    * Resolves when the runtime accepted the bytes; awaiting it is backpressure. Writes issued
    * without awaiting each go to the runtime together (at most 64 KiB at a time, in order); while
    * input is still buffered they wait until the reader has drained it or waits for more, one
-   * event-loop turn at most. A rejection nobody awaits is never reported as unhandled.
+   * event-loop turn at most. A rejection nobody awaits is never reported as unhandled. The bytes
+   * are not copied: change `data` only once the write resolved. An abort rejects with the signal's
+   * reason: a write not yet handed to the runtime never goes, one already going goes whole.
    */
   write(data: Uint8Array | string, options?: OperationOptions): Promise<void>;
-  /** Half-close: FIN after pending writes; reading goes on. */
+  /**
+   * Half-close: FIN after pending writes; reading goes on. A rejection nobody awaits is never
+   * reported as unhandled.
+   */
   closeWrite(): Promise<void>;
   /**
-   * Flush pending writes, close both ways; idempotent. On Node, Deno and Bun, once bytes were
+   * Flush pending writes, close both ways; idempotent. Always settles: a flush the peer does not
+   * take ends in a reset after `writeTimeout`, or 60 s when the connection has none. On Node, Deno and Bun, once bytes were
    * written (or over TLS) and the peer has not ended: the FIN is sent (over TLS, close_notify
    * first), `close()` resolves, and the socket reads on, dropping what comes, until the peer's
    * FIN or 2 s, without keeping the process alive. Bytes reaching a closed socket make the kernel

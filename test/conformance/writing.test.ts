@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { BrokenPipeError, ConnectionResetError, SocketClosedError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
-import { assertReceivedThenEnd, patterned } from "../support/peer.ts";
+import { assertReceivedThenEnd, patterned, sha256 } from "../support/peer.ts";
 import { holdsTcpSocket } from "../support/storm.ts";
 import { capabilities } from "../support/runtime.ts";
 
@@ -130,6 +130,54 @@ for (const side of SIDES) {
         // Where the runtime has no abortive close (Deno), reset() closes with FIN (README: "What each runtime can do").
         assert.equal(seen.end, capabilities.reset ? "reset" : "eof");
       }),
+    );
+
+    test(
+      "closeWrite() while writes are still flushing, then the peer's FIN: every byte still goes, then our FIN",
+      withPair(
+        side,
+        async ({ conn, peer, remote }) => {
+          // 8 MiB the peer does not read at first: the flush is still going when its FIN comes.
+          const data = patterned(8 << 20);
+          const writes = Array.from({ length: 32 }, (_, i) => conn.write(data.subarray(i << 18, (i + 1) << 18)));
+          const shut = conn.closeWrite();
+          await sleep(200);
+          await peer.fin(remote);
+          await sleep(200);
+          const seen = await peer.recv(remote, { timeoutMs: 20_000 });
+          assert.equal(seen.length, data.length, "every byte reached the peer");
+          assert.equal(seen.sha256, sha256(data));
+          assert.equal(seen.end, "eof");
+          await within(5000, Promise.all([...writes, shut]), "every write and closeWrite() resolved");
+          assert.deepEqual(await conn.ended, { reason: "eof" });
+          await within(5000, conn.closed, "released once both directions are done");
+        },
+        {},
+        { rcvbuf: 4096 },
+      ),
+      { timeout: 30_000 },
+    );
+
+    test(
+      "a closeWrite() or a write nobody awaits is never an unhandled rejection, even when it fails",
+      withPair(
+        side,
+        async ({ conn, peer, remote }) => {
+          void conn.write("x", { signal: AbortSignal.abort(new Error("aborted before it was written")) });
+          void conn.write(new Uint8Array(16 << 20));
+          void conn.closeWrite();
+          await sleep(100);
+          await peer.rst(remote);
+          await within(5000, conn.ended, "ended after the peer's RST");
+          // An unhandled rejection would surface in this test, during this wait.
+          await sleep(200);
+          const err = await rejection(conn.closeWrite());
+          // Deno's reset closes with FIN: a write meets the closed socket instead (README).
+          assert.ok(err instanceof ConnectionResetError || err instanceof BrokenPipeError, `got ${String(err)}`);
+        },
+        {},
+        { rcvbuf: 4096 },
+      ),
     );
 
     test(

@@ -7,6 +7,7 @@ import {
   LimitExceededError,
   SocketClosedError,
   UnexpectedEofError,
+  WriteTimeoutError,
 } from "../../src/index.ts";
 import { ChunkQueue } from "../../src/chunk-queue.ts";
 import { describe, test } from "../support/harness.ts";
@@ -211,7 +212,7 @@ describe("unwrap() during a write sent in pieces (writeTimeout), over a scripted
     await writing;
   });
 
-  test("a closeWrite() waiting at unwrap() settles, and an aborted write's rest is not handed over", async () => {
+  test("a closeWrite() waiting at unwrap() settles, and an aborted write's rest is still handed over whole", async () => {
     const { source, writes } = pieced();
     const conn = createConn(source, { writeTimeout: 60_000 });
     const abort = new AbortController();
@@ -222,9 +223,28 @@ describe("unwrap() during a write sent in pieces (writeTimeout), over a scripted
     abort.abort(new Error("no longer wanted"));
     await assert.rejects(writing, /no longer wanted/);
     conn.unwrap();
-    assert.deepEqual(writes.map((w) => w.size), [256 << 10], "nothing of the aborted write after its piece in flight");
+    assert.deepEqual(writes.map((w) => w.size), [256 << 10, 768 << 10], "a write torn off mid-way would corrupt what follows");
     writes[0]!.settle();
+    writes[1]!.settle();
     await assert.rejects(closing, SocketClosedError);
+  });
+
+  test("a write aborted between its pieces still goes whole, and the next write follows it", async () => {
+    const { source, writes } = pieced();
+    const conn = createConn(source, { writeTimeout: 60_000 });
+    const abort = new AbortController();
+    const writing = conn.write(big, { signal: abort.signal });
+    const next = conn.write("next");
+    await null;
+    await null;
+    abort.abort(new Error("no longer wanted"));
+    await assert.rejects(writing, /no longer wanted/);
+    for (let piece = 0; piece < 5 && writes.length > piece; piece++) {
+      writes[piece]!.settle();
+      for (let tick = 0; tick < 5; tick++) await null;
+    }
+    assert.deepEqual(writes.map((w) => w.size), [256 << 10, 256 << 10, 256 << 10, 256 << 10, 4]);
+    await next;
   });
 
   test("the write timer stops: a handed-over socket is never reset by the old Conn", async () => {
@@ -238,6 +258,66 @@ describe("unwrap() during a write sent in pieces (writeTimeout), over a scripted
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.deepEqual(calls, [], "no reset after unwrap()");
     for (const write of writes) write.settle();
+  });
+});
+
+describe("writeTimeout and a slow but steady reader, over a scripted source", () => {
+  /** A source whose peer takes `bytesPerMs`: each write completes after its share of time. */
+  function steady(bytesPerMs: number) {
+    const sizes: number[] = [];
+    const script = scripted({
+      write: (bytes) => {
+        sizes.push(bytes.length);
+        return new Promise<void>((resolve) => setTimeout(resolve, bytes.length / bytesPerMs));
+      },
+    });
+    return { ...script, sizes };
+  }
+
+  test("a reader that takes 16 KiB within each writeTimeout is never cut: under 16 s the pieces shrink", async () => {
+    // 80 bytes/ms: a 256 KiB piece would take 3.3 s; a 16 KiB one takes 205 ms, inside 400 ms.
+    const { source, sizes } = steady(80);
+    const conn = createConn(source, { writeTimeout: 400 });
+    await conn.write(new Uint8Array(128 << 10));
+    assert.ok(sizes.every((size) => size <= 16 << 10), `pieces of at most 16 KiB, got ${sizes.join(", ")}`);
+    assert.equal(sizes.reduce((sum, size) => sum + size, 0), 128 << 10);
+  });
+
+  test("a reader slower than a piece per writeTimeout is cut, and the error says how much it did not take", async () => {
+    const { source } = steady(20);
+    const conn = createConn(source, { writeTimeout: 400 });
+    const err = await conn.write(new Uint8Array(128 << 10)).then(() => undefined, (error: unknown) => error);
+    assert.ok(err instanceof WriteTimeoutError, `got ${String(err)}`);
+    assert.equal(err.message, "Cannot write: the peer did not take 16384 bytes within 400 ms");
+  });
+});
+
+describe("close() without a writeTimeout, over a scripted source", () => {
+  test("its flush gets serve()'s 60 s: a peer that never takes it cannot hold close() forever", async () => {
+    const calls: string[] = [];
+    const { source } = scripted({ write: () => new Promise<void>(() => {}), reset: () => void calls.push("reset") });
+    const conn = createConn(source);
+    const writing = conn.write(new Uint8Array(1 << 20)).then(() => "resolved", (err: unknown) => err);
+    await null;
+    await null;
+    // A minute passes in 50 ms: 60 s timers fire after 50 ms, and the clock has moved on by then.
+    const realNow = Date.now;
+    const realSetTimeout = globalThis.setTimeout;
+    let skipped = 0;
+    Date.now = () => realNow() + skipped;
+    globalThis.setTimeout =
+      ((handler: () => void, delay?: number) => realSetTimeout(handler, delay === 60_000 ? 50 : delay)) as typeof setTimeout;
+    try {
+      const closing = conn.close();
+      skipped = 60_000;
+      await Promise.race([closing, new Promise((_, reject) => realSetTimeout(() => reject(new Error("close() still pending")), 2000))]);
+    } finally {
+      Date.now = realNow;
+      globalThis.setTimeout = realSetTimeout;
+    }
+    assert.ok((await writing) instanceof WriteTimeoutError, "the unflushed write rejects with WriteTimeoutError");
+    assert.deepEqual(calls, ["reset"], "the connection is reset");
+    assert.equal((await conn.ended).reason, "local", "close() had stopped the connection first");
   });
 });
 
