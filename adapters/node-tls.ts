@@ -6,6 +6,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { Duplex } from "node:stream";
 import * as tls from "node:tls";
@@ -375,6 +376,7 @@ export class NodeTlsEngine implements TlsEngine {
  * ```
  */
 export function checkedServerContext(options: ResolvedTlsOptions, name: string): tls.SecureContext {
+  checkPemContents(options, name);
   try {
     return serverContext(options);
   } catch (err) {
@@ -382,6 +384,33 @@ export function checkedServerContext(options: ResolvedTlsOptions, name: string):
       cause: err,
     });
   }
+}
+
+/**
+ * Parses `cert`, `key` and `ca`, and checks that the key is the certificate's: a bad one is the
+ * caller's TypeError naming the option, before any connection is used. (Deno's node:tls takes
+ * a mismatched key without a word and then fails every handshake; Node's and Bun's throw a
+ * plain Error from deep inside the handshake.)
+ *
+ * @example
+ * ```ts
+ * checkPemContents(checkTlsOptions({ cert, key: otherKey }, "tls", "client"), "tls"); // TypeError: tls.key is not the private key of tls.cert
+ * ```
+ */
+export function checkPemContents(options: ResolvedTlsOptions, name: string): void {
+  const parse = <T>(what: string, make: () => T): T => {
+    try {
+      return make();
+    } catch (err) {
+      throw new TypeError(`${name}.${what}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const cert = options.cert === undefined ? undefined : parse("cert must be a PEM certificate", () => new X509Certificate(options.cert!));
+  if (cert !== undefined && options.key !== undefined) {
+    const key = parse("key must be a PEM private key", () => createPrivateKey(options.key!));
+    if (!cert.checkPrivateKey(key)) throw new TypeError(`${name}.key is not the private key of ${name}.cert`);
+  }
+  for (const root of options.ca ?? []) parse("ca must be PEM certificates", () => new X509Certificate(root));
 }
 
 /**
@@ -490,6 +519,10 @@ export async function upgradeToTls(
   }
   if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
   const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
+  if (side === "client") checkPemContents(tlsOptions, "options");
+  // A command written without awaiting right before ("STARTTLS\r\n") goes out first: unwrap()
+  // refuses writes not yet handed to the socket. If the connection failed, the handshake says so.
+  await conn.write(new Uint8Array(0)).catch(() => {});
   const remote = conn.remoteAddr;
   const { buffered, native } = conn.unwrap();
   const tcp = tcpOf(native, remote);
@@ -517,5 +550,6 @@ export async function upgradeToTls(
  */
 export const nodeTlsHooks: TlsHooks = {
   client: (tcp, serverName, options, signal) => clientTls(tcp, serverName, options, undefined, signal),
+  checkClient: (options) => checkPemContents(options, "tls"),
   server: (options) => tlsAcceptor(options, "tls"),
 };

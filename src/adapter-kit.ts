@@ -43,6 +43,8 @@ import type { Addr, Conn, Listener } from "./types.ts";
 export interface TlsHooks {
   /** A TLS source over `tcp`, handshake done; rejects with `TlsHandshakeError` or `signal.reason`, releasing `tcp`. */
   client(tcp: ConnSource, serverName: string, options: ResolvedTlsOptions, signal: AbortSignal | undefined): Promise<ConnSource>;
+  /** Checks a client's certificate, key and CAs before anything connects (a TypeError naming them). */
+  checkClient?(options: ResolvedTlsOptions): void;
   /**
    * Checks the server's certificate and key before anything is bound (a TypeError naming them),
    * and returns how each accepted connection is handed to `sink` once its handshake completed.
@@ -126,6 +128,7 @@ function refuseTls(): never {
 export async function connectWith<Socket, Native>(options: ConnectOptions, steps: ConnectSteps<Socket, Native>): Promise<Conn<Native>> {
   const { endpoint, timeout, tls, options: o } = checkConnectOptions(options);
   if (tls && !steps.tls) refuseTls();
+  if (tls) steps.tls!.checkClient?.(tls);
   const cancelled = new AbortController();
   let attempt: Promise<Socket>;
   try {
@@ -142,7 +145,8 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   const tcp = steps.toSource(socket, endpoint);
   if (!tls) return createConn(tcp, connOptionsOf(o));
   const serverName = tls.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
-  // The TLS source's `native` is the TCP source's: the runtime's socket.
+  // Its `native`, which unwrap() hands out, is the TLS layer's socket, not Native: the adapter's
+  // connect() types it (node:tls's TLSSocket for hangup's own adapters).
   return createConn(await steps.tls!.client(tcp, serverName, tls, o.signal), connOptionsOf(o)) as Conn<Native>;
 }
 

@@ -1,4 +1,5 @@
 import { TlsHandshakeError, TlsTruncatedError } from "./errors.ts";
+import { setLongTimeout } from "./long-timeout.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
 import type { Addr, TlsInfo } from "./types.ts";
 
@@ -162,11 +163,11 @@ export class TlsSource implements ConnSource {
    */
   handshake(timeout: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancelTimer: (() => void) | undefined;
       const onAbort = (): void => fail(signal!.reason);
       const done = (): void => {
         this.#handshake = undefined;
-        clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener("abort", onAbort);
       };
       const fail = (err: unknown): void => {
@@ -177,7 +178,7 @@ export class TlsSource implements ConnSource {
       };
       this.#handshake = { resolve: () => (done(), resolve()), reject: fail };
       if (timeout > 0) {
-        timer = setTimeout(
+        cancelTimer = setLongTimeout(
           () => fail(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${timeout} ms`)),
           timeout,
         );
@@ -186,8 +187,13 @@ export class TlsSource implements ConnSource {
         if (signal.aborted) return fail(signal.reason);
         signal.addEventListener("abort", onAbort, { once: true });
       }
-      this.#engine.start(this.#wire(), this.#events());
-      if (this.#initial && this.#initial.length > 0) this.#engine.feed(this.#initial);
+      try {
+        this.#engine.start(this.#wire(), this.#events());
+        if (this.#initial && this.#initial.length > 0) this.#engine.feed(this.#initial);
+      } catch (err) {
+        // The runtime's TLS layer refused to start (a certificate it cannot load): release TCP.
+        return fail(handshakeError(err));
+      }
       this.#inner.start(this.#innerSink());
     });
   }

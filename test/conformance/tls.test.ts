@@ -14,7 +14,7 @@ import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, withi
 import { assertReceivedThenEnd, patterned, sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 import { holdsTcpSocket } from "../support/storm.ts";
-import { CERTS, hasTls, openTlsPair, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
+import { CERTS, hasTls, openTlsPair, pem, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
 import type { Side } from "../support/fixtures.ts";
 import type { TlsOptions } from "../../src/index.ts";
 
@@ -547,6 +547,42 @@ if (!hasTls) {
         message: /^tls\.maxHandshakes/,
       });
     });
+
+    test("a certificate and a key that do not belong together, or PEM that does not parse, throw TypeError before any connection", async () => {
+      // Deno's node:tls takes such a key without a word and then fails every handshake; Node's and Bun's throw a plain Error.
+      const otherKey = pem("selfsigned.key");
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert, key: otherKey } }), {
+        name: "TypeError",
+        message: /^tls\.key is not the private key of tls\.cert/,
+      });
+      // Port 1: nothing listens there, so a TypeError shows the check came before connecting.
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: CERTS.ca, cert: CERTS.cert, key: otherKey } }), {
+        name: "TypeError",
+        message: /^tls\.key is not the private key of tls\.cert/,
+      });
+      const garbled = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: garbled, key: CERTS.key } }), {
+        name: "TypeError",
+        message: /^tls\.cert must be a PEM certificate/,
+      });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: garbled } }), {
+        name: "TypeError",
+        message: /^tls\.ca must be PEM certificates/,
+      });
+    });
+
+    test("a handshakeTimeout beyond 2^31-1 ms is waited out like any millisecond option, not fired at once", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const connecting = tlsAdapter.connect({ port, tls: { ca: CERTS.ca, handshakeTimeout: 2 ** 31 } });
+        const remote = await accepted;
+        // setTimeout fires at once for such a delay: a timer passed it would have failed the handshake by now.
+        await sleep(200);
+        const [peerTls, conn] = await Promise.all([peer.tls(remote, { side: "server" }), within(5000, connecting, "connect")]);
+        assert.equal(peerTls.protocol, "TLSv1.3");
+        conn.reset();
+      }));
   });
 
   describe("startTls", () => {
@@ -597,6 +633,35 @@ if (!hasTls) {
         } finally {
           await listener.close();
         }
+      }));
+
+    test("client side: a STARTTLS command written without awaiting right before startTls() goes out first", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ port } as never);
+        const remote = await accepted;
+        void plain.write("STARTTLS\r\n");
+        const upgrading = startTlsWithin(plain, { ca: CERTS.ca });
+        assert.equal(text((await peer.recv(remote, { count: 10 })).data), "STARTTLS\r\n", "the command, then the ClientHello");
+        const [peerTls, conn] = await Promise.all([peer.tls(remote, { side: "server" }), upgrading]);
+        assert.equal(peerTls.protocol, "TLSv1.3");
+        conn.reset();
+      }));
+
+    test("client side: a bad client certificate throws TypeError and leaves the plaintext connection usable", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ port } as never);
+        const remote = await accepted;
+        await assert.rejects(tlsAdapter.startTls(plain, { ca: CERTS.ca, cert: CERTS.cert, key: pem("selfsigned.key") }), {
+          name: "TypeError",
+          message: /^options\.key is not the private key of options\.cert/,
+        });
+        await plain.write("still here");
+        assert.equal(text((await peer.recv(remote, { count: 10 })).data), "still here");
+        plain.reset();
       }));
 
     test("client side: upgrade after a plaintext exchange, bytes both ways, then a clean end", () =>

@@ -6,7 +6,8 @@ import type { Pair, Side } from "./fixtures.ts";
 import type { Peer, PeerCert, PeerTls, PeerTlsResult } from "./peer.ts";
 import { hangup, runtime } from "./runtime.ts";
 
-const pem = (name: string): string => readFileSync(fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url)), "utf8");
+/** A test-only PEM file of test/fixtures/tls. */
+export const pem = (name: string): string => readFileSync(fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url)), "utf8");
 
 /** test/fixtures/tls: made by make-certs.sh, for these tests only. */
 export const CERTS: { readonly ca: string; readonly cert: string; readonly key: string } = {
