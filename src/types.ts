@@ -260,6 +260,7 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
   /**
    * Discards bytes through the next `delimiter`, in bounded memory, and resolves with how many
    * it discarded (all of them at EOF). The way past a line that threw `LimitExceededError`.
+   * It discards as it goes: an abort leaves what it had skipped discarded.
    */
   skipUntil(delimiter: Uint8Array | string, options?: OperationOptions): Promise<number>;
   /**

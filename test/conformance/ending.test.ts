@@ -55,6 +55,21 @@ for (const side of SIDES) {
     );
 
     test(
+      "a FIN behind more than highWaterMark unread bytes: ended learns of it once reading reaches it, after every byte",
+      withPair(side, async ({ conn, peer, remote }) => {
+        // TCP delivers the FIN after the bytes, and hangup does not read past the mark: memory
+        // stays bounded, and the FIN waits in the kernel until the application reads (README).
+        const sent = await peer.send(remote, { size: 400_000, then: "fin" });
+        const settled = await Promise.race([conn.ended.then(() => true), sleep(500).then(() => false)]);
+        assert.equal(settled, false, "ended waits behind the unread bytes");
+        assert.ok(conn.buffered <= 65536 * 2, `at most highWaterMark and a chunk held, got ${conn.buffered}`);
+        const received = await collect(conn);
+        assert.equal(sha256(received), sent.sha256, "every byte, then the end");
+        assert.deepEqual(await conn.ended, { reason: "eof" });
+      }),
+    );
+
+    test(
       "ended settles at RST without any read; the bytes stay readable, then the reset throws",
       withPair(side, async ({ conn, peer, remote }) => {
         await peer.send(remote, { text: "before reset", then: "rst" });
