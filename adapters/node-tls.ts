@@ -453,6 +453,7 @@ export async function serverTls(
   signal?: AbortSignal,
 ): Promise<TlsSource> {
   const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context, options }), {
+    side: "server",
     allowTruncation: options.allowTruncation,
     initial,
   });

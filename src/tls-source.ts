@@ -114,6 +114,8 @@ export class TlsSource implements ConnSource {
   readonly #engine: TlsEngine;
   readonly #allowTruncation: boolean;
   readonly #initial: Uint8Array | undefined;
+  /** How a handshake failure's message begins: "Cannot connect" (client) or "Cannot accept" (server). */
+  readonly #failed: string;
   #info: TlsInfo | undefined;
   #sink: ConnSink | undefined;
   /** Events before `start` (the peer may speak before the application accepts). */
@@ -134,11 +136,16 @@ export class TlsSource implements ConnSource {
   #enginePaused = false;
   #sincePause = 0;
 
-  constructor(inner: ConnSource, engine: TlsEngine, options: { allowTruncation: boolean; initial?: Uint8Array }) {
+  constructor(
+    inner: ConnSource,
+    engine: TlsEngine,
+    options: { allowTruncation: boolean; initial?: Uint8Array; side?: "client" | "server" },
+  ) {
     this.#inner = inner;
     this.#engine = engine;
     this.#allowTruncation = options.allowTruncation;
     this.#initial = options.initial;
+    this.#failed = options.side === "server" ? "Cannot accept" : "Cannot connect";
   }
 
   get native(): unknown {
@@ -179,7 +186,7 @@ export class TlsSource implements ConnSource {
       this.#handshake = { resolve: () => (done(), resolve()), reject: fail };
       if (timeout > 0) {
         cancelTimer = setLongTimeout(
-          () => fail(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${timeout} ms`)),
+          () => fail(new TlsHandshakeError(`${this.#failed}: the TLS handshake did not finish within ${timeout} ms`)),
           timeout,
         );
       }
@@ -192,7 +199,7 @@ export class TlsSource implements ConnSource {
         if (this.#initial && this.#initial.length > 0) this.#engine.feed(this.#initial);
       } catch (err) {
         // The runtime's TLS layer refused to start (a certificate it cannot load): release TCP.
-        return fail(handshakeError(err));
+        return fail(handshakeError(err, this.#failed));
       }
       this.#inner.start(this.#innerSink());
     });
@@ -239,7 +246,7 @@ export class TlsSource implements ConnSource {
         this.#finish({ kind: "end", truncated: !closeNotify });
       },
       error: (err) => {
-        if (this.#handshake) return this.#handshake.reject(handshakeError(err));
+        if (this.#handshake) return this.#handshake.reject(handshakeError(err, this.#failed));
         if (this.#tcpError !== UNSET) return;
         // After the TCP FIN, a TLS layer that cannot finish (a record cut in half) is a truncation too.
         if (this.#tcpEnded) return this.#finish({ kind: "end", truncated: true }, err);
@@ -253,13 +260,13 @@ export class TlsSource implements ConnSource {
       data: (chunk) => this.#engine.feed(chunk),
       end: () => {
         if (this.#handshake) {
-          return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the peer closed the connection during the TLS handshake"));
+          return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the peer closed the connection during the TLS handshake`));
         }
         this.#tcpEnded = true;
         this.#engine.feedEnd();
       },
       error: (err) => {
-        if (this.#handshake) return this.#handshake.reject(handshakeError(err));
+        if (this.#handshake) return this.#handshake.reject(handshakeError(err, this.#failed));
         if (this.#tcpError !== UNSET) return;
         this.#tcpError = err;
         // The plaintext of every record that arrived before the reset is yielded first.
@@ -268,7 +275,7 @@ export class TlsSource implements ConnSource {
       closed: () => {
         this.#innerClosed = true;
         if (this.#handshake) {
-          return this.#handshake.reject(new TlsHandshakeError("Cannot connect: the connection closed during the TLS handshake"));
+          return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the connection closed during the TLS handshake`));
         }
         // After a FIN or a reset, `closed` waits for the end or error the TLS layer is still working out.
         if (this.#finished || (this.#tcpError === UNSET && !this.#tcpEnded)) this.#report({ kind: "closed" });
@@ -405,10 +412,10 @@ function deliver(sink: ConnSink, event: Pending): void {
 }
 
 /** The runtime's handshake failure, typed; its certificate code kept where it has one. */
-function handshakeError(err: unknown): TlsHandshakeError {
+function handshakeError(err: unknown, failed: string): TlsHandshakeError {
   if (err instanceof TlsHandshakeError) return err;
   const { code, message } = (typeof err === "object" && err !== null ? err : {}) as { code?: unknown; message?: unknown };
   const detail = typeof message === "string" && message !== "" ? message : String(err);
   const tlsCode = typeof code === "string" && code !== "" && !/^E[A-Z]+$/.test(code) ? code : "ERR_TLS_HANDSHAKE";
-  return new TlsHandshakeError(`Cannot connect: the TLS handshake failed: ${detail}`, { code: tlsCode, cause: err });
+  return new TlsHandshakeError(`${failed}: the TLS handshake failed: ${detail}`, { code: tlsCode, cause: err });
 }

@@ -436,6 +436,23 @@ if (!hasTls) {
         await peer.close(listener);
       }));
 
+    test("a server-side startTls whose client never sends a ClientHello rejects after handshakeTimeout, worded as accepting", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
+        try {
+          const connecting = peer.connect({ port: listener.addr.port });
+          const plain = (await listener.accept())!;
+          await connecting;
+          const err = await rejection(
+            tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key, handshakeTimeout: 300 }),
+          );
+          assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
+          assert.equal(err.message, "Cannot accept: the TLS handshake did not finish within 300 ms");
+        } finally {
+          await listener.close();
+        }
+      }));
+
     test("a listener drops a stalled handshake after handshakeTimeout and a failed one at once, and keeps accepting", () =>
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({
