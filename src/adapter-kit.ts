@@ -146,7 +146,7 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   if (!tls) return createConn(tcp, connOptionsOf(o));
   const serverName = tls.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
   // Its `native`, which unwrap() hands out, is the TLS layer's socket, not Native: the adapter's
-  // connect() types it (node:tls's TLSSocket for hangup's own adapters).
+  // connect() types it (the TLS socket of hangup's own adapters).
   return createConn(await steps.tls!.client(tcp, serverName, tls, o.signal), connOptionsOf(o)) as Conn<Native>;
 }
 

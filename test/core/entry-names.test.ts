@@ -47,6 +47,7 @@ const USER_API = [
   "type Runtime",
   "type ScanOptions",
   "type ServeOptions",
+  "type ServerTlsOptions",
   "type SocketErrorOptions",
   "type SocketOperation",
   "type StreamNative",
@@ -110,7 +111,19 @@ const ENTRIES: Record<string, { file: string; names: string[] }> = {
     file: "adapters/bun.ts",
     names: [...USER_API, "connect", "listen", "wrap", "startTls", "runtime", "capabilities", "type StartTlsOptions", "type SocketOwner"],
   },
-  workerd: { file: "adapters/workerd.ts", names: [...USER_API, "connect", "startTls", "runtime", "capabilities", "type StartTlsOptions"] },
+  workerd: {
+    file: "adapters/workerd.ts",
+    names: [
+      ...USER_API,
+      "connect",
+      "startTls",
+      "runtime",
+      "capabilities",
+      "type StartTlsOptions",
+      "type WorkersConnectOptions",
+      "type WorkersTlsOptions",
+    ],
+  },
   core: { file: "src/index.ts", names: [...USER_API, ...ADAPTER_CONTRACT] },
 };
 
