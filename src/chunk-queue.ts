@@ -1,6 +1,9 @@
+/** Bytes the runtimes hand out and hangup makes: always over an ArrayBuffer, never a SharedArrayBuffer. */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
 const EMPTY = new Uint8Array(0);
 /** The chunk list of every empty queue: an idle connection holds no array of its own. */
-const NO_CHUNKS: readonly Uint8Array[] = Object.freeze([]);
+const NO_CHUNKS: readonly Bytes[] = Object.freeze([]);
 
 /**
  * The buffer `all()` joins chunks into: filled up to `end`; `view` is the queue's first chunk
@@ -8,9 +11,9 @@ const NO_CHUNKS: readonly Uint8Array[] = Object.freeze([]);
  * appended behind it in place.
  */
 interface JoinedBuffer {
-  buffer: Uint8Array;
+  buffer: Bytes;
   end: number;
-  view: Uint8Array;
+  view: Bytes;
   viewStart: number;
   /** The queue's `consumed` when last joined: unchanged, the joined bytes still begin an open message. */
   consumedAt: number;
@@ -32,7 +35,7 @@ interface ScanState {
  * stopped, so a long line arriving in many chunks costs linear time.
  */
 export class ChunkQueue {
-  #chunks: Uint8Array[] = NO_CHUNKS as Uint8Array[];
+  #chunks: Bytes[] = NO_CHUNKS as Bytes[];
   #head = 0;
   /**
    * Bytes of the first chunk already taken. Taking from the front moves this offset instead of
@@ -47,7 +50,7 @@ export class ChunkQueue {
   /** The buffer `all()` joins chunks into, and how much of it is filled. */
   #joined: JoinedBuffer | undefined;
 
-  push(chunk: Uint8Array): void {
+  push(chunk: Bytes): void {
     if (chunk.length === 0) return;
     if (this.#chunks === NO_CHUNKS) this.#chunks = [chunk];
     else this.#chunks.push(chunk);
@@ -55,7 +58,7 @@ export class ChunkQueue {
   }
 
   /** The first chunk, not consumed. */
-  first(): Uint8Array | undefined {
+  first(): Bytes | undefined {
     this.#settle();
     return this.#chunks[this.#head];
   }
@@ -71,7 +74,7 @@ export class ChunkQueue {
   }
 
   /** Removes and returns the first chunk. */
-  shift(): Uint8Array {
+  shift(): Bytes {
     this.#settle();
     const chunk = this.#chunks[this.#head]!;
     this.#chunks[this.#head++] = EMPTY;
@@ -82,7 +85,7 @@ export class ChunkQueue {
   }
 
   /** Removes and returns exactly `n` bytes (n ≤ length). */
-  take(n: number): Uint8Array {
+  take(n: number): Bytes {
     if (n === 0) return EMPTY;
     const first = this.#chunks[this.#head]!;
     const start = this.#offset;
@@ -120,7 +123,7 @@ export class ChunkQueue {
   }
 
   /** A copy of the first `n` bytes (n ≤ length) in a buffer of its own, not consumed. */
-  copyFront(n: number): Uint8Array {
+  copyFront(n: number): Bytes {
     const out = new Uint8Array(n);
     let filled = 0;
     let start = this.#offset;
@@ -157,7 +160,7 @@ export class ChunkQueue {
    * spare, and later chunks are appended to it, so asking again after each arrival costs
    * linear time in all. Memory once handed out is never written again.
    */
-  all(capacity: number = this.length * 2): Uint8Array {
+  all(capacity: number = this.length * 2): Bytes {
     this.#settle();
     const count = this.#chunks.length - this.#head;
     if (count === 0) return EMPTY;
@@ -191,7 +194,7 @@ export class ChunkQueue {
   }
 
   /** Removes and returns every byte held. */
-  takeAll(): Uint8Array {
+  takeAll(): Bytes {
     return this.take(this.length);
   }
 
@@ -272,7 +275,7 @@ export class ChunkQueue {
   #consumed(): void {
     if (this.#scan) this.#scan.valid = false;
     if (this.#head === this.#chunks.length) {
-      this.#chunks = NO_CHUNKS as Uint8Array[];
+      this.#chunks = NO_CHUNKS as Bytes[];
       this.#head = 0;
       this.#joined = undefined;
     } else if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {

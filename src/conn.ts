@@ -1,4 +1,4 @@
-import { ChunkQueue } from "./chunk-queue.ts";
+import { type Bytes, ChunkQueue } from "./chunk-queue.ts";
 import { LineCutter, takeLine } from "./line-cutter.ts";
 import {
   IdleTimeoutError,
@@ -101,7 +101,7 @@ function handledRejection(reason: unknown): Promise<never> {
 
 /** One `decode()` loop: its decoder, limit, and how many bytes it waits for. */
 interface DecodeState<T> {
-  decode: (bytes: Uint8Array) => DecodeResult<T>;
+  decode: (bytes: Bytes) => DecodeResult<T>;
   maxBytes: number;
   need: number;
   /** The bytes the decoder was last given without a message: the next window is at least twice that. */
@@ -160,7 +160,8 @@ export function defaultWriteTimeout(conn: Conn, ms: number): void {
 class SourceSink implements ConnSink {
   constructor(readonly conn: SourceConn) {}
   data(chunk: Uint8Array): void {
-    sinkDelivery.data(this.conn, chunk);
+    // Every runtime's chunk is over an ArrayBuffer (ConnSink.data); the type cannot say so.
+    sinkDelivery.data(this.conn, chunk as Bytes);
   }
   end(info?: { truncated?: boolean }): void {
     sinkDelivery.end(this.conn, info?.truncated === true);
@@ -174,7 +175,7 @@ class SourceSink implements ConnSink {
 }
 
 let sinkDelivery: {
-  data(conn: SourceConn, chunk: Uint8Array): void;
+  data(conn: SourceConn, chunk: Bytes): void;
   end(conn: SourceConn, truncated: boolean): void;
   error(conn: SourceConn, err: unknown): void;
   closed(conn: SourceConn): void;
@@ -342,7 +343,7 @@ class SourceConn implements Conn {
 
   // ---- events from the source -------------------------------------------
 
-  #onData(chunk: Uint8Array): void {
+  #onData(chunk: Bytes): void {
     if (this.#read !== OPEN) return;
     this.#queue.push(chunk);
     if (this.#options.idleTimeout !== 0) this.#lastData = Date.now();
@@ -624,16 +625,16 @@ class SourceConn implements Conn {
     throw read.error;
   }
 
-  read(options?: OperationOptions): Promise<Uint8Array | null> {
+  read(options?: OperationOptions): Promise<Bytes | null> {
     if (options === undefined) return this.#answer(undefined, SourceConn.#nextChunk);
     return this.#withSignal(options, (signal) => this.#answer(signal, SourceConn.#nextChunk));
   }
 
-  static #nextChunk(this: void, conn: SourceConn): Uint8Array | null | typeof WAIT {
+  static #nextChunk(this: void, conn: SourceConn): Bytes | null | typeof WAIT {
     return conn.#queue.length > 0 ? conn.#queue.shift() : conn.#atEnd();
   }
 
-  static #nextResult(this: void, conn: SourceConn): IteratorResult<Uint8Array> | typeof WAIT {
+  static #nextResult(this: void, conn: SourceConn): IteratorResult<Bytes> | typeof WAIT {
     if (conn.#queue.length > 0) return { done: false, value: conn.#queue.shift() };
     return conn.#atEnd() === WAIT ? WAIT : { done: true, value: undefined };
   }
@@ -648,7 +649,7 @@ class SourceConn implements Conn {
     return this.#queue.length;
   }
 
-  peek(options?: PeekOptions): Promise<Uint8Array | null> {
+  peek(options?: PeekOptions): Promise<Bytes | null> {
     return this.#withSignal(options, (signal) => {
       const bytes = checkInteger(options?.bytes, "bytes", 1, 1);
       return this.#answer(signal, () => {
@@ -686,7 +687,7 @@ class SourceConn implements Conn {
     });
   }
 
-  decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T> {
+  decode<T>(decoder: Decoder<T> | ((bytes: Bytes) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T> {
     const decode = typeof decoder === "function"
       ? decoder
       : typeof decoder === "object" && decoder !== null && typeof decoder.decode === "function"
@@ -763,7 +764,7 @@ class SourceConn implements Conn {
    * Checks the decoder's answer for `bytes`: a message leaves the buffer and is returned; otherwise
    * `state` says how many bytes to wait for, and undefined is returned.
    */
-  #takeDecoded<T>(state: DecodeState<T>, bytes: Uint8Array, result: DecodeResult<T>): IteratorResult<T> | undefined {
+  #takeDecoded<T>(state: DecodeState<T>, bytes: Bytes, result: DecodeResult<T>): IteratorResult<T> | undefined {
     const queue = this.#queue;
     if (result === undefined) {
       state.need = bytes.length + 1;
@@ -800,7 +801,7 @@ class SourceConn implements Conn {
    * decoding goes on in that chunk in place; otherwise every byte, joined into a buffer later
    * chunks are appended to, so a big message costs linear time.
    */
-  #decodeWindow(need: number, tried: number): Uint8Array {
+  #decodeWindow(need: number, tried: number): Bytes {
     const queue = this.#queue;
     const first = queue.firstLength();
     if (need <= first) return queue.first()!;
@@ -818,7 +819,7 @@ class SourceConn implements Conn {
     throw new UnexpectedEofError(partial, `Cannot read: the peer closed the connection ${partial.length} bytes into a message`);
   }
 
-  readExactly(n: number, options?: OperationOptions): Promise<Uint8Array> {
+  readExactly(n: number, options?: OperationOptions): Promise<Bytes> {
     return this.#withSignal(options, (signal) => {
       checkInteger(n, "n", 0, 0);
       return this.#answer(signal, () => {
@@ -836,7 +837,7 @@ class SourceConn implements Conn {
     });
   }
 
-  readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null> {
+  readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Bytes | null> {
     return this.#withSignal(options, (signal) => {
       const delim = this.#delimiterBytes(delimiter);
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
@@ -928,8 +929,8 @@ class SourceConn implements Conn {
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
-    const iterator: AsyncIterableIterator<Uint8Array> = {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Bytes> {
+    const iterator: AsyncIterableIterator<Bytes> = {
       next: () => this.#answer(undefined, SourceConn.#nextResult),
       // Breaking out of a loop keeps the connection and its buffered bytes.
       return: () => Promise.resolve({ done: true, value: undefined }),
@@ -938,7 +939,7 @@ class SourceConn implements Conn {
     return iterator;
   }
 
-  unwrap(): { buffered: Uint8Array; native: unknown } {
+  unwrap(): { buffered: Bytes; native: unknown } {
     if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
     if (this.#isStopped()) throw this.#refusal("unwrap");
     // A write sent in pieces (writeTimeout) finishes whole: its rest goes to the source now, behind

@@ -209,8 +209,12 @@ export class UnexpectedEofError extends SocketError {
   }
   override readonly code = "ERR_UNEXPECTED_EOF";
   /** The bytes that arrived before EOF (consumed from the connection). */
-  readonly partial: Uint8Array;
-  constructor(partial: Uint8Array, message = "Cannot read: the peer closed the connection mid-message", options?: SocketErrorOptions) {
+  readonly partial: Uint8Array<ArrayBuffer>;
+  constructor(
+    partial: Uint8Array<ArrayBuffer>,
+    message = "Cannot read: the peer closed the connection mid-message",
+    options?: SocketErrorOptions,
+  ) {
     super(message, "ERR_UNEXPECTED_EOF", options);
     this.partial = partial;
   }

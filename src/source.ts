@@ -15,7 +15,10 @@ import type { Addr, TlsInfo } from "./types.ts";
  * ```
  */
 export interface ConnSink {
-  /** Bytes from the peer, in order. The core keeps the chunk: do not reuse its memory. */
+  /**
+   * Bytes from the peer, in order, over an ArrayBuffer (not a SharedArrayBuffer: the core hands
+   * them out typed so). The core keeps the chunk: do not reuse its memory.
+   */
   data(chunk: Uint8Array): void;
   /**
    * The peer's FIN: no more bytes will come. Only for a real FIN, never for a reset.

@@ -182,7 +182,7 @@ export type DecodeResult<T> = { value: T; used: number } | { need: number } | un
  * ```
  */
 export interface Decoder<T> {
-  decode(bytes: Uint8Array): DecodeResult<T>;
+  decode(bytes: Uint8Array<ArrayBuffer>): DecodeResult<T>;
 }
 
 /**
@@ -200,7 +200,7 @@ export interface Decoder<T> {
  * }
  * ```
  */
-export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, AsyncDisposable {
+export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBuffer>>, AsyncDisposable {
   /**
    * Our end of the connection: for TCP the local interface and port the OS
    * chose; for a Unix socket the path. Known synchronously, also after close.
@@ -227,12 +227,12 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
   readonly tls: TlsInfo | undefined;
 
   /** The next bytes; `null` at EOF, forever. */
-  read(options?: OperationOptions): Promise<Uint8Array | null>;
+  read(options?: OperationOptions): Promise<Uint8Array<ArrayBuffer> | null>;
   /**
    * Every buffered byte, not consumed, once at least `bytes` (default 1) are buffered; at EOF
    * with fewer, what there is, or `null` if nothing. For sniffing a protocol by its first bytes.
    */
-  peek(options?: PeekOptions): Promise<Uint8Array | null>;
+  peek(options?: PeekOptions): Promise<Uint8Array<ArrayBuffer> | null>;
   /**
    * Exactly `n` bytes, or `UnexpectedEofError` with the `partial` bytes (also when the peer
    * ended with nothing buffered: `partial` is then empty).
@@ -252,9 +252,9 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
    * for (let frame = await nextFrame(conn); frame !== null; frame = await nextFrame(conn)) handle(frame);
    * ```
    */
-  readExactly(n: number, options?: OperationOptions): Promise<Uint8Array>;
+  readExactly(n: number, options?: OperationOptions): Promise<Uint8Array<ArrayBuffer>>;
   /** The bytes up to and including `delimiter`; `null` at a clean EOF with nothing buffered. */
-  readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array | null>;
+  readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array<ArrayBuffer> | null>;
   /** UTF-8 lines without their `\n` / `\r\n`. */
   lines(options?: ScanOptions): AsyncIterable<string>;
   /**
@@ -269,11 +269,11 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array>, Async
    * `maxBytes` (default 65536) are buffered without a message (they stay buffered), and whatever
    * `decode` throws.
    */
-  decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
+  decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array<ArrayBuffer>) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
   /** Bytes read from the OS and not yet consumed, known synchronously. */
   readonly buffered: number;
   /** Stops reading and hands the socket over (typed per adapter), with the bytes already read ahead. */
-  unwrap(): { buffered: Uint8Array; native: Native };
+  unwrap(): { buffered: Uint8Array<ArrayBuffer>; native: Native };
 
   /** The read side is over; never rejects. */
   readonly ended: Promise<EndInfo>;

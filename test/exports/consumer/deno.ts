@@ -10,6 +10,8 @@ export async function consumer(): Promise<void> {
   const conn: Conn<Deno.Conn> = wrap(denoConn);
   const native: Deno.Conn = conn.unwrap().native;
   const other: Deno.Conn = (await connect({ port })).unwrap().native;
+  const line = await conn.readUntil("\n");
+  if (line) console.log(new Response(line).status, await crypto.subtle.digest("SHA-256", line));
   const ended = await conn.ended;
   if (ended.reason === "idle") console.log(ended.error.code === "ERR_IDLE_TIMEOUT");
   if (runtime === "node") console.log("runtime is the union of the four names");

@@ -9,6 +9,10 @@ export async function consumer(): Promise<void> {
   if (hangup.runtime === "workerd") console.log("workerd");
   // @ts-expect-error Workers cannot listen
   void hangup.listen;
+  // Bytes read are over an ArrayBuffer: Web APIs that refuse a SharedArrayBuffer take them as they are.
+  const body = await conn.readExactly(16);
+  const digest: ArrayBuffer = await crypto.subtle.digest("SHA-256", body);
+  console.log(new Response(body).status, digest.byteLength);
   const secure = await hangup.connect({ hostname: "db.internal", port: 6380, tls: { handshakeTimeout: 5000 } });
   console.log(secure.tls?.protocol);
   // @ts-expect-error Workers connect over TCP only
