@@ -125,6 +125,9 @@ function confirmEnd(socket: net.Socket, sink: ConnSink): void {
 }
 
 /** Each socket's source, found from `this` in the shared handlers; nothing is set on the user's socket. */
+/** The listener an unwrapped socket keeps until its new owner handles its errors. */
+const ignoreError = (): void => {};
+
 const sources = new WeakMap<net.Socket, NodeSource>();
 
 /**
@@ -269,11 +272,12 @@ class NodeSource implements ConnSource<net.Socket> {
     socket.off("data", NodeSource.#onData);
     socket.off("end", NodeSource.#onEnd);
     socket.off("close", NodeSource.#onClose);
-    // Kept on purpose: an 'error' with no listener would crash the process.
     socket.off("error", NodeSource.#onError);
     sources.delete(socket);
     release(socket);
-    socket.on("error", () => {});
+    // An 'error' with no listener would crash the process before the new owner listens: one
+    // shared no-op, added once however often the socket is handed over.
+    if (!socket.listeners("error").includes(ignoreError)) socket.on("error", ignoreError);
   }
 
   setKeepAlive(delay: number | false): void {

@@ -249,7 +249,9 @@ class SourceConn implements Conn {
   /** Waiting for every queued write to settle (closeWrite, close). */
   #flushWaiters: (() => void)[] | undefined;
   /** 0 when off; `serve()` may set it on a connection that left it absent. */
-  #writeTimeout: number;
+  #writeTimeout = 0;
+  /** The most bytes of small writes one runtime write joins: COALESCE_BYTES, or a smaller piece. */
+  #joinLimit = COALESCE_BYTES;
   #cancelWriteTimer: (() => void) | undefined;
   /** When the runtime write in flight started (only kept with a write timeout), and its size. */
   #flushStartedAt = 0;
@@ -270,7 +272,7 @@ class SourceConn implements Conn {
   constructor(source: ConnSource, options: ResolvedConnOptions) {
     this.#source = source;
     this.#options = options;
-    this.#writeTimeout = options.writeTimeout ?? 0;
+    this.#setWriteTimeout(options.writeTimeout ?? 0);
 
     if (options.noDelay !== undefined) source.setNoDelay?.(options.noDelay);
     if (options.keepAlive !== undefined) source.setKeepAlive?.(options.keepAlive);
@@ -296,7 +298,7 @@ class SourceConn implements Conn {
 
   /** See `defaultWriteTimeout()`. */
   defaultWriteTimeout(ms: number): void {
-    if (this.#options.writeTimeout === undefined) this.#writeTimeout = ms;
+    if (this.#options.writeTimeout === undefined) this.#setWriteTimeout(ms);
   }
 
   get localAddr(): Addr {
@@ -972,7 +974,7 @@ class SourceConn implements Conn {
   write(data: Uint8Array | string, options?: OperationOptions): Promise<void> {
     // The common case, a write right behind another, skips the checks below that cannot fail.
     if (options === undefined && data instanceof Uint8Array && this.#writeQueue?.length && this.#writeRefusal() === undefined) {
-      const joined = joinTail(this.#writeQueue, data);
+      const joined = joinTail(this.#writeQueue, data, this.#joinLimit);
       if (joined) {
         if (this.#options.heartbeat) this.#lastWrite = Date.now();
         return joined;
@@ -1000,7 +1002,7 @@ class SourceConn implements Conn {
     }
     if (this.#options.heartbeat) this.#lastWrite = Date.now();
     const queue = (this.#writeQueue ??= []);
-    const joined = signal ? undefined : joinTail(queue, bytes);
+    const joined = signal ? undefined : joinTail(queue, bytes, this.#joinLimit);
     if (joined) return joined;
     let resolve!: () => void;
     let reject!: (reason: unknown) => void;
@@ -1092,10 +1094,9 @@ class SourceConn implements Conn {
     const first = queue[0]!;
     let bytes: Uint8Array;
     let batch: WriteRequest[];
-    const pieceLimit = this.#writeTimeout > 0
-      ? Math.min(PIECE_BYTES, Math.max(MIN_PIECE_BYTES, this.#writeTimeout * PIECE_BYTES_PER_MS))
-      : Infinity;
-    if (first.size - first.offset > pieceLimit) {
+    const pieceLimit = this.#pieceBytes();
+    // Only a write of its own goes in pieces: joined writes stay under the piece size (#joinLimit).
+    if (first.more === undefined && first.size - first.offset > pieceLimit) {
       // One big write, in pieces: the write timer restarts with each piece the peer takes.
       batch = [first];
       this.#pieceEnd = Math.min(first.offset + pieceLimit, first.bytes.length);
@@ -1103,7 +1104,7 @@ class SourceConn implements Conn {
     } else {
       let count = 1;
       let total = first.size - first.offset;
-      while (count < queue.length && total + queue[count]!.size <= COALESCE_BYTES) total += queue[count++]!.size;
+      while (count < queue.length && total + queue[count]!.size <= this.#joinLimit) total += queue[count++]!.size;
       batch = queue.splice(0, count);
       this.#pieceEnd = -1;
       bytes = count > 1 || first.more
@@ -1192,6 +1193,17 @@ class SourceConn implements Conn {
    * it fires, instead of being set and cleared for every runtime write (a pipelining server
    * makes thousands a second).
    */
+  #setWriteTimeout(ms: number): void {
+    this.#writeTimeout = ms;
+    this.#joinLimit = Math.min(COALESCE_BYTES, this.#pieceBytes());
+  }
+
+  /** With a write timeout, the size of the pieces a big write goes in (see PIECE_BYTES). */
+  #pieceBytes(): number {
+    const ms = this.#writeTimeout;
+    return ms > 0 ? Math.min(PIECE_BYTES, Math.max(MIN_PIECE_BYTES, ms * PIECE_BYTES_PER_MS)) : Infinity;
+  }
+
   #armWriteTimer(): void {
     const ms = this.#writeTimeout;
     if (ms === 0) return;
@@ -1301,7 +1313,7 @@ class SourceConn implements Conn {
     // Writes accepted before close() still flush; a stalled flush ends in a reset after the write
     // timeout, or serve()'s default when the connection has none: close() always settles (SPEC 11).
     if (this.#writeTimeout === 0) {
-      this.#writeTimeout = CLOSE_FLUSH_TIMEOUT;
+      this.#setWriteTimeout(CLOSE_FLUSH_TIMEOUT);
       if (this.#inFlight) this.#armWriteTimer();
     }
     this.#releaseHeld();
@@ -1401,12 +1413,13 @@ function settleWrite(request: WriteRequest, error: unknown): void {
 }
 
 /**
- * Joins `bytes` to the last queued write when it can (no signal, not started, the two under
- * 64 KiB): they settle together, as they go together. Returns that write's promise, or undefined.
+ * Joins `bytes` to the last queued write when it can (no signal, not started, the two within
+ * `limit`: 64 KiB, or the piece size under a short write timeout, so that a joined write never
+ * goes in pieces): they settle together, as they go together. Returns that write's promise, or undefined.
  */
-function joinTail(queue: WriteRequest[], bytes: Uint8Array): Promise<void> | undefined {
+function joinTail(queue: WriteRequest[], bytes: Uint8Array, limit: number): Promise<void> | undefined {
   const tail = queue[queue.length - 1];
-  if (tail === undefined || tail.signal !== undefined || tail.offset !== 0 || tail.size + bytes.length > COALESCE_BYTES) return undefined;
+  if (tail === undefined || tail.signal !== undefined || tail.offset !== 0 || tail.size + bytes.length > limit) return undefined;
   (tail.more ??= []).push(bytes);
   tail.size += bytes.length;
   return tail.promise;

@@ -386,6 +386,10 @@ for (const side of SIDES) {
         assert.equal(text(await second.read()), "one");
         const handedOn = second.unwrap();
         assert.equal(handedOn.buffered.length, 0);
+        // An EventEmitter socket (Node's) keeps one no-op 'error' listener of hangup's, so an error
+        // before its new owner listens cannot crash the process: one, however often it was handed over.
+        const emitter = handedOn.native as { listenerCount?: (event: string) => number };
+        if (typeof emitter.listenerCount === "function") assert.equal(emitter.listenerCount("error"), 1);
         const third = wrap(handedOn.native);
         await peer.send(remote, { text: "two" });
         await peer.fin(remote);

@@ -159,6 +159,26 @@ for (const side of SIDES) {
     );
 
     test(
+      "with a short writeTimeout (small pieces), writes issued without awaiting each still all go, in order",
+      withPair(
+        side,
+        async ({ conn, peer, remote }) => {
+          // Under 4 s the pieces are under 64 KiB: joined writes must never be cut as one write's pieces.
+          const data = patterned(6 * 17_000 + 5);
+          const sizes = [17_000, 17_000, 5, 17_000, 17_000, 17_000, 17_000];
+          const writes: Promise<void>[] = [];
+          for (let at = 0, i = 0; i < sizes.length; at += sizes[i]!, i++) writes.push(conn.write(data.subarray(at, at + sizes[i]!)));
+          await within(5000, Promise.all(writes), "every write resolved");
+          await conn.closeWrite();
+          const seen = await peer.recv(remote, { timeoutMs: 10_000 });
+          assert.equal(seen.length, data.length, "every byte reached the peer");
+          assert.equal(seen.sha256, sha256(data), "in order");
+        },
+        { writeTimeout: 1000 },
+      ),
+    );
+
+    test(
       "a closeWrite() or a write nobody awaits is never an unhandled rejection, even when it fails",
       withPair(
         side,
