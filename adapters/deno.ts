@@ -120,6 +120,11 @@ function addrOf(addr: Deno.Addr): Addr {
  * part of the bytes, so the rest goes in later calls, which the next owner's writes must follow.
  */
 const unfinishedWrites = new WeakMap<Deno.Conn, Promise<unknown>>();
+/**
+ * The error a conn's read failed with. The kernel reports a reset to one read only, and the next
+ * returns EOF: a Conn made over the same conn later (`unwrap()` then `wrap()`) reads it first.
+ */
+const failedReads = new WeakMap<Deno.Conn, { error: unknown }>();
 /** A conn's own `write`, while a hand-over's wrapper stands in front of it. */
 const connWrites = new WeakMap<Deno.Conn, Deno.Conn["write"]>();
 
@@ -162,8 +167,15 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   // Not an async function: an idle connection waits in this read, and a suspended async
   // function keeps a generator and a promise of its own alive for it.
   read(): Promise<Uint8Array | null> {
+    const failed = failedReads.get(this.native);
+    if (failed !== undefined) return Promise.reject(failed.error);
     const buffer = (this.#readBuffer ??= new Uint8Array(READ_SIZE));
-    return this.native.read(buffer).then((n) => this.#received(buffer, n));
+    return this.native.read(buffer).then((n) => this.#received(buffer, n), (error: unknown) => this.#failed(error));
+  }
+
+  #failed(error: unknown): never {
+    failedReads.set(this.native, { error });
+    throw error;
   }
 
   #received(buffer: Uint8Array, n: number | null): Uint8Array | null {

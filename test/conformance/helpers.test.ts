@@ -471,6 +471,24 @@ for (const side of SIDES) {
       }),
     );
 
+    for (const wait of [0, 100]) {
+      test(
+        `unwrap() after the Conn reported the peer's reset, then wrap()${
+          wait ? `, ${wait} ms later` : ""
+        }: the new Conn reports the reset too`,
+        withPair(side, async ({ conn, peer, remote }) => {
+          await peer.rst(remote);
+          assert.equal((await within(5000, conn.ended, "ended")).reason, "reset");
+          await sleep(wait); // meanwhile the first Conn releases the socket it failed on
+          const next = hangup.wrap(conn.unwrap().native);
+          // The kernel reports a reset to one read only: the next owner must still hear it, not a clean end.
+          const failure = await rejection(within(2000, collect(next), "the end"));
+          assert.ok(failure instanceof ConnectionResetError, `got ${String(failure)}`);
+          assert.equal((await next.ended).reason, "reset");
+        }),
+      );
+    }
+
     test(
       "wrap() after the peer's FIN: the new Conn ends at once",
       withPair(side, async ({ conn, peer, remote }) => {
