@@ -54,12 +54,17 @@ export interface BunSocketLike {
 
 /** Gives `conn`'s Bun socket, with the bytes already read ahead, to the `node:http` `server`. */
 export function handOffToHttp(conn: Conn<BunSocketLike>, server: http.Server): void {
+  // The client's FIN, if hangup saw it before the hand-off: Bun reports it once, to hangup.
+  const peerEnded = conn.signal.aborted && (conn.signal.reason as { code?: string }).code === "ERR_EOF";
   const { buffered, native } = conn.unwrap();
-  server.emit("connection", duplexOf(buffered, native));
+  server.emit("connection", duplexOf(buffered, native, peerEnded));
 }
 
-/** A Duplex that yields `buffered`, then what `native` receives; writes go to `native`. */
-export function duplexOf(buffered: Uint8Array, native: BunSocketLike): Duplex {
+/**
+ * A Duplex that yields `buffered`, then what `native` receives (or, when `peerEnded`, its end);
+ * writes go to `native`.
+ */
+export function duplexOf(buffered: Uint8Array, native: BunSocketLike, peerEnded = false): Duplex {
   let retry: (() => void) | undefined;
   let ended = false;
   let touch = (): void => {};
@@ -121,6 +126,9 @@ export function duplexOf(buffered: Uint8Array, native: BunSocketLike): Duplex {
   });
   Object.assign(duplex, { remoteAddress: native.remoteAddress });
   if (buffered.length > 0) duplex.push(buffered);
+  // The end a turn after the bytes, as a socket reads a FIN after the data before it: the
+  // server answers the request before it sees the client gone (it aborts requests then).
+  if (peerEnded) setImmediate(endOnce);
   native.resume();
   return duplex;
 }

@@ -25,12 +25,47 @@
  */
 import type * as http from "node:http";
 import type * as net from "node:net";
+import { Duplex } from "node:stream";
 import type { Conn } from "hangup";
+import { addSocketMethods } from "./socket-methods.ts";
 
 /** Gives `conn`'s socket, with the bytes already read ahead, to `server`; `conn` is done after it. */
 export function handOffToHttp(conn: Conn<net.Socket>, server: http.Server): void {
   const { buffered, native } = conn.unwrap();
+  // The client sent its FIN before the hand-off and hangup saw it: the socket's stream has ended,
+  // and bytes cannot be put back in front of it. The server gets a Duplex with them instead.
+  if (native.readableEnded) return void server.emit("connection", endedDuplex(buffered, native));
   if (buffered.length > 0) native.unshift(buffered);
   server.emit("connection", native);
   native.resume();
+}
+
+/** A Duplex that yields `buffered`, then ends (the peer's FIN); writes go to `native`. */
+function endedDuplex(buffered: Uint8Array, native: net.Socket): Duplex {
+  let touch = (): void => {};
+  const duplex = new Duplex({
+    read() {},
+    write(chunk: Uint8Array, _encoding, callback) {
+      touch();
+      native.write(chunk, (err) => callback(err ?? undefined));
+    },
+    final(callback) {
+      native.end(() => callback());
+    },
+    destroy(err, callback) {
+      native.destroy(err ?? undefined);
+      callback(err);
+    },
+  });
+  native.on("error", (err) => duplex.destroy(err));
+  touch = addSocketMethods(duplex, {
+    setNoDelay: (on) => native.setNoDelay(on),
+    setKeepAlive: (on) => native.setKeepAlive(on),
+  });
+  Object.assign(duplex, { remoteAddress: native.remoteAddress, remotePort: native.remotePort });
+  if (buffered.length > 0) duplex.push(buffered);
+  // The end a turn after the bytes, as a socket reads a FIN after the data before it: the
+  // server answers the request before it sees the client gone (it aborts requests then).
+  setImmediate(() => duplex.push(null));
+  return duplex;
 }

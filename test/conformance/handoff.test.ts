@@ -37,6 +37,7 @@ interface Seen {
 async function withSniffer(
   run: (port: number, seen: Seen[], routed: string[]) => Promise<void>,
   webListens = DENO_NEEDS_LISTEN,
+  handOffAfterMs = 0,
 ): Promise<void> {
   const seen: Seen[] = [];
   const routed: string[] = [];
@@ -64,6 +65,7 @@ async function withSniffer(
       await conn.write("PONG\n");
     } else if (/^(GET |POST|PUT |HEAD)$/.test(first)) {
       routed.push("http");
+      if (handOffAfterMs > 0) await sleepMs(handOffAfterMs);
       handOffToHttp(conn, web);
     } else {
       routed.push(`other:${JSON.stringify(first)}`);
@@ -124,6 +126,26 @@ describe(`hand-off to the runtime's HTTP server (${runtime})`, () => {
           { method: "GET", url: "/two", id: "d2", body: body2 },
         ]);
       })
+    ));
+
+  test("a client that sends its request and half-closes before a late hand-off gets its response, then the close", () =>
+    withSniffer(
+      (port, seen, routed) =>
+        withPeer(async (peer) => {
+          const conn = await peer.connect({ port });
+          // The handler hands off 200 ms after sniffing: by then hangup has seen the client's FIN.
+          await peer.send(conn, { text: request("POST", "/half", "h1", "half-closed", false), then: "fin" });
+          const started = Date.now();
+          const received = await peer.recv(conn, { timeoutMs: 4000 });
+          assert.equal(received.end, "eof", `the server closes once it answered (after ${Date.now() - started} ms)`);
+          const reply = Buffer.from(received.data).toString("latin1");
+          assert.match(reply, /^HTTP\/1\.1 200 OK/);
+          assert.ok(reply.endsWith("POST /half 11 half-closed"), reply);
+          assert.deepEqual(routed, ["http"]);
+          assert.deepEqual(seen, [{ method: "POST", url: "/half", id: "h1", body: "half-closed" }]);
+        }),
+      DENO_NEEDS_LISTEN,
+      200,
     ));
 
   test("the same server still answers its own protocol, sniffed from bytes that arrive one at a time", () =>
