@@ -59,6 +59,7 @@ import {
   type UnixListenOptions,
 } from "../src/index.ts";
 import { nodeTlsHooks, plainChunk, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+import { checkUnixPath } from "./unix-path.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -458,6 +459,7 @@ export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown> |
         connectError: () => {},
       };
       const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketOwner };
+      if (endpoint.transport === "unix") checkUnixPath(endpoint.path);
       return (endpoint.transport === "unix"
         ? Bun.connect({ ...common, unix: endpoint.path })
         : Bun.connect({ ...common, hostname: endpoint.hostname, port: endpoint.port }))
@@ -525,6 +527,7 @@ function boundAddress(server: { hostname?: string; getsockname?(out: { address?:
 }
 
 function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
+  if (endpoint.transport === "unix") checkUnixPath(endpoint.path);
   let sink: ListenerSink<Socket<unknown>> | undefined;
   const unixPath = endpoint.transport === "unix" ? endpoint.path : undefined;
   // The connections of a listener share their local address, as a rule: one frozen object for them

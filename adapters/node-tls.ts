@@ -474,13 +474,16 @@ export async function serverTls(
  * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket)));
  * ```
  */
-export function tlsAcceptor(options: ResolvedTlsOptions, name: string): (sink: ListenerSink, tcp: ConnSource) => void {
+export function tlsAcceptor(
+  options: ResolvedTlsOptions,
+  name: string,
+): (sink: ListenerSink, tcp: ConnSource, closed?: AbortSignal) => void {
   const context = checkedServerContext(options, name);
   let inFlight = 0;
-  return (sink, tcp) => {
-    if (inFlight >= options.maxHandshakes) return tcp.reset();
+  return (sink, tcp, closed) => {
+    if (inFlight >= options.maxHandshakes || closed?.aborted) return tcp.reset();
     inFlight++;
-    serverTls(tcp, context, options).then((source) => sink.connection(source), () => {}).finally(() => inFlight--);
+    serverTls(tcp, context, options, undefined, closed).then((source) => sink.connection(source), () => {}).finally(() => inFlight--);
   };
 }
 

@@ -57,6 +57,7 @@ import {
 } from "../src/index.ts";
 
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
+import { checkUnixPath } from "./unix-path.ts";
 
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -316,6 +317,7 @@ export function connect(options: ConnectOptions): Promise<Conn<net.Socket | TLSS
 export function connect(options: ConnectOptions): Promise<Conn<net.Socket | TLSSocket>> {
   return connectWith(options, {
     open(endpoint, cancelled) {
+      if (endpoint.transport === "unix") checkUnixPath(endpoint.path);
       const socket = endpoint.transport === "unix"
         ? net.connect({ path: endpoint.path, allowHalfOpen: true })
         : net.connect({ host: endpoint.hostname, port: endpoint.port, allowHalfOpen: true });
@@ -367,6 +369,7 @@ export function listen(options?: ListenOptions): Promise<Listener<Addr, net.Sock
 }
 
 async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promise<ListenerSource<Addr, net.Socket>> {
+  if (endpoint.transport === "unix") checkUnixPath(endpoint.path);
   // pauseOnConnect: nothing is read from a connection until the application accepts it.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {

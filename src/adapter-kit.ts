@@ -48,8 +48,9 @@ export interface TlsHooks {
   /**
    * Checks the server's certificate and key before anything is bound (a TypeError naming them),
    * and returns how each accepted connection is handed to `sink` once its handshake completed.
+   * `closed` aborts when the listener closes: a handshake still running then drops its connection.
    */
-  server(options: ResolvedTlsOptions): (sink: ListenerSink, tcp: ConnSource) => void;
+  server(options: ResolvedTlsOptions): (sink: ListenerSink, tcp: ConnSource, closed: AbortSignal) => void;
 }
 
 /**
@@ -175,11 +176,16 @@ export async function listenWith<Native>(options: ListenOptions | undefined, ste
     throw toSocketError(err, "listen");
   }
   if (!accept) return createListener(bound, connOptionsOf(o));
+  // Closing the listener ends the handshakes still running too: their sockets are not kept open.
+  const closing = new AbortController();
   return createListener({
     addr: bound.addr,
-    start: (sink) => bound.start({ connection: (tcp) => accept(sink as ListenerSink, tcp) }),
+    start: (sink) => bound.start({ connection: (tcp) => accept(sink as ListenerSink, tcp, closing.signal) }),
     pause: bound.pause && (() => bound.pause!()),
     resume: bound.resume && (() => bound.resume!()),
-    close: () => bound.close(),
+    close: () => {
+      closing.abort();
+      return bound.close();
+    },
   }, connOptionsOf(o));
 }

@@ -67,6 +67,9 @@ export async function serve<Native = unknown>(
   if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("onError must be a function");
   const onError = (o.onError as ServeOptions<Native>["onError"]) ?? reportOnStderr;
   const writeTimeout = checkDuration(o.writeTimeout, "writeTimeout", SERVE_WRITE_TIMEOUT);
+  // A second serve() would fail on the first one's pending accept() and close the listener under it.
+  if (served.has(listener)) throw new TypeError("Cannot serve: this listener is already being served");
+  served.add(listener);
 
   const running = new Set<Promise<void>>();
   const conns = new Set<Conn<Native>>();
@@ -104,11 +107,32 @@ export async function serve<Native = unknown>(
     }
   } finally {
     signal?.removeEventListener("abort", stop);
+    served.delete(listener);
     await listener.close();
     if (running.size > 0) {
+      // The listener may have been closed another way (listener.close(), `await using`): the
+      // signal still drains the handlers when it aborts while they run.
+      if (signal !== undefined && !signal.aborted) await untilDoneOrAborted(Promise.all(running), signal);
       if (signal?.aborted) await drain(running, conns, drainTimeout);
       await Promise.all(running);
     }
+  }
+}
+
+/** Listeners a serve() is accepting from. */
+const served = new WeakSet<object>();
+
+/** Resolves when `done` settles or `signal` aborts, whichever comes first. */
+async function untilDoneOrAborted(done: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  let onAbort!: () => void;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    await Promise.race([done, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
 }
 

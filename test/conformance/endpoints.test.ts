@@ -1,6 +1,6 @@
 /** connect/listen: errors, bad options, Unix sockets. */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AddressInUseError, ConnectionRefusedError, SocketError, TimedOutError } from "../../src/index.ts";
@@ -225,6 +225,21 @@ describe("Unix sockets", () => {
         conn.reset();
         await conn.closed;
       });
+    }),
+  );
+
+  test(
+    "a path longer than the OS takes is refused with SocketError EINVAL, never cut short",
+    withTempDir(async (dir) => {
+      // Node would bind (or connect to) the path cut at 107 bytes, and report the full one.
+      const path = join(dir, `${"x".repeat(140)}.sock`);
+      for (const attempt of [() => hangup.listen({ path }), () => hangup.connect({ path })]) {
+        const err = await rejection(attempt());
+        assert.ok(err instanceof SocketError, `got ${String(err)}`);
+        assert.equal(err.code, "EINVAL");
+        assert.match(err.message, /^Cannot (listen|connect): path must be shorter than SUN_LEN/);
+      }
+      assert.deepEqual(readdirSync(dir), [], "no socket file left");
     }),
   );
 });

@@ -109,4 +109,35 @@ describe("serve", () => {
       const err = await peer.connect({ port: server.port }).then(() => "connected", () => "refused");
       assert.equal(err, "refused", "no new connections after abort");
     }));
+
+  test("an abort after the listener was closed another way (listener.close(), await using) still drains the handlers", () =>
+    withPeer(async (peer) => {
+      const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+      const controller = new AbortController();
+      const serving = hangup.serve(listener, (conn) => conn.read(), { signal: controller.signal, drainTimeout: 300 });
+      const remote = await peer.connect({ port: listener.addr.port });
+      await sleep(100);
+      await listener.close();
+      await sleep(100);
+      controller.abort();
+      await within(3000, serving, "serve resolves after the drain");
+      const seen = await peer.recv(remote);
+      assert.ok(seen.end === "reset" || seen.end === "eof", `peer saw ${seen.end}`);
+    }));
+
+  test("a second serve() of a listener being served rejects with TypeError and leaves the first serving", () =>
+    withPeer(async (peer) => {
+      const server = await startServer(echoLines);
+      const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+      const stop = new AbortController();
+      const first = hangup.serve(listener, echoLines, { signal: stop.signal });
+      await assert.rejects(hangup.serve(listener, echoLines), {
+        name: "TypeError",
+        message: "Cannot serve: this listener is already being served",
+      });
+      assert.equal(await ask(peer, listener.addr.port, "still here"), "echo: still here\n");
+      stop.abort();
+      server.stop();
+      await Promise.all([first, server.serving]);
+    }));
 });

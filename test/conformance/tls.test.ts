@@ -436,6 +436,22 @@ if (!hasTls) {
         await peer.close(listener);
       }));
 
+    test("closing a TLS listener drops the handshakes still running: their clients are not held until handshakeTimeout", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({
+          hostname: "127.0.0.1",
+          port: 0,
+          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000 }),
+        });
+        const silent = await peer.connect({ port: listener.addr.port });
+        await sleep(200); // accepted, its handshake waiting for a ClientHello
+        await listener.close();
+        const started = Date.now();
+        const seen = await peer.recv(silent, { timeoutMs: 5000 });
+        assert.ok(seen.end === "eof" || seen.end === "reset", `the server let go of the silent client (peer saw ${seen.end})`);
+        assert.ok(Date.now() - started < 3000, `within ${Date.now() - started} ms of close()`);
+      }));
+
     test("a server-side startTls whose client never sends a ClientHello rejects after handshakeTimeout, worded as accepting", () =>
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);

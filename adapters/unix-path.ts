@@ -1,0 +1,28 @@
+/**
+ * The longest Unix socket path the OS takes, checked before binding or connecting: Node cuts a
+ * longer path short without a word (and binds or connects to another path), and Bun words the
+ * failure differently from Deno. Used by the Node and Bun adapters.
+ *
+ * @module
+ */
+import process from "node:process";
+
+/** sun_path's size less its terminating NUL: 108 bytes on Linux, 104 elsewhere. */
+const MAX_UNIX_PATH = process.platform === "linux" ? 107 : 103;
+
+/**
+ * Throws an `EINVAL` error (which the adapter kit makes a `SocketError`) for a path the OS cannot
+ * take, as Deno's does.
+ *
+ * @example
+ * ```ts
+ * checkUnixPath("/tmp/app.sock"); // fine
+ * checkUnixPath(`/tmp/${"x".repeat(200)}`); // Error (code EINVAL): path must be shorter than SUN_LEN: 205 bytes, at most 107
+ * ```
+ */
+export function checkUnixPath(path: string): void {
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_UNIX_PATH) {
+    throw Object.assign(new Error(`path must be shorter than SUN_LEN: ${bytes} bytes, at most ${MAX_UNIX_PATH}`), { code: "EINVAL" });
+  }
+}
