@@ -129,6 +129,8 @@ export class TlsSource implements ConnSource {
   /** end/error reported outward: later TLS events are moot. */
   #finished = false;
   #innerClosed = false;
+  /** Wakes a write that failed before TCP said why (see #tcpFailure). */
+  #onTcpNews: (() => void) | undefined;
   #wireError: unknown = UNSET;
   #detached = false;
   /** The core asked to pause; the engine is paused once `PAUSE_SLACK` more bytes came. */
@@ -263,17 +265,20 @@ export class TlsSource implements ConnSource {
           return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the peer closed the connection during the TLS handshake`));
         }
         this.#tcpEnded = true;
+        this.#onTcpNews?.();
         this.#engine.feedEnd();
       },
       error: (err) => {
         if (this.#handshake) return this.#handshake.reject(handshakeError(err, this.#failed));
         if (this.#tcpError !== UNSET) return;
         this.#tcpError = err;
+        this.#onTcpNews?.();
         // The plaintext of every record that arrived before the reset is yielded first.
         void this.#engine.drain().then(() => this.#finish({ kind: "error", err }));
       },
       closed: () => {
         this.#innerClosed = true;
+        this.#onTcpNews?.();
         if (this.#handshake) {
           return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the connection closed during the TLS handshake`));
         }
@@ -346,8 +351,7 @@ export class TlsSource implements ConnSource {
     try {
       await this.#engine.write(bytes);
     } catch (err) {
-      // The TCP failure beneath says more than the TLS layer's "stream destroyed".
-      throw this.#wireError === UNSET ? err : this.#wireError;
+      throw await this.#tcpFailure(err);
     }
   }
 
@@ -355,8 +359,26 @@ export class TlsSource implements ConnSource {
     try {
       await this.#engine.end();
     } catch (err) {
-      throw this.#wireError === UNSET ? err : this.#wireError;
+      throw await this.#tcpFailure(err);
     }
+  }
+
+  /**
+   * The TCP failure beneath (a write's, or the reset reads met) says more than the TLS layer's
+   * "stream destroyed". The TLS layer may fail a write a moment before TCP reports the reset that
+   * caused it: then the write waits for TCP's news, 100 ms at most.
+   */
+  async #tcpFailure(err: unknown): Promise<unknown> {
+    if (this.#wireError === UNSET && this.#tcpError === UNSET && !this.#tcpEnded && !this.#innerClosed) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#onTcpNews = resolve;
+        timer = setTimeout(resolve, 100);
+      });
+      clearTimeout(timer);
+      this.#onTcpNews = undefined;
+    }
+    return this.#wireError !== UNSET ? this.#wireError : this.#tcpError !== UNSET ? this.#tcpError : err;
   }
 
   async close(): Promise<void> {
