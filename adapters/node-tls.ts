@@ -24,12 +24,14 @@ import {
   type ServerTlsOptions,
   type TlsEngine,
   type TlsEvents,
+  TlsHandshakeError,
   type TlsHooks,
   type TlsInfo,
   type TlsOptions,
   TlsSource,
   type TlsWire,
 } from "../src/index.ts";
+import { setLongTimeout } from "../src/long-timeout.ts";
 import { checkOptionsObject } from "../src/options.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
@@ -405,13 +407,26 @@ export function checkPemContents(options: ResolvedTlsOptions, name: string): voi
       throw new TypeError(`${name}.${what}: ${(err as Error).message}`, { cause: err });
     }
   };
-  const cert = options.cert === undefined ? undefined : parse("cert must be a PEM certificate", () => new X509Certificate(options.cert!));
+  // One block at a time: a file may hold the key and its certificate chain together, and Deno's
+  // parsers refuse more than the one object they read (Node's read the first).
+  const blocks = (text: string, wanted: (label: string) => boolean): string[] =>
+    [...text.matchAll(PEM_BLOCK)].filter((block) => wanted(block[1]!)).map((block) => block[0]);
+  const isCert = (label: string): boolean => label === "CERTIFICATE";
+  const certPem = options.cert === undefined ? undefined : blocks(options.cert, isCert)[0] ?? options.cert;
+  const cert = certPem === undefined ? undefined : parse("cert must be a PEM certificate", () => new X509Certificate(certPem));
   if (cert !== undefined && options.key !== undefined) {
-    const key = parse("key must be a PEM private key", () => createPrivateKey(options.key!));
+    const keyPem = blocks(options.key, (label) => label.endsWith("PRIVATE KEY"))[0] ?? options.key;
+    const key = parse("key must be a PEM private key", () => createPrivateKey(keyPem));
     if (!cert.checkPrivateKey(key)) throw new TypeError(`${name}.key is not the private key of ${name}.cert`);
   }
-  for (const root of options.ca ?? []) parse("ca must be PEM certificates", () => new X509Certificate(root));
+  for (const roots of options.ca ?? []) {
+    const each = blocks(roots, isCert);
+    for (const root of each.length > 0 ? each : [roots]) parse("ca must be PEM certificates", () => new X509Certificate(root));
+  }
 }
+
+/** One PEM block, its label captured. */
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 
 /**
  * TLS over `tcp` as a client, handshake done (`initial`: ciphertext read ahead before an upgrade).
@@ -479,11 +494,23 @@ export function tlsAcceptor(
   name: string,
 ): (sink: ListenerSink, tcp: ConnSource, closed?: AbortSignal) => void {
   const context = checkedServerContext(options, name);
-  let inFlight = 0;
+  // Each handshake has its own signal, all aborted at once when the listener closes: one
+  // listener on `closed`, not one per handshake (Node warns past 10 on one signal).
+  const running = new Set<AbortController>();
+  let watching = false;
   return (sink, tcp, closed) => {
-    if (inFlight >= options.maxHandshakes || closed?.aborted) return tcp.reset();
-    inFlight++;
-    serverTls(tcp, context, options, undefined, closed).then((source) => sink.connection(source), () => {}).finally(() => inFlight--);
+    if (running.size >= options.maxHandshakes || closed?.aborted) return tcp.reset();
+    if (closed && !watching) {
+      watching = true;
+      closed.addEventListener("abort", () => {
+        for (const handshake of running) handshake.abort();
+      }, { once: true });
+    }
+    const handshake = new AbortController();
+    running.add(handshake);
+    serverTls(tcp, context, options, undefined, handshake.signal)
+      .then((source) => sink.connection(source), () => {})
+      .finally(() => running.delete(handshake));
   };
 }
 
@@ -526,7 +553,8 @@ export async function upgradeToTls(
   if (side === "client") checkPemContents(tlsOptions, "options");
   // A command written without awaiting right before ("STARTTLS\r\n") goes out first: unwrap()
   // refuses writes not yet handed to the socket. If the connection failed, the handshake says so.
-  await conn.write(new Uint8Array(0)).catch(() => {});
+  // The wait counts as handshake time, and the signal ends it; conn is consumed only after it.
+  await flushedBefore(conn, tlsOptions.handshakeTimeout, connOptions.signal);
   const remote = conn.remoteAddr;
   const { buffered, native } = conn.unwrap();
   const tcp = tcpOf(native, remote);
@@ -541,6 +569,28 @@ export async function upgradeToTls(
     : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
   // Its native, which unwrap() hands out, is the node:tls socket over our TCP source.
   return createConn(source, connOptions) as Conn<tls.TLSSocket>;
+}
+
+/** Resolves once `conn`'s writes went out; rejects after `timeout` ms (0: never) or on `signal`. */
+async function flushedBefore(conn: Conn, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  let cancelTimer: (() => void) | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      conn.write(new Uint8Array(0)).then(resolve, () => resolve());
+      if (timeout > 0) {
+        cancelTimer = setLongTimeout(
+          () => reject(new TlsHandshakeError(`Cannot connect: the writes before startTls() did not go out within ${timeout} ms`)),
+          timeout,
+        );
+      }
+      if (signal) signal.addEventListener("abort", onAbort = () => reject(signal.reason), { once: true });
+    });
+  } finally {
+    cancelTimer?.();
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+  }
 }
 
 /**

@@ -125,10 +125,10 @@ function confirmEnd(socket: net.Socket, sink: ConnSink): void {
   socket.write(EMPTY, (err) => (err && (err as NodeJS.ErrnoException).code === "ECONNRESET" ? sink.error(err) : sink.end()));
 }
 
-/** Each socket's source, found from `this` in the shared handlers; nothing is set on the user's socket. */
 /** The listener an unwrapped socket keeps until its new owner handles its errors. */
 const ignoreError = (): void => {};
 
+/** Each socket's source, found from `this` in the shared handlers; nothing is set on the user's socket. */
 const sources = new WeakMap<net.Socket, NodeSource>();
 
 /**

@@ -21,6 +21,7 @@ const MAX_UNIX_PATH = process.platform === "linux" ? 107 : 103;
  * ```
  */
 export function checkUnixPath(path: string): void {
+  if (process.platform === "win32") return; // a named pipe, not sun_path
   const bytes = new TextEncoder().encode(path).length;
   if (bytes > MAX_UNIX_PATH) {
     throw Object.assign(new Error(`path must be shorter than SUN_LEN: ${bytes} bytes, at most ${MAX_UNIX_PATH}`), { code: "EINVAL" });

@@ -990,10 +990,11 @@ class SourceConn implements Conn {
     try {
       bytes = toBytes(data, "data");
       signal = options === undefined ? undefined : this.#checkOperationOptions(options).signal;
-      signal?.throwIfAborted();
     } catch (err) {
-      return handledRejection(err);
+      // A bad argument is a programming error: left unhandled, it is seen.
+      return Promise.reject(err);
     }
+    if (signal?.aborted) return handledRejection(signal.reason);
     const refused = this.#writeRefusal();
     if (refused !== undefined) {
       // Refused because the connection failed: a loop still answering buffered requests must not
@@ -1314,7 +1315,12 @@ class SourceConn implements Conn {
     // timeout, or serve()'s default when the connection has none: close() always settles (SPEC 11).
     if (this.#writeTimeout === 0) {
       this.#setWriteTimeout(CLOSE_FLUSH_TIMEOUT);
-      if (this.#inFlight) this.#armWriteTimer();
+      if (this.#inFlight) {
+        this.#armWriteTimer();
+        // The write in flight went whole, not in pieces: a steady reader gets the time it would
+        // have had for its pieces, 60 s for each 256 KiB, as the writes after it will.
+        if (this.#pieceEnd < 0) this.#flushStartedAt += (Math.ceil(this.#flushBytes / PIECE_BYTES) - 1) * CLOSE_FLUSH_TIMEOUT;
+      }
     }
     this.#releaseHeld();
     await this.#whenFlushed();

@@ -129,8 +129,8 @@ export class TlsSource implements ConnSource {
   /** end/error reported outward: later TLS events are moot. */
   #finished = false;
   #innerClosed = false;
-  /** Wakes a write that failed before TCP said why (see #tcpFailure). */
-  #onTcpNews: (() => void) | undefined;
+  /** Wake the writes that failed before TCP said why (see #tcpFailure). */
+  #awaitingTcpNews: (() => void)[] | undefined;
   #wireError: unknown = UNSET;
   #detached = false;
   /** The core asked to pause; the engine is paused once `PAUSE_SLACK` more bytes came. */
@@ -265,20 +265,20 @@ export class TlsSource implements ConnSource {
           return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the peer closed the connection during the TLS handshake`));
         }
         this.#tcpEnded = true;
-        this.#onTcpNews?.();
+        this.#tcpNews();
         this.#engine.feedEnd();
       },
       error: (err) => {
         if (this.#handshake) return this.#handshake.reject(handshakeError(err, this.#failed));
         if (this.#tcpError !== UNSET) return;
         this.#tcpError = err;
-        this.#onTcpNews?.();
+        this.#tcpNews();
         // The plaintext of every record that arrived before the reset is yielded first.
         void this.#engine.drain().then(() => this.#finish({ kind: "error", err }));
       },
       closed: () => {
         this.#innerClosed = true;
-        this.#onTcpNews?.();
+        this.#tcpNews();
         if (this.#handshake) {
           return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the connection closed during the TLS handshake`));
         }
@@ -363,6 +363,12 @@ export class TlsSource implements ConnSource {
     }
   }
 
+  #tcpNews(): void {
+    const waiting = this.#awaitingTcpNews;
+    this.#awaitingTcpNews = undefined;
+    if (waiting) { for (const wake of waiting) wake(); }
+  }
+
   /**
    * The TCP failure beneath (a write's, or the reset reads met) says more than the TLS layer's
    * "stream destroyed". The TLS layer may fail a write a moment before TCP reports the reset that
@@ -372,11 +378,10 @@ export class TlsSource implements ConnSource {
     if (this.#wireError === UNSET && this.#tcpError === UNSET && !this.#tcpEnded && !this.#innerClosed) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
-        this.#onTcpNews = resolve;
+        (this.#awaitingTcpNews ??= []).push(resolve);
         timer = setTimeout(resolve, 100);
       });
       clearTimeout(timer);
-      this.#onTcpNews = undefined;
     }
     return this.#wireError !== UNSET ? this.#wireError : this.#tcpError !== UNSET ? this.#tcpError : err;
   }

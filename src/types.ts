@@ -289,7 +289,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * Resolves when the runtime accepted the bytes; awaiting it is backpressure. Writes issued
    * without awaiting each go to the runtime together (at most 64 KiB at a time, in order); while
    * input is still buffered they wait until the reader has drained it or waits for more, one
-   * event-loop turn at most. A rejection nobody awaits is never reported as unhandled. The bytes
+   * event-loop turn at most. A write that fails (or is aborted) and that nobody awaits is never
+   * reported as an unhandled rejection; a bad argument is. The bytes
    * are not copied: change `data` only once the write resolved. An abort rejects with the signal's
    * reason: a write not yet handed to the runtime never goes, one already going goes whole.
    */

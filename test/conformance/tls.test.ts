@@ -1,5 +1,6 @@
 /** SPEC "TLS" T1–T5: four endings told apart, typed handshake failures, STARTTLS without loss, close_notify on close. */
 import assert from "node:assert/strict";
+import process from "node:process";
 import {
   BrokenPipeError,
   type Conn,
@@ -438,18 +439,30 @@ if (!hasTls) {
 
     test("closing a TLS listener drops the handshakes still running: their clients are not held until handshakeTimeout", () =>
       withPeer(async (peer) => {
-        const listener = await tlsAdapter.listen({
-          hostname: "127.0.0.1",
-          port: 0,
-          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000 }),
-        });
-        const silent = await peer.connect({ port: listener.addr.port });
-        await sleep(200); // accepted, its handshake waiting for a ClientHello
-        await listener.close();
-        const started = Date.now();
-        const seen = await peer.recv(silent, { timeoutMs: 5000 });
-        assert.ok(seen.end === "eof" || seen.end === "reset", `the server let go of the silent client (peer saw ${seen.end})`);
-        assert.ok(Date.now() - started < 3000, `within ${Date.now() - started} ms of close()`);
+        const warnings: string[] = [];
+        const onWarning = (warning: Error): void => void warnings.push(warning.name);
+        process.on("warning", onWarning);
+        try {
+          const listener = await tlsAdapter.listen({
+            hostname: "127.0.0.1",
+            port: 0,
+            tls: tlsOptionsFor("server", { handshakeTimeout: 20_000 }),
+          });
+          // Twelve at once: more than the 10 listeners Node allows one signal before it warns.
+          const silent = await Promise.all(Array.from({ length: 12 }, () => peer.connect({ port: listener.addr.port })));
+          await sleep(300); // accepted, their handshakes waiting for a ClientHello
+          await listener.close();
+          const started = Date.now();
+          for (const client of silent) {
+            const seen = await peer.recv(client, { timeoutMs: 5000 });
+            assert.ok(seen.end === "eof" || seen.end === "reset", `the server let go of each silent client (peer saw ${seen.end})`);
+          }
+          assert.ok(Date.now() - started < 3000, `within ${Date.now() - started} ms of close()`);
+          await sleep(50);
+          assert.deepEqual(warnings, [], "no warning (such as MaxListenersExceededWarning)");
+        } finally {
+          process.off("warning", onWarning);
+        }
       }));
 
     test("a server-side startTls whose client never sends a ClientHello rejects after handshakeTimeout, worded as accepting", () =>
@@ -604,6 +617,20 @@ if (!hasTls) {
       });
     });
 
+    test("one PEM file holding the key and the certificate serves as both cert and key", () =>
+      withPeer(async (peer) => {
+        const combined = CERTS.key + CERTS.cert;
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls: { cert: combined, key: combined } });
+        try {
+          const remote = await peer.connect({ port: listener.addr.port });
+          const [peerTls, conn] = await Promise.all([peer.tls(remote, { side: "client" }), within(5000, listener.accept(), "accept")]);
+          assert.equal(peerTls.protocol, "TLSv1.3");
+          conn!.reset();
+        } finally {
+          await listener.close();
+        }
+      }));
+
     test("a handshakeTimeout beyond 2^31-1 ms is waited out like any millisecond option, not fired at once", () =>
       withPeer(async (peer) => {
         const { listener, port } = await peer.listen();
@@ -680,6 +707,22 @@ if (!hasTls) {
         const [peerTls, conn] = await Promise.all([peer.tls(remote, { side: "server" }), upgrading]);
         assert.equal(peerTls.protocol, "TLSv1.3");
         conn.reset();
+      }));
+
+    test("client side: writes before startTls() that the peer does not take end it after handshakeTimeout, the connection not consumed", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen({ rcvbuf: 4096 });
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ port } as never);
+        await accepted;
+        void plain.write(new Uint8Array(64 << 20)).catch(() => {}); // more than the socket buffers hold
+        const started = Date.now();
+        const err = await rejection(tlsAdapter.startTls(plain, { ca: CERTS.ca, handshakeTimeout: 300 }));
+        assert.ok(err instanceof TlsHandshakeError, `got ${String(err)}`);
+        assert.match(err.message, /the writes before startTls\(\) did not go out within 300 ms/);
+        assert.ok(Date.now() - started < 3000, `after ${Date.now() - started} ms`);
+        assert.equal(plain.signal.aborted, false, "the plaintext connection is still the caller's");
+        plain.reset();
       }));
 
     test("client side: a bad client certificate throws TypeError and leaves the plaintext connection usable", () =>

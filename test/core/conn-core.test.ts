@@ -293,31 +293,72 @@ describe("writeTimeout and a slow but steady reader, over a scripted source", ()
 });
 
 describe("close() without a writeTimeout, over a scripted source", () => {
-  test("its flush gets serve()'s 60 s: a peer that never takes it cannot hold close() forever", async () => {
-    const calls: string[] = [];
-    const { source } = scripted({ write: () => new Promise<void>(() => {}), reset: () => void calls.push("reset") });
-    const conn = createConn(source);
-    const writing = conn.write(new Uint8Array(1 << 20)).then(() => "resolved", (err: unknown) => err);
-    await null;
-    await null;
-    // A minute passes in 50 ms: 60 s timers fire after 50 ms, and the clock has moved on by then.
+  /**
+   * Runs `body` with a clock that `skip(ms)` moves on, and timers of 10 s or more firing after
+   * 20 ms of real time (to be checked against that clock): minutes pass in milliseconds.
+   */
+  async function withFastClock(body: (skip: (ms: number) => void, realSleep: (ms: number) => Promise<void>) => Promise<void>) {
     const realNow = Date.now;
     const realSetTimeout = globalThis.setTimeout;
     let skipped = 0;
     Date.now = () => realNow() + skipped;
     globalThis.setTimeout =
-      ((handler: () => void, delay?: number) => realSetTimeout(handler, delay === 60_000 ? 50 : delay)) as typeof setTimeout;
+      ((handler: () => void, delay?: number) =>
+        realSetTimeout(handler, delay !== undefined && delay >= 10_000 ? 20 : delay)) as typeof setTimeout;
     try {
-      const closing = conn.close();
-      skipped = 60_000;
-      await Promise.race([closing, new Promise((_, reject) => realSetTimeout(() => reject(new Error("close() still pending")), 2000))]);
+      await body((ms) => (skipped = ms), (ms) => new Promise((resolve) => realSetTimeout(resolve, ms)));
     } finally {
       Date.now = realNow;
       globalThis.setTimeout = realSetTimeout;
     }
+  }
+
+  function neverTaken() {
+    const calls: string[] = [];
+    const { source } = scripted({ write: () => new Promise<void>(() => {}), reset: () => void calls.push("reset") });
+    return { source, calls };
+  }
+
+  test("its flush gets serve()'s 60 s: a peer that never takes it cannot hold close() forever", async () => {
+    const { source, calls } = neverTaken();
+    const conn = createConn(source);
+    const writing = conn.write(new Uint8Array(256 << 10)).then(() => "resolved", (err: unknown) => err);
+    await null;
+    await null;
+    let closed = false;
+    await withFastClock(async (skip, realSleep) => {
+      const closing = conn.close().then(() => (closed = true));
+      skip(59_000);
+      await realSleep(150);
+      assert.equal(closed, false, "not before 60 s");
+      skip(61_000);
+      for (let i = 0; i < 100 && !closed; i++) await realSleep(20);
+      await closing;
+    });
     assert.ok((await writing) instanceof WriteTimeoutError, "the unflushed write rejects with WriteTimeoutError");
     assert.deepEqual(calls, ["reset"], "the connection is reset");
     assert.equal((await conn.ended).reason, "local", "close() had stopped the connection first");
+  });
+
+  test("a write already in flight whole gets 60 s for each 256 KiB, the time a steady reader has for its pieces", async () => {
+    const { source, calls } = neverTaken();
+    const conn = createConn(source);
+    const writing = conn.write(new Uint8Array(1 << 20)).then(() => "resolved", (err: unknown) => err);
+    await null;
+    await null;
+    let closed = false;
+    await withFastClock(async (skip, realSleep) => {
+      const closing = conn.close().then(() => (closed = true));
+      skip(61_000);
+      await realSleep(150);
+      assert.equal(closed, false, "a 1 MiB write is not cut after 60 s");
+      assert.deepEqual(calls, []);
+      skip(241_000);
+      for (let i = 0; i < 100 && !closed; i++) await realSleep(20);
+      await closing;
+    });
+    assert.ok((await writing) instanceof WriteTimeoutError);
+    assert.deepEqual(calls, ["reset"]);
   });
 });
 
