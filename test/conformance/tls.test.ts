@@ -12,7 +12,7 @@ import {
 } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
-import { assertReceivedThenEnd, patterned, sha256, withPeer } from "../support/peer.ts";
+import { assertReceivedThenEnd, patterned, type Peer, sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 import { holdsTcpSocket } from "../support/storm.ts";
 import { CERTS, hasTls, openTlsPair, pem, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
@@ -697,10 +697,7 @@ if (!hasTls) {
 
     test("client side: a STARTTLS command written without awaiting right before startTls() goes out first", () =>
       withPeer(async (peer) => {
-        const { listener, port } = await peer.listen();
-        const accepted = peer.accept(listener);
-        const plain = await tlsAdapter.connect({ port } as never);
-        const remote = await accepted;
+        const { plain, remote } = await plainClient(peer);
         void plain.write("STARTTLS\r\n");
         const upgrading = startTlsWithin(plain, { ca: CERTS.ca });
         assert.equal(text((await peer.recv(remote, { count: 10 })).data), "STARTTLS\r\n", "the command, then the ClientHello");
@@ -711,10 +708,7 @@ if (!hasTls) {
 
     test("client side: writes before startTls() that the peer does not take end it after handshakeTimeout, the connection not consumed", () =>
       withPeer(async (peer) => {
-        const { listener, port } = await peer.listen({ rcvbuf: 4096 });
-        const accepted = peer.accept(listener);
-        const plain = await tlsAdapter.connect({ port } as never);
-        await accepted;
+        const { plain } = await plainClient(peer, { rcvbuf: 4096 });
         void plain.write(new Uint8Array(64 << 20)).catch(() => {}); // more than the socket buffers hold
         const started = Date.now();
         const err = await rejection(tlsAdapter.startTls(plain, { ca: CERTS.ca, handshakeTimeout: 300 }));
@@ -727,10 +721,7 @@ if (!hasTls) {
 
     test("client side: a bad client certificate throws TypeError and leaves the plaintext connection usable", () =>
       withPeer(async (peer) => {
-        const { listener, port } = await peer.listen();
-        const accepted = peer.accept(listener);
-        const plain = await tlsAdapter.connect({ port } as never);
-        const remote = await accepted;
+        const { plain, remote } = await plainClient(peer);
         await assert.rejects(tlsAdapter.startTls(plain, { ca: CERTS.ca, cert: CERTS.cert, key: pem("selfsigned.key") }), {
           name: "TypeError",
           message: /^options\.key is not the private key of options\.cert/,
@@ -742,10 +733,7 @@ if (!hasTls) {
 
     test("client side: upgrade after a plaintext exchange, bytes both ways, then a clean end", () =>
       withPeer(async (peer) => {
-        const { listener, port } = await peer.listen();
-        const accepted = peer.accept(listener);
-        const plain = await tlsAdapter.connect({ port } as never);
-        const remote = await accepted;
+        const { plain, remote } = await plainClient(peer);
         await plain.write("STARTTLS\r\n");
         assert.equal(text((await peer.recv(remote, { count: 10 })).data), "STARTTLS\r\n");
         await peer.send(remote, { text: "220 go ahead\r\n" });
@@ -787,6 +775,14 @@ if (!hasTls) {
         }), { timeout: 120_000 });
     }
   });
+}
+
+/** A plaintext hangup client connected to the peer (for STARTTLS), and the peer's end of it. */
+async function plainClient(peer: Peer, listenOptions: Parameters<Peer["listen"]>[0] = {}): Promise<{ plain: Conn; remote: number }> {
+  const { listener, port } = await peer.listen(listenOptions);
+  const accepted = peer.accept(listener);
+  const plain = await tlsAdapter.connect({ port } as never);
+  return { plain, remote: await accepted };
 }
 
 function startTlsWithin(conn: Conn, options: Parameters<typeof tlsAdapter.startTls>[1]): Promise<Conn> {
