@@ -18,20 +18,19 @@ import {
   connOptionsOf,
   type ConnSource,
   createConn,
+  flushBeforeUpgrade,
   type ListenerSink,
   resolveConnOptions,
   type ResolvedTlsOptions,
   type ServerTlsOptions,
   type TlsEngine,
   type TlsEvents,
-  TlsHandshakeError,
   type TlsHooks,
   type TlsInfo,
   type TlsOptions,
   TlsSource,
   type TlsWire,
 } from "../src/index.ts";
-import { setLongTimeout } from "../src/long-timeout.ts";
 import { checkOptionsObject } from "../src/options.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
@@ -554,7 +553,7 @@ export async function upgradeToTls(
   // A command written without awaiting right before ("STARTTLS\r\n") goes out first: unwrap()
   // refuses writes not yet handed to the socket. If the connection failed, the handshake says so.
   // The wait counts as handshake time, and the signal ends it; conn is consumed only after it.
-  await flushedBefore(conn, tlsOptions.handshakeTimeout, connOptions.signal);
+  await flushBeforeUpgrade(conn, tlsOptions.handshakeTimeout, connOptions.signal);
   const remote = conn.remoteAddr;
   const { buffered, native } = conn.unwrap();
   const tcp = tcpOf(native, remote);
@@ -569,28 +568,6 @@ export async function upgradeToTls(
     : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
   // Its native, which unwrap() hands out, is the node:tls socket over our TCP source.
   return createConn(source, connOptions) as Conn<tls.TLSSocket>;
-}
-
-/** Resolves once `conn`'s writes went out; rejects after `timeout` ms (0: never) or on `signal`. */
-async function flushedBefore(conn: Conn, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-  signal?.throwIfAborted();
-  let cancelTimer: (() => void) | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      conn.write(new Uint8Array(0)).then(resolve, () => resolve());
-      if (timeout > 0) {
-        cancelTimer = setLongTimeout(
-          () => reject(new TlsHandshakeError(`Cannot connect: the writes before startTls() did not go out within ${timeout} ms`)),
-          timeout,
-        );
-      }
-      if (signal) signal.addEventListener("abort", onAbort = () => reject(signal.reason), { once: true });
-    });
-  } finally {
-    cancelTimer?.();
-    if (onAbort) signal!.removeEventListener("abort", onAbort);
-  }
 }
 
 /**

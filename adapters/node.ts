@@ -116,7 +116,7 @@ function confirmEnd(socket: net.Socket, sink: ConnSink): void {
     return;
   }
   if (!socket.writable || socket.writableEnded) {
-    // Our write side is shut: no probe can be sent. See the README ("Node's false EOF").
+    // Our write side is shut: no probe can be sent. See docs/runtimes.md ("Node's false EOF").
     sink.end();
     return;
   }

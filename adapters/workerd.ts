@@ -11,7 +11,7 @@
  * `tls.ca`, client certificates, ALPN and `rejectUnauthorized: false` are refused. Over
  * `connect({ tls })` workerd reports a FIN without close_notify (a truncation) and a reset
  * alike, as "Network connection lost.": both are `ConnectionResetError`, never `eof`. After
- * `startTls()` workerd reports a truncation as a clean end (README, "Cloudflare Workers").
+ * `startTls()` workerd reports a truncation as a clean end (docs/runtimes.md, "Cloudflare Workers (workerd)").
  *
  * @example
  * ```ts
@@ -38,6 +38,7 @@ import {
   type ConnOptions,
   connOptionsOf,
   defineCapabilities,
+  flushBeforeUpgrade,
   fromStreams,
   type ResolvedTlsOptions,
   type Runtime,
@@ -64,7 +65,7 @@ export * from "../src/public.ts";
 export const runtime: Runtime = "workerd";
 
 /**
- * What Workers can do (README: "Cloudflare Workers (workerd)"): connect only, over TCP; no RST
+ * What Workers can do (docs/runtimes.md: "Cloudflare Workers (workerd)"): connect only, over TCP; no RST
  * (`reset()` aborts the streams), no socket options; over TLS
  * a truncation reads as a reset (`connect`) or a clean end (`startTls`), never told apart.
  *
@@ -264,8 +265,7 @@ export type WorkersConnectOptions = { hostname?: string; port: number; path?: un
 };
 
 /**
- * Options of `startTls` on Workers: TlsOptions (of which workerd honours `serverName` equal to
- * the hostname, `allowTruncation` and `handshakeTimeout`), the new connection's ConnOptions,
+ * Options of `startTls` on Workers: the TLS options workerd has (`WorkersTlsOptions`), the new connection's ConnOptions,
  * and `side`, which can only be "client": Workers cannot accept connections.
  *
  * @example
@@ -324,6 +324,7 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   const remote = conn.remoteAddr;
   const hostname = remote.transport === "tcp" ? remote.hostname : "";
   checkWorkersTls(tls, "options", hostname);
+  await flushBeforeUpgrade(conn, tls.handshakeTimeout, connOptions.signal);
   const { buffered, native } = (conn as Conn<unknown>).unwrap() as { buffered: Uint8Array; native: Partial<StreamNative> };
   const socket = native.writable && sockets.get(native.writable);
   if (!socket || !native.readable || remote.transport !== "tcp") {

@@ -11,6 +11,8 @@
  */
 import { createConn } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
+import { TlsHandshakeError } from "./errors.ts";
+import { setLongTimeout } from "./long-timeout.ts";
 import {
   checkConnectOptions,
   checkListenOptions,
@@ -188,4 +190,38 @@ export async function listenWith<Native>(options: ListenOptions | undefined, ste
       return bound.close();
     },
   }, connOptionsOf(o));
+}
+
+/**
+ * Waits until the writes `conn` was given have gone out, before `startTls` unwraps it (which
+ * refuses writes not yet handed to the socket): a command written without awaiting right before
+ * the upgrade ("STARTTLS\r\n") goes first. The wait counts as handshake time: it rejects with
+ * `TlsHandshakeError` after `timeout` ms (0: never), or with `signal.reason`. A write that fails
+ * ends the wait: the handshake then meets the failure.
+ *
+ * @example
+ * ```ts
+ * await flushBeforeUpgrade(conn, tls.handshakeTimeout, signal);
+ * const { buffered, native } = conn.unwrap();
+ * ```
+ */
+export async function flushBeforeUpgrade(conn: Conn, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  let cancelTimer: (() => void) | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      conn.write(new Uint8Array(0)).then(resolve, () => resolve());
+      if (timeout > 0) {
+        cancelTimer = setLongTimeout(
+          () => reject(new TlsHandshakeError(`Cannot start TLS: the writes before startTls() did not go out within ${timeout} ms`)),
+          timeout,
+        );
+      }
+      if (signal) signal.addEventListener("abort", onAbort = () => reject(signal.reason), { once: true });
+    });
+  } finally {
+    cancelTimer?.();
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+  }
 }

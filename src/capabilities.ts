@@ -43,7 +43,7 @@ export interface Capabilities {
   /**
    * The runtime may report a peer's RST as a clean end (Node before 24). hangup
    * probes at every end and reports the reset, except once our own write side is
-   * shut, when the runtime leaves nothing to probe (README: "Node's false EOF").
+   * shut, when the runtime leaves nothing to probe (docs/runtimes.md: "Node's false EOF").
    */
   readonly falseEof: boolean;
   /** `listen` (and so `serve` of a listener) exists. */

@@ -285,8 +285,8 @@ export class AddressInUseError extends SocketError {
 }
 
 /**
- * `writeTimeout` passed while a write (or the flush inside `close()`) made no
- * progress: the peer stopped reading. Code `ERR_WRITE_TIMEOUT`; the connection is reset.
+ * `writeTimeout` passed while the peer took no piece of a write (or of the flush inside
+ * `close()`): it stopped reading, or reads too slowly. Code `ERR_WRITE_TIMEOUT`; the connection is reset.
  *
  * @example
  * ```ts

@@ -25,7 +25,8 @@ export interface ServeOptions<Native = unknown> {
   onError?: (error: unknown, conn: Conn<Native>) => void;
   /**
    * `writeTimeout` for every connection whose options leave it absent; default 60000 (as nginx's
-   * `send_timeout`), 0 for none. A client that stops reading cannot hold a handler or `close()` longer.
+   * `send_timeout`), 0 for none (`close()` still bounds its flush to 60 s). A client that stops
+   * reading cannot hold a handler or `close()` longer.
    */
   writeTimeout?: number;
 }

@@ -67,9 +67,10 @@ export interface ConnOptions {
   /** Abort: the connection is closed, pending operations reject with `signal.reason`. */
   signal?: AbortSignal;
   /**
-   * ms a write (or the flush inside `close()`) may make no progress, because the peer stopped
-   * reading: then it rejects with `WriteTimeoutError`, `ended` says `timeout` and the connection
-   * is reset. Off when 0 or absent; `serve()` turns it on (60 s) for connections that leave it absent.
+   * ms a write (or the flush inside `close()`) may go without the peer taking a piece of it (256
+   * KiB; under 16 s, 16 bytes per ms of it): then it rejects with `WriteTimeoutError`, `ended`
+   * says `timeout` and the connection is reset. Off when 0 or absent, except that `close()` always
+   * bounds its flush (60 s); `serve()` turns it on (60 s) for connections that leave it absent.
    */
   writeTimeout?: number;
 }
@@ -302,7 +303,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   closeWrite(): Promise<void>;
   /**
    * Flush pending writes, close both ways; idempotent. Always settles: a flush the peer does not
-   * take ends in a reset after `writeTimeout`, or 60 s when the connection has none. On Node, Deno and Bun, once bytes were
+   * take ends in a reset after `writeTimeout`, or 60 s when the connection has none (a write
+   * already going out whole then gets 60 s for each 256 KiB of it). On Node, Deno and Bun, once bytes were
    * written (or over TLS) and the peer has not ended: the FIN is sent (over TLS, close_notify
    * first), `close()` resolves, and the socket reads on, dropping what comes, until the peer's
    * FIN or 2 s, without keeping the process alive. Bytes reaching a closed socket make the kernel

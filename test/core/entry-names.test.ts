@@ -76,6 +76,7 @@ const ADAPTER_CONTRACT = [
   "release",
   "defineCapabilities",
   "connectWith",
+  "flushBeforeUpgrade",
   "listenWith",
   "PullSource",
   "checkTlsOptions",

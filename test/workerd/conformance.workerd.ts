@@ -323,6 +323,21 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       assert.equal((r.tls as { protocol?: string }).protocol, "TLS");
     }));
 
+  test("STARTTLS client: a command written without awaiting right before startTls() goes out first", () =>
+    withWorkerCase("starttls-pipelined", async (peer, remote, result) => {
+      assert.equal(
+        new TextDecoder().decode((await peer.recv(remote, { count: 9 })).data),
+        "UPGRADE\r\n",
+        "the command, then the ClientHello",
+      );
+      const hs = await peer.tls(remote, { side: "server" });
+      assert.equal(hs.protocol, "TLSv1.3", JSON.stringify(hs));
+      assert.equal(new TextDecoder().decode((await peer.recv(remote, { count: 5 })).data), "hello");
+      await peer.send(remote, { text: "bye", then: "close_notify" });
+      const r = await result;
+      assert.equal(r.ended, "eof");
+    }));
+
   test("STARTTLS client, then FIN without close_notify: eof (fallback: workerd's upgraded socket reports a truncation as a clean end)", () =>
     withWorkerCase("starttls", async (peer, remote, result) => {
       await peer.recv(remote, { count: 10 });

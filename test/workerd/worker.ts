@@ -199,6 +199,14 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
     await conn.write("hello");
     return { reply, plainAfter, tls: conn.tls, ...(await drain(conn)) };
   },
+  async "starttls-pipelined"(port) {
+    const plain = await connect({ port });
+    // Not awaited: startTls() must let it go out before the ClientHello.
+    void plain.write("UPGRADE\r\n");
+    const conn = await startTls(plain, { handshakeTimeout: 5000 });
+    await conn.write("hello");
+    return { tls: conn.tls, ...(await drain(conn)) };
+  },
   async "starttls-early-bytes"(port) {
     const plain = await connect({ port });
     await plain.write("STARTTLS\r\n");
