@@ -29,7 +29,9 @@
  * @module
  */
 import type { Socket, SocketHandler } from "bun";
+import { lookup } from "node:dns/promises";
 import { closeSync, openSync } from "node:fs";
+import { isIP } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { devNull } from "node:os";
 import {
@@ -512,7 +514,7 @@ export function listen(options?: TcpListenOptions & { tls?: undefined }): Promis
 export function listen(options?: TcpListenOptions): Promise<Listener<TcpAddr, Socket<unknown> | TLSSocket>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown> | TLSSocket>>;
 export function listen(options?: ListenOptions): Promise<Listener<Addr, Socket<unknown> | TLSSocket>> {
-  return listenWith(options, { bind: bindBun, tls: nodeTlsHooks });
+  return listenWith(options, { bind: bindOrExplain, tls: nodeTlsHooks });
 }
 
 /** The address a listener is bound to: Bun's `hostname` repeats the name it was given ("localhost"). */
@@ -524,6 +526,22 @@ function boundAddress(server: { hostname?: string; getsockname?(out: { address?:
     // Not in this Bun: its hostname it is.
   }
   return out.address ?? server.hostname;
+}
+
+/**
+ * `bindBun`, its failure given a code where Bun gives none: for a host name that does not
+ * resolve, Bun says only "Failed to listen at <name>", where Node and Deno say `ENOTFOUND`.
+ */
+async function bindOrExplain(endpoint: Endpoint): Promise<ListenerSource<Addr, Socket<unknown>>> {
+  try {
+    return bindBun(endpoint);
+  } catch (err) {
+    const named = endpoint.transport === "tcp" && isIP(endpoint.hostname) === 0;
+    if (!named || (err as { code?: unknown } | null)?.code !== undefined) throw err;
+    // The lookup's own error (ENOTFOUND, EAI_AGAIN) says why; if the name resolves, Bun's stands.
+    await lookup(endpoint.hostname);
+    throw err;
+  }
 }
 
 function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {

@@ -120,6 +120,14 @@ describe("listen", () => {
     }
   });
 
+  test("on a name that does not resolve rejects with a SocketError coded ENOTFOUND on every runtime", async () => {
+    const err = await rejection(hangup.listen({ hostname: "no-such-host.invalid", port: 0 }));
+    assert.ok(err instanceof SocketError, `got ${String(err)}`);
+    assert.equal(err.code, "ENOTFOUND", `got ${err.code}: ${err.message}`);
+    assert.equal(err.message, "Cannot listen: host not found");
+    assert.ok(err.cause !== undefined, "the runtime's error is the cause");
+  });
+
   test("on a taken address rejects with AddressInUseError", async () => {
     const first = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
     try {
