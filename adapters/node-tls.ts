@@ -476,8 +476,9 @@ export async function serverTls(
 }
 
 /**
- * A TLS listener's handshakes: `accept(sink, tcp)` hands the connection to `sink` once its
- * handshake completed; one that fails or stalls past `handshakeTimeout` is dropped. Handshakes
+ * A TLS listener's handshakes: `accept(sink, tcp, closed)` hands the connection to `sink` once its
+ * handshake completed; one that fails or stalls past `handshakeTimeout`, or is still running
+ * when `closed` aborts (the listener closed), is dropped. Handshakes
  * run side by side, so none blocks the accept loop, and at most `maxHandshakes` at once: a
  * connection beyond them is dropped at once. Throws a TypeError naming `name` for a bad
  * certificate or key.
@@ -485,21 +486,21 @@ export async function serverTls(
  * @example
  * ```ts
  * const acceptTls = tlsAcceptor(tlsOptions, "tls");
- * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket)));
+ * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket), closing.signal));
  * ```
  */
 export function tlsAcceptor(
   options: ResolvedTlsOptions,
   name: string,
-): (sink: ListenerSink, tcp: ConnSource, closed?: AbortSignal) => void {
+): (sink: ListenerSink, tcp: ConnSource, closed: AbortSignal) => void {
   const context = checkedServerContext(options, name);
   // Each handshake has its own signal, all aborted at once when the listener closes: one
   // listener on `closed`, not one per handshake (Node warns past 10 on one signal).
   const running = new Set<AbortController>();
   let watching = false;
   return (sink, tcp, closed) => {
-    if (running.size >= options.maxHandshakes || closed?.aborted) return tcp.reset();
-    if (closed && !watching) {
+    if (running.size >= options.maxHandshakes || closed.aborted) return tcp.reset();
+    if (!watching) {
       watching = true;
       closed.addEventListener("abort", () => {
         for (const handshake of running) handshake.abort();

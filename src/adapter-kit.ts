@@ -12,7 +12,6 @@
 import { createConn } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
 import { TlsHandshakeError } from "./errors.ts";
-import { setLongTimeout } from "./long-timeout.ts";
 import {
   checkConnectOptions,
   checkListenOptions,
@@ -205,23 +204,13 @@ export async function listenWith<Native>(options: ListenOptions | undefined, ste
  * const { buffered, native } = conn.unwrap();
  * ```
  */
-export async function flushBeforeUpgrade(conn: Conn, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-  signal?.throwIfAborted();
-  let cancelTimer: (() => void) | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      conn.write(new Uint8Array(0)).then(resolve, () => resolve());
-      if (timeout > 0) {
-        cancelTimer = setLongTimeout(
-          () => reject(new TlsHandshakeError(`Cannot start TLS: the writes before startTls() did not go out within ${timeout} ms`)),
-          timeout,
-        );
-      }
-      if (signal) signal.addEventListener("abort", onAbort = () => reject(signal.reason), { once: true });
-    });
-  } finally {
-    cancelTimer?.();
-    if (onAbort) signal!.removeEventListener("abort", onAbort);
-  }
+export function flushBeforeUpgrade(conn: Conn, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+  return withDeadline(conn.write(new Uint8Array(0)).catch(() => {}), {
+    timeout,
+    signal,
+    // Nothing to stop or release: the writes stay the caller's, and so does conn.
+    cancel: () => {},
+    discard: () => {},
+    timedOut: () => new TlsHandshakeError(`Cannot start TLS: the writes before startTls() did not go out within ${timeout} ms`),
+  });
 }

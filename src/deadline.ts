@@ -17,10 +17,12 @@ export interface DeadlineOptions<T> {
   cancel: () => void;
   /** Release a value that arrived after the attempt was given up. */
   discard: (late: T) => void;
+  /** The error for a timeout; default `TimedOutError` ("Cannot connect: timed out after … ms"). */
+  timedOut?: () => unknown;
 }
 
 /**
- * `attempt`, or `TimedOutError` after `timeout` ms, or `signal.reason` on abort,
+ * `attempt`, or `TimedOutError` (or `timedOut()`'s error) after `timeout` ms, or `signal.reason` on abort,
  * whichever comes first; what loses is cancelled or discarded, never leaked.
  *
  * @example
@@ -31,7 +33,7 @@ export interface DeadlineOptions<T> {
  * ```
  */
 export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>): Promise<T> {
-  const { timeout, signal, cancel, discard } = options;
+  const { timeout, signal, cancel, discard, timedOut } = options;
   return new Promise<T>((resolve, reject) => {
     let done = false;
     let cancelTimer: (() => void) | undefined;
@@ -51,7 +53,10 @@ export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>
     if (signal?.aborted) return giveUp(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeout > 0) {
-      cancelTimer = setLongTimeout(() => giveUp(new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)), timeout);
+      cancelTimer = setLongTimeout(
+        () => giveUp(timedOut ? timedOut() : new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)),
+        timeout,
+      );
     }
     attempt.then(
       (value) => (finish() ? resolve(value) : discard(value)),
