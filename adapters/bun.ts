@@ -421,9 +421,10 @@ function isBunSocket(native: unknown): native is Socket<SocketOwner> {
   return typeof socket === "object" && socket !== null && typeof socket.reload === "function" && typeof socket.pause === "function";
 }
 
+/** A connecting socket's two ends; over a Unix socket its own end is unnamed (""), as the kernel says. */
 function addrsOf(socket: Socket<SocketOwner>, unixPath: string | undefined): { local: Addr; remote: Addr } {
   if (unixPath !== undefined) {
-    return { local: { transport: "unix", path: unixPath }, remote: { transport: "unix", path: unixPath } };
+    return { local: { transport: "unix", path: "" }, remote: { transport: "unix", path: unixPath } };
   }
   return {
     local: tcpAddr(socket.localAddress, socket.localPort),
@@ -552,6 +553,8 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   // all saves two objects per idle connection (and the unix path's remote as well). Peers often
   // share a host too (a proxy, a pool): its name is kept once, not once per connection.
   let shared: Readonly<Addr> | undefined = unixPath === undefined ? undefined : Object.freeze({ transport: "unix", path: unixPath });
+  /** A Unix client's end is unnamed. */
+  const unnamed: Readonly<Addr> = Object.freeze({ transport: "unix", path: "" });
   let peerHost: string | undefined;
   const socketHandlers: SocketHandler<SocketOwner> = {
     ...handlers,
@@ -560,7 +563,7 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
       socket.data = state;
       // Nothing is read until the application accepts the connection (but for what Bun delivers at an RST: kept in `early`).
       socket.pause();
-      if (unixPath !== undefined) return sink!.connection(bunSource(state, shared!, shared!));
+      if (unixPath !== undefined) return sink!.connection(bunSource(state, shared!, unnamed));
       const hostname = socket.localAddress;
       const port = socket.localPort;
       if (shared?.transport !== "tcp" || shared.hostname !== hostname || shared.port !== port) {

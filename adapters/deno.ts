@@ -57,6 +57,7 @@ import {
 } from "../src/index.ts";
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 import type { TLSSocket } from "node:tls";
+import { checkUnixPath } from "./unix-path.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -373,10 +374,11 @@ export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn | TLSSo
 export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn | TLSSocket>> {
   return connectWith(options, {
     // Deno.connect cannot be cancelled: a late connection is closed by `discard`.
-    open: (endpoint) =>
-      endpoint.transport === "unix"
-        ? Deno.connect({ transport: "unix", path: endpoint.path })
-        : Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port }),
+    open(endpoint) {
+      if (endpoint.transport === "tcp") return Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port });
+      checkUnixPath(endpoint.path); // the same words as on Node and Bun
+      return Deno.connect({ transport: "unix", path: endpoint.path });
+    },
     discard: (late) => late.close(),
     toSource: denoSource,
     // hangup reads the TCP bytes itself and runs node:tls over them (see node-tls.ts):
@@ -410,6 +412,7 @@ export function listen(options?: ListenOptions): Promise<Listener<Addr, Deno.Con
 
 /** A Deno listener as a listening source: Deno is pulled too, so accepting is a loop that pauses. */
 function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
+  if (endpoint.transport === "unix") checkUnixPath(endpoint.path);
   const server = endpoint.transport === "unix"
     ? Deno.listen({ transport: "unix", path: endpoint.path })
     : Deno.listen({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port });

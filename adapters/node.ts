@@ -57,7 +57,7 @@ import {
 } from "../src/index.ts";
 
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
-import { checkUnixPath } from "./unix-path.ts";
+import { checkUnixPath, unixBindError } from "./unix-path.ts";
 
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -139,16 +139,17 @@ class NodeSource implements ConnSource<net.Socket> {
   readonly native: net.Socket;
   #sink: ConnSink | undefined;
   #earlyError: unknown;
-  readonly #unixPath: string | undefined;
+  /** A Unix socket's two ends: the path on the listener's end, "" on the connecting end (unnamed). */
+  readonly #unixPaths: { local: string; remote: string } | undefined;
   #localAddr: Addr | undefined;
   #remoteAddr: Addr | undefined;
 
-  constructor(socket: net.Socket, unixPath: string | undefined) {
+  constructor(socket: net.Socket, unixPaths: { local: string; remote: string } | undefined) {
     this.native = socket;
-    this.#unixPath = unixPath;
+    this.#unixPaths = unixPaths;
     // Node caches the addresses once asked, and still reports them after the socket closed;
     // the Addr objects are made only if someone reads them.
-    if (unixPath === undefined) void (socket.localAddress, socket.remoteAddress);
+    if (unixPaths === undefined) void (socket.localAddress, socket.remoteAddress);
     claim(socket);
     // A socket taken over after it failed (an RST while it was handed over): that is its news.
     if (socket.errored) this.#earlyError = socket.errored;
@@ -178,15 +179,15 @@ class NodeSource implements ConnSource<net.Socket> {
   }
 
   get localAddr(): Addr {
-    return (this.#localAddr ??= this.#addr(this.native.localAddress, this.native.localPort));
+    return (this.#localAddr ??= this.#unixPaths
+      ? { transport: "unix", path: this.#unixPaths.local }
+      : tcpAddr(this.native.localAddress, this.native.localPort));
   }
 
   get remoteAddr(): Addr {
-    return (this.#remoteAddr ??= this.#addr(this.native.remoteAddress, this.native.remotePort));
-  }
-
-  #addr(hostname: string | undefined, port: number | undefined): Addr {
-    return this.#unixPath === undefined ? tcpAddr(hostname, port) : { transport: "unix", path: this.#unixPath };
+    return (this.#remoteAddr ??= this.#unixPaths
+      ? { transport: "unix", path: this.#unixPaths.remote }
+      : tcpAddr(this.native.remoteAddress, this.native.remotePort));
   }
 
   start(sink: ConnSink): void {
@@ -291,8 +292,10 @@ class NodeSource implements ConnSource<net.Socket> {
   }
 }
 
-function nodeSource(socket: net.Socket, endpoint?: Endpoint): ConnSource<net.Socket> {
-  return new NodeSource(socket, endpoint?.transport === "unix" ? endpoint.path : undefined);
+/** A connected socket's source; `endpoint` is what it connected to, or (`accepted`) listens on. */
+function nodeSource(socket: net.Socket, endpoint?: Endpoint, accepted = false): ConnSource<net.Socket> {
+  if (endpoint?.transport !== "unix") return new NodeSource(socket, undefined);
+  return new NodeSource(socket, accepted ? { local: endpoint.path, remote: "" } : { local: "", remote: endpoint.path });
 }
 
 /**
@@ -373,7 +376,7 @@ async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promis
   // pauseOnConnect: nothing is read from a connection until the application accepts it.
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => reject(endpoint.transport === "unix" ? unixBindError(err, endpoint.path) : err));
     const listenOptions = endpoint.transport === "unix"
       ? { path: endpoint.path, backlog }
       : { host: endpoint.hostname, port: endpoint.port, backlog };
@@ -391,7 +394,7 @@ async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promis
   return {
     addr,
     start(sink) {
-      server.on("connection", (socket: net.Socket) => sink.connection(nodeSource(socket, endpoint)));
+      server.on("connection", (socket: net.Socket) => sink.connection(nodeSource(socket, endpoint, true)));
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -445,6 +448,8 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket
 export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<TLSSocket>> {
   return upgradeToTls(conn, options, (native, remote) => {
     if (!(native instanceof net.Socket)) throw new TypeError("conn must be a hangup Conn over a net.Socket");
-    return nodeSource(native, remote.transport === "unix" ? remote : undefined);
+    if (remote.transport === "tcp") return nodeSource(native);
+    const local = conn.localAddr as Addr & { transport: "unix" };
+    return new NodeSource(native, { local: local.path, remote: remote.path });
   });
 }

@@ -1,10 +1,12 @@
 /**
  * The longest Unix socket path the OS takes, checked before binding or connecting: Node cuts a
  * longer path short without a word (and binds or connects to another path), and Bun words the
- * failure differently from Deno. Used by the Node and Bun adapters.
+ * failure differently from Deno. Used by the Node, Deno and Bun adapters.
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import process from "node:process";
 
 /** sun_path's size less its terminating NUL: 108 bytes on Linux, 104 elsewhere. */
@@ -26,4 +28,19 @@ export function checkUnixPath(path: string): void {
   if (bytes > MAX_UNIX_PATH) {
     throw Object.assign(new Error(`path must be shorter than SUN_LEN: ${bytes} bytes, at most ${MAX_UNIX_PATH}`), { code: "EINVAL" });
   }
+}
+
+/**
+ * Node (libuv) reports binding a Unix socket in a directory that does not exist as `EACCES`, so
+ * even root reads "permission denied"; Deno and Bun say `ENOENT`. This gives Node's error the
+ * same code, keeping the original as `cause`.
+ *
+ * @example
+ * ```ts
+ * server.once("error", (err) => reject(unixBindError(err, "/no/such/dir/app.sock")));
+ * ```
+ */
+export function unixBindError(err: unknown, path: string): unknown {
+  if ((err as { code?: unknown } | null)?.code !== "EACCES" || existsSync(dirname(path))) return err;
+  return Object.assign(new Error(`no such directory: ${dirname(path)}`, { cause: err }), { code: "ENOENT" });
 }

@@ -118,7 +118,21 @@ function endpointOf(o: Record<string, unknown>, portRequired: boolean, defaultHo
   }
   if (portRequired && o.port === undefined) throw new TypeError("port is required (or path, for a Unix socket)");
   const port = checkInteger(o.port, "port", 0, portRequired ? 1 : 0, 65535);
-  return { transport: "tcp", hostname: (o.hostname as string | undefined) ?? defaultHostname, port };
+  return { transport: "tcp", hostname: o.hostname === undefined ? defaultHostname : hostnameOf(o.hostname as string), port };
+}
+
+/**
+ * A host name or numeric address as the runtimes take it. An IPv6 address in brackets, as
+ * `new URL(...).hostname` gives it ("[::1]"), loses them: Deno took the brackets, Node refused
+ * them. A port or a space in it is a mistake every runtime reported differently.
+ */
+function hostnameOf(hostname: string): string {
+  if (/^\[[0-9a-f:.]*:[0-9a-f:.%a-z]*\]$/i.test(hostname)) return hostname.slice(1, -1);
+  if (/\s/.test(hostname)) throw new TypeError(`hostname must not contain spaces, got ${JSON.stringify(hostname)}`);
+  if (/^[^:]*:[^:]*$/.test(hostname)) {
+    throw new TypeError(`hostname must not include a port, got ${JSON.stringify(hostname)}: give the port as port`);
+  }
+  return hostname;
 }
 
 /**

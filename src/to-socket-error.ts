@@ -105,6 +105,9 @@ function codeOf(err: unknown): string {
   if (typeof message === "string" && DENO_LOOKUP_FAILURE.test(message)) {
     return /temporary failure/i.test(message) ? "EAI_AGAIN" : "ENOTFOUND";
   }
+  // Deno refuses a name that is no host name at all ("invalid char found in FQDN") with a URIError;
+  // Node and Bun look it up, and find nothing.
+  if (name === "URIError") return "ENOTFOUND";
   return "ERR_SOCKET";
 }
 
@@ -132,7 +135,8 @@ export function toSocketError(err: unknown, operation?: SocketOperation): Socket
   if (err instanceof SocketError) return err;
   const code = codeOf(err);
   const fallback = err instanceof Error && err.message ? err.message : String(err);
-  const description = DESCRIPTIONS[code] ?? fallback;
+  // A listener's ENOENT is its socket's directory: the socket file is what it would create.
+  const description = code === "ENOENT" && operation === "listen" ? "no such directory for the socket" : DESCRIPTIONS[code] ?? fallback;
   const message = operation ? `Cannot ${operation}: ${description}` : capitalize(description);
   const ErrorClass = CLASSES[code];
   return ErrorClass ? new ErrorClass(message, { cause: err }) : new SocketError(message, code, { cause: err });

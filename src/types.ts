@@ -204,7 +204,8 @@ export interface Decoder<T> {
 export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBuffer>>, AsyncDisposable {
   /**
    * Our end of the connection: for TCP the local interface and port the OS
-   * chose; for a Unix socket the path. Known synchronously, also after close.
+   * chose; for a Unix socket the path we listen on, or `""` on the connecting
+   * end (the kernel leaves it unnamed). Known synchronously, also after close.
    *
    * @example
    * ```ts
@@ -214,7 +215,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   readonly localAddr: Addr;
   /**
    * The peer's end: for TCP its address and port (`hostname` is the numeric
-   * address, never a name that was looked up); for a Unix socket the path.
+   * address, never a name that was looked up); for a Unix socket the path we
+   * connected to, or `""` on the listening end (the client's end is unnamed).
    * Streams (`fromStreams`) report what they were given, or `{ transport: "tcp", hostname: "", port: 0 }`.
    *
    * @example

@@ -61,6 +61,8 @@ describe("connect", () => {
       [{ port: 70000 }, RangeError, /port/],
       [{ port: 0 }, RangeError, /port/],
       [{ port: 80, hostname: 7 }, TypeError, /hostname/],
+      [{ port: 80, hostname: "127.0.0.1:80" }, TypeError, /^hostname must not include a port, got "127\.0\.0\.1:80"/],
+      [{ port: 80, hostname: " 127.0.0.1" }, TypeError, /^hostname must not contain spaces/],
       [{ port: 80, timeout: -5 }, RangeError, /timeout/],
       [{ port: 80, idleTimeout: -1 }, RangeError, /idleTimeout/],
       [{ port: 80, highWaterMark: 0 }, RangeError, /highWaterMark/],
@@ -85,6 +87,26 @@ describe("connect", () => {
       assert.equal(err.code, "ENOENT");
     }),
   );
+
+  test("an IPv6 address in brackets, as URL.hostname gives it, is taken on every runtime", async () => {
+    const listener = await hangup.listen({ hostname: "[::1]", port: 0 });
+    try {
+      assert.deepEqual(listener.addr, { transport: "tcp", hostname: "::1", port: listener.addr.port });
+      const url = new URL(`redis://[::1]:${listener.addr.port}`);
+      const [conn, accepted] = await Promise.all([hangup.connect({ hostname: url.hostname, port: Number(url.port) }), listener.accept()]);
+      assert.equal(conn.remoteAddr.transport === "tcp" && conn.remoteAddr.hostname, "::1");
+      conn.reset();
+      accepted!.reset();
+    } finally {
+      await listener.close();
+    }
+  });
+
+  test("a name no resolver could find (a bad character) rejects with ENOTFOUND on every runtime", async () => {
+    const err = await rejection(hangup.connect({ hostname: "no*such!host", port: 7000, timeout: 10_000 }));
+    assert.ok(err instanceof SocketError, `got ${String(err)}`);
+    assert.equal(err.code, "ENOTFOUND", `got ${err.code}: ${err.message}`);
+  });
 
   test("to a name that does not resolve rejects with a SocketError coded ENOTFOUND on every runtime", async () => {
     // `.invalid` never resolves (RFC 6761): the resolver answers at once, also offline.
@@ -205,6 +227,9 @@ describe("Unix sockets", () => {
         assert.deepEqual(listener.addr, { transport: "unix", path });
         await withPeer(async (peer) => {
           const [remote, conn] = await Promise.all([peer.connect({ path }), listener.accept()]);
+          // The client's end is unnamed, as the kernel reports it.
+          assert.deepEqual(conn!.localAddr, { transport: "unix", path });
+          assert.deepEqual(conn!.remoteAddr, { transport: "unix", path: "" });
           const [sent, received] = await Promise.all([peer.send(remote, { size: 256 * 1024, then: "fin" }), collect(conn!)]);
           assert.equal(sha256(received), sent.sha256);
           await conn!.write("ok");
@@ -224,7 +249,8 @@ describe("Unix sockets", () => {
       await withPeer(async (peer) => {
         const { listener } = await peer.listen({ path });
         const [conn, remote] = await Promise.all([hangup.connect({ path }), peer.accept(listener)]);
-        assert.equal(conn.remoteAddr.transport, "unix");
+        assert.deepEqual(conn.remoteAddr, { transport: "unix", path });
+        assert.deepEqual(conn.localAddr, { transport: "unix", path: "" });
         await conn.write("over unix");
         await conn.closeWrite();
         const seen = await peer.recv(remote);
@@ -237,6 +263,16 @@ describe("Unix sockets", () => {
   );
 
   test(
+    "listening in a directory that does not exist rejects with SocketError ENOENT (Node says EACCES), never 'permission denied'",
+    withTempDir(async (dir) => {
+      const err = await rejection(hangup.listen({ path: join(dir, "missing", "app.sock") }));
+      assert.ok(err instanceof SocketError, `got ${String(err)}`);
+      assert.equal(err.code, "ENOENT");
+      assert.equal(err.message, "Cannot listen: no such directory for the socket");
+    }),
+  );
+
+  test(
     "a path longer than the OS takes is refused with SocketError EINVAL, never cut short",
     withTempDir(async (dir) => {
       // Node would bind (or connect to) the path cut at 107 bytes, and report the full one.
@@ -245,7 +281,7 @@ describe("Unix sockets", () => {
         const err = await rejection(attempt());
         assert.ok(err instanceof SocketError, `got ${String(err)}`);
         assert.equal(err.code, "EINVAL");
-        assert.match(err.message, /^Cannot (listen|connect): path must be shorter than SUN_LEN/);
+        assert.match(err.message, /^Cannot (listen|connect): path must be shorter than SUN_LEN: \d+ bytes, at most 10[37]$/);
       }
       assert.deepEqual(readdirSync(dir), [], "no socket file left");
     }),
