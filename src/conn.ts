@@ -1406,6 +1406,10 @@ function signalReasonFor(reason: EndReason): SocketError {
 
 /** The same failure, worded for another operation ("Cannot write: connection reset by peer"). */
 function relabel(error: SocketError, operation: SocketOperation): SocketError {
+  // A truncation stays one, whatever the TLS layer's error beneath it says.
+  if (error instanceof TlsTruncatedError) {
+    return new TlsTruncatedError(`Cannot ${operation}: the TLS peer closed without close_notify`, { cause: error.cause });
+  }
   return error.cause === undefined ? error : toSocketError(error.cause, operation);
 }
 

@@ -49,8 +49,10 @@ function checkBoolean(value: unknown, name: string, fallback: boolean): boolean 
   return value;
 }
 
-function checkStrings(value: unknown, name: string): string[] {
-  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of strings, got ${describe(value)}`);
+function checkStrings(value: unknown, name: string, orString = false): string[] {
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${name} must be ${orString ? "a string or " : ""}an array of strings, got ${describe(value)}`);
+  }
   return value.map((item, i) => checkString(item, `${name}[${i}]`)!);
 }
 
@@ -77,7 +79,7 @@ export function checkTlsOptions(value: unknown, name: string, side: "client" | "
     ? undefined
     : typeof o.ca === "string"
     ? [checkString(o.ca, `${name}.ca`)!]
-    : checkStrings(o.ca, `${name}.ca`);
+    : checkStrings(o.ca, `${name}.ca`, true);
   const alpnProtocols = o.alpnProtocols === undefined ? undefined : checkStrings(o.alpnProtocols, `${name}.alpnProtocols`);
   for (const [i, protocol] of (alpnProtocols ?? []).entries()) {
     if (new TextEncoder().encode(protocol).length > 255) throw new RangeError(`${name}.alpnProtocols[${i}] must be at most 255 bytes`);

@@ -442,7 +442,16 @@ function deliver(sink: ConnSink, event: Pending): void {
 function handshakeError(err: unknown, failed: string): TlsHandshakeError {
   if (err instanceof TlsHandshakeError) return err;
   const { code, message } = (typeof err === "object" && err !== null ? err : {}) as { code?: unknown; message?: unknown };
-  const detail = typeof message === "string" && message !== "" ? message : String(err);
+  const text = typeof message === "string" && message !== "" ? message : String(err);
+  // OpenSSL's queue entry ("...:error:0A0000F4:SSL routines:<function>:unexpected message:<file>.c:396:\n")
+  // says the reason in its fifth field; the rest is the library's source position. BoringSSL (Bun)
+  // names it in capitals ("WRONG_VERSION_NUMBER").
+  const reason = /error:[0-9a-f]+:[^:]*:[^:]*:([^:\n]+)/i.exec(text)?.[1];
+  const detail = reason === undefined
+    ? text.trim()
+    : /^[A-Z0-9_]+$/.test(reason)
+    ? reason.toLowerCase().replaceAll("_", " ")
+    : reason.trim();
   const tlsCode = typeof code === "string" && code !== "" && !/^E[A-Z]+$/.test(code) ? code : "ERR_TLS_HANDSHAKE";
   return new TlsHandshakeError(`${failed}: the TLS handshake failed: ${detail}`, { code: tlsCode, cause: err });
 }

@@ -106,6 +106,10 @@ if (!hasTls) {
           assert.equal(ended.reason, "truncated");
           assert.equal(ended.error, outcome);
           assert.equal(await rejection(conn.read()), outcome, "later reads throw the same error");
+          // The stream's end is not authenticated: writes are refused too, saying so.
+          const refused = await rejection(conn.write("more"));
+          assert.ok(refused instanceof TlsTruncatedError, `got ${String(refused)}`);
+          assert.equal(refused.message, "Cannot write: the TLS peer closed without close_notify");
         }),
       );
 
@@ -412,6 +416,20 @@ if (!hasTls) {
           assert.ok(peerSide.handshakeError, "the peer saw the handshake fail too");
         }));
     }
+
+    test("a plaintext server: TlsHandshakeError whose message is one line of words, not the TLS library's source position", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const connecting = rejection(tlsAdapter.connect({ port, tls: { ca: CERTS.ca } }));
+        const remote = await accepted;
+        await peer.send(remote, { data: new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n".repeat(8)) });
+        const err = await connecting;
+        assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
+        assert.match(err.message, /^Cannot connect: the TLS handshake failed: \S[^\n]*\S$/);
+        assert.doesNotMatch(err.message, /\.c:\d+|error:[0-9a-f]{8}/i, "no file and line of the TLS library");
+        await peer.close(listener);
+      }));
 
     test("rejectUnauthorized: false accepts a self-signed certificate", () =>
       withPeer(async (peer) => {
