@@ -335,7 +335,11 @@ export interface Listener<A extends Addr = Addr, Native = unknown> extends Async
   readonly addr: A;
   /** The next connection; `null` once the listener is closed. */
   accept(options?: OperationOptions): Promise<Conn<Native> | null>;
-  /** Stop accepting; iteration and pending `accept()` end; established connections stay. Idempotent. */
+  /**
+   * Stop accepting; iteration and pending `accept()` end; established connections stay. Clients
+   * that connected but were never accepted are reset (on Deno, which cannot reset, closed with
+   * a FIN). Idempotent.
+   */
   close(): Promise<void>;
 }
 

@@ -7,7 +7,7 @@ import { AddressInUseError, ConnectionRefusedError, SocketError, TimedOutError }
 import { describe, test } from "../support/harness.ts";
 import { collect, rejection, sleep, text, within } from "../support/fixtures.ts";
 import { sha256, withPeer } from "../support/peer.ts";
-import { hangup } from "../support/runtime.ts";
+import { capabilities, hangup } from "../support/runtime.ts";
 
 function withTempDir(body: (dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -149,6 +149,30 @@ describe("listen", () => {
     assert.equal(err.message, "Cannot listen: host not found");
     assert.ok(err.cause !== undefined, "the runtime's error is the cause");
   });
+
+  test("close(): a client that connected and was never accepted is reset (Deno, which cannot reset: a FIN)", () =>
+    withPeer(async (peer) => {
+      const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+      const accepted = listener.accept();
+      const first = await peer.connect({ port: listener.addr.port });
+      const conn = await accepted;
+      // Two more clients, each with a request the server never reads: the application never accepts them.
+      const waiting = [await peer.connect({ port: listener.addr.port }), await peer.connect({ port: listener.addr.port })];
+      for (const client of waiting) await peer.send(client, { text: "request\n" });
+      await sleep(100);
+      await listener.close();
+      // Closing the listener is no answer: the client sees a reset where the runtime can send one.
+      // Deno's accept loop took these clients from the backlog (so their bytes survive a reset
+      // before the accept), and Deno can only close them: the documented FIN.
+      for (const client of waiting) {
+        const seen = await peer.recv(client, { timeoutMs: 5000 });
+        assert.equal(seen.end, capabilities.reset ? "reset" : "eof");
+      }
+      // The connection the application accepted is untouched.
+      await conn!.write("still here");
+      assert.equal(text((await peer.recv(first, { count: 10 })).data), "still here");
+      await conn!.close();
+    }));
 
   test("on a taken address rejects with AddressInUseError", async () => {
     const first = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
