@@ -373,9 +373,12 @@ export function connect(options: ConnectOptions & { tls?: undefined }): Promise<
 export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn | TLSSocket>>;
 export function connect(options: ConnectOptions): Promise<Conn<Deno.Conn | TLSSocket>> {
   return connectWith(options, {
-    // Deno.connect cannot be cancelled: a late connection is closed by `discard`.
-    open(endpoint) {
-      if (endpoint.transport === "tcp") return Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port });
+    // Given up (timeout, the user's signal), the attempt is aborted: a SYN the kernel still retries
+    // would hold the process for minutes. A connection made meanwhile is closed by `discard`.
+    open(endpoint, cancelled) {
+      if (endpoint.transport === "tcp") {
+        return Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port, signal: cancelled });
+      }
       checkUnixPath(endpoint.path); // the same words as on Node and Bun
       return Deno.connect({ transport: "unix", path: endpoint.path });
     },

@@ -50,6 +50,13 @@ export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>
       reject(reason);
     };
     const onAbort = (): void => giveUp(signal!.reason);
+    // Watched first: an attempt that fails once cancelled is a loser's failure, never unhandled.
+    attempt.then(
+      (value) => (finish() ? resolve(value) : discard(value)),
+      (err: unknown) => {
+        if (finish()) reject(err);
+      },
+    );
     if (signal?.aborted) return giveUp(signal.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeout > 0) {
@@ -58,11 +65,5 @@ export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>
         timeout,
       );
     }
-    attempt.then(
-      (value) => (finish() ? resolve(value) : discard(value)),
-      (err: unknown) => {
-        if (finish()) reject(err);
-      },
-    );
   });
 }
