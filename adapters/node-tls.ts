@@ -119,6 +119,11 @@ export function plainChunk(chunk: Uint8Array): Uint8Array {
  */
 const ANSWERS_CLOSE_NOTIFY = IS_BUN;
 
+/** A write refused, or never confirmed, once Bun's TLS layer dropped its write side (ANSWERS_CLOSE_NOTIFY). */
+function writeGoneError(): Error {
+  return Object.assign(new Error("write EPIPE: Bun's TLS layer closed the write side at the peer's close_notify"), { code: "EPIPE" });
+}
+
 /**
  * `node:tls` over bytes hangup feeds (see the module comment).
  *
@@ -138,6 +143,8 @@ export class NodeTlsEngine implements TlsEngine {
   #ending: Promise<void> | undefined;
   /** The TLS layer closed our write side by itself (ANSWERS_CLOSE_NOTIFY). */
   #writeGone = false;
+  /** How to fail each write still waiting for the TLS layer: at #writeGone it never calls back. */
+  readonly #unconfirmed = new Set<(err: unknown) => void>();
   #listeners: { data: (chunk: Buffer) => void; end: () => void; error: (err: Error) => void } | undefined;
   /** TCP reads held while the core is paused (PAUSE_HOLDS_TCP). */
   #holding = false;
@@ -214,7 +221,12 @@ export class NodeTlsEngine implements TlsEngine {
       data: (chunk: Buffer) => events.data(plainChunk(chunk)),
       end: () => {
         const closeNotify = !(this.#endedByEof ?? this.#eofConsumed);
-        if (closeNotify && ANSWERS_CLOSE_NOTIFY) this.#writeGone = true;
+        if (closeNotify && ANSWERS_CLOSE_NOTIFY) {
+          this.#writeGone = true;
+          // Writes handed over before the close_notify never call back: they were not sent.
+          for (const fail of this.#unconfirmed) fail(writeGoneError());
+          this.#unconfirmed.clear();
+        }
         events.end(closeNotify);
       },
       error: (err: Error) => events.error(err),
@@ -242,16 +254,15 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    if (this.#writeGone) {
-      const err = Object.assign(new Error("write EPIPE: Bun's TLS layer closed the write side at the peer's close_notify"), {
-        code: "EPIPE",
-      });
-      return Promise.reject(err);
-    }
+    if (this.#writeGone) return Promise.reject(writeGoneError());
     const socket = this.#socket!;
     const duplex = this.#duplex!;
-    return new Promise<void>((resolve, reject) =>
-      void socket.write(bytes, (err) => {
+    const unconfirmed = this.#unconfirmed;
+    return new Promise<void>((resolveWrite, rejectWrite) => {
+      const resolve = (): void => void (unconfirmed.delete(rejectWrite), resolveWrite());
+      const reject = (err: unknown): void => void (unconfirmed.delete(rejectWrite), rejectWrite(err));
+      unconfirmed.add(rejectWrite);
+      socket.write(bytes, (err) => {
         if (err) return reject(err);
         // Bun's TLS layer calls back once it took the plaintext, whatever the stream beneath holds:
         // its ciphertext may still wait in our Duplex. Resolve once that drained (backpressure);
@@ -268,8 +279,8 @@ export class NodeTlsEngine implements TlsEngine {
         duplex.on("drain", settle);
         duplex.on("close", settle);
         duplex.on("finish", settle);
-      })
-    );
+      });
+    });
   }
 
   end(): Promise<void> {
