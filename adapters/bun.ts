@@ -215,6 +215,16 @@ class SocketState implements SocketOwner {
       return;
     }
     const written = this.closed ? -1 : this.socket.write(bytes);
+    if (written < 0 && !this.closed) {
+      // The socket died before Bun's close handler said why (an RST on its way): the write waits
+      // for that, briefly, rather than name a peer's reset our own close.
+      const timer = setTimeout(() => reject(this.deadSocketError()), 100);
+      void this.whenClosed().then(() => {
+        clearTimeout(timer);
+        reject(this.deadSocketError());
+      });
+      return;
+    }
     if (written < 0) return reject(this.deadSocketError());
     if (written === bytes.length) return resolve();
     this.pendingWrite = { bytes: bytes.subarray(written), resolve, reject };
