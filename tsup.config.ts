@@ -8,8 +8,11 @@ const shared: Options = {
   splitting: true,
   target: "es2022",
   platform: "neutral",
-  external: ["node:net", "node:process", "node:stream", "node:tls", "bun", "cloudflare:sockets"],
+  external: ["node:fs", "node:net", "node:path", "node:process", "node:stream", "node:tls", "bun", "cloudflare:sockets"],
   outDir: "dist",
+  // The CJS build's transform renames classes (`_class2`): kept, `ConnectionResetError.name` and
+  // a printed error say the class.
+  keepNames: true,
 };
 
 const declarations = (entry: Record<string, string>, tsconfig: string, format: Options["format"]): Options => ({

@@ -64,7 +64,8 @@ try {
       const out = execFileSync(cmd, args, { cwd: project, encoding: "utf8", timeout: 60_000 }).trim().split("\n").pop();
       const r = JSON.parse(out);
       const expected = name.includes("require") && runtime === "bun" ? "bun" : runtime;
-      const ok = r.runtime === expected && r.sameResetClass && r.crossInstanceof && r.hasAdapter && r.roundTrip === "ping" &&
+      const ok = r.runtime === expected && r.sameResetClass && r.crossInstanceof && r.className === "ConnectionResetError" &&
+        r.hasAdapter && r.roundTrip === "ping" &&
         (r.requireThrownInstanceof ?? true);
       return ok ? "ok" : `wrong: ${out}`;
     });

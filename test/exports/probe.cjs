@@ -9,6 +9,8 @@ const node = require("hangup/node");
     runtime: main.runtime,
     sameResetClass: main.ConnectionResetError === core.ConnectionResetError && node.ConnectionResetError === core.ConnectionResetError,
     crossInstanceof: new core.ConnectionResetError() instanceof main.SocketError,
+    // The class keeps its name through the build (a CJS transform renamed it `_class2`).
+    className: main.ConnectionResetError.name,
     hasAdapter: typeof main.connect === "function" && typeof main.listen === "function" && typeof main.serve === "function",
   };
   const listener = await main.listen({ hostname: "127.0.0.1", port: 0 });

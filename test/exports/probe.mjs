@@ -9,6 +9,8 @@ const result = {
   runtime: main.runtime,
   sameResetClass: main.ConnectionResetError === core.ConnectionResetError && adapter.ConnectionResetError === core.ConnectionResetError,
   crossInstanceof: new core.ConnectionResetError() instanceof main.SocketError,
+  // The class keeps its name through the build (a CJS transform renamed it `_class2`).
+  className: main.ConnectionResetError.name,
   hasAdapter: typeof main.connect === "function" && typeof main.listen === "function" && typeof main.serve === "function",
 };
 // An error thrown by the CommonJS build (what a `require("hangup")` dependency gets) keeps its
