@@ -32,6 +32,7 @@ import {
   type TlsWire,
 } from "../src/index.ts";
 import { checkOptionsObject } from "../src/options.ts";
+import { defaultServerName } from "../src/adapter-kit.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -553,7 +554,7 @@ export async function upgradeToTls(
   const o = checkOptionsObject(options, "options");
   const side = o.side ?? "client";
   if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
-  const tlsOptions = checkTlsOptions(o, "options", side);
+  const tlsOptions = checkTlsOptions(o, "options", side, true);
   const connOptions = connOptionsOf(o as ConnOptions);
   resolveConnOptions(connOptions);
   if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
@@ -572,7 +573,7 @@ export async function upgradeToTls(
   const source = side === "client"
     ? await clientTls(
       tcp,
-      tlsOptions.serverName ?? (remote.transport === "tcp" ? remote.hostname : "localhost"),
+      tlsOptions.serverName ?? defaultServerName(conn),
       tlsOptions,
       buffered,
       connOptions.signal,

@@ -314,7 +314,7 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
     throw new TypeError(`options.side must be "client" on Workers (they cannot accept connections), got ${String(o.side)}`);
   }
   const { side: _side, ...rest } = o;
-  const tls = checkTlsOptions(rest, "options", "client");
+  const tls = checkTlsOptions(rest, "options", "client", true);
   const connOptions = connOptionsOf(rest as ConnOptions);
   resolveConnOptions(connOptions);
   if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {

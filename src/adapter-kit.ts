@@ -145,11 +145,33 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
     discard: steps.discard,
   });
   const tcp = steps.toSource(socket, endpoint);
-  if (!tls) return createConn(tcp, connOptionsOf(o));
+  if (!tls) {
+    const conn = createConn(tcp, connOptionsOf(o));
+    if (endpoint.transport === "tcp") connectedNames.set(conn, endpoint.hostname);
+    return conn;
+  }
   const serverName = tls.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
   // Its `native`, which unwrap() hands out, is the TLS layer's socket, not Native: the adapter's
   // connect() types it (the TLS socket of hangup's own adapters).
   return createConn(await steps.tls!.client(tcp, serverName, tls, o.signal), connOptionsOf(o)) as Conn<Native>;
+}
+
+/** The host name each plaintext connection was opened to, which `remoteAddr` (numeric) does not keep. */
+const connectedNames = new WeakMap<Conn, string>();
+
+/**
+ * The name a later `startTls` checks the peer's certificate against (and sends as SNI) when it
+ * is given no `serverName`: the hostname `conn` was connected to, as for `connect({ tls })`; for a
+ * connection that was not made by `connect` (accepted, wrapped), its numeric peer address.
+ *
+ * @example
+ * ```ts
+ * const serverName = tls.serverName ?? defaultServerName(conn);
+ * ```
+ */
+export function defaultServerName(conn: Conn): string {
+  const remote = conn.remoteAddr;
+  return connectedNames.get(conn) ?? (remote.transport === "tcp" ? remote.hostname : "localhost");
 }
 
 /**

@@ -64,17 +64,24 @@ function checkStrings(value: unknown, name: string, orString = false): string[] 
  * @param value what the user passed
  * @param name the option's name in messages, e.g. "tls"
  * @param side which end of the handshake hangup plays
+ * @param withConnOptions `value` also holds ConnOptions and `side` (startTls's options)
  * @example
  * ```ts
  * checkTlsOptions({ handshakeTimeout: -1 }, "tls", "client"); // RangeError: tls.handshakeTimeout must be ...
  * checkTlsOptions({}, "tls", "server"); // TypeError: tls.cert and tls.key are required to accept TLS connections
  * ```
  */
-export function checkTlsOptions(value: unknown, name: string, side: "client" | "server"): ResolvedTlsOptions {
+export function checkTlsOptions(
+  value: unknown,
+  name: string,
+  side: "client" | "server",
+  withConnOptions = false,
+): ResolvedTlsOptions {
   if (value !== true && (typeof value !== "object" || value === null)) {
     throw new TypeError(`${name} must be true or an object of TLS options, got ${describe(value)}`);
   }
   const o = value === true ? {} : checkOptionsObject(value, name);
+  refuseUnknownKeys(o, name, withConnOptions ? START_TLS_KEYS : []);
   const ca = o.ca === undefined
     ? undefined
     : typeof o.ca === "string"
@@ -100,4 +107,38 @@ export function checkTlsOptions(value: unknown, name: string, side: "client" | "
     handshakeTimeout: checkDuration(o.handshakeTimeout, `${name}.handshakeTimeout`, DEFAULT_HANDSHAKE_TIMEOUT),
     maxHandshakes: checkInteger(o.maxHandshakes, `${name}.maxHandshakes`, DEFAULT_MAX_HANDSHAKES, 1),
   };
+}
+
+const TLS_KEYS = [
+  "serverName",
+  "ca",
+  "cert",
+  "key",
+  "alpnProtocols",
+  "rejectUnauthorized",
+  "allowTruncation",
+  "handshakeTimeout",
+  "maxHandshakes",
+];
+
+/** What startTls's options hold besides TLS options: the new connection's ConnOptions, and `side`. */
+const START_TLS_KEYS = ["side", "idleTimeout", "keepAlive", "noDelay", "highWaterMark", "heartbeat", "signal", "writeTimeout"];
+
+/** node:tls spellings a user brings along, and what hangup calls them. */
+const NODE_TLS_SPELLINGS: Readonly<Record<string, string>> = { servername: "serverName", ALPNProtocols: "alpnProtocols" };
+
+/**
+ * An option hangup does not know is refused, not ignored: a `checkServerIdentity` or a
+ * `minVersion` that silently does nothing would weaken a connection its author thinks is pinned.
+ */
+function refuseUnknownKeys(o: Record<string, unknown>, name: string, alsoKnown: readonly string[]): void {
+  for (const key of Object.keys(o)) {
+    if (TLS_KEYS.includes(key) || alsoKnown.includes(key) || o[key] === undefined) continue;
+    const instead = NODE_TLS_SPELLINGS[key];
+    throw new TypeError(
+      instead
+        ? `${name}.${key} is node:tls's name: hangup's is ${name}.${instead}`
+        : `${name}.${key} is not a TLS option hangup has (it has ${TLS_KEYS.join(", ")})`,
+    );
+  }
 }

@@ -114,7 +114,7 @@ export class TlsSource implements ConnSource {
   readonly #engine: TlsEngine;
   readonly #allowTruncation: boolean;
   readonly #initial: Uint8Array | undefined;
-  /** How a handshake failure's message begins: "Cannot connect" (client) or "Cannot accept" (server). */
+  /** How a handshake failure's message begins: "Cannot connect", "Cannot start TLS" (a client's upgrade) or "Cannot accept". */
   readonly #failed: string;
   #info: TlsInfo | undefined;
   #sink: ConnSink | undefined;
@@ -147,7 +147,8 @@ export class TlsSource implements ConnSource {
     this.#engine = engine;
     this.#allowTruncation = options.allowTruncation;
     this.#initial = options.initial;
-    this.#failed = options.side === "server" ? "Cannot accept" : "Cannot connect";
+    // `initial` is what a plaintext connection read ahead: this is startTls's upgrade.
+    this.#failed = options.side === "server" ? "Cannot accept" : options.initial !== undefined ? "Cannot start TLS" : "Cannot connect";
   }
 
   get native(): unknown {

@@ -613,7 +613,23 @@ if (!hasTls) {
         name: "RangeError",
         message: /tls\.handshakeTimeout/,
       });
-      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: 5 as never } }), { name: "TypeError", message: /tls\.ca/ });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: 5 as never } }), {
+        name: "TypeError",
+        message: /^tls\.ca must be a string or an array of strings/,
+      });
+      // An option hangup does not have is refused, never ignored: a certificate check that silently does nothing.
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { checkServerIdentity: () => undefined } as never }), {
+        name: "TypeError",
+        message: /^tls\.checkServerIdentity is not a TLS option hangup has/,
+      });
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { servername: "db.example" } as never }), {
+        name: "TypeError",
+        message: /^tls\.servername is node:tls's name: hangup's is tls\.serverName/,
+      });
+      await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert, key: CERTS.key, minVersion: "TLSv1.3" } as never }), {
+        name: "TypeError",
+        message: /^tls\.minVersion is not a TLS option/,
+      });
       await assert.rejects(tlsAdapter.connect({ port: 1, tls: { alpnProtocols: ["ok", ""] } }), {
         name: "TypeError",
         message: /tls\.alpnProtocols\[1\]/,
@@ -776,6 +792,17 @@ if (!hasTls) {
         await plain.write("still here");
         assert.equal(text((await peer.recv(remote, { count: 10 })).data), "still here");
         plain.reset();
+      }));
+
+    test("client side: without serverName, the name checked and sent is the hostname connect was given, as for connect({ tls })", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ hostname: "localhost", port } as never);
+        const remote = await accepted;
+        const [, conn] = await Promise.all([peer.tls(remote, { side: "server" }), startTlsWithin(plain, { ca: CERTS.ca })]);
+        assert.equal(conn.tls?.serverName, "localhost", "not the numeric address remoteAddr holds");
+        conn.reset();
       }));
 
     test("client side: upgrade after a plaintext exchange, bytes both ways, then a clean end", () =>
