@@ -11,7 +11,8 @@
  */
 import { createConn } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
-import { TlsHandshakeError } from "./errors.ts";
+import { TimedOutError, TlsHandshakeError } from "./errors.ts";
+import { setLongTimeout } from "./long-timeout.ts";
 import {
   checkConnectOptions,
   checkListenOptions,
@@ -131,6 +132,7 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   const { endpoint, timeout, tls, options: o } = checkConnectOptions(options);
   if (tls && !steps.tls) refuseTls();
   if (tls) steps.tls!.checkClient?.(tls);
+  const started = Date.now();
   const cancelled = new AbortController();
   let attempt: Promise<Socket>;
   try {
@@ -151,9 +153,36 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
     return conn;
   }
   const serverName = tls.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
-  // Its `native`, which unwrap() hands out, is the TLS layer's socket, not Native: the adapter's
-  // connect() types it (the TLS socket of hangup's own adapters).
-  return createConn(await steps.tls!.client(tcp, serverName, tls, o.signal), connOptionsOf(o)) as Conn<Native>;
+  // `timeout` is the whole connect's, handshake included: what is left of it bounds the handshake
+  // too (besides handshakeTimeout), with the same TimedOutError.
+  const deadline = timeout > 0 ? remainingTime(timeout, started, o.signal) : undefined;
+  try {
+    // Its `native`, which unwrap() hands out, is the TLS layer's socket, not Native: the adapter's
+    // connect() types it (the TLS socket of hangup's own adapters).
+    const source = await steps.tls!.client(tcp, serverName, tls, deadline?.signal ?? o.signal);
+    return createConn(source, connOptionsOf(o)) as Conn<Native>;
+  } finally {
+    deadline?.stop();
+  }
+}
+
+/** A signal that aborts with `signal`'s reason, or with `TimedOutError` once `timeout` ms from `started` have passed. */
+function remainingTime(timeout: number, started: number, signal: AbortSignal | undefined): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal!.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  const cancelTimer = setLongTimeout(
+    () => controller.abort(new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)),
+    Math.max(1, timeout - (Date.now() - started)),
+  );
+  return {
+    signal: controller.signal,
+    stop: () => {
+      cancelTimer();
+      signal?.removeEventListener("abort", onAbort);
+    },
+  };
 }
 
 /** The host name each plaintext connection was opened to, which `remoteAddr` (numeric) does not keep. */

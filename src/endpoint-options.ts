@@ -15,7 +15,7 @@ export type ConnectOptions =
   & ({ hostname?: string; port: number; path?: undefined } | { path: string; hostname?: undefined; port?: undefined })
   & ConnOptions
   & {
-    /** ms to wait for the connection; rejects with `TimedOutError`. */
+    /** ms to wait for the connection, with `tls` its handshake included; rejects with `TimedOutError`. */
     timeout?: number;
     /** TLS from the first byte: `true` for the defaults, or TlsOptions. */
     tls?: true | TlsOptions;

@@ -6,6 +6,7 @@ import {
   type Conn,
   ConnectionResetError,
   SocketClosedError,
+  TimedOutError,
   TlsHandshakeError,
   TlsTruncatedError,
   WriteTimeoutError,
@@ -481,6 +482,18 @@ if (!hasTls) {
         assert.match(err.message, /did not finish within 300 ms/);
         const took = Date.now() - started;
         assert.ok(took >= 250 && took < 5000, `rejected after ${took} ms`);
+        await peer.close(listener);
+      }));
+
+    test("connect's timeout covers the handshake: a server that never answers the ClientHello gives TimedOutError after timeout", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const started = Date.now();
+        const err = await rejection(tlsAdapter.connect({ port, timeout: 400, tls: { ca: CERTS.ca } } as never));
+        assert.ok(err instanceof TimedOutError, `expected TimedOutError, got ${String(err)}`);
+        assert.equal(err.message, "Cannot connect: timed out after 400 ms");
+        const took = Date.now() - started;
+        assert.ok(took >= 350 && took < 5000, `rejected after ${took} ms, not the 10 s handshakeTimeout`);
         await peer.close(listener);
       }));
 
