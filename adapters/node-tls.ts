@@ -146,6 +146,9 @@ export class NodeTlsEngine implements TlsEngine {
   #writeGone = false;
   /** How to fail each write still waiting for the TLS layer: at #writeGone it never calls back. */
   readonly #unconfirmed = new Set<(err: unknown) => void>();
+  /** A TCP write beneath failed: no TLS write can go out any more. */
+  #wireFailure: unknown;
+  #wireFailed = false;
   #listeners: { data: (chunk: Buffer) => void; end: () => void; error: (err: Error) => void } | undefined;
   /** TCP reads held while the core is paused (PAUSE_HOLDS_TCP). */
   #holding = false;
@@ -167,7 +170,11 @@ export class NodeTlsEngine implements TlsEngine {
       read: () => {
         if (!this.#holding) wire.resume();
       },
-      write: (chunk: Buffer, _encoding, done) => void wire.write(chunk).then(() => done(), done),
+      write: (chunk: Buffer, _encoding, done) =>
+        void wire.write(chunk).then(() => done(), (err: unknown) => {
+          this.#onWireFailed(err);
+          done(err as Error);
+        }),
       final: (done) => void wire.end().then(() => done(), done),
     });
     // Registered before the TLS socket's own 'end' listener (which hands the EOF to the TLS
@@ -254,8 +261,22 @@ export class NodeTlsEngine implements TlsEngine {
     this.#duplex!.push(null);
   }
 
+  /**
+   * A TCP write failed (the peer's reset answering our bytes): every TLS write still waiting fails
+   * with it, and so does every later one. Deno's node:tls calls back only the first write of those
+   * with success and never the rest; Bun's only emits an error nobody hears.
+   */
+  #onWireFailed(err: unknown): void {
+    if (this.#wireFailed) return;
+    this.#wireFailed = true;
+    this.#wireFailure = err;
+    for (const fail of this.#unconfirmed) fail(err);
+    this.#unconfirmed.clear();
+  }
+
   write(bytes: Uint8Array): Promise<void> {
     if (this.#writeGone) return Promise.reject(writeGoneError());
+    if (this.#wireFailed) return Promise.reject(this.#wireFailure);
     const socket = this.#socket!;
     const duplex = this.#duplex!;
     const unconfirmed = this.#unconfirmed;
@@ -286,7 +307,7 @@ export class NodeTlsEngine implements TlsEngine {
 
   end(): Promise<void> {
     const socket = this.#socket!;
-    if (this.#writeGone) return (this.#ending ??= this.#wire!.end());
+    if (this.#writeGone || this.#wireFailed) return (this.#ending ??= this.#wire!.end());
     return (this.#ending ??= new Promise<void>((resolve, reject) => {
       if (socket.destroyed) return reject(socket.errored ?? new Error("TLS socket destroyed"));
       const onError = (err: Error): void => reject(err);

@@ -194,6 +194,28 @@ if (!hasTls) {
       );
 
       test(
+        "the peer's close_notify, then it closes its socket (an idle server's close): our writes settle, none hangs, and close() too",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          await peer.send(remote, { text: "bye", then: "close_notify" });
+          await peer.close(remote);
+          assert.equal(text(await within(5000, collect(conn), "eof at the close_notify")), "bye");
+          // Written into a socket the peer closed: the first may still go (TCP answers it with an RST),
+          // the next ones fail. Deno's TLS layer never called them back.
+          const outcomes: unknown[] = [];
+          for (let i = 0; i < 5; i++) {
+            outcomes.push(await within(5000, conn.write("PING\r\n").then(() => "sent", (err: unknown) => err), `write ${i} settles`));
+            await sleep(100);
+          }
+          const failed = outcomes.filter((o) => o !== "sent");
+          assert.ok(failed.length >= 3, `the writes into a closed socket fail: ${outcomes.map(String).join(", ")}`);
+          for (const err of failed) {
+            assert.ok(err instanceof BrokenPipeError || err instanceof ConnectionResetError, `got ${String(err)}`);
+          }
+          await within(5000, conn.close(), "close()");
+        }),
+      );
+
+      test(
         "a reader that stops reading holds back the peer in bounded memory, and gets every byte once it reads",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           const size = 16 << 20;
