@@ -124,5 +124,7 @@ if (runtime === "node" && Number(process.versions.node.split(".")[0]) < 24) {
   console.log("in 200 of 200 trials); whether one demo run hits that timing varies. hangup checks every 'end' (see README).");
 }
 console.log(
-  "\nEvery byte the client sent before hanging up was read first; nothing crashed. Run it on another runtime: npm run demo:deno, npm run demo:bun",
+  `\nEvery byte the client sent before hanging up was read first; nothing crashed. Run it on another runtime: ${
+    ["npm run demo", "npm run demo:deno", "npm run demo:bun"].filter((_, i) => i !== ["node", "deno", "bun"].indexOf(runtime)).join(", ")
+  }`,
 );

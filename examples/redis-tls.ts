@@ -65,15 +65,44 @@ function parse(bytes: Uint8Array, at: number): DecodeResult<RespValue> {
 }
 
 /**
- * RESP2 replies for `conn.decode`: it is handed every buffered byte and returns one reply,
- * or how many bytes it needs.
+ * RESP2 replies for one `conn.decode` loop: it is handed the buffered bytes from the next reply
+ * on and returns one reply, or how many bytes it needs. Each call starts from the reply's first
+ * byte, so for an array reply (MGET of 40,000 keys: 20 MB in 300 chunks) it remembers the
+ * elements it already read and goes on from there: every byte is parsed once, not once per chunk.
+ * One decoder per loop: the progress it keeps is that loop's.
  *
  * @example
  * ```ts
- * for await (const reply of conn.decode(respDecoder, { maxBytes: 1 << 20 })) console.log(reply);
+ * for await (const reply of conn.decode(respDecoder(), { maxBytes: 1 << 20 })) console.log(reply);
  * ```
  */
-export const respDecoder: Decoder<RespValue> = { decode: (bytes) => parse(bytes, 0) };
+export function respDecoder(): Decoder<RespValue> {
+  let array: { items: RespValue[]; count: number; offset: number } | undefined;
+  return {
+    decode(bytes) {
+      if (bytes[0] !== 0x2a) return parse(bytes, 0);
+      if (array === undefined) {
+        const eol = bytes.indexOf(CR);
+        if (eol < 0 || eol + 1 >= bytes.length) return undefined;
+        const line = utf8.decode(bytes.subarray(1, eol));
+        const count = Number(line);
+        if (count === -1) return { value: null, used: eol + 2 };
+        if (!Number.isInteger(count) || count < 0) throw new RangeError(`bad RESP array length ${line}`);
+        array = { items: [], count, offset: eol + 2 };
+      }
+      while (array.items.length < array.count) {
+        const item = parse(bytes, array.offset);
+        if (item === undefined) return undefined;
+        if ("need" in item) return { need: array.offset + item.need };
+        array.items.push(item.value);
+        array.offset += item.used;
+      }
+      const reply = { value: array.items, used: array.offset };
+      array = undefined;
+      return reply;
+    },
+  };
+}
 
 const encoder = new TextEncoder();
 
@@ -112,7 +141,7 @@ export class RedisClient {
 
   constructor(conn: Conn) {
     this.conn = conn;
-    this.#replies = conn.decode(respDecoder, { maxBytes: MAX_BULK + 64 })[Symbol.asyncIterator]();
+    this.#replies = conn.decode(respDecoder(), { maxBytes: MAX_BULK + 64 })[Symbol.asyncIterator]();
   }
 
   #nextReply(): Promise<RespValue> {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every example with --check, and the demo, on Node (tsx), Deno and Bun. The examples
-// import "hangup" by name, so they run the built package (npm test builds it first); the
+// import "hangup" by name: tsx and Bun resolve it through tsconfig "paths" to the runtime's
+// adapter source (Bun through tsconfig.bun-run.json), Deno to the built package; the
 // demo must finish by itself, exit 0 and show hangup's verdict for every scenario.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -12,7 +13,8 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const runtimes = {
   node: (file, args) => [bin("tsx"), [file, ...args]],
   deno: (file, args) => [bin("deno"), ["run", "--allow-all", file, ...args]],
-  bun: (file, args) => [bin("bun"), [file, ...args]],
+  // Bun resolves "hangup" through tsconfig.json's "paths" (the Node adapter): this one maps it to Bun's.
+  bun: (file, args) => [bin("bun"), ["--tsconfig-override=tsconfig.bun-run.json", file, ...args]],
 };
 
 if (!existsSync(join(root, "dist", "node.js"))) {
@@ -55,7 +57,14 @@ function run(name, runtime, file, args, verify = () => undefined) {
 
 const examples = readdirSync(join(root, "examples")).filter((f) => f.endsWith(".ts")).sort();
 for (const runtime of Object.keys(runtimes)) {
-  for (const example of examples) run(`examples/${example} --check`, runtime, join("examples", example), ["--check"]);
+  for (const example of examples) {
+    // The sniffer hands a connection to the runtime's own HTTP server, which says whose it is:
+    // proof that "hangup" is this runtime's adapter here.
+    const verify = example === "sniffer.ts"
+      ? (output) => output.includes(`hello from ${runtime}'s HTTP server`) ? undefined : `not ${runtime}'s adapter`
+      : undefined;
+    run(`examples/${example} --check`, runtime, join("examples", example), ["--check"], verify);
+  }
   run("demo", runtime, join("demo", "demo.ts"), [], (output) => {
     const missing = DEMO_VERDICTS.filter((verdict) => !verdict.test(output));
     if (missing.length > 0) return `the demo did not show ${missing.map(String).join(", ")}`;

@@ -21,11 +21,15 @@ export interface ServeOptions<Native = unknown> {
   drainTimeout?: number;
   /** Most handlers running at once; connections past it are closed at once. */
   maxConnections?: number;
-  /** Where a handler's throw lands; default: non-`SocketError` throws are reported on stderr. */
+  /**
+   * Where a handler's throw lands; default: reported on stderr, unless it is a `SocketError` or
+   * the connection's abort reason (a shutdown through `listen`'s `signal`).
+   */
   onError?: (error: unknown, conn: Conn<Native>) => void;
   /**
    * `writeTimeout` for every connection whose options leave it absent; default 60000 (as nginx's
-   * `send_timeout`), 0 for none (`close()` still bounds its flush to 60 s). A client that stops
+   * `send_timeout`), 0 for none (`close()` still bounds its flush: 60 s, or 60 s per 256 KiB of a
+   * write already going out whole). A client that stops
    * reading cannot hold a handler or `close()` longer.
    */
   writeTimeout?: number;
@@ -34,8 +38,13 @@ export interface ServeOptions<Native = unknown> {
 /** The write timeout `serve()` gives connections that have none of their own. */
 export const SERVE_WRITE_TIMEOUT = 60_000;
 
-const reportOnStderr = (error: unknown): void => {
-  if (!(error instanceof SocketError)) console.error("hangup: a connection handler threw:", error);
+/**
+ * The default `onError`: a handler's own failure, on stderr. Not a `SocketError` (the peer's
+ * doing), nor the connection's abort reason (the server was shut down through `listen`'s signal).
+ */
+const reportOnStderr = (error: unknown, conn: Conn<unknown>): void => {
+  if (error instanceof SocketError || (conn.signal.aborted && error === conn.signal.reason)) return;
+  console.error("hangup: a connection handler threw:", error);
 };
 
 /**
@@ -86,7 +95,7 @@ export async function serve<Native = unknown>(
       try {
         onError(error, conn);
       } catch (reportError) {
-        reportOnStderr(reportError);
+        console.error("hangup: onError threw:", reportError, "reporting:", error);
       }
     } finally {
       await conn.close().catch(() => conn.reset());

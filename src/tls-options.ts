@@ -124,7 +124,7 @@ const TLS_KEYS = [
 /** What startTls's options hold besides TLS options: the new connection's ConnOptions, and `side`. */
 const START_TLS_KEYS = ["side", "idleTimeout", "keepAlive", "noDelay", "highWaterMark", "heartbeat", "signal", "writeTimeout"];
 
-/** node:tls spellings a user brings along, and what hangup calls them. */
+/** Node's `tls.connect` spellings a user brings along, and what hangup calls them. */
 const NODE_TLS_SPELLINGS: Readonly<Record<string, string>> = { servername: "serverName", ALPNProtocols: "alpnProtocols" };
 
 /**
@@ -137,7 +137,7 @@ function refuseUnknownKeys(o: Record<string, unknown>, name: string, alsoKnown: 
     const instead = NODE_TLS_SPELLINGS[key];
     throw new TypeError(
       instead
-        ? `${name}.${key} is node:tls's name: hangup's is ${name}.${instead}`
+        ? `${name}.${key} is Node's tls.connect spelling: hangup's is ${name}.${instead}`
         : `${name}.${key} is not a TLS option hangup has (it has ${TLS_KEYS.join(", ")})`,
     );
   }

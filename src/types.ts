@@ -70,7 +70,8 @@ export interface ConnOptions {
    * ms a write (or the flush inside `close()`) may go without the peer taking a piece of it (256
    * KiB; under 16 s, 16 bytes per ms of it): then it rejects with `WriteTimeoutError`, `ended`
    * says `timeout` and the connection is reset. Off when 0 or absent, except that `close()` always
-   * bounds its flush (60 s); `serve()` turns it on (60 s) for connections that leave it absent.
+   * bounds its flush (60 s, or 60 s per 256 KiB of a write already going out whole: see `close()`);
+   * `serve()` turns it on (60 s) for connections that leave it absent.
    */
   writeTimeout?: number;
 }
@@ -167,6 +168,9 @@ export type DecodeResult<T> = { value: T; used: number } | { need: number } | un
  * crossing from one chunk into the next is decoded from a copy of just that front, so the
  * chunks are not joined); it is called again with more while more is buffered. A message may
  * keep views into `bytes` (hangup never writes that memory again). A plain function may stand in.
+ * Each call starts from the message's first byte: a decoder that answers `undefined` for a big
+ * message made of many parts (a long RESP array) re-reads it with every chunk that arrives, so
+ * answer the `need` you know, or remember your progress between calls.
  *
  * @example
  * ```ts
@@ -269,8 +273,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   /**
    * Messages cut by `decoder`, one await each. Ends at EOF on a message boundary; throws
    * `UnexpectedEofError` (with `partial`) at EOF inside one, `LimitExceededError` when more than
-   * `maxBytes` (default 65536) are buffered without a message (they stay buffered), and whatever
-   * `decode` throws.
+   * `maxBytes` (default 65536) are buffered without a message or the decoder's `need` is over it
+   * (the bytes stay buffered), and whatever `decode` throws.
    */
   decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array<ArrayBuffer>) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
   /** Bytes read from the OS and not yet consumed, known synchronously. */

@@ -43,6 +43,20 @@ describe("Redis over TLS: examples/redis-tls.ts against redis-server --tls-port"
       await redis.conn.close();
     }));
 
+  test("an array reply over many chunks (MGET of 4000 keys, 2 MB): every value, in order, then a next reply", () =>
+    withRedis(async (server) => {
+      const redis = await client(server);
+      const value = (i: number) => `${i}:`.padEnd(500, String.fromCharCode(97 + (i % 26)));
+      const keys = Array.from({ length: 4000 }, (_, i) => `key:${i}`);
+      await redis.pipeline(keys.map((key, i) => ["SET", key, value(i)]));
+      const reply = await redis.command("MGET", ...keys, "missing");
+      assert.ok(Array.isArray(reply) && reply.length === 4001, "one array of 4001");
+      for (let i = 0; i < 4000; i++) if (reply[i] !== value(i)) assert.fail(`value ${i}: ${String(reply[i]).slice(0, 20)}`);
+      assert.equal(reply[4000], null);
+      assert.equal(await redis.command("PING"), "PONG", "the decoder's progress was that reply's alone");
+      redis.conn.reset();
+    }));
+
   test("redis-server killed (SIGKILL) mid-pipeline: the pipeline rejects with a typed SocketError, never hangs, never eof", () =>
     withRedis(async (server) => {
       const redis = await client(server);

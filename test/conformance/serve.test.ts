@@ -49,6 +49,47 @@ describe("serve", () => {
       for (const err of errors) assert.equal((err as { code?: string }).code, "ECONNRESET");
     }), { timeout: 60_000 });
 
+  test("the default onError: a handler's bug is printed; a shutdown through listen's signal and an onError that throws are told apart", () =>
+    withPeer(async (peer) => {
+      const printed: string[] = [];
+      const error = console.error;
+      console.error = (...args: unknown[]) => void printed.push(args.map(String).join(" "));
+      try {
+        const shutdown = new AbortController();
+        const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, signal: shutdown.signal });
+        let calls = 0;
+        const serving = hangup.serve(listener, async (conn) => {
+          if (++calls === 1) throw new Error("handler bug");
+          for await (const _ of conn) { /* until the shutdown */ }
+        });
+        await peer.connect({ port: listener.addr.port });
+        await sleep(100);
+        await Promise.all([1, 2, 3].map(() => peer.connect({ port: listener.addr.port })));
+        await sleep(200);
+        shutdown.abort();
+        await within(10_000, serving, "serve resolves after the shutdown");
+        assert.deepEqual(printed.map((line) => line.split(":").slice(0, 3).join(":")), ["hangup: a connection handler threw: Error"]);
+
+        printed.length = 0;
+        const second = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+        const stop = new AbortController();
+        const reporting = hangup.serve(second, () => Promise.reject(new Error("handler bug")), {
+          signal: stop.signal,
+          onError: () => {
+            throw new Error("onError bug");
+          },
+        });
+        await peer.connect({ port: second.addr.port });
+        for (let i = 0; i < 50 && printed.length === 0; i++) await sleep(20);
+        stop.abort();
+        await within(10_000, reporting, "serve resolves");
+        assert.equal(printed.length, 1);
+        assert.match(printed[0]!, /^hangup: onError threw: Error: onError bug reporting: Error: handler bug$/);
+      } finally {
+        console.error = error;
+      }
+    }));
+
   test("a handler that throws reaches onError and the server keeps serving", () =>
     withPeer(async (peer) => {
       const seen: unknown[] = [];

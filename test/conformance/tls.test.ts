@@ -659,7 +659,7 @@ if (!hasTls) {
       });
       await assert.rejects(tlsAdapter.connect({ port: 1, tls: { servername: "db.example" } as never }), {
         name: "TypeError",
-        message: /^tls\.servername is node:tls's name: hangup's is tls\.serverName/,
+        message: /^tls\.servername is Node's tls\.connect spelling: hangup's is tls\.serverName/,
       });
       await assert.rejects(tlsAdapter.listen({ port: 0, tls: { cert: CERTS.cert, key: CERTS.key, minVersion: "TLSv1.3" } as never }), {
         name: "TypeError",
