@@ -262,8 +262,16 @@ export class TlsSource implements ConnSource {
     return {
       data: (chunk) => this.#engine.feed(chunk),
       end: () => {
-        if (this.#handshake) {
-          return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the peer closed the connection during the TLS handshake`));
+        const handshake = this.#handshake;
+        if (handshake) {
+          // The bytes right before the FIN may say why (an alert, a plaintext server's answer): the
+          // TLS layer reads them first, and its error, if any, is the one reported.
+          void this.#engine.drain().then(() => {
+            if (this.#handshake === handshake) {
+              handshake.reject(new TlsHandshakeError(`${this.#failed}: the peer closed the connection during the TLS handshake`));
+            }
+          });
+          return;
         }
         this.#tcpEnded = true;
         this.#tcpNews();
