@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { addAbortListener, removeAbortListener } from "./abort-listeners.ts";
 import { createConn } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
 import { TimedOutError, TlsHandshakeError } from "./errors.ts";
@@ -171,7 +172,7 @@ function remainingTime(timeout: number, started: number, signal: AbortSignal | u
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(signal!.reason);
   if (signal?.aborted) onAbort();
-  else signal?.addEventListener("abort", onAbort, { once: true });
+  else if (signal) addAbortListener(signal, onAbort);
   const cancelTimer = setLongTimeout(
     () => controller.abort(new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)),
     Math.max(1, timeout - (Date.now() - started)),
@@ -180,7 +181,7 @@ function remainingTime(timeout: number, started: number, signal: AbortSignal | u
     signal: controller.signal,
     stop: () => {
       cancelTimer();
-      signal?.removeEventListener("abort", onAbort);
+      if (signal) removeAbortListener(signal, onAbort);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { addAbortListener, removeAbortListener } from "./abort-listeners.ts";
 import { type Bytes, ChunkQueue } from "./chunk-queue.ts";
 import { LineCutter, takeLine } from "./line-cutter.ts";
 import {
@@ -292,7 +293,7 @@ class SourceConn implements Conn {
         this.#source.destroy();
       };
       if (signal.aborted) this.#onAbort();
-      else signal.addEventListener("abort", this.#onAbort, { once: true });
+      else addAbortListener(signal, this.#onAbort);
     }
   }
 
@@ -409,7 +410,7 @@ class SourceConn implements Conn {
       this.#read = AT_EOF;
       this.#settle("eof");
     }
-    if (this.#onAbort) this.#options.signal!.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) removeAbortListener(this.#options.signal!, this.#onAbort);
     this.#wakeReader();
     this.#markClosed();
   }
@@ -431,7 +432,7 @@ class SourceConn implements Conn {
     this.#read = { state: "stopped", stop };
     const abortReason = stop.by === "aborted" ? stop.reason : undefined;
     this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
-    if (this.#onAbort) this.#options.signal!.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) removeAbortListener(this.#options.signal!, this.#onAbort);
     this.#wakeReader();
     return true;
   }
@@ -599,7 +600,7 @@ class SourceConn implements Conn {
     this.#releaseHeld();
     if (pending.signal && !pending.onAbort) {
       pending.onAbort = () => this.#wakeReader();
-      pending.signal.addEventListener("abort", pending.onAbort, { once: true });
+      addAbortListener(pending.signal, pending.onAbort);
     }
     this.#wanting = true;
     this.#updateFlow();
@@ -607,7 +608,7 @@ class SourceConn implements Conn {
 
   #finishRead(pending: PendingRead): void {
     this.#pending = undefined;
-    if (pending.onAbort) pending.signal!.removeEventListener("abort", pending.onAbort);
+    if (pending.onAbort) removeAbortListener(pending.signal!, pending.onAbort);
     this.#reading = false;
     this.#wanting = false;
     this.#updateFlow();
@@ -1027,7 +1028,7 @@ class SourceConn implements Conn {
     };
     if (signal) {
       request.onAbort = () => this.#abortWrite(request);
-      signal.addEventListener("abort", request.onAbort, { once: true });
+      addAbortListener(signal, request.onAbort);
     }
     queue.push(request);
     // Writes issued in one go (a burst of replies) are handed to the runtime together, a microtask later.
@@ -1417,7 +1418,7 @@ function relabel(error: SocketError, operation: SocketOperation): SocketError {
 function settleWrite(request: WriteRequest, error: unknown): void {
   if (request.settled) return;
   request.settled = true;
-  if (request.onAbort) request.signal!.removeEventListener("abort", request.onAbort);
+  if (request.onAbort) removeAbortListener(request.signal!, request.onAbort);
   if (error === undefined) request.resolve();
   else request.reject(error);
 }

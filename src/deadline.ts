@@ -1,3 +1,4 @@
+import { addAbortListener, removeAbortListener } from "./abort-listeners.ts";
 import { TimedOutError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
 
@@ -41,7 +42,7 @@ export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>
       if (done) return false;
       done = true;
       cancelTimer?.();
-      signal?.removeEventListener("abort", onAbort);
+      if (signal) removeAbortListener(signal, onAbort);
       return true;
     };
     const giveUp = (reason: unknown): void => {
@@ -58,7 +59,7 @@ export function withDeadline<T>(attempt: Promise<T>, options: DeadlineOptions<T>
       },
     );
     if (signal?.aborted) return giveUp(signal.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal) addAbortListener(signal, onAbort);
     if (timeout > 0) {
       cancelTimer = setLongTimeout(
         () => giveUp(timedOut ? timedOut() : new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)),

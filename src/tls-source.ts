@@ -1,3 +1,4 @@
+import { addAbortListener, removeAbortListener } from "./abort-listeners.ts";
 import { TlsHandshakeError, TlsTruncatedError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
@@ -178,7 +179,7 @@ export class TlsSource implements ConnSource {
       const done = (): void => {
         this.#handshake = undefined;
         cancelTimer?.();
-        signal?.removeEventListener("abort", onAbort);
+        if (signal) removeAbortListener(signal, onAbort);
       };
       const fail = (err: unknown): void => {
         done();
@@ -195,7 +196,7 @@ export class TlsSource implements ConnSource {
       }
       if (signal) {
         if (signal.aborted) return fail(signal.reason);
-        signal.addEventListener("abort", onAbort, { once: true });
+        addAbortListener(signal, onAbort);
       }
       try {
         this.#engine.start(this.#wire(), this.#events());

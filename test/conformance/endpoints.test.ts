@@ -241,6 +241,37 @@ describe("listen", () => {
     }));
 });
 
+describe("one signal for many connections", () => {
+  test("50 connections sharing a shutdown signal add one abort listener to it (Node 20 warns past 10), and its abort ends them all", async () => {
+    const shutdown = new AbortController();
+    const signal = shutdown.signal;
+    let listeners = 0;
+    const add = signal.addEventListener.bind(signal);
+    signal.addEventListener = ((type: string, ...rest: [EventListenerOrEventListenerObject, AddEventListenerOptions?]) => {
+      if (type === "abort") listeners++;
+      return add(type, ...rest);
+    }) as typeof signal.addEventListener;
+    const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, signal });
+    try {
+      const clients = await Promise.all(
+        Array.from({ length: 50 }, () => hangup.connect({ port: listener.addr.port, signal, timeout: 10_000 })),
+      );
+      const pairs = [];
+      for (const client of clients) pairs.push([client, await listener.accept()] as const);
+      // The listener's own and the connections' (clients and accepted alike): one each way, not one per connection.
+      assert.ok(listeners <= 2, `${listeners} abort listeners on one signal`);
+      const reason = new Error("shutdown");
+      shutdown.abort(reason);
+      for (const [client, accepted] of pairs) {
+        assert.equal(await rejection(client.read()), reason);
+        assert.equal(await rejection(accepted!.read()), reason);
+      }
+    } finally {
+      await listener.close();
+    }
+  });
+});
+
 describe("Unix sockets", () => {
   test(
     "hangup as server: bytes and checksum round trip, then EOF",
