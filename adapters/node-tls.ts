@@ -248,7 +248,14 @@ export class NodeTlsEngine implements TlsEngine {
   #info(serverName: string | null): TlsInfo {
     const socket = this.#socket!;
     const alpn = socket.alpnProtocol;
-    return { protocol: socket.getProtocol() ?? "unknown", alpnProtocol: typeof alpn === "string" ? alpn : null, serverName };
+    const der = (socket.getPeerCertificate(true) as Partial<tls.DetailedPeerCertificate> | null)?.raw;
+    return {
+      protocol: socket.getProtocol() ?? "unknown",
+      alpnProtocol: typeof alpn === "string" ? alpn : null,
+      serverName,
+      // A copy of our own: the runtime's Buffer may share a pool.
+      peerCertificate: der && der.length > 0 ? new Uint8Array(der) : null,
+    };
   }
 
   feed(bytes: Uint8Array): void {

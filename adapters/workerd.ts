@@ -175,7 +175,7 @@ function connOf(socket: Socket, hostname: string, port: number, tls: boolean, op
       remoteAddr: { transport: "tcp", hostname, port },
       translateError,
       // workerd says neither the version nor anything else it negotiated.
-      tls: tls ? { protocol: "TLS", alpnProtocol: null, serverName: hostname } : undefined,
+      tls: tls ? { protocol: "TLS", alpnProtocol: null, serverName: hostname, peerCertificate: null } : undefined,
     },
     options,
   );

@@ -408,4 +408,10 @@ export interface TlsInfo {
   alpnProtocol: string | null;
   /** The SNI name: sent (client) or received (server); null without one. */
   serverName: string | null;
+  /**
+   * The peer's certificate as DER bytes (a client sees the server's), for what needs the exact
+   * certificate: Postgres' SCRAM-SHA-256-PLUS channel binding (`tls-server-end-point` hashes it),
+   * pinning. Null when the peer sent none (a client, as hangup asks none), or on Workers (no API).
+   */
+  peerCertificate: Uint8Array<ArrayBuffer> | null;
 }

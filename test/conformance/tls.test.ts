@@ -433,7 +433,15 @@ if (!hasTls) {
           side,
           async ({ conn, peerTls }) => {
             assert.equal(peerTls.alpn, "x-hangup");
-            assert.deepEqual(conn.tls, { protocol: "TLSv1.3", alpnProtocol: "x-hangup", serverName: "localhost" });
+            const { peerCertificate, ...info } = conn.tls!;
+            assert.deepEqual(info, { protocol: "TLSv1.3", alpnProtocol: "x-hangup", serverName: "localhost" });
+            if (side === "client") {
+              // The server's certificate, byte for byte (what SCRAM-SHA-256-PLUS channel binding hashes), as a plain Uint8Array.
+              assert.equal(Object.getPrototypeOf(peerCertificate), Uint8Array.prototype);
+              assert.equal(sha256(peerCertificate!), sha256(derOf(CERTS.cert)));
+            } else {
+              assert.equal(peerCertificate, null, "the client sent no certificate: hangup asks none");
+            }
           },
           side === "client"
             ? { tls: { alpnProtocols: ["x-hangup", "x-other"], serverName: "localhost" }, peer: { alpn: ["x-hangup"] } }
@@ -886,6 +894,12 @@ if (!hasTls) {
         }), { timeout: 120_000 });
     }
   });
+}
+
+/** The DER bytes of a PEM certificate. */
+function derOf(pem: string): Uint8Array {
+  const base64 = pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 }
 
 /** A plaintext hangup client connected to the peer (for STARTTLS), and the peer's end of it. */

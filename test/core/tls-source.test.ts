@@ -14,7 +14,7 @@ import {
 import { describe, test } from "../support/harness.ts";
 import { scripted } from "../support/scripted-source.ts";
 
-const INFO = { protocol: "TLSv1.3", alpnProtocol: null, serverName: null };
+const INFO = { protocol: "TLSv1.3", alpnProtocol: null, serverName: null, peerCertificate: null };
 
 /** Echoes fed ciphertext as plaintext; the test decides when the TLS stream ends and how. */
 class FakeEngine implements TlsEngine {
