@@ -164,7 +164,19 @@ class SocketState implements SocketOwner {
 
   end(): void {
     this.sawEnd = true;
+    this.holdOnlyWhileWriting();
     if (!this.detached) this.sink?.end();
+  }
+
+  /**
+   * After the peer's FIN the socket stays open for our writes (allowHalfOpen), and Bun keeps the
+   * process alive for it: a script that read to the end and never closed would not exit, as it
+   * does on Node and Deno. So from then on it holds the process only while a write is going out.
+   */
+  holdOnlyWhileWriting(): void {
+    if (!this.sawEnd || this.closed || this.detached) return;
+    if (this.pendingWrite !== undefined || (this.waitingWrites?.length ?? 0) > 0) this.socket.ref();
+    else this.socket.unref();
   }
 
   close(_socket: unknown, error?: unknown): void {
@@ -214,6 +226,7 @@ class SocketState implements SocketOwner {
       this.pendingWrite = { bytes, resolve, reject };
       return;
     }
+    if (this.sawEnd) this.socket.ref();
     const written = this.closed ? -1 : this.socket.write(bytes);
     if (written < 0 && !this.closed) {
       // The socket died before Bun's close handler said why (an RST on its way): the write waits
@@ -226,7 +239,10 @@ class SocketState implements SocketOwner {
       return;
     }
     if (written < 0) return reject(this.deadSocketError());
-    if (written === bytes.length) return resolve();
+    if (written === bytes.length) {
+      this.holdOnlyWhileWriting();
+      return resolve();
+    }
     this.pendingWrite = { bytes: bytes.subarray(written), resolve, reject };
   }
 

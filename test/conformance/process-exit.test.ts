@@ -8,9 +8,11 @@ import { fileURLToPath } from "node:url";
 import { describe, test } from "../support/harness.ts";
 import { runChild, runtimeCommand } from "../support/child.ts";
 import { withPeer } from "../support/peer.ts";
+import { text } from "../support/fixtures.ts";
 import { runtime } from "../support/runtime.ts";
 
 const givenUpConnect = fileURLToPath(new URL("../fixtures/given-up-connect.ts", import.meta.url));
+const readToEnd = fileURLToPath(new URL("../fixtures/read-to-end.ts", import.meta.url));
 
 describe(`process exit (${runtime})`, () => {
   test(
@@ -37,6 +39,26 @@ describe(`process exit (${runtime})`, () => {
           assert.equal(run.status, 0, run.stderr);
           assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
         }
+      }),
+    { timeout: 40_000 },
+  );
+
+  test(
+    "a connection read to the peer's FIN and never closed does not keep the process alive (Bun held it), once its last write went out",
+    () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const running = runChild(runtimeCommand(readToEnd, [String(port)]), { killAfter: 20_000 });
+        const remote = await accepted;
+        await peer.send(remote, { text: "hi", then: "fin" });
+        const reply = await peer.recv(remote, { count: 3, timeoutMs: 10_000 });
+        const run = await running;
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(JSON.parse(run.lines[0]!.text), { text: "hi", ended: "eof" });
+        assert.equal(text(reply.data), "bye", "the reply written after the FIN went out");
+        const lived = run.exitedAt - run.lines.at(-1)!.at;
+        assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
       }),
     { timeout: 40_000 },
   );
