@@ -144,7 +144,9 @@ export class NodeTlsEngine implements TlsEngine {
   #ending: Promise<void> | undefined;
   /** The TLS layer closed our write side by itself (ANSWERS_CLOSE_NOTIFY). */
   #writeGone = false;
-  /** How to fail each write still waiting for the TLS layer: at #writeGone it never calls back. */
+  /** How to fail each write the TLS layer has not called back: at #writeGone it never will, they were not sent. */
+  readonly #untaken = new Set<(err: unknown) => void>();
+  /** How to fail each write not yet settled (taken, its ciphertext maybe still in our Duplex): at #onWireFailed. */
   readonly #unconfirmed = new Set<(err: unknown) => void>();
   /** A TCP write beneath failed: no TLS write can go out any more. */
   #wireFailure: unknown;
@@ -231,9 +233,10 @@ export class NodeTlsEngine implements TlsEngine {
         const closeNotify = !(this.#endedByEof ?? this.#eofConsumed);
         if (closeNotify && ANSWERS_CLOSE_NOTIFY) {
           this.#writeGone = true;
-          // Writes handed over before the close_notify never call back: they were not sent.
-          for (const fail of this.#unconfirmed) fail(writeGoneError());
-          this.#unconfirmed.clear();
+          // Writes the TLS layer had not taken before the close_notify never call back: they were not
+          // sent. Those it took go out (their ciphertext is in our Duplex) or fail with the TCP write.
+          for (const fail of this.#untaken) fail(writeGoneError());
+          this.#untaken.clear();
         }
         events.end(closeNotify);
       },
@@ -279,6 +282,7 @@ export class NodeTlsEngine implements TlsEngine {
     this.#wireFailure = err;
     for (const fail of this.#unconfirmed) fail(err);
     this.#unconfirmed.clear();
+    this.#untaken.clear();
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -287,11 +291,14 @@ export class NodeTlsEngine implements TlsEngine {
     const socket = this.#socket!;
     const duplex = this.#duplex!;
     const unconfirmed = this.#unconfirmed;
+    const untaken = this.#untaken;
     return new Promise<void>((resolveWrite, rejectWrite) => {
       const resolve = (): void => void (unconfirmed.delete(rejectWrite), resolveWrite());
-      const reject = (err: unknown): void => void (unconfirmed.delete(rejectWrite), rejectWrite(err));
+      const reject = (err: unknown): void => void (unconfirmed.delete(rejectWrite), untaken.delete(rejectWrite), rejectWrite(err));
       unconfirmed.add(rejectWrite);
+      untaken.add(rejectWrite);
       socket.write(bytes, (err) => {
+        untaken.delete(rejectWrite);
         if (err) return reject(err);
         // Bun's TLS layer calls back once it took the plaintext, whatever the stream beneath holds:
         // its ciphertext may still wait in our Duplex. Resolve once that drained (backpressure);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
 
@@ -41,6 +41,13 @@ export function checkUnixPath(path: string): void {
  * ```
  */
 export function unixBindError(err: unknown, path: string): unknown {
-  if ((err as { code?: unknown } | null)?.code !== "EACCES" || existsSync(dirname(path))) return err;
+  if ((err as { code?: unknown } | null)?.code !== "EACCES") return err;
+  try {
+    statSync(dirname(path));
+    return err; // the directory is there: a real permission error
+  } catch (statError) {
+    const code = (statError as { code?: unknown }).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR") return err; // a parent we may not search: EACCES it is
+  }
   return Object.assign(new Error(`no such directory: ${dirname(path)}`, { cause: err }), { code: "ENOENT" });
 }

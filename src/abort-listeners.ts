@@ -25,8 +25,9 @@ export function addAbortListener(signal: AbortSignal, onAbort: () => void): void
     callbacks = set;
     watchers.set(signal, set);
     signal.addEventListener("abort", () => {
-      watchers.delete(signal);
       for (const callback of [...set]) {
+        // Removed by a callback before it in this dispatch: not called, as with removeEventListener.
+        if (!set.has(callback)) continue;
         try {
           callback();
         } catch (err) {
@@ -36,6 +37,7 @@ export function addAbortListener(signal: AbortSignal, onAbort: () => void): void
           });
         }
       }
+      watchers.delete(signal);
       set.clear();
     }, { once: true });
   }

@@ -127,9 +127,9 @@ function endpointOf(o: Record<string, unknown>, portRequired: boolean, defaultHo
  * them. A port or a space in it is a mistake every runtime reported differently.
  */
 function hostnameOf(hostname: string): string {
-  if (/^\[[0-9a-f:.]*:[0-9a-f:.%a-z]*\]$/i.test(hostname)) return hostname.slice(1, -1);
+  if (/^\[[0-9a-f:.]*:[0-9a-f:.]*(%[^\]\s]+)?\]$/i.test(hostname)) return hostname.slice(1, -1);
   if (/\s/.test(hostname)) throw new TypeError(`hostname must not contain spaces, got ${JSON.stringify(hostname)}`);
-  if (/^[^:]*:[^:]*$/.test(hostname)) {
+  if (/^[^:]*:[^:]*$/.test(hostname) || /^\[.*\]:\d*$/.test(hostname)) {
     throw new TypeError(`hostname must not include a port, got ${JSON.stringify(hostname)}: give the port as port`);
   }
   return hostname;

@@ -270,13 +270,14 @@ export class TlsSource implements ConnSource {
           void this.#engine.drain().then(() => {
             if (this.#handshake === handshake) {
               handshake.reject(new TlsHandshakeError(`${this.#failed}: the peer closed the connection during the TLS handshake`));
+            } else if (this.#info !== undefined) {
+              // The handshake completed from those bytes: the FIN is the connection's, as below.
+              this.#tcpEnd();
             }
           });
           return;
         }
-        this.#tcpEnded = true;
-        this.#tcpNews();
-        this.#engine.feedEnd();
+        this.#tcpEnd();
       },
       error: (err) => {
         if (this.#handshake) return this.#handshake.reject(handshakeError(err, this.#failed));
@@ -296,6 +297,13 @@ export class TlsSource implements ConnSource {
         if (this.#finished || (this.#tcpError === UNSET && !this.#tcpEnded)) this.#report({ kind: "closed" });
       },
     };
+  }
+
+  /** The peer's TCP FIN, after the handshake: the TLS layer works out what it ends (close_notify or truncation). */
+  #tcpEnd(): void {
+    this.#tcpEnded = true;
+    this.#tcpNews();
+    this.#engine.feedEnd();
   }
 
   #finish(event: Pending & { kind: "end" | "error" }, cause?: unknown): void {

@@ -63,6 +63,7 @@ describe("connect", () => {
       [{ port: 80, hostname: 7 }, TypeError, /hostname/],
       [{ port: 80, hostname: "127.0.0.1:80" }, TypeError, /^hostname must not include a port, got "127\.0\.0\.1:80"/],
       [{ port: 80, hostname: " 127.0.0.1" }, TypeError, /^hostname must not contain spaces/],
+      [{ port: 80, hostname: "[::1]:6379" }, TypeError, /^hostname must not include a port/],
       [{ port: 80, timeout: -5 }, RangeError, /timeout/],
       [{ port: 80, idleTimeout: -1 }, RangeError, /idleTimeout/],
       [{ port: 80, highWaterMark: 0 }, RangeError, /highWaterMark/],

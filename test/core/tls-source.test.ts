@@ -67,6 +67,25 @@ async function handshaken(allowTruncation = false, overrides: Parameters<typeof 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 describe("TlsSource", () => {
+  test("a FIN right behind the bytes that finish the handshake is the connection's FIN, not lost (an engine that handshakes a tick later)", async () => {
+    const tcp = scripted();
+    const engine = new FakeEngine();
+    const source = new TlsSource(tcp.source, engine, { allowTruncation: false });
+    const done = source.handshake(0);
+    // The peer's last handshake bytes, then its FIN, in one go; the engine completes the handshake a tick later.
+    tcp.sink().data(bytes("finished"));
+    tcp.sink().end();
+    await Promise.resolve();
+    engine.events.handshake(INFO);
+    await done;
+    const conn = createConn(source);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(engine.fedEnd, "the FIN reached the TLS layer once the handshake was done");
+    engine.events.end(false);
+    const ended = await Promise.race([conn.ended, new Promise((resolve) => setTimeout(() => resolve("never"), 1000))]);
+    assert.deepEqual((ended as { reason: string }).reason, "truncated");
+  });
+
   test("a TLS end before the TCP FIN is eof; conn.tls is the handshake's info", async () => {
     const { tcp, engine, conn } = await handshaken();
     assert.deepEqual(conn.tls, INFO);
