@@ -9,11 +9,9 @@
  *
  * @module
  */
-import { addAbortListener, removeAbortListener } from "./abort-listeners.ts";
 import { createConn } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
 import { TimedOutError, TlsHandshakeError } from "./errors.ts";
-import { setLongTimeout } from "./long-timeout.ts";
 import {
   checkConnectOptions,
   checkListenOptions,
@@ -154,36 +152,20 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
     return conn;
   }
   const serverName = tls.serverName ?? (endpoint.transport === "tcp" ? endpoint.hostname : "localhost");
+  // Its `native`, which unwrap() hands out, is the TLS layer's socket, not Native: the adapter's
+  // connect() types it (the TLS socket of hangup's own adapters).
+  if (timeout === 0) return createConn(await steps.tls!.client(tcp, serverName, tls, o.signal), connOptionsOf(o)) as Conn<Native>;
   // `timeout` is the whole connect's, handshake included: what is left of it bounds the handshake
   // too (besides handshakeTimeout), with the same TimedOutError.
-  const deadline = timeout > 0 ? remainingTime(timeout, started, o.signal) : undefined;
-  try {
-    // Its `native`, which unwrap() hands out, is the TLS layer's socket, not Native: the adapter's
-    // connect() types it (the TLS socket of hangup's own adapters).
-    const source = await steps.tls!.client(tcp, serverName, tls, deadline?.signal ?? o.signal);
-    return createConn(source, connOptionsOf(o)) as Conn<Native>;
-  } finally {
-    deadline?.stop();
-  }
-}
-
-/** A signal that aborts with `signal`'s reason, or with `TimedOutError` once `timeout` ms from `started` have passed. */
-function remainingTime(timeout: number, started: number, signal: AbortSignal | undefined): { signal: AbortSignal; stop: () => void } {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal!.reason);
-  if (signal?.aborted) onAbort();
-  else if (signal) addAbortListener(signal, onAbort);
-  const cancelTimer = setLongTimeout(
-    () => controller.abort(new TimedOutError(`Cannot connect: timed out after ${timeout} ms`)),
-    Math.max(1, timeout - (Date.now() - started)),
-  );
-  return {
-    signal: controller.signal,
-    stop: () => {
-      cancelTimer();
-      if (signal) removeAbortListener(signal, onAbort);
-    },
-  };
+  const handshake = new AbortController();
+  const source = await withDeadline(steps.tls!.client(tcp, serverName, tls, handshake.signal), {
+    timeout: Math.max(1, timeout - (Date.now() - started)),
+    signal: o.signal,
+    cancel: () => handshake.abort(),
+    discard: (late) => late.destroy(),
+    timedOut: () => new TimedOutError(`Cannot connect: timed out after ${timeout} ms`),
+  });
+  return createConn(source, connOptionsOf(o)) as Conn<Native>;
 }
 
 /** The host name each plaintext connection was opened to, which `remoteAddr` (numeric) does not keep. */

@@ -1,4 +1,4 @@
-import { checkDuration, checkInteger, checkOptionsObject, describe, resolveConnOptions } from "./options.ts";
+import { checkDuration, checkInteger, checkOptionsObject, CONN_OPTION_KEYS, describe, resolveConnOptions } from "./options.ts";
 import { checkTlsOptions, type ResolvedTlsOptions } from "./tls-options.ts";
 import type { ConnOptions, ServerTlsOptions, TlsOptions } from "./types.ts";
 
@@ -183,6 +183,7 @@ export function checkListenOptions(
  * ```
  */
 export function connOptionsOf(options: ConnOptions): ConnOptions {
-  const { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal, writeTimeout } = options;
-  return { idleTimeout, keepAlive, noDelay, highWaterMark, heartbeat, signal, writeTimeout };
+  const kept: Record<string, unknown> = {};
+  for (const key of CONN_OPTION_KEYS) kept[key] = options[key];
+  return kept as ConnOptions;
 }

@@ -1,5 +1,20 @@
+import type { ConnOptions } from "./types.ts";
+
 /** Default of `highWaterMark`, and of `maxBytes` for `readUntil` / `lines`. */
 export const DEFAULT_LIMIT = 65536;
+
+/**
+ * Every ConnOptions key: what `connOptionsOf` keeps, and what `startTls` takes besides TLS options.
+ *
+ * @example
+ * ```ts
+ * for (const key of CONN_OPTION_KEYS) if (key in options) console.log(key);
+ * ```
+ */
+export const CONN_OPTION_KEYS = ["idleTimeout", "keepAlive", "noDelay", "highWaterMark", "heartbeat", "signal", "writeTimeout"] as const;
+// A ConnOptions key missing above fails to compile here.
+const everyConnOption: Exclude<keyof ConnOptions, (typeof CONN_OPTION_KEYS)[number]> extends never ? true : never = true;
+void everyConnOption;
 
 /**
  * ConnOptions after checking, with defaults filled in.

@@ -29,8 +29,8 @@ export interface ServeOptions<Native = unknown> {
   /**
    * `writeTimeout` for every connection whose options leave it absent; default 60000 (as nginx's
    * `send_timeout`), 0 for none (`close()` still bounds its flush: 60 s, or 60 s per 256 KiB of a
-   * write already going out whole). A client that stops
-   * reading cannot hold a handler or `close()` longer.
+   * write already going out whole). A client that stops reading cannot hold a handler or `close()`
+   * longer.
    */
   writeTimeout?: number;
 }

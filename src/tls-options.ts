@@ -1,4 +1,4 @@
-import { checkDuration, checkInteger, checkOptionsObject, describe } from "./options.ts";
+import { checkDuration, checkInteger, checkOptionsObject, CONN_OPTION_KEYS, describe } from "./options.ts";
 
 /** Default of `handshakeTimeout`: a peer that connects and sends nothing is dropped after it. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -122,7 +122,7 @@ const TLS_KEYS = [
 ];
 
 /** What startTls's options hold besides TLS options: the new connection's ConnOptions, and `side`. */
-const START_TLS_KEYS = ["side", "idleTimeout", "keepAlive", "noDelay", "highWaterMark", "heartbeat", "signal", "writeTimeout"];
+const START_TLS_KEYS: readonly string[] = ["side", ...CONN_OPTION_KEYS];
 
 /** Node's `tls.connect` spellings a user brings along, and what hangup calls them. */
 const NODE_TLS_SPELLINGS: Readonly<Record<string, string>> = { servername: "serverName", ALPNProtocols: "alpnProtocols" };

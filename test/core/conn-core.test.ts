@@ -313,51 +313,43 @@ describe("close() without a writeTimeout, over a scripted source", () => {
     }
   }
 
-  function neverTaken() {
+  /**
+   * close() over a write of `size` bytes the peer never takes: still open once the clock skipped
+   * `openAt` ms, done once it skipped `doneBy` ms. What the write and the source saw, for the test.
+   */
+  async function closeOverUntakenWrite(size: number, openAt: number, doneBy: number) {
     const calls: string[] = [];
     const { source } = scripted({ write: () => new Promise<void>(() => {}), reset: () => void calls.push("reset") });
-    return { source, calls };
-  }
-
-  test("its flush gets serve()'s 60 s: a peer that never takes it cannot hold close() forever", async () => {
-    const { source, calls } = neverTaken();
     const conn = createConn(source);
-    const writing = conn.write(new Uint8Array(256 << 10)).then(() => "resolved", (err: unknown) => err);
+    const writing = conn.write(new Uint8Array(size)).then(() => "resolved", (err: unknown) => err);
     await null;
     await null;
     let closed = false;
+    let callsWhileOpen: string[] = [];
     await withFastClock(async (skip, realSleep) => {
       const closing = conn.close().then(() => (closed = true));
-      skip(59_000);
+      skip(openAt);
       await realSleep(150);
-      assert.equal(closed, false, "not before 60 s");
-      skip(61_000);
+      assert.equal(closed, false, `still flushing after ${openAt} ms`);
+      callsWhileOpen = [...calls];
+      skip(doneBy);
       for (let i = 0; i < 100 && !closed; i++) await realSleep(20);
       await closing;
     });
-    assert.ok((await writing) instanceof WriteTimeoutError, "the unflushed write rejects with WriteTimeoutError");
+    return { conn, outcome: await writing, calls, callsWhileOpen };
+  }
+
+  test("its flush gets serve()'s 60 s: a peer that never takes it cannot hold close() forever", async () => {
+    const { conn, outcome, calls } = await closeOverUntakenWrite(256 << 10, 59_000, 61_000);
+    assert.ok(outcome instanceof WriteTimeoutError, "the unflushed write rejects with WriteTimeoutError");
     assert.deepEqual(calls, ["reset"], "the connection is reset");
     assert.equal((await conn.ended).reason, "local", "close() had stopped the connection first");
   });
 
   test("a write already in flight whole gets 60 s for each 256 KiB, the time a steady reader has for its pieces", async () => {
-    const { source, calls } = neverTaken();
-    const conn = createConn(source);
-    const writing = conn.write(new Uint8Array(1 << 20)).then(() => "resolved", (err: unknown) => err);
-    await null;
-    await null;
-    let closed = false;
-    await withFastClock(async (skip, realSleep) => {
-      const closing = conn.close().then(() => (closed = true));
-      skip(61_000);
-      await realSleep(150);
-      assert.equal(closed, false, "a 1 MiB write is not cut after 60 s");
-      assert.deepEqual(calls, []);
-      skip(241_000);
-      for (let i = 0; i < 100 && !closed; i++) await realSleep(20);
-      await closing;
-    });
-    assert.ok((await writing) instanceof WriteTimeoutError);
+    const { outcome, calls, callsWhileOpen } = await closeOverUntakenWrite(1 << 20, 61_000, 241_000);
+    assert.deepEqual(callsWhileOpen, [], "a 1 MiB write is not cut after 60 s");
+    assert.ok(outcome instanceof WriteTimeoutError);
     assert.deepEqual(calls, ["reset"]);
   });
 });
