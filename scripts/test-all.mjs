@@ -5,12 +5,12 @@
 // over the machine's 2 cores; within a runtime two test files run at once (vitest's two worker
 // processes, two deno and two bun processes), which every bound in the suite allows for. Exits non-zero if any fails. Each test runner also writes a
 // machine-readable report (.cache/test-reports/), from which the summary lists the skipped
-// cases per runtime by name.
+// cases per runtime by name, and the failed ones with their message on one line.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { junitSkips, vitestSkips } from "./test-reports.mjs";
+import { junitFailures, junitSkips, vitestFailures, vitestSkips } from "./test-reports.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -58,6 +58,7 @@ const runs = [
     args: [vitest, "run", ...vitestArgs("node20")],
     count: vitestCounts,
     skips: vitestSkips,
+    failures: vitestFailures,
     report: reportOf("node20", "json"),
   },
   ...["22", "24", "26"].map((major) => ({
@@ -66,6 +67,7 @@ const runs = [
     args: [vitest, "run", ...vitestArgs(`node${major}`)],
     count: vitestCounts,
     skips: vitestSkips,
+    failures: vitestFailures,
     report: reportOf(`node${major}`, "json"),
     // Optional (scripts/node-lines): absent on a machine that is not linux/x64. A named skip
     // there; under CI the whole matrix must run, so a missing binary fails.
@@ -77,6 +79,7 @@ const runs = [
     args: [vitest, "run", "--config", "vitest.workerd.config.ts", ...vitestArgs("workerd")],
     count: vitestCounts,
     skips: vitestSkips,
+    failures: vitestFailures,
     report: reportOf("workerd", "json"),
   },
   {
@@ -85,6 +88,7 @@ const runs = [
     shards: shards.map(denoArgs),
     count: denoCounts,
     skips: junitSkips,
+    failures: junitFailures,
     report: shards.map((_, i) => reportOf(`deno-${i + 1}`, "xml")),
   },
   {
@@ -93,6 +97,7 @@ const runs = [
     shards: shards.map(bunArgs),
     count: bunCounts,
     skips: junitSkips,
+    failures: junitFailures,
     report: shards.map((_, i) => reportOf(`bun-${i + 1}`, "xml")),
   },
 ];
@@ -162,7 +167,8 @@ for (const run of runs.filter((r) => only.length === 0 || only.includes(r.name))
   }
   const ok = children.every((c) => c.status === 0) && (!run.count || (counts !== null && counts.failed === 0 && counts.passed > 0));
   const skipped = run.skips ? mergeSkips([run.report].flat().map(run.skips)) : undefined;
-  results.push({ name: run.label, ok, counts, skipped, seconds: (Date.now() - started) / 1000 });
+  const failures = run.failures ? [run.report].flat().flatMap((file) => run.failures(file) ?? []) : [];
+  results.push({ name: run.label, ok, counts, skipped, failures, seconds: (Date.now() - started) / 1000 });
 }
 
 console.log("\n=== summary ===");
@@ -180,6 +186,7 @@ for (const r of results) {
   const status = r.missing && r.ok ? "SKIP" : r.ok ? "ok  " : "FAIL";
   console.log(`${status} ${r.name.padEnd(18)} ${detail} (${r.seconds.toFixed(1)} s)`);
   for (const name of r.skipped ?? []) console.log(`       skipped: ${name}`);
+  for (const name of r.failures ?? []) console.log(`       failed: ${name}`);
   if (r.counts) {
     passed += r.counts.passed;
     failed += r.counts.failed;
