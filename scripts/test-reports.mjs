@@ -39,6 +39,7 @@ export function junitSkips(file) {
 /** A failure message on one line, without its stack, shortened for a summary line. */
 const firstLine = (text) => {
   const message = (text ?? "").split("\n").filter((l) => !/^\s*at /.test(l)).join("\n");
+  // deno-lint-ignore no-control-regex -- terminal colour codes begin with ESC
   const line = message.replace(/\x1b\[[0-9;]*m/g, "").replace(/\s+/g, " ").trim();
   return line.length > 240 ? `${line.slice(0, 237)}...` : line;
 };
