@@ -75,9 +75,11 @@ interface WriteRequest {
 /** Small writes queued behind each other go to the runtime as one buffer of at most this many bytes. */
 const COALESCE_BYTES = 65536;
 /**
- * With a write timeout, a big write goes in pieces, so that progress is seen: of this size, or,
- * under a 16 s timeout, of PIECE_BYTES_PER_MS per ms of it and at least MIN_PIECE_BYTES. A reader
- * is cut only when it takes less than a piece within the timeout (60 s: 4.4 KB/s; 1 s: 16 KB/s).
+ * A big write goes in pieces, so that progress is seen: of this size, or, under a write timeout
+ * of 16 s or less, of PIECE_BYTES_PER_MS per ms of it and at least MIN_PIECE_BYTES. A reader is
+ * cut only when it takes less than a piece within the timeout (60 s: 4.4 KB/s; 1 s: 16 KB/s).
+ * Also without a write timeout: a write handed over whole could not be bounded by its progress
+ * once `close()` gives the flush its 60 s.
  */
 const PIECE_BYTES = 262144;
 const MIN_PIECE_BYTES = 16384;
@@ -1200,10 +1202,10 @@ class SourceConn implements Conn {
     this.#joinLimit = Math.min(COALESCE_BYTES, this.#pieceBytes());
   }
 
-  /** With a write timeout, the size of the pieces a big write goes in (see PIECE_BYTES). */
+  /** The size of the pieces a big write goes in (see PIECE_BYTES). */
   #pieceBytes(): number {
     const ms = this.#writeTimeout;
-    return ms > 0 ? Math.min(PIECE_BYTES, Math.max(MIN_PIECE_BYTES, ms * PIECE_BYTES_PER_MS)) : Infinity;
+    return ms > 0 ? Math.min(PIECE_BYTES, Math.max(MIN_PIECE_BYTES, ms * PIECE_BYTES_PER_MS)) : PIECE_BYTES;
   }
 
   #armWriteTimer(): void {
@@ -1316,12 +1318,8 @@ class SourceConn implements Conn {
     // timeout, or serve()'s default when the connection has none: close() always settles (SPEC 11).
     if (this.#writeTimeout === 0) {
       this.#setWriteTimeout(CLOSE_FLUSH_TIMEOUT);
-      if (this.#inFlight) {
-        this.#armWriteTimer();
-        // The write in flight went whole, not in pieces: a steady reader gets the time it would
-        // have had for its pieces, 60 s for each 256 KiB, as the writes after it will.
-        if (this.#pieceEnd < 0) this.#flushStartedAt += (Math.ceil(this.#flushBytes / PIECE_BYTES) - 1) * CLOSE_FLUSH_TIMEOUT;
-      }
+      // What is in flight is at most a piece (PIECE_BYTES): it gets the 60 s from now.
+      if (this.#inFlight) this.#armWriteTimer();
     }
     this.#releaseHeld();
     await this.#whenFlushed();

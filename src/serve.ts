@@ -28,9 +28,8 @@ export interface ServeOptions<Native = unknown> {
   onError?: (error: unknown, conn: Conn<Native>) => void;
   /**
    * `writeTimeout` for every connection whose options leave it absent; default 60000 (as nginx's
-   * `send_timeout`), 0 for none (`close()` still bounds its flush: 60 s, or 60 s per 256 KiB of a
-   * write already going out whole). A client that stops reading cannot hold a handler or `close()`
-   * longer.
+   * `send_timeout`), 0 for none (`close()` still bounds its flush: 60 s without the peer taking a
+   * 256 KiB piece). A client that stops reading cannot hold a handler or `close()` longer.
    */
   writeTimeout?: number;
 }

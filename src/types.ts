@@ -70,8 +70,8 @@ export interface ConnOptions {
    * ms a write (or the flush inside `close()`) may go without the peer taking a piece of it (256
    * KiB; under 16 s, 16 bytes per ms of it): then it rejects with `WriteTimeoutError`, `ended`
    * says `timeout` and the connection is reset. Off when 0 or absent, except that `close()` always
-   * bounds its flush (60 s, or 60 s per 256 KiB of a write already going out whole: see `close()`);
-   * `serve()` turns it on (60 s) for connections that leave it absent.
+   * bounds its flush (60 s per piece: see `close()`); `serve()` turns it on (60 s) for connections
+   * that leave it absent.
    */
   writeTimeout?: number;
 }
@@ -309,8 +309,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   closeWrite(): Promise<void>;
   /**
    * Flush pending writes, close both ways; idempotent. Always settles: a flush the peer does not
-   * take ends in a reset after `writeTimeout`, or 60 s when the connection has none (a write
-   * already going out whole then gets 60 s for each 256 KiB of it). On Node, Deno and Bun, once bytes were
+   * take ends in a reset after `writeTimeout`, or 60 s when the connection has none (big writes go
+   * in pieces of 256 KiB whether or not it has one: the 60 s restart with each piece the peer takes). On Node, Deno and Bun, once bytes were
    * written (or over TLS) and the peer has not ended: the FIN is sent (over TLS, close_notify
    * first), `close()` resolves, and the socket reads on, dropping what comes, until the peer's
    * FIN or 2 s, without keeping the process alive. Bytes reaching a closed socket make the kernel

@@ -346,11 +346,46 @@ describe("close() without a writeTimeout, over a scripted source", () => {
     assert.equal((await conn.ended).reason, "local", "close() had stopped the connection first");
   });
 
-  test("a write already in flight whole gets 60 s for each 256 KiB, the time a steady reader has for its pieces", async () => {
-    const { outcome, calls, callsWhileOpen } = await closeOverUntakenWrite(1 << 20, 61_000, 241_000);
-    assert.deepEqual(callsWhileOpen, [], "a 1 MiB write is not cut after 60 s");
-    assert.ok(outcome instanceof WriteTimeoutError);
+  test("a big write goes in pieces of 256 KiB, so a peer that takes none of 1 MiB holds close() 60 s, not 4 minutes", async () => {
+    const { outcome, calls, callsWhileOpen } = await closeOverUntakenWrite(1 << 20, 59_000, 61_000);
+    assert.deepEqual(callsWhileOpen, [], "not cut before its 60 s");
+    assert.ok(outcome instanceof WriteTimeoutError, `got ${String(outcome)}`);
+    assert.equal(outcome.message, "Cannot write: the peer did not take 262144 bytes within 60000 ms");
     assert.deepEqual(calls, ["reset"]);
+  });
+
+  test("a peer that takes a 256 KiB piece every 50 s is never cut: close() resolves once the whole write went", async () => {
+    const written: number[] = [];
+    const calls: string[] = [];
+    let take: (() => void) | undefined;
+    const { source } = scripted({
+      write: (bytes) => {
+        written.push(bytes.length);
+        return new Promise<void>((resolve) => (take = resolve));
+      },
+      reset: () => void calls.push("reset"),
+    });
+    const conn = createConn(source);
+    const writing = conn.write(new Uint8Array(1 << 20)).then(() => "resolved", (err: unknown) => err);
+    await null;
+    await null;
+    await withFastClock(async (skip, realSleep) => {
+      let closed = false;
+      const closing = conn.close().then(() => (closed = true));
+      for (let piece = 1; piece <= 4; piece++) {
+        skip(piece * 50_000);
+        await realSleep(60); // the write timer, had it fired, would have cut the piece by now
+        assert.deepEqual(calls, [], `still going at piece ${piece}`);
+        const taking = take!;
+        take = undefined;
+        taking();
+        for (let i = 0; i < 20 && take === undefined && !closed; i++) await realSleep(5);
+      }
+      await closing;
+    });
+    assert.equal(await writing, "resolved");
+    assert.deepEqual(written, [262144, 262144, 262144, 262144], "four pieces, each within its 60 s");
+    assert.deepEqual(calls, []);
   });
 });
 
