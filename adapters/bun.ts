@@ -62,6 +62,7 @@ import {
 } from "../src/index.ts";
 import { nodeTlsHooks, plainChunk, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 import { checkUnixPath } from "./unix-path.ts";
+import { WRAP_REFUSES_TLS } from "./wrap-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -627,7 +628,9 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
  * with `unwrap()`. Throws a `TypeError` if another `Conn` still reads from it
  * (`unwrap()` that one first), or if a `Bun.listen` of your own accepted it: Bun's `reload()`
  * on such a socket replaces the handlers of every socket of that listener (accept with
- * hangup's `listen()` instead).
+ * hangup's `listen()` instead). A TLS socket (`Bun.connect({ tls })`) is refused too: hangup
+ * would not see its close_notify, so a truncation would look like a clean end. Wrap the
+ * plaintext socket and `startTls()` it, or use `connect({ tls })`.
  *
  * @example
  * ```ts
@@ -639,7 +642,9 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
  */
 export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socket<unknown>> {
   const socket = native as Socket<SocketOwner>;
+  if ((socket as { encrypted?: unknown } | null)?.encrypted === true) throw new TypeError(WRAP_REFUSES_TLS); // node:tls
   if (!isBunSocket(socket)) throw new TypeError("native must be a Bun socket (from Bun.connect, or unwrap() of a hangup Conn)");
+  if (Object.prototype.toString.call(socket) === "[object TLSSocket]") throw new TypeError(WRAP_REFUSES_TLS);
   const listener = (socket as { listener?: object }).listener;
   if (listener !== undefined && !ownListeners.has(listener)) {
     throw new TypeError(

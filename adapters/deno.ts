@@ -58,6 +58,7 @@ import {
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 import type { TLSSocket } from "node:tls";
 import { checkUnixPath } from "./unix-path.ts";
+import { WRAP_REFUSES_TLS } from "./wrap-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -464,7 +465,10 @@ function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
 /**
  * A `Conn` over a `Deno.Conn` you already have. Throws a `TypeError` if
  * another `Conn` still reads from it (two readers would split its bytes);
- * `unwrap()` that one first.
+ * `unwrap()` that one first. A `Deno.TlsConn` is refused too (`TypeError`):
+ * hangup would not see its close_notify, so a truncation would look like a
+ * clean end. Wrap the plaintext conn and `startTls()` it, or use
+ * `connect({ tls })`.
  *
  * @example
  * ```ts
@@ -473,9 +477,16 @@ function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
  * ```
  */
 export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> {
-  if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
+  if ((native as { encrypted?: unknown } | null)?.encrypted === true) throw new TypeError(WRAP_REFUSES_TLS); // node:tls
+  const candidate = native as Partial<Deno.Conn> | null;
+  // A node:tls socket (what unwrap() of a TLS Conn hands out) has read() too, not closeWrite() nor localAddr.
+  if (
+    typeof candidate !== "object" || candidate === null || typeof candidate.read !== "function" ||
+    typeof candidate.closeWrite !== "function" || !("localAddr" in candidate)
+  ) {
     throw new TypeError("native must be a Deno.Conn");
   }
+  if (typeof (candidate as Partial<Deno.TlsConn>).handshake === "function") throw new TypeError(WRAP_REFUSES_TLS);
   return createConn(denoSource(native), options);
 }
 

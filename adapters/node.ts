@@ -58,6 +58,7 @@ import {
 
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 import { checkUnixPath, unixBindError } from "./unix-path.ts";
+import { WRAP_REFUSES_TLS } from "./wrap-tls.ts";
 
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -409,7 +410,10 @@ async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promis
  * A `Conn` over a connected `net.Socket` you already have. hangup sets
  * `allowHalfOpen` on it so the peer's FIN does not end our write side.
  * Throws a `TypeError` if another `Conn` still reads from the socket
- * (two readers would split its bytes); `unwrap()` that one first.
+ * (two readers would split its bytes); `unwrap()` that one first. A
+ * `tls.TLSSocket` is refused too (`TypeError`): hangup would not see its
+ * close_notify, so a truncation would look like a clean end. Wrap the
+ * plaintext socket and `startTls()` it, or use `connect({ tls })`.
  *
  * @example
  * ```ts
@@ -423,6 +427,7 @@ async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promis
  */
 export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket> {
   if (!(native instanceof net.Socket)) throw new TypeError("native must be a connected net.Socket");
+  if ((native as { encrypted?: unknown }).encrypted === true) throw new TypeError(WRAP_REFUSES_TLS);
   const source = nodeSource(native);
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
   return createConn(source, options);

@@ -16,6 +16,7 @@ import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, withi
 import { assertReceivedThenEnd, patterned, type Peer, sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 import { holdsTcpSocket } from "../support/storm.ts";
+import { connectRuntimeTls } from "../support/native.ts";
 import { CERTS, hasTls, openTlsPair, pem, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
 import type { Side } from "../support/fixtures.ts";
 import type { TlsOptions } from "../../src/index.ts";
@@ -495,6 +496,29 @@ if (!hasTls) {
         assert.match(err.message, /^Cannot connect: the TLS handshake failed: \S[^\n]*\S$/);
         assert.doesNotMatch(err.message, /\.c:\d+|error:[0-9a-f]{8}/i, "no file and line of the TLS library");
         await peer.close(listener);
+      }));
+
+    test("wrap() refuses a TLS socket, the runtime's own or one a TLS Conn handed out: over it a truncation would look like a clean end", () =>
+      withPeer(async (peer) => {
+        const refusesTls = (err: unknown) =>
+          err instanceof TypeError && err.message.startsWith("native is a TLS socket: wrap() takes a plaintext one");
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const connecting = connectRuntimeTls(port, CERTS.ca);
+        const remote = await accepted;
+        const [, own] = await Promise.all([peer.tls(remote, { side: "server" }), connecting]);
+        try {
+          assert.throws(() => tlsAdapter.wrap(own.socket), refusesTls, `the runtime's own TLS socket (${runtime})`);
+        } finally {
+          own.close();
+        }
+        const pair = await openTlsPair(peer, "client");
+        const { native } = pair.conn.unwrap();
+        try {
+          assert.throws(() => tlsAdapter.wrap(native), refusesTls, "the TLS socket a TLS Conn handed out");
+        } finally {
+          (native as { destroy(): void }).destroy();
+        }
       }));
 
     test("rejectUnauthorized: false accepts a self-signed certificate", () =>

@@ -168,6 +168,30 @@ export async function connectNative(port: number): Promise<NativeClient> {
   return { socket, ownHandlerBytes: 0 };
 }
 
+/**
+ * A TLS client connection to 127.0.0.1:`port` made with the runtime's own TLS API, trusting
+ * `ca`: `tls.connect`, `Deno.connectTls`, `Bun.connect({ tls })`. Resolves once the socket exists
+ * (its handshake may still be going on); `close` releases it.
+ */
+export async function connectRuntimeTls(port: number, ca: string): Promise<{ socket: unknown; close(): void }> {
+  if (runtime === "deno") {
+    const deno = (globalThis as unknown as {
+      Deno: { connectTls(o: { hostname: string; port: number; caCerts: string[] }): Promise<{ close(): void }> };
+    }).Deno;
+    const conn = await deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] });
+    return { socket: conn, close: () => conn.close() };
+  }
+  if (runtime === "bun") {
+    const bun = (globalThis as unknown as { Bun: { connect(o: object): Promise<{ terminate(): void }> } }).Bun;
+    const socket = await bun.connect({ hostname: "127.0.0.1", port, allowHalfOpen: true, tls: { ca }, socket: { data: () => {} } });
+    return { socket, close: () => socket.terminate() };
+  }
+  const tls = await import("node:tls");
+  const socket = tls.connect({ host: "127.0.0.1", port, ca });
+  socket.on("error", () => {});
+  return { socket, close: () => socket.destroy() };
+}
+
 /** A listener made with the runtime's own API: `net.createServer`, `Deno.listen`, `Bun.listen`. */
 export interface NativeServer {
   port: number;

@@ -23,6 +23,8 @@ export interface TlsAdapter {
     options: { hostname?: string; port?: number; tls: TlsOptions } & ConnOptions,
   ): Promise<{ addr: { port: number }; accept(): Promise<Conn | null>; close(): Promise<void> }>;
   startTls(conn: Conn, options?: TlsOptions & ConnOptions & { side?: "client" | "server" }): Promise<Conn>;
+  /** Node, Deno and Bun have it (capabilities.wrap). */
+  wrap(native: unknown, options?: ConnOptions): Conn;
 }
 
 /**
