@@ -570,7 +570,7 @@ export function tlsAcceptor(
  * const secure = await startTls(conn, { side: "server", cert, key, idleTimeout: 30_000 });
  * ```
  */
-export type StartTlsOptions = ConnOptions & ((TlsOptions & { side?: "client" }) | (ServerTlsOptions & { side: "server" }));
+export type StartTlsOptions = ConnOptions & ((TlsOptions & { side?: "client" | undefined }) | (ServerTlsOptions & { side: "server" }));
 
 /**
  * `startTls` for any adapter: checks the options, unwraps `conn` (its read-ahead bytes go to

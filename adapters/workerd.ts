@@ -246,7 +246,9 @@ export async function connect(options: WorkersConnectOptions): Promise<Conn<Stre
  * const tls: WorkersTlsOptions = { handshakeTimeout: 5000, allowTruncation: false };
  * ```
  */
-export type WorkersTlsOptions = Pick<TlsOptions, "serverName" | "allowTruncation" | "handshakeTimeout"> & { rejectUnauthorized?: true };
+export type WorkersTlsOptions = Pick<TlsOptions, "serverName" | "allowTruncation" | "handshakeTimeout"> & {
+  rejectUnauthorized?: true | undefined;
+};
 
 /**
  * Options of `connect` on Workers: TCP only (`hostname`, default `127.0.0.1`, and `port`),
@@ -257,11 +259,11 @@ export type WorkersTlsOptions = Pick<TlsOptions, "serverName" | "allowTruncation
  * const options: WorkersConnectOptions = { hostname: "db.example.com", port: 6380, tls: { handshakeTimeout: 5000 } };
  * ```
  */
-export type WorkersConnectOptions = { hostname?: string; port: number; path?: undefined } & ConnOptions & {
+export type WorkersConnectOptions = { hostname?: string | undefined; port: number; path?: undefined } & ConnOptions & {
   /** ms to wait for the connection; rejects with `TimedOutError`. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** TLS from the first byte: `true` for the defaults, or the options workerd honours. */
-  tls?: true | WorkersTlsOptions;
+  tls?: true | WorkersTlsOptions | undefined;
 };
 
 /**
@@ -273,7 +275,7 @@ export type WorkersConnectOptions = { hostname?: string; port: number; path?: un
  * const options: StartTlsOptions = { handshakeTimeout: 5000, idleTimeout: 30_000 };
  * ```
  */
-export type StartTlsOptions = WorkersTlsOptions & ConnOptions & { side?: "client" };
+export type StartTlsOptions = WorkersTlsOptions & ConnOptions & { side?: "client" | undefined };
 
 /**
  * Ends the read the plaintext conn left in flight (workerd's handshake stalls behind a pending

@@ -29,7 +29,7 @@ const SCENARIOS = [
 
 interface Report {
   what: string;
-  at?: number;
+  at?: number | undefined;
 }
 
 /** What a hangup server sees of one connection: a line protocol with limits and a deadline. */

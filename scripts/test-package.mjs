@@ -106,6 +106,10 @@ function typeCheckConsumers(project) {
       module: "NodeNext",
       moduleResolution: "NodeNext",
       strict: true,
+      // The strictest settings a user may have: hangup's declarations must hold under them.
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      noPropertyAccessFromIndexSignature: true,
       noEmit: true,
       // hangup's own declarations are checked too; only the runtimes' typings are taken as they are.
       skipLibCheck: false,

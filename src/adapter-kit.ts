@@ -78,7 +78,7 @@ export interface ConnectSteps<Socket, Native = Socket> {
   /** The connected socket as a source. */
   toSource(socket: Socket, endpoint: Endpoint): ConnSource<Native>;
   /** TLS from the first byte (`connect({ tls })`). */
-  tls?: TlsHooks;
+  tls?: TlsHooks | undefined;
 }
 
 /**
@@ -106,7 +106,7 @@ export interface ListenSteps<Native> {
    */
   bind(endpoint: Endpoint, backlog: number | undefined): ListenerSource<Addr, Native> | Promise<ListenerSource<Addr, Native>>;
   /** Accepting TLS (`listen({ tls })`). */
-  tls?: TlsHooks;
+  tls?: TlsHooks | undefined;
 }
 
 function refuseTls(): never {

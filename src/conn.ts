@@ -727,7 +727,7 @@ class SourceConn implements Conn {
           const bytes = queue.first()!;
           try {
             const result = decode(bytes);
-            if (result !== undefined && "value" in result) {
+            if (typeof result === "object" && result !== null && "value" in result) {
               const used = result.used;
               if (Number.isSafeInteger(used) && used >= 1 && used <= bytes.length) {
                 queue.discard(used);
@@ -773,6 +773,8 @@ class SourceConn implements Conn {
     const queue = this.#queue;
     if (result === undefined) {
       state.need = bytes.length + 1;
+    } else if (typeof result !== "object" || result === null) {
+      throw new TypeError(`decode() returned ${String(result)}; it must return { value, used }, { need } or undefined`);
     } else if ("value" in result) {
       const used = result.used;
       if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {
@@ -793,7 +795,13 @@ class SourceConn implements Conn {
       }
       state.need = need;
     }
-    if (state.need > state.maxBytes + 1 || (bytes.length === queue.length && queue.length > state.maxBytes)) {
+    if (state.need > state.maxBytes + 1) {
+      throw new LimitExceededError(
+        state.maxBytes,
+        `Cannot read: the decoder needs ${state.need} bytes for its next message, over maxBytes (${state.maxBytes})`,
+      );
+    }
+    if (bytes.length === queue.length && queue.length > state.maxBytes) {
       throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
     }
     state.tried = bytes.length;
@@ -947,7 +955,7 @@ class SourceConn implements Conn {
   unwrap(): { buffered: Bytes; native: unknown } {
     if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
     if (this.#isStopped()) throw this.#refusal("unwrap");
-    // A write sent in pieces (writeTimeout) finishes whole: its rest goes to the source now, behind
+    // A write sent in pieces finishes whole: its rest goes to the source now, behind
     // the piece in flight, before the next owner can write. The timeout is the next owner's concern.
     const inFlight = this.#inFlight;
     if (inFlight !== undefined && this.#pieceEnd >= 0 && this.#pieceEnd < inFlight[0]!.bytes.length) {

@@ -19,7 +19,7 @@ export interface DeadlineOptions<T> {
   /** Release a value that arrived after the attempt was given up. */
   discard: (late: T) => void;
   /** The error for a timeout; default `TimedOutError` ("Cannot connect: timed out after … ms"). */
-  timedOut?: () => unknown;
+  timedOut?: (() => unknown) | undefined;
 }
 
 /**

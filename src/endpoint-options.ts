@@ -12,13 +12,13 @@ import type { ConnOptions, ServerTlsOptions, TlsOptions } from "./types.ts";
  * ```
  */
 export type ConnectOptions =
-  & ({ hostname?: string; port: number; path?: undefined } | { path: string; hostname?: undefined; port?: undefined })
+  & ({ hostname?: string | undefined; port: number; path?: undefined } | { path: string; hostname?: undefined; port?: undefined })
   & ConnOptions
   & {
     /** ms to wait for the connection, with `tls` its handshake included; rejects with `TimedOutError`. */
-    timeout?: number;
+    timeout?: number | undefined;
     /** TLS from the first byte: `true` for the defaults, or TlsOptions. */
-    tls?: true | TlsOptions;
+    tls?: true | TlsOptions | undefined;
   };
 
 /**
@@ -40,11 +40,11 @@ export type ListenOptions = TcpListenOptions | UnixListenOptions;
  * console.log(listener.addr.port);
  * ```
  */
-export type TcpListenOptions = { hostname?: string; port?: number; path?: undefined } & ConnOptions & {
+export type TcpListenOptions = { hostname?: string | undefined; port?: number | undefined; path?: undefined } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
-  backlog?: number;
+  backlog?: number | undefined;
   /** Accept TLS: `accept()` yields connections whose handshake completed. */
-  tls?: ServerTlsOptions;
+  tls?: ServerTlsOptions | undefined;
 };
 
 /**
@@ -58,9 +58,9 @@ export type TcpListenOptions = { hostname?: string; port?: number; path?: undefi
  */
 export type UnixListenOptions = { path: string } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
-  backlog?: number;
+  backlog?: number | undefined;
   /** Accept TLS: `accept()` yields connections whose handshake completed. */
-  tls?: ServerTlsOptions;
+  tls?: ServerTlsOptions | undefined;
 };
 
 /**

@@ -315,7 +315,7 @@ export class WriteTimeoutError extends SocketError {
  */
 export interface TlsHandshakeErrorOptions extends SocketErrorOptions {
   /** The runtime's certificate code (e.g. `CERT_HAS_EXPIRED`); default `ERR_TLS_HANDSHAKE`. */
-  code?: string;
+  code?: string | undefined;
 }
 
 /**

@@ -20,16 +20,16 @@ export interface StreamPair {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   /** Reported as `conn.localAddr`; streams do not know it, so the default is `{ transport: "tcp", hostname: "", port: 0 }`. */
-  readonly localAddr?: Addr;
+  readonly localAddr?: Addr | undefined;
   /** Reported as `conn.remoteAddr`; same default. */
-  readonly remoteAddr?: Addr;
+  readonly remoteAddr?: Addr | undefined;
   /** Reported as `conn.tls`, for streams that are already TLS (a Workers socket with `secureTransport`). */
-  readonly tls?: TlsInfo;
+  readonly tls?: TlsInfo | undefined;
   /**
    * Translates the streams' errors before hangup maps them with `toSocketError`, for a
    * platform whose errors carry no code (workerd's "Network connection lost.").
    */
-  readonly translateError?: (error: unknown) => unknown;
+  readonly translateError?: ((error: unknown) => unknown) | undefined;
 }
 
 /**

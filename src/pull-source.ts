@@ -58,7 +58,7 @@ export interface PullTransport<Native> {
    */
   detach(pending: Promise<Uint8Array | null> | undefined): void;
   /** See `ConnSource.linger`: a transport over a socket whose close can meet an RST has it. */
-  linger?(): void;
+  readonly linger?: (() => void) | undefined;
   setKeepAlive?(delay: number | false): void;
   setNoDelay?(noDelay: boolean): void;
 }

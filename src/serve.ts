@@ -16,22 +16,22 @@ import type { Addr, Conn, Listener } from "./types.ts";
  */
 export interface ServeOptions<Native = unknown> {
   /** Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are reset. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** ms handlers get to finish after `signal` aborts; default 10000. */
-  drainTimeout?: number;
+  drainTimeout?: number | undefined;
   /** Most handlers running at once; connections past it are closed at once. */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /**
    * Where a handler's throw lands; default: reported on stderr, unless it is a `SocketError` or
    * the connection's abort reason (a shutdown through `listen`'s `signal`).
    */
-  onError?: (error: unknown, conn: Conn<Native>) => void;
+  onError?: ((error: unknown, conn: Conn<Native>) => void) | undefined;
   /**
    * `writeTimeout` for every connection whose options leave it absent; default 60000 (as nginx's
    * `send_timeout`), 0 for none (`close()` still bounds its flush: 60 s without the peer taking a
    * 256 KiB piece). A client that stops reading cannot hold a handler or `close()` longer.
    */
-  writeTimeout?: number;
+  writeTimeout?: number | undefined;
 }
 
 /** The write timeout `serve()` gives connections that have none of their own. */

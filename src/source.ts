@@ -111,7 +111,7 @@ export interface ConnSource<Native = unknown> {
    * not either). If the peer's FIN or a failure came during the flush, the core calls `close`
    * instead. A source without it is closed at once.
    */
-  linger?(): void;
+  readonly linger?: (() => void) | undefined;
   /** TCP keepalive: initial delay in ms, or `false` for off. */
   setKeepAlive?(delay: number | false): void;
   /** TCP_NODELAY. */
@@ -151,9 +151,9 @@ export interface ListenerSource<A extends Addr = Addr, Native = unknown> {
   /** Begin accepting and reporting to `sink`. */
   start(sink: ListenerSink<Native>): void;
   /** Stop accepting from the OS while the core's queue is full, where the runtime can. */
-  pause?(): void;
+  readonly pause?: (() => void) | undefined;
   /** Accept again. */
-  resume?(): void;
+  readonly resume?: (() => void) | undefined;
   /** Stop listening; resolves when the address is released. */
   close(): Promise<void>;
 }

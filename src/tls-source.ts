@@ -142,7 +142,7 @@ export class TlsSource implements ConnSource {
   constructor(
     inner: ConnSource,
     engine: TlsEngine,
-    options: { allowTruncation: boolean; initial?: Uint8Array; side?: "client" | "server" },
+    options: { allowTruncation: boolean; initial?: Uint8Array | undefined; side?: "client" | "server" | undefined },
   ) {
     this.#inner = inner;
     this.#engine = engine;

@@ -55,17 +55,17 @@ export type UnixAddr = { transport: "unix"; path: string };
  */
 export interface ConnOptions {
   /** ms with no byte received: the read side ends with `IdleTimeoutError` and the connection closes. Off when 0 or absent. */
-  idleTimeout?: number;
+  idleTimeout?: number | undefined;
   /** TCP keepalive, initial delay in ms; `false` turns it off; absent leaves the runtime's default. */
-  keepAlive?: number | false;
+  keepAlive?: number | false | undefined;
   /** TCP_NODELAY. */
-  noDelay?: boolean;
+  noDelay?: boolean | undefined;
   /** Most unread bytes held before reading from the OS pauses; default 65536. */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /** Write `message` whenever nothing was written for `interval` ms. */
-  heartbeat?: { interval: number; message: Uint8Array | string };
+  heartbeat?: { interval: number; message: Uint8Array | string } | undefined;
   /** Abort: the connection is closed, pending operations reject with `signal.reason`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * ms a write (or the flush inside `close()`) may go without the peer taking a piece of it (256
    * KiB; under 16 s, 16 bytes per ms of it): then it rejects with `WriteTimeoutError`, `ended`
@@ -73,7 +73,7 @@ export interface ConnOptions {
    * bounds its flush (60 s per piece: see `close()`); `serve()` turns it on (60 s) for connections
    * that leave it absent.
    */
-  writeTimeout?: number;
+  writeTimeout?: number | undefined;
 }
 
 /**
@@ -121,7 +121,7 @@ export type EndInfo =
  */
 export interface OperationOptions {
   /** Aborts this operation only: it rejects with `signal.reason`; buffered bytes stay. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -134,7 +134,7 @@ export interface OperationOptions {
  */
 export interface ScanOptions extends OperationOptions {
   /** Most bytes scanned for the delimiter before `LimitExceededError`; default 65536. */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
 }
 
 /**
@@ -147,7 +147,7 @@ export interface ScanOptions extends OperationOptions {
  */
 export interface PeekOptions extends OperationOptions {
   /** Wait until at least this many bytes are buffered (default 1); fewer only at EOF. */
-  bytes?: number;
+  bytes?: number | undefined;
 }
 
 /**
@@ -279,7 +279,12 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array<ArrayBuffer>) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
   /** Bytes read from the OS and not yet consumed, known synchronously. */
   readonly buffered: number;
-  /** Stops reading and hands the socket over (typed per adapter), with the bytes already read ahead. */
+  /**
+   * Stops reading and hands the socket over (typed per adapter), with the bytes already read
+   * ahead. Throws a `TypeError` while a read is pending, and `SocketClosedError` (or the signal's
+   * reason) once this side closed, reset, aborted or unwrapped the connection; after the peer's
+   * FIN or reset it still hands the socket over.
+   */
   unwrap(): { buffered: Uint8Array<ArrayBuffer>; native: Native };
 
   /** The read side is over; never rejects. */
@@ -358,27 +363,27 @@ export interface Listener<A extends Addr = Addr, Native = unknown> extends Async
  */
 export interface TlsOptions {
   /** SNI, and the name the peer's certificate must match; default: the hostname connected to. */
-  serverName?: string;
+  serverName?: string | undefined;
   /** PEM roots to trust instead of the runtime's store. */
-  ca?: string | string[];
+  ca?: string | string[] | undefined;
   /** PEM certificate chain: required to listen; a client certificate when connecting. */
-  cert?: string;
+  cert?: string | undefined;
   /** PEM private key of `cert`. */
-  key?: string;
+  key?: string | undefined;
   /** ALPN protocols to offer (client) or accept (server), in order of preference. */
-  alpnProtocols?: string[];
+  alpnProtocols?: string[] | undefined;
   /** Reject a peer whose certificate does not verify; default true. */
-  rejectUnauthorized?: boolean;
+  rejectUnauthorized?: boolean | undefined;
   /** A FIN without close_notify ends the read side cleanly; `ended` still says "truncated". */
-  allowTruncation?: boolean;
+  allowTruncation?: boolean | undefined;
   /** ms to wait for the handshake (a listener drops the connection after it); default 10000. */
-  handshakeTimeout?: number;
+  handshakeTimeout?: number | undefined;
   /**
    * `listen` only: handshakes a listener runs at once, default 128. A connection beyond it is
    * dropped at once (a flood of clients that never finish their handshake holds at most this
    * many sockets, each for at most `handshakeTimeout`).
    */
-  maxHandshakes?: number;
+  maxHandshakes?: number | undefined;
 }
 
 /**

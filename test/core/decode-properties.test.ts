@@ -218,6 +218,13 @@ describe("decode() over random chunkings (fast-check)", () => {
     assert.ok(zero instanceof RangeError && /used: 0/.test(zero.message), String(zero));
     const stale = await conn.decode(() => ({ need: 2 })).next().then(() => undefined, (e: unknown) => e);
     assert.ok(stale instanceof RangeError && /need: 2/.test(stale.message), String(stale));
+    const nothing = await conn.decode(() => null as never).next().then(() => undefined, (e: unknown) => e);
+    assert.ok(nothing instanceof TypeError, String(nothing));
+    assert.equal(nothing.message, "decode() returned null; it must return { value, used }, { need } or undefined");
+    const tooBig = await conn.decode(() => ({ need: 100 }), { maxBytes: 10 }).next().then(() => undefined, (e: unknown) => e);
+    assert.ok(tooBig instanceof LimitExceededError, String(tooBig));
+    assert.equal(tooBig.message, "Cannot read: the decoder needs 100 bytes for its next message, over maxBytes (10)");
+    assert.equal(conn.buffered, 3, "the bytes stay buffered");
     conn.reset();
   });
 });

@@ -40,7 +40,7 @@ export type PeerCert = "server" | "expired" | "wrongname" | "selfsigned";
 export interface PeerTls {
   side: "server" | "client";
   /** Server: the certificate to present; default "server". */
-  cert?: PeerCert;
+  cert?: PeerCert | undefined;
   /** Client: verify the server against the test CA; default true. */
   verify?: boolean;
   /** Client: SNI and the name checked; default "127.0.0.1". */
@@ -53,9 +53,9 @@ export interface PeerTls {
 
 /** What the peer's TLS handshake gave: the version and ALPN, or why it failed. */
 export interface PeerTlsResult {
-  protocol?: string;
-  alpn?: string | null;
-  handshakeError?: string;
+  protocol?: string | undefined;
+  alpn?: string | null | undefined;
+  handshakeError?: string | undefined;
 }
 
 /**

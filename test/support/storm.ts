@@ -13,7 +13,7 @@ import { hangup } from "./runtime.ts";
 
 interface Seen {
   reason: EndReason;
-  error?: string;
+  error?: string | undefined;
   received: Uint8Array[];
   outcome: "eof" | "error" | "limit";
   writes?: Writes;

@@ -37,5 +37,10 @@ export async function consumer(source: ConnSource<net.Socket>): Promise<void> {
   // @ts-expect-error TCP or a Unix socket, not both
   void connect({ port, path: "/tmp/consumer.sock" });
   console.log(secure.authorized, upgraded.authorized);
+  // An option given as undefined is an option left out (a value read from configuration).
+  const configured: { idleTimeout?: number; host?: string; signal?: AbortSignal } = {};
+  const fromConfig = await connect({ hostname: configured.host, port, idleTimeout: configured.idleTimeout, tls: undefined });
+  await serve(listener, () => {}, { signal: configured.signal, writeTimeout: undefined });
+  console.log(fromConfig.localAddr);
   console.log(path, socket.remotePort);
 }
