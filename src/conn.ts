@@ -684,9 +684,11 @@ class SourceConn implements Conn {
           queue.take(drop);
           skipped += drop;
         }
-        if (this.#atEnd() === WAIT) return WAIT;
+        if (this.#read.state === "open") return WAIT;
+        // At the end the rest goes too: counted at EOF, gone with the error after a reset or a timeout.
         skipped += queue.length;
         queue.takeAll();
+        this.#atEnd();
         return skipped;
       });
     });
@@ -729,7 +731,7 @@ class SourceConn implements Conn {
             const result = decode(bytes);
             if (typeof result === "object" && result !== null && "value" in result) {
               const used = result.used;
-              if (Number.isSafeInteger(used) && used >= 1 && used <= bytes.length) {
+              if (Number.isSafeInteger(used) && used >= 1 && used <= bytes.length && used <= maxBytes) {
                 queue.discard(used);
                 if (this.#paused) this.#updateFlow();
                 return Promise.resolve({ done: false, value: result.value });
@@ -782,6 +784,9 @@ class SourceConn implements Conn {
           `decode() returned used: ${String(used)}; it must be an integer from 1 to the ${bytes.length} bytes it was given`,
         );
       }
+      if (used > state.maxBytes) {
+        throw new LimitExceededError(state.maxBytes, `Cannot read: the decoder's message of ${used} bytes is over maxBytes (${state.maxBytes})`);
+      }
       queue.discard(used);
       state.need = 1;
       state.tried = 0;
@@ -793,17 +798,13 @@ class SourceConn implements Conn {
           `decode() returned need: ${String(need)}; it must be an integer above the ${bytes.length} bytes it was given`,
         );
       }
+      if (need > state.maxBytes) {
+        throw new LimitExceededError(state.maxBytes, `Cannot read: the decoder needs ${need} bytes for its next message, over maxBytes (${state.maxBytes})`);
+      }
       state.need = need;
     }
-    if (state.need > state.maxBytes + 1) {
-      throw new LimitExceededError(
-        state.maxBytes,
-        `Cannot read: the decoder needs ${state.need} bytes for its next message, over maxBytes (${state.maxBytes})`,
-      );
-    }
-    if (bytes.length === queue.length && queue.length > state.maxBytes) {
-      throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
-    }
+    // Undecided with maxBytes in hand (or all of the buffer, past it): no message can fit.
+    if (state.need > state.maxBytes) throw new LimitExceededError(state.maxBytes, `Cannot read: no message within ${state.maxBytes} bytes`);
     state.tried = bytes.length;
     return undefined;
   }

@@ -266,15 +266,17 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   lines(options?: ScanOptions): AsyncIterable<string>;
   /**
    * Discards bytes through the next `delimiter`, in bounded memory, and resolves with how many
-   * it discarded (all of them at EOF). The way past a line that threw `LimitExceededError`.
-   * It discards as it goes: an abort leaves what it had skipped discarded.
+   * it discarded (all of them at EOF; after a reset or a timeout it rejects with that error, the
+   * rest discarded too). The way past a line that threw `LimitExceededError`. It discards as it
+   * goes: an abort leaves what it had skipped discarded.
    */
   skipUntil(delimiter: Uint8Array | string, options?: OperationOptions): Promise<number>;
   /**
    * Messages cut by `decoder`, one await each. Ends at EOF on a message boundary; throws
-   * `UnexpectedEofError` (with `partial`) at EOF inside one, `LimitExceededError` when more than
-   * `maxBytes` (default 65536) are buffered without a message or the decoder's `need` is over it
-   * (the bytes stay buffered), and whatever `decode` throws.
+   * `UnexpectedEofError` (with `partial`) at EOF inside one, `LimitExceededError` when a message
+   * would be longer than `maxBytes` (default 65536): `maxBytes` buffered without a message, a
+   * `need` over it, or a message that `used` more, however the bytes arrived (they stay buffered),
+   * and whatever `decode` throws.
    */
   decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array<ArrayBuffer>) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
   /** Bytes read from the OS and not yet consumed, known synchronously. */

@@ -83,6 +83,17 @@ for (const side of SIDES) {
       }),
       { timeout: 30_000 },
     );
+
+    test(
+      "skipUntil() that meets the peer's reset rejects with it and leaves nothing half-skipped: later reads throw the same error",
+      withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "hello world", then: "rst" });
+        const err = await conn.skipUntil("xyz").then(() => undefined, (e: unknown) => e);
+        assert.ok(err instanceof ConnectionResetError, `got ${String(err)}`);
+        assert.equal(conn.buffered, 0, "the tail that could have begun a delimiter went too");
+        assert.equal(await conn.read().then(() => undefined, (e: unknown) => e), err);
+      }),
+    );
   });
 
   describe(`decode() (hangup as ${side})`, () => {

@@ -208,6 +208,44 @@ describe("decode() over random chunkings (fast-check)", () => {
     assert.ok(largest <= chunkSize, `the decoder was given ${largest} bytes after the big frame: chunks were joined`);
   });
 
+  test("maxBytes caps a message's length however its bytes arrive: one whole chunk, or pieces behind a need", async () => {
+    const lengthPrefixed = (bytes: Uint8Array) => {
+      if (bytes.length < 1) return { need: 1 };
+      const used = 1 + bytes[0]!;
+      return bytes.length < used ? { need: used } : { value: bytes.slice(1, used), used };
+    };
+    const message = (size: number) => Uint8Array.of(size - 1, ...new Uint8Array(size - 1).fill(7));
+    for (const arrival of ["whole", "pieces"] as const) {
+      const { source, sink } = scripted();
+      const conn = createConn(source);
+      const frames = conn.decode(lengthPrefixed, { maxBytes: 100 });
+      /** The next message's outcome, its bytes fed whole, or its first byte alone after the read began. */
+      const next = async (bytes: Uint8Array) => {
+        if (arrival === "whole") sink().data(bytes);
+        const outcome = frames.next().then((r) => r.value as Uint8Array, (e: unknown) => e);
+        if (arrival === "pieces") {
+          sink().data(bytes.subarray(0, 1));
+          await null;
+          sink().data(bytes.subarray(1));
+        }
+        return outcome;
+      };
+      assert.equal(((await next(message(100))) as Uint8Array).length, 99, `a message of maxBytes is yielded (${arrival})`);
+      const over = await next(message(101));
+      assert.ok(over instanceof LimitExceededError, `${arrival}: got ${String(over)}`);
+      assert.equal(over.limit, 100);
+      assert.equal(conn.buffered, 101, `${arrival}: the bytes stay buffered`);
+      conn.reset();
+    }
+    const { source, sink } = scripted();
+    const conn = createConn(source);
+    sink().data(new Uint8Array(100));
+    const undecided = await conn.decode(() => undefined, { maxBytes: 100 }).next().then(() => undefined, (e: unknown) => e);
+    assert.ok(undecided instanceof LimitExceededError, `maxBytes buffered and no message: ${String(undecided)}`);
+    assert.equal(undecided.message, "Cannot read: no message within 100 bytes");
+    conn.reset();
+  });
+
   test("bad decoders and answers are refused with a TypeError or RangeError that says what was wrong", async () => {
     const { source, sink } = scripted();
     const conn = createConn(source);
