@@ -387,7 +387,8 @@ class BunSource implements ConnSource<Socket<unknown>> {
   }
 
   linger(): void {
-    this.native.unref();
+    // Nothing to do: the socket reads on and, as any open socket, keeps the process alive meanwhile
+    // (2 s at most, the core's bound), so a script ending right after close() loses no byte.
   }
 
   detach(): void {

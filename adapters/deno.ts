@@ -253,7 +253,8 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   }
 
   linger(): void {
-    this.native.unref();
+    // Nothing to do: the socket reads on and, as any open socket, keeps the process alive meanwhile
+    // (2 s at most, the core's bound), so a script ending right after close() loses no byte.
   }
 
   setKeepAlive(delay: number | false): void {

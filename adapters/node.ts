@@ -255,7 +255,8 @@ class NodeSource implements ConnSource<net.Socket> {
   }
 
   linger(): void {
-    this.native.unref();
+    // Nothing to do: the socket reads on and, as any open socket, keeps the process alive meanwhile
+    // (2 s at most, the core's bound), so a script ending right after close() loses no byte.
   }
 
   reset(): void {

@@ -15,8 +15,10 @@ import {
   checkInteger,
   checkOptionsObject,
   checkSignal,
+  CONN_OPTION_KEYS,
   DEFAULT_LIMIT,
   describe,
+  refuseUnknownOptions,
   resolveConnOptions,
   type ResolvedConnOptions,
   toBytes,
@@ -143,6 +145,7 @@ export function createConn<Native = unknown>(source: ConnSource<Native>, options
   if (typeof source !== "object" || source === null || typeof source.start !== "function") {
     throw new TypeError(`source must be a ConnSource (an object with start(), write(), close(), ...), got ${describe(source)}`);
   }
+  refuseUnknownOptions(checkOptionsObject(options, "options"), "a connection", CONN_OPTION_KEYS);
   return new SourceConn(source, resolveConnOptions(options)) as Conn<Native>;
 }
 
@@ -785,7 +788,10 @@ class SourceConn implements Conn {
         );
       }
       if (used > state.maxBytes) {
-        throw new LimitExceededError(state.maxBytes, `Cannot read: the decoder's message of ${used} bytes is over maxBytes (${state.maxBytes})`);
+        throw new LimitExceededError(
+          state.maxBytes,
+          `Cannot read: the decoder's message of ${used} bytes is over maxBytes (${state.maxBytes})`,
+        );
       }
       queue.discard(used);
       state.need = 1;
@@ -799,7 +805,10 @@ class SourceConn implements Conn {
         );
       }
       if (need > state.maxBytes) {
-        throw new LimitExceededError(state.maxBytes, `Cannot read: the decoder needs ${need} bytes for its next message, over maxBytes (${state.maxBytes})`);
+        throw new LimitExceededError(
+          state.maxBytes,
+          `Cannot read: the decoder needs ${need} bytes for its next message, over maxBytes (${state.maxBytes})`,
+        );
       }
       state.need = need;
     }

@@ -1,4 +1,12 @@
-import { checkDuration, checkInteger, checkOptionsObject, CONN_OPTION_KEYS, describe, resolveConnOptions } from "./options.ts";
+import {
+  checkDuration,
+  checkInteger,
+  checkOptionsObject,
+  CONN_OPTION_KEYS,
+  describe,
+  refuseUnknownOptions,
+  resolveConnOptions,
+} from "./options.ts";
 import { checkTlsOptions, type ResolvedTlsOptions } from "./tls-options.ts";
 import type { ConnOptions, ServerTlsOptions, TlsOptions } from "./types.ts";
 
@@ -135,6 +143,9 @@ function hostnameOf(hostname: string): string {
   return hostname;
 }
 
+const CONNECT_KEYS: readonly string[] = ["hostname", "port", "path", "timeout", "tls", ...CONN_OPTION_KEYS];
+const LISTEN_KEYS: readonly string[] = ["hostname", "port", "path", "backlog", "tls", ...CONN_OPTION_KEYS];
+
 /**
  * Checks `connect` options: the endpoint, `timeout` and every ConnOptions field.
  *
@@ -148,6 +159,7 @@ export function checkConnectOptions(
 ): { endpoint: Endpoint; timeout: number; tls: ResolvedTlsOptions | undefined; options: ConnectOptions } {
   const o = checkOptionsObject(options, "options");
   if (options === undefined) throw new TypeError("options must be an object with port (or path), got undefined");
+  refuseUnknownOptions(o, "connect", CONNECT_KEYS);
   const endpoint = endpointOf(o, true, DEFAULT_CONNECT_HOSTNAME);
   const timeout = checkDuration(o.timeout, "timeout", 0);
   const tls = o.tls === undefined ? undefined : checkTlsOptions(o.tls, "tls", "client");
@@ -167,6 +179,7 @@ export function checkListenOptions(
   options: unknown,
 ): { endpoint: Endpoint; backlog: number | undefined; tls: ResolvedTlsOptions | undefined; options: ListenOptions } {
   const o = checkOptionsObject(options, "options");
+  refuseUnknownOptions(o, "listen", LISTEN_KEYS);
   const endpoint = endpointOf(o, false, DEFAULT_LISTEN_HOSTNAME);
   const backlog = o.backlog === undefined ? undefined : checkInteger(o.backlog, "backlog", 0, 1);
   const tls = o.tls === undefined ? undefined : checkTlsOptions(o.tls, "tls", "server");

@@ -1,5 +1,12 @@
 import { createConnResolved } from "./conn.ts";
-import { checkSignal, resolveConnOptions, type ResolvedConnOptions } from "./options.ts";
+import {
+  checkOptionsObject,
+  checkSignal,
+  CONN_OPTION_KEYS,
+  refuseUnknownOptions,
+  resolveConnOptions,
+  type ResolvedConnOptions,
+} from "./options.ts";
 import type { ConnSource, ListenerSource } from "./source.ts";
 import type { Addr, Conn, ConnOptions, Listener, OperationOptions } from "./types.ts";
 
@@ -24,6 +31,7 @@ export function createListener<A extends Addr = Addr, Native = unknown>(
   source: ListenerSource<A, Native>,
   options?: ConnOptions,
 ): Listener<A, Native> {
+  refuseUnknownOptions(checkOptionsObject(options, "options"), "a listener's connections", CONN_OPTION_KEYS);
   return new SourceListener(source, resolveConnOptions(options));
 }
 

@@ -47,6 +47,26 @@ export function checkOptionsObject(value: unknown, what: string): Record<string,
   return value as Record<string, unknown>;
 }
 
+/**
+ * Refuses an option `o` has that is not in `known`, naming it (and the known one it misspells):
+ * a misspelt `idletimeout` silently ignored would leave a connection without the timeout its
+ * author set. An option given as `undefined` is an option left out.
+ *
+ * @example
+ * ```ts
+ * refuseUnknownOptions({ idletimeout: 5000 }, "connect", ["idleTimeout"]); // TypeError: options.idletimeout is not an option of connect: did you mean idleTimeout?
+ * ```
+ */
+export function refuseUnknownOptions(o: Record<string, unknown>, what: string, known: readonly string[]): void {
+  for (const key of Object.keys(o)) {
+    if (known.includes(key) || o[key] === undefined) continue;
+    const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+    throw new TypeError(
+      `options.${key} is not an option of ${what}${near ? `: did you mean ${near}?` : ` (it has ${known.join(", ")})`}`,
+    );
+  }
+}
+
 /** A short, safe description of a bad value for an error message. */
 export function describe(value: unknown): string {
   if (typeof value === "string") return `the string "${value.length > 40 ? value.slice(0, 40) + "…" : value}"`;

@@ -1,7 +1,7 @@
 import { SocketError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
 import { defaultWriteTimeout } from "./conn.ts";
-import { checkDuration, checkInteger, checkOptionsObject, checkSignal, describe } from "./options.ts";
+import { checkDuration, checkInteger, checkOptionsObject, checkSignal, describe, refuseUnknownOptions } from "./options.ts";
 import type { Addr, Conn, Listener } from "./types.ts";
 
 /**
@@ -70,6 +70,7 @@ export async function serve<Native = unknown>(
   if (!isListener(listener)) throw new TypeError(`listener must be a Listener (from listen()), got ${describe(listener)}`);
   if (typeof handler !== "function") throw new TypeError(`handler must be a function, got ${describe(handler)}`);
   const o = checkOptionsObject(options, "options");
+  refuseUnknownOptions(o, "serve", ["signal", "drainTimeout", "maxConnections", "onError", "writeTimeout"]);
   const signal = checkSignal(o.signal);
   const drainTimeout = checkDuration(o.drainTimeout, "drainTimeout", 10_000);
   const maxConnections = checkInteger(o.maxConnections, "maxConnections", Number.MAX_SAFE_INTEGER, 1);

@@ -107,8 +107,9 @@ export interface ConnSource<Native = unknown> {
    * were written (or the source speaks TLS), the core keeps the source reading during the flush
    * and drops what comes, sends the FIN with `closeWrite` (or waits for the user's), then calls
    * `linger()` and goes on reading until the peer's FIN, an error, `closed`, or 2 s: then
-   * `destroy`. From the call on, the handle may not keep the process alive (the core's timer does
-   * not either). If the peer's FIN or a failure came during the flush, the core calls `close`
+   * `destroy`. Meanwhile the handle keeps the process alive as an open socket does (the core's
+   * timer is unref'd: the 2 s bound it keeps is the handle's), so a script that ends right after
+   * `close()` does not lose what the kernel still holds. If the peer's FIN or a failure came during the flush, the core calls `close`
    * instead. A source without it is closed at once.
    */
   readonly linger?: (() => void) | undefined;

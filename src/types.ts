@@ -295,7 +295,7 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   readonly signal: AbortSignal;
   /**
    * Closed and released: nothing more happens on this connection. After `close()` the socket
-   * may still linger in the background, unref'd, for up to 2 s (see `close`).
+   * may still linger in the background for up to 2 s (see `close`).
    */
   readonly closed: Promise<void>;
 
@@ -317,12 +317,14 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   /**
    * Flush pending writes, close both ways; idempotent. Always settles: a flush the peer does not
    * take ends in a reset after `writeTimeout`, or 60 s when the connection has none (big writes go
-   * in pieces of 256 KiB whether or not it has one: the 60 s restart with each piece the peer takes). On Node, Deno and Bun, once bytes were
-   * written (or over TLS) and the peer has not ended: the FIN is sent (over TLS, close_notify
-   * first), `close()` resolves, and the socket reads on, dropping what comes, until the peer's
-   * FIN or 2 s, without keeping the process alive. Bytes reaching a closed socket make the kernel
-   * answer with an RST that discards what it still holds for the peer; this linger keeps that
-   * from happening within those 2 s.
+   * in pieces of 256 KiB whether or not it has one: the 60 s restart with each piece the peer
+   * takes). On Node, Deno and Bun, once bytes were written (or over TLS) and the peer has not
+   * ended: the FIN is sent (over TLS, close_notify first), `close()` resolves, and the socket
+   * reads on, dropping what comes, until the peer's FIN or 2 s, keeping the process alive as an
+   * open socket does. Bytes reaching a closed socket make the kernel answer with an RST that
+   * discards what it still holds for the peer; this linger keeps that from happening within
+   * those 2 s, also when the script ends right after `close()`. Workers has no linger: keep the
+   * request alive until the peer has ended (read to its FIN) when it may still be sending.
    */
   close(): Promise<void>;
   /** Abortive close: RST where the runtime can; idempotent. */

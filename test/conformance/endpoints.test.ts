@@ -72,6 +72,13 @@ describe("connect", () => {
       [{ port: 80, signal: {} }, TypeError, /signal/],
       [{ port: 80, heartbeat: { interval: 0, message: "x" } }, RangeError, /heartbeat.interval/],
       [{ path: "" }, TypeError, /path/],
+      // A misspelt option is refused, not silently ignored (the connection would lack it).
+      [{ port: 80, idletimeout: 5000 }, TypeError, /^options\.idletimeout is not an option of connect: did you mean idleTimeout\?$/],
+      [
+        { port: 80, backlog: 5 },
+        TypeError,
+        /^options\.backlog is not an option of connect \(it has hostname, port, path, timeout, tls, idleTimeout/,
+      ],
     ];
     for (const [options, ErrorClass, message] of cases) {
       const err = await rejection(hangup.connect(options as never));
@@ -194,6 +201,8 @@ describe("listen", () => {
         [{ backlog: 0 }, RangeError, /backlog/],
         [{ idleTimeout: "soon" }, TypeError, /idleTimeout/],
         [7, TypeError, /options/],
+        [{ port: 0, timeout: 1000 }, TypeError, /^options\.timeout is not an option of listen \(it has hostname, port, path, backlog, tls/],
+        [{ port: 0, highwatermark: 1 }, TypeError, /^options\.highwatermark is not an option of listen: did you mean highWaterMark\?$/],
       ] as const
     ) {
       const err = await rejection(hangup.listen(options as never));

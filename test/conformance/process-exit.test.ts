@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "../support/harness.ts";
 import { runChild, runtimeCommand } from "../support/child.ts";
-import { withPeer } from "../support/peer.ts";
-import { text } from "../support/fixtures.ts";
+import { sha256, withPeer } from "../support/peer.ts";
+import { sleep, text } from "../support/fixtures.ts";
 import { runtime } from "../support/runtime.ts";
 
 const givenUpConnect = fileURLToPath(new URL("../fixtures/given-up-connect.ts", import.meta.url));
 const readToEnd = fileURLToPath(new URL("../fixtures/read-to-end.ts", import.meta.url));
+const closeThenExit = fileURLToPath(new URL("../fixtures/close-then-exit.ts", import.meta.url));
 
 describe(`process exit (${runtime})`, () => {
   test(
@@ -59,6 +60,40 @@ describe(`process exit (${runtime})`, () => {
         assert.equal(text(reply.data), "bye", "the reply written after the FIN went out");
         const lived = run.exitedAt - run.lines.at(-1)!.at;
         assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
+      }),
+    { timeout: 40_000 },
+  );
+
+  test(
+    "a script that ends right after close() while the peer still sends lives on through the linger: the peer gets every byte",
+    () =>
+      withPeer(async (peer) => {
+        const size = 2 << 20;
+        // A small receive buffer and a slow reader: close() resolves with our bytes still in our kernel's send buffer.
+        const { listener, port } = await peer.listen({ rcvbuf: 16384 });
+        const accepted = peer.accept(listener);
+        const running = runChild(runtimeCommand(closeThenExit, [String(port), String(size)]), { killAfter: 20_000 });
+        const remote = await accepted;
+        // The peer floods us the whole time: had the process exited, its bytes would meet a closed
+        // socket, and the kernel's RST would discard what it still held of ours.
+        const flooding = peer.send(remote, { size: 1 << 30, fill: 0x61 });
+        const parts: Uint8Array[] = [];
+        let got = 0;
+        for (let i = 0; i < 400 && got < size; i++) {
+          const part = await peer.recv(remote, { count: Math.min(65536, size - got), timeoutMs: 3000 });
+          parts.push(part.data);
+          got += part.length;
+          if (part.end !== "count") break;
+          await sleep(20);
+        }
+        const run = await running;
+        await flooding;
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(JSON.parse(run.lines[0]!.text), { closed: size });
+        assert.equal(got, size, `the peer got ${got} of ${size} bytes`);
+        assert.equal(sha256(...parts), sha256(new Uint8Array(size).map((_, i) => i % 251)));
+        const lived = run.exitedAt - run.lines.at(-1)!.at;
+        assert.ok(lived < 4000, `the linger is bounded: the process lived ${lived} ms after close()`);
       }),
     { timeout: 40_000 },
   );

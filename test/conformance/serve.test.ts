@@ -166,6 +166,22 @@ describe("serve", () => {
       assert.ok(seen.end === "reset" || seen.end === "eof", `peer saw ${seen.end}`);
     }));
 
+  test("an option serve() does not have is refused by name, not ignored", async () => {
+    const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      await assert.rejects(hangup.serve(listener, echoLines, { drainTimout: 5000 } as never), {
+        name: "TypeError",
+        message: "options.drainTimout is not an option of serve (it has signal, drainTimeout, maxConnections, onError, writeTimeout)",
+      });
+      await assert.rejects(hangup.serve(listener, echoLines, { maxconnections: 5 } as never), {
+        name: "TypeError",
+        message: "options.maxconnections is not an option of serve: did you mean maxConnections?",
+      });
+    } finally {
+      await listener.close();
+    }
+  });
+
   test("a second serve() of a listener being served rejects with TypeError and leaves the first serving", () =>
     withPeer(async (peer) => {
       const server = await startServer(echoLines);

@@ -4,6 +4,7 @@ import {
   BrokenPipeError,
   ConnectionResetError,
   createConn,
+  createListener,
   LimitExceededError,
   SocketClosedError,
   UnexpectedEofError,
@@ -23,6 +24,23 @@ describe("core Conn over a scripted source", () => {
     assert.equal(state.paused, false, "800 < 1000 buffered bytes: resumed");
     assert.equal(state.pauses, 1);
     await conn.close();
+  });
+
+  test("createConn() and createListener() refuse an option they do not have by name (wrap() takes its options through them)", async () => {
+    assert.throws(() => createConn(scripted().source, { idletimeout: 5000 } as never), {
+      name: "TypeError",
+      message: "options.idletimeout is not an option of a connection: did you mean idleTimeout?",
+    });
+    assert.throws(
+      () => createConn(scripted().source, { port: 80 } as never),
+      /^TypeError: options\.port is not an option of a connection \(it has idleTimeout/,
+    );
+    const listenerSource = { addr: { transport: "tcp" as const, hostname: "", port: 0 }, start: () => {}, close: async () => {} };
+    assert.throws(
+      () => createListener(listenerSource, { backlog: 5 } as never),
+      /^TypeError: options\.backlog is not an option of a listener's connections/,
+    );
+    createConn(scripted().source, { idleTimeout: undefined, signal: undefined }).reset();
   });
 
   test("a readExactly past highWaterMark resumes the source while it waits", async () => {
