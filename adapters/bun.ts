@@ -669,7 +669,9 @@ export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socke
  * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`), as
  * client (default) or server (`side: "server"`, with `cert` and `key`). `conn` is consumed;
  * the bytes it had read ahead go to the TLS layer (Bun's own `upgradeTLS` loses them).
- * Rejects with `TlsHandshakeError`.
+ * Rejects with `TlsHandshakeError`. The new connection keeps `conn`'s options
+ * (`idleTimeout`, `writeTimeout`, `serve()`'s default included, `heartbeat`, `signal`, ...)
+ * unless `options` set them, and under `serve()` it is closed when the handler settles.
  *
  * @example
  * ```ts

@@ -494,7 +494,9 @@ export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> 
 /**
  * Upgrades a plaintext `Conn` to TLS (SMTP/IMAP `STARTTLS`, a Postgres `SSLRequest`), as
  * client (default) or server (`side: "server"`, with `cert` and `key`). `conn` is consumed;
- * the bytes it had read ahead go to the TLS layer. Rejects with `TlsHandshakeError`.
+ * the bytes it had read ahead go to the TLS layer. Rejects with `TlsHandshakeError`. The new connection keeps `conn`'s options
+ * (`idleTimeout`, `writeTimeout`, `serve()`'s default included, `heartbeat`, `signal`, ...)
+ * unless `options` set them, and under `serve()` it is closed when the handler settles.
  *
  * @example
  * ```ts

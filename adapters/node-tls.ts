@@ -15,7 +15,6 @@ import {
   checkTlsOptions,
   type Conn,
   type ConnOptions,
-  connOptionsOf,
   type ConnSource,
   createConn,
   flushBeforeUpgrade,
@@ -32,7 +31,7 @@ import {
   type TlsWire,
 } from "../src/index.ts";
 import { checkOptionsObject } from "../src/options.ts";
-import { defaultServerName } from "../src/adapter-kit.ts";
+import { defaultServerName, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -590,7 +589,7 @@ export async function upgradeToTls(
   const side = o.side ?? "client";
   if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
   const tlsOptions = checkTlsOptions(o, "options", side, true);
-  const connOptions = connOptionsOf(o as ConnOptions);
+  const connOptions = upgradeConnOptions(conn, o as ConnOptions);
   resolveConnOptions(connOptions);
   if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
     throw new TypeError("conn must be a hangup Conn");
@@ -615,7 +614,9 @@ export async function upgradeToTls(
     )
     : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
   // Its native, which unwrap() hands out, is the node:tls socket over our TCP source.
-  return createConn(source, connOptions) as Conn<tls.TLSSocket>;
+  const upgraded = createConn(source, connOptions) as Conn<tls.TLSSocket>;
+  recordUpgrade(conn, upgraded);
+  return upgraded;
 }
 
 /**

@@ -439,7 +439,9 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket
  * client (default) or server (`side: "server"`, with `cert` and `key`). `conn` is consumed
  * (its later operations throw `SocketClosedError`); the bytes it had read ahead, such as a
  * ClientHello pipelined behind `STARTTLS\r\n`, go to the TLS layer. Rejects with
- * `TlsHandshakeError` if the handshake fails or `handshakeTimeout` passes.
+ * `TlsHandshakeError` if the handshake fails or `handshakeTimeout` passes. The new connection keeps `conn`'s options
+ * (`idleTimeout`, `writeTimeout`, `serve()`'s default included, `heartbeat`, `signal`, ...)
+ * unless `options` set them, and under `serve()` it is closed when the handler settles.
  *
  * @example
  * ```ts

@@ -49,6 +49,7 @@ import {
   withDeadline,
 } from "../src/index.ts";
 import { checkOptionsObject, resolveConnOptions } from "../src/options.ts";
+import { recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
 
 export * from "../src/public.ts";
 
@@ -298,7 +299,9 @@ async function endReadAhead(readable: ReadableStream<Uint8Array>): Promise<numbe
  * consumed. Bytes hangup had read ahead cannot be handed to workerd's TLS layer: if the
  * server sent any before the handshake, the upgrade rejects with `TlsHandshakeError`
  * (such bytes are a protocol violation, or an injection). Rejects with `TlsHandshakeError`
- * on a failed or timed-out handshake, TypeError for bad options.
+ * on a failed or timed-out handshake, TypeError for bad options. The new connection keeps
+ * `conn`'s options (`idleTimeout`, `writeTimeout`, `heartbeat`, `signal`, ...) unless `options`
+ * set them.
  *
  * @example
  * ```ts
@@ -317,7 +320,7 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   }
   const { side: _side, ...rest } = o;
   const tls = checkTlsOptions(rest, "options", "client", true);
-  const connOptions = connOptionsOf(rest as ConnOptions);
+  const connOptions = upgradeConnOptions(conn, rest as ConnOptions);
   resolveConnOptions(connOptions);
   if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
     throw new TypeError("conn must be a hangup Conn");
@@ -341,5 +344,7 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
     );
   }
   const secure = await handshake(socket, tls, connOptions.signal);
-  return connOf(secure, hostname, remote.port, true, connOptions);
+  const upgraded = connOf(secure, hostname, remote.port, true, connOptions);
+  recordUpgrade(conn, upgraded);
+  return upgraded;
 }

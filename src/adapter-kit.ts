@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createConn } from "./conn.ts";
+import { createConn, inheritedConnOptions, recordUpgrade } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
 import { TimedOutError, TlsHandshakeError } from "./errors.ts";
 import {
@@ -24,7 +24,8 @@ import { createListener } from "./listener.ts";
 import type { ConnSource, ListenerSink, ListenerSource } from "./source.ts";
 import type { ResolvedTlsOptions } from "./tls-options.ts";
 import { toSocketError } from "./to-socket-error.ts";
-import type { Addr, Conn, Listener } from "./types.ts";
+import { CONN_OPTION_KEYS } from "./options.ts";
+import type { Addr, Conn, ConnOptions, Listener } from "./types.ts";
 
 /**
  * How an adapter runs TLS over its own TCP source (hangup's Node, Deno and Bun adapters pass
@@ -167,6 +168,26 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   });
   return createConn(source, connOptionsOf(o)) as Conn<Native>;
 }
+
+/**
+ * The ConnOptions of the connection `startTls` makes from `conn`: `conn`'s (its write timeout as
+ * it stands, serve()'s default included), overridden by those `options` give. A connection does
+ * not lose its idle timeout, write timeout, heartbeat or signal by being upgraded.
+ *
+ * @example
+ * ```ts
+ * const connOptions = upgradeConnOptions(conn, options); // conn's idleTimeout unless options has one
+ * ```
+ */
+export function upgradeConnOptions(conn: Conn, options: ConnOptions): ConnOptions {
+  const inherited = inheritedConnOptions(conn) as Record<string, unknown>;
+  const given = options as Record<string, unknown>;
+  const merged: Record<string, unknown> = {};
+  for (const key of CONN_OPTION_KEYS) merged[key] = given[key] !== undefined ? given[key] : inherited[key];
+  return merged as ConnOptions;
+}
+
+export { recordUpgrade };
 
 /** The host name each plaintext connection was opened to, which `remoteAddr` (numeric) does not keep. */
 const connectedNames = new WeakMap<Conn, string>();

@@ -162,6 +162,29 @@ export function defaultWriteTimeout(conn: Conn, ms: number): void {
   if (conn instanceof SourceConn) conn.defaultWriteTimeout(ms);
 }
 
+/**
+ * The options a connection upgraded from `conn` (`startTls`) starts with: `conn`'s own, its write
+ * timeout as it stands (serve()'s default included); `{}` for a `Conn` not made by `createConn`.
+ */
+export function inheritedConnOptions(conn: Conn): ConnOptions {
+  return conn instanceof SourceConn ? conn.inheritedOptions() : {};
+}
+
+/** Each upgraded connection, to the one that replaced it (startTls). */
+const upgrades = new WeakMap<Conn, Conn>();
+
+/** `startTls` replaced `from` with `to`: whoever holds `from` (serve()) closes `to` in its place. */
+export function recordUpgrade(from: Conn, to: Conn): void {
+  upgrades.set(from, to);
+}
+
+/** The connection that stands for `conn` now: the last one it was upgraded to, or itself. */
+export function currentConn<Native>(conn: Conn<Native>): Conn<Native> {
+  let current: Conn = conn;
+  for (let next = upgrades.get(current); next !== undefined; next = upgrades.get(current)) current = next;
+  return current as Conn<Native>;
+}
+
 /** Hands the source's reports to the connection (one small object, not a closure per method). */
 class SourceSink implements ConnSink {
   constructor(readonly conn: SourceConn) {}
@@ -305,6 +328,19 @@ class SourceConn implements Conn {
   /** See `defaultWriteTimeout()`. */
   defaultWriteTimeout(ms: number): void {
     if (this.#options.writeTimeout === undefined) this.#setWriteTimeout(ms);
+  }
+
+  inheritedOptions(): ConnOptions {
+    const o = this.#options;
+    return {
+      idleTimeout: o.idleTimeout,
+      keepAlive: o.keepAlive,
+      noDelay: o.noDelay,
+      highWaterMark: o.highWaterMark,
+      heartbeat: o.heartbeat,
+      signal: o.signal,
+      writeTimeout: this.#writeTimeout,
+    };
   }
 
   get localAddr(): Addr {

@@ -1,6 +1,6 @@
 import { SocketError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
-import { defaultWriteTimeout } from "./conn.ts";
+import { currentConn, defaultWriteTimeout } from "./conn.ts";
 import { checkDuration, checkInteger, checkOptionsObject, checkSignal, describe, refuseUnknownOptions } from "./options.ts";
 import type { Addr, Conn, Listener } from "./types.ts";
 
@@ -98,7 +98,9 @@ export async function serve<Native = unknown>(
         console.error("hangup: onError threw:", reportError, "reporting:", error);
       }
     } finally {
-      await conn.close().catch(() => conn.reset());
+      // The connection startTls() upgraded it to, if the handler did: serve() closes that one.
+      const current = currentConn(conn);
+      await current.close().catch(() => current.reset());
     }
   };
 
@@ -152,7 +154,7 @@ async function drain(running: Set<Promise<void>>, conns: Set<Conn>, timeout: num
   const timedOut = new Promise<void>((resolve) => (cancelTimer = setLongTimeout(resolve, timeout)));
   await Promise.race([Promise.all(running), timedOut]);
   cancelTimer?.();
-  for (const conn of conns) conn.reset();
+  for (const conn of conns) currentConn(conn).reset();
 }
 
 function isListener(value: unknown): value is Listener<Addr, unknown> {

@@ -5,6 +5,7 @@ import {
   BrokenPipeError,
   type Conn,
   ConnectionResetError,
+  IdleTimeoutError,
   SocketClosedError,
   TimedOutError,
   TlsHandshakeError,
@@ -14,7 +15,7 @@ import {
 import { describe, test } from "../support/harness.ts";
 import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
 import { assertReceivedThenEnd, patterned, type Peer, sha256, withPeer } from "../support/peer.ts";
-import { runtime } from "../support/runtime.ts";
+import { hangup, runtime } from "../support/runtime.ts";
 import { holdsTcpSocket } from "../support/storm.ts";
 import { connectRuntimeTls } from "../support/native.ts";
 import { CERTS, hasTls, openTlsPair, pem, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
@@ -829,6 +830,49 @@ if (!hasTls) {
         } finally {
           await listener.close();
         }
+      }));
+
+    test("server side under serve(): the upgraded connection keeps serve()'s writeTimeout, and serve() closes it when the handler returns", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
+        const port = listener.addr.port;
+        const stop = new AbortController();
+        const flooded: unknown[] = [];
+        const serving = hangup.serve(listener as never, async (plain: Conn) => {
+          const command = text((await plain.readUntil("\r\n"))!);
+          const conn = await tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key });
+          if (command === "HELLO\r\n") return void await conn.write("hello"); // returns without closing it
+          flooded.push(await conn.write(new Uint8Array(64 << 20)).then(() => "written", (err: unknown) => err));
+        }, { signal: stop.signal, writeTimeout: 500 });
+        try {
+          const greeted = await peer.connect({ port });
+          await peer.tls(greeted, { side: "client", line: "HELLO\r\n" });
+          const seen = await peer.recv(greeted, { timeoutMs: 5000 });
+          assert.equal(text(seen.data), "hello");
+          assert.equal(seen.end, "eof", "serve() closed the upgraded connection: close_notify, then FIN");
+
+          const stalled = await peer.connect({ port, rcvbuf: 4096 });
+          await peer.tls(stalled, { side: "client", line: "FLOOD\r\n" });
+          for (let i = 0; i < 100 && flooded.length === 0; i++) await sleep(50);
+          assert.ok(flooded[0] instanceof WriteTimeoutError, `a peer that reads nothing: got ${String(flooded[0])}`);
+        } finally {
+          stop.abort();
+          await serving;
+        }
+      }));
+
+    test("client side: the upgraded connection keeps the options connect was given (idleTimeout)", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ port, idleTimeout: 400 } as never);
+        const remote = await accepted;
+        const [, conn] = await Promise.all([peer.tls(remote, { side: "server" }), startTlsWithin(plain, { ca: CERTS.ca })]);
+        const started = Date.now();
+        const err = await within(5000, rejection(conn.read()), "the idle timeout");
+        assert.ok(err instanceof IdleTimeoutError, `got ${String(err)}`);
+        assert.ok(Date.now() - started >= 300, `after ${Date.now() - started} ms`);
+        assert.deepEqual(await conn.ended, { reason: "idle", error: err });
       }));
 
     test("client side: a STARTTLS command written without awaiting right before startTls() goes out first", () =>

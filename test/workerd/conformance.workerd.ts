@@ -323,6 +323,16 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       assert.equal((r.tls as { protocol?: string }).protocol, "TLS");
     }));
 
+  test("STARTTLS client: the upgraded connection keeps the options connect was given (idleTimeout)", () =>
+    withWorkerCase("starttls-idle", async (peer, remote, result) => {
+      const hs = await peer.tls(remote, { side: "server" });
+      assert.equal(hs.protocol, "TLSv1.3", JSON.stringify(hs));
+      const r = await result; // the peer says nothing more
+      assert.equal(r.length, 0);
+      assert.equal(r.error?.name, "IdleTimeoutError", JSON.stringify(r.error));
+      assert.equal(r.ended, "idle");
+    }));
+
   test("STARTTLS client: a command written without awaiting right before startTls() goes out first", () =>
     withWorkerCase("starttls-pipelined", async (peer, remote, result) => {
       assert.equal(

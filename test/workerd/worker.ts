@@ -199,6 +199,11 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
     await conn.write("hello");
     return { reply, plainAfter, tls: conn.tls, ...(await drain(conn)) };
   },
+  async "starttls-idle"(port) {
+    const plain = await connect({ port, idleTimeout: 400 });
+    const conn = await startTls(plain, { handshakeTimeout: 5000 });
+    return { tls: conn.tls, ...(await drain(conn)) };
+  },
   async "starttls-pipelined"(port) {
     const plain = await connect({ port });
     // Not awaited: startTls() must let it go out before the ClientHello.
