@@ -133,7 +133,10 @@ export interface OperationOptions {
  * ```
  */
 export interface ScanOptions extends OperationOptions {
-  /** Most bytes scanned for the delimiter before `LimitExceededError`; default 65536. */
+  /**
+   * Most bytes before `LimitExceededError`; default 65536. `readUntil` counts its delimiter in
+   * them; `lines` counts a line without its `\n` / `\r\n`.
+   */
   maxBytes?: number | undefined;
 }
 
@@ -254,7 +257,9 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * async function nextFrame(conn: Conn): Promise<Uint8Array | null> {
    *   if ((await conn.peek()) === null) return null; // the peer is done, between frames
    *   const header = await conn.readExactly(4);
-   *   return conn.readExactly(new DataView(header.buffer, header.byteOffset, 4).getUint32(0));
+   *   const size = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
+   *   if (size > 1 << 20) throw new Error(`frame of ${size} bytes: over the 1 MiB this protocol allows`);
+   *   return conn.readExactly(size); // buffers the whole frame: cap it, as above
    * }
    * for (let frame = await nextFrame(conn); frame !== null; frame = await nextFrame(conn)) handle(frame);
    * ```
