@@ -167,6 +167,11 @@ async function handshake(socket: Socket, tls: ResolvedTlsOptions, signal: AbortS
   }
 }
 
+/** An IPv4 or IPv6 address rather than a host name. */
+function isIpAddress(hostname: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname.includes(":");
+}
+
 function connOf(socket: Socket, hostname: string, port: number, tls: boolean, options: ConnOptions): Conn<StreamNative> {
   if (!tls) sockets.set(socket.writable, socket);
   return fromStreams(
@@ -176,7 +181,10 @@ function connOf(socket: Socket, hostname: string, port: number, tls: boolean, op
       remoteAddr: { transport: "tcp", hostname, port },
       translateError,
       // workerd says neither the version nor anything else it negotiated.
-      tls: tls ? { protocol: "TLS", alpnProtocol: null, serverName: hostname, peerCertificate: null } : undefined,
+      // SNI carries names only (RFC 6066): for an IP address there is none, as on the other runtimes.
+      tls: tls
+        ? { protocol: "TLS", alpnProtocol: null, serverName: isIpAddress(hostname) ? null : hostname, peerCertificate: null }
+        : undefined,
     },
     options,
   );

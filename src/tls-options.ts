@@ -138,7 +138,9 @@ function refuseUnknownKeys(o: Record<string, unknown>, name: string, alsoKnown: 
     throw new TypeError(
       instead
         ? `${name}.${key} is Node's tls.connect spelling: hangup's is ${name}.${instead}`
-        : `${name}.${key} is not a TLS option hangup has (it has ${TLS_KEYS.join(", ")})`,
+        : alsoKnown.length === 0
+        ? `${name}.${key} is not a TLS option hangup has (it has ${TLS_KEYS.join(", ")})`
+        : `${name}.${key} is not an option of startTls (it has ${[...alsoKnown, ...TLS_KEYS].join(", ")})`,
     );
   }
 }

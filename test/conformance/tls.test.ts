@@ -704,6 +704,16 @@ if (!hasTls) {
         name: "TypeError",
         message: /^tls\.minVersion is not a TLS option/,
       });
+      // startTls takes the connection's options too, and says so.
+      const plain = await withPeer(async (peer) => {
+        const { plain } = await plainClient(peer);
+        await assert.rejects(tlsAdapter.startTls(plain, { idletimeout: 5 } as never), {
+          name: "TypeError",
+          message: /^options\.idletimeout is not an option of startTls \(it has side, idleTimeout, .*, serverName, ca,/,
+        });
+        return plain;
+      });
+      plain.reset();
       await assert.rejects(tlsAdapter.connect({ port: 1, tls: { alpnProtocols: ["ok", ""] } }), {
         name: "TypeError",
         message: /tls\.alpnProtocols\[1\]/,
