@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * if (isTlsSocket(native)) throw new TypeError(WRAP_REFUSES_TLS);
+ * if ((native as { encrypted?: boolean }).encrypted === true) throw new TypeError(WRAP_REFUSES_TLS);
  * ```
  */
 export const WRAP_REFUSES_TLS =

@@ -64,7 +64,7 @@ interface WriteRequest {
   more: Uint8Array[] | undefined;
   /** Bytes in `bytes` and `more`. */
   size: number;
-  /** How far the source has taken `bytes` (big writes go in pieces when a write timeout is on). */
+  /** How far the source has taken `bytes` (a big write goes in pieces of PIECE_BYTES or less). */
   offset: number;
   promise: Promise<void>;
   settled: boolean;
@@ -173,9 +173,22 @@ export function inheritedConnOptions(conn: Conn): ConnOptions {
 /** Each upgraded connection, to the one that replaced it (startTls). */
 const upgrades = new WeakMap<Conn, Conn>();
 
+/** Connections reset for good (serve()'s shutdown): one upgraded from them later is reset at once. */
+const resetForGood = new WeakSet<Conn>();
+
 /** `startTls` replaced `from` with `to`: whoever holds `from` (serve()) closes `to` in its place. */
 export function recordUpgrade(from: Conn, to: Conn): void {
   upgrades.set(from, to);
+  // A shutdown reset `from` while its handshake ran: the upgrade does not outlive it.
+  if (resetForGood.has(from)) resetConnForGood(to);
+}
+
+/** Resets `conn`, or the connection it was upgraded to, and any it is upgraded to later. */
+export function resetConnForGood(conn: Conn): void {
+  resetForGood.add(conn);
+  const current = currentConn(conn);
+  resetForGood.add(current);
+  current.reset();
 }
 
 /** The connection that stands for `conn` now: the last one it was upgraded to, or itself. */
@@ -1418,8 +1431,9 @@ class SourceConn implements Conn {
   }
 
   reset(): void {
-    // After close() only the linger is left, and nothing of it is the user's to abort.
-    if (this.#isUnwrapped() || this.#lingered) return;
+    if (this.#isUnwrapped()) return;
+    // After close() only the linger is left: a reset ends it at once (the process need not wait for it).
+    if (this.#lingered) return this.#endLinger();
     this.#resetAsked = true;
     this.#halt({ by: "local" });
     this.#dropWrites(() => this.#refusal("write"));

@@ -1,6 +1,6 @@
 import { SocketError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
-import { currentConn, defaultWriteTimeout } from "./conn.ts";
+import { currentConn, defaultWriteTimeout, resetConnForGood } from "./conn.ts";
 import { checkDuration, checkInteger, checkOptionsObject, checkSignal, describe, refuseUnknownOptions } from "./options.ts";
 import type { Addr, Conn, Listener } from "./types.ts";
 
@@ -154,7 +154,7 @@ async function drain(running: Set<Promise<void>>, conns: Set<Conn>, timeout: num
   const timedOut = new Promise<void>((resolve) => (cancelTimer = setLongTimeout(resolve, timeout)));
   await Promise.race([Promise.all(running), timedOut]);
   cancelTimer?.();
-  for (const conn of conns) currentConn(conn).reset();
+  for (const conn of conns) resetConnForGood(conn);
 }
 
 function isListener(value: unknown): value is Listener<Addr, unknown> {

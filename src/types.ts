@@ -328,7 +328,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * reads on, dropping what comes, until the peer's FIN or 2 s, keeping the process alive as an
    * open socket does. Bytes reaching a closed socket make the kernel answer with an RST that
    * discards what it still holds for the peer; this linger keeps that from happening within
-   * those 2 s, also when the script ends right after `close()`. Workers has no linger: keep the
+   * those 2 s, also when the script ends right after `close()` (`reset()` ends it at once).
+   * Workers has no linger: keep the
    * request alive until the peer has ended (read to its FIN) when it may still be sending.
    */
   close(): Promise<void>;

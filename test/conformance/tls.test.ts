@@ -871,6 +871,28 @@ if (!hasTls) {
         }
       }));
 
+    test("server side under serve(): a shutdown while an upgrade's handshake runs resets the upgraded connection as it arrives", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
+        const stop = new AbortController();
+        let outcome: unknown = "still reading";
+        const serving = hangup.serve(listener as never, async (plain: Conn) => {
+          await plain.readUntil("\r\n");
+          const conn = await tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key });
+          outcome = await collect(conn).then(() => "eof", (err: unknown) => err); // the client never ends it
+        }, { signal: stop.signal, drainTimeout: 200 });
+        const remote = await peer.connect({ port: listener.addr.port });
+        await peer.send(remote, { text: "STARTTLS\r\n" });
+        await sleep(200); // the handler waits in startTls for the ClientHello
+        stop.abort();
+        await sleep(400); // the drain is over: the plaintext connection was reset, mid-upgrade
+        const stopped = Date.now();
+        void peer.tls(remote, { side: "client" }).catch(() => {});
+        await within(5000, serving, "serve() ends once the upgraded connection is reset");
+        assert.ok(Date.now() - stopped < 5000);
+        assert.ok(outcome instanceof SocketClosedError, `the handler's loop ends: got ${String(outcome)}`);
+      }));
+
     test("client side: the upgraded connection keeps the options connect was given (idleTimeout)", () =>
       withPeer(async (peer) => {
         const { listener, port } = await peer.listen();

@@ -110,12 +110,22 @@ describe("a lingering close() over a scripted source", () => {
     assert.deepEqual(calls, ["write 5", "closeWrite", "linger"]);
     await conn.closed;
     sink().data(new Uint8Array(1000)); // dropped
-    conn.reset(); // the linger is not the user's to abort
     assert.deepEqual(calls, ["write 5", "closeWrite", "linger"]);
     sink().end();
     assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"]);
     sink().error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
-    assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"], "a late error changes nothing");
+    conn.reset();
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"], "a late error or reset changes nothing");
+  });
+
+  test("reset() after close() ends the linger at once, with destroy (the FIN already went), not an RST", async () => {
+    const { source, calls } = lingering();
+    const conn = createConn(source);
+    await conn.write("reply");
+    await conn.close();
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger"]);
+    conn.reset();
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"]);
   });
 
   test("ends with destroy after 2 s when the peer never sends its FIN", async () => {
@@ -312,7 +322,7 @@ describe("writeTimeout and a slow but steady reader, over a scripted source", ()
 
 describe("close() without a writeTimeout, over a scripted source", () => {
   /**
-   * Runs `body` with a clock that `skip(ms)` moves on, and timers of 10 s or more firing after
+   * Runs `body` with a clock that `skip(ms)` moves on, and timers of 1 s or more firing after
    * 20 ms of real time (to be checked against that clock): minutes pass in milliseconds.
    */
   async function withFastClock(body: (skip: (ms: number) => void, realSleep: (ms: number) => Promise<void>) => Promise<void>) {
@@ -322,7 +332,7 @@ describe("close() without a writeTimeout, over a scripted source", () => {
     Date.now = () => realNow() + skipped;
     globalThis.setTimeout =
       ((handler: () => void, delay?: number) =>
-        realSetTimeout(handler, delay !== undefined && delay >= 10_000 ? 20 : delay)) as typeof setTimeout;
+        realSetTimeout(handler, delay !== undefined && delay >= 1000 ? 20 : delay)) as typeof setTimeout;
     try {
       await body((ms) => (skipped = ms), (ms) => new Promise((resolve) => realSetTimeout(resolve, ms)));
     } finally {
