@@ -180,6 +180,8 @@ function connOf(socket: Socket, hostname: string, port: number, tls: boolean, op
       writable: socket.writable,
       remoteAddr: { transport: "tcp", hostname, port },
       translateError,
+      // workerd drops the socket when the request ends: close() keeps the request until the peer has our bytes.
+      lingerInClose: true,
       // workerd says neither the version nor anything else it negotiated.
       // SNI carries names only (RFC 6066): for an IP address there is none, as on the other runtimes.
       tls: tls

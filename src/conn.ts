@@ -259,6 +259,8 @@ class SourceConn implements Conn {
   /** `close()` finished and the source lingers for the peer's FIN: the connection is closed for its user. */
   #lingered = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Resolves when the linger ends, for a source whose close() waits for it (`closeAwaitsLinger`). */
+  #lingerEnded: (() => void) | undefined;
   /** The source reported the peer's FIN or a failure: nothing more will come, even after our close. */
   #peerDone = false;
   /** Bytes were handed to the source: a close must not let an RST discard them (see LINGER_MS). */
@@ -1400,7 +1402,13 @@ class SourceConn implements Conn {
         if (lingers) {
           await (this.#writeClosing ?? this.#source.closeWrite());
           if (this.#peerDone || this.#failure !== undefined || this.#resetAsked) await this.#source.close();
-          else if (!this.#sourceClosed) this.#linger();
+          else if (!this.#sourceClosed) {
+            const ended = this.#source.closeAwaitsLinger === true
+              ? new Promise<void>((resolve) => (this.#lingerEnded = resolve))
+              : undefined;
+            this.#linger();
+            await ended;
+          }
         } else {
           await this.#source.close();
         }
@@ -1428,6 +1436,8 @@ class SourceConn implements Conn {
     clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
     if (!this.#sourceClosed) this.#source.destroy();
+    this.#lingerEnded?.();
+    this.#lingerEnded = undefined;
   }
 
   reset(): void {

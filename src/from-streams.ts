@@ -30,6 +30,13 @@ export interface StreamPair {
    * platform whose errors carry no code (workerd's "Network connection lost.").
    */
   readonly translateError?: ((error: unknown) => unknown) | undefined;
+  /**
+   * The streams are a TCP socket that the runtime drops when the work that opened it ends (a
+   * Worker's request): `close()` sends the FIN, then reads and drops what the peer sends until
+   * its FIN, 2 s at most, and only then resolves. A peer's bytes reaching a dropped socket make
+   * the kernel answer with an RST that discards what it still held of ours.
+   */
+  readonly lingerInClose?: boolean | undefined;
 }
 
 /**
@@ -89,6 +96,8 @@ class StreamTransport implements PullTransport<StreamNative> {
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
   readonly tls: TlsInfo | undefined;
+  readonly linger: (() => void) | undefined;
+  readonly closeAwaitsLinger: boolean;
   readonly #streams: StreamPair;
   readonly #translate: (error: unknown) => unknown;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -100,6 +109,9 @@ class StreamTransport implements PullTransport<StreamNative> {
     this.localAddr = streams.localAddr ?? UNKNOWN_ADDR;
     this.remoteAddr = streams.remoteAddr ?? UNKNOWN_ADDR;
     this.tls = streams.tls;
+    // Nothing to do when the linger starts: the pump reads on and the core drops the bytes.
+    this.linger = streams.lingerInClose === true ? noop : undefined;
+    this.closeAwaitsLinger = streams.lingerInClose === true;
     this.#translate = streams.translateError ?? ((error: unknown) => error);
     this.#reader = streams.readable.getReader();
     this.#writer = streams.writable.getWriter();

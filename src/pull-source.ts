@@ -59,6 +59,8 @@ export interface PullTransport<Native> {
   detach(pending: Promise<Uint8Array | null> | undefined): void;
   /** See `ConnSource.linger`: a transport over a socket whose close can meet an RST has it. */
   readonly linger?: (() => void) | undefined;
+  /** See `ConnSource.closeAwaitsLinger`. */
+  readonly closeAwaitsLinger?: boolean | undefined;
   setKeepAlive?(delay: number | false): void;
   setNoDelay?(noDelay: boolean): void;
 }
@@ -207,6 +209,10 @@ export class PullSource<Native> implements ConnSource<Native> {
   get linger(): (() => void) | undefined {
     const transport = this.#transport;
     return transport.linger ? () => transport.linger!() : undefined;
+  }
+
+  get closeAwaitsLinger(): boolean {
+    return this.#transport.closeAwaitsLinger === true;
   }
 
   setKeepAlive(delay: number | false): void {

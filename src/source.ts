@@ -113,6 +113,12 @@ export interface ConnSource<Native = unknown> {
    * instead. A source without it is closed at once.
    */
   readonly linger?: (() => void) | undefined;
+  /**
+   * With `linger`: `conn.close()` resolves only once the linger ended (the peer's FIN, an error,
+   * or 2 s), for a runtime that drops a socket when the work that opened it ends (a Worker's
+   * request), so that awaiting `close()` keeps that work alive until the peer has our bytes.
+   */
+  readonly closeAwaitsLinger?: boolean | undefined;
   /** TCP keepalive: initial delay in ms, or `false` for off. */
   setKeepAlive?(delay: number | false): void;
   /** TCP_NODELAY. */

@@ -329,8 +329,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * open socket does. Bytes reaching a closed socket make the kernel answer with an RST that
    * discards what it still holds for the peer; this linger keeps that from happening within
    * those 2 s, also when the script ends right after `close()` (`reset()` ends it at once).
-   * Workers has no linger: keep the
-   * request alive until the peer has ended (read to its FIN) when it may still be sending.
+   * On Workers, whose request's end drops its sockets, `close()` resolves only once that linger
+   * ended: awaiting it keeps the request alive until the peer has our bytes.
    */
   close(): Promise<void>;
   /** Abortive close: RST where the runtime can; idempotent. */

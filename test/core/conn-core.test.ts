@@ -118,6 +118,20 @@ describe("a lingering close() over a scripted source", () => {
     assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"], "a late error or reset changes nothing");
   });
 
+  test("with closeAwaitsLinger (Workers), close() resolves only once the linger ended: at the peer's FIN", async () => {
+    const { source, sink, calls } = lingering();
+    const conn = createConn({ ...source, linger: source.linger, closeAwaitsLinger: true } as typeof source);
+    await conn.write("reply");
+    let closed = false;
+    const closing = conn.close().then(() => (closed = true));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger"]);
+    assert.equal(closed, false, "close() waits for the peer's FIN");
+    sink().end();
+    await closing;
+    assert.deepEqual(calls, ["write 5", "closeWrite", "linger", "destroy"]);
+  });
+
   test("reset() after close() ends the linger at once, with destroy (the FIN already went), not an RST", async () => {
     const { source, calls } = lingering();
     const conn = createConn(source);

@@ -78,9 +78,13 @@ async function run(name: string, port: number): Promise<Result> {
  * Worker case `name` against a fresh peer: the Worker connects, the peer accepts, and `body`
  * plays its part on the accepted socket (`remote`) while `result` waits for the Worker's answer.
  */
-function withWorkerCase(name: string, body: (peer: Peer, remote: number, result: Promise<Result>) => Promise<void>): Promise<void> {
+function withWorkerCase(
+  name: string,
+  body: (peer: Peer, remote: number, result: Promise<Result>) => Promise<void>,
+  listenOptions: Parameters<Peer["listen"]>[0] = {},
+): Promise<void> {
   return withPeer(async (peer) => {
-    const { listener, port } = await peer.listen();
+    const { listener, port } = await peer.listen(listenOptions);
     const result = run(name, port);
     const remote = await peer.accept(listener);
     await body(peer, remote, result);
@@ -97,6 +101,28 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
       assert.equal(r.error, undefined);
       assert.equal(r.ended, "eof");
     }));
+
+  test("close() after a big write keeps the request until the peer has every byte, though the peer still sends and reads slowly", () =>
+    withWorkerCase("close-after-write", async (peer, remote, result) => {
+      const size = 2 << 20;
+      // Had the request ended at once, workerd would drop the socket: the peer's next bytes would
+      // meet it closed, and the kernel's RST would discard what it still held of ours.
+      const flooding = peer.send(remote, { size: 1 << 30, fill: 0x61 });
+      const parts: Uint8Array[] = [];
+      let got = 0;
+      for (let i = 0; i < 400 && got < size; i++) {
+        const part = await peer.recv(remote, { count: Math.min(65536, size - got), timeoutMs: 3000 });
+        parts.push(part.data);
+        got += part.length;
+        if (part.end !== "count") break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const r = await result;
+      await flooding;
+      assert.equal(r.closed, size);
+      assert.equal(got, size, `the peer got ${got} of ${size} bytes`);
+      assert.equal(sha256(...parts), sha256(new Uint8Array(size).map((_, i) => i % 251)));
+    }, { rcvbuf: 16384 }));
 
   test('reset after data: the bytes, then ConnectionResetError (workerd\'s "Network connection lost.")', () =>
     withWorkerCase("reset", async (peer, remote, result) => {

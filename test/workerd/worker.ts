@@ -199,6 +199,13 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
     await conn.write("hello");
     return { reply, plainAfter, tls: conn.tls, ...(await drain(conn)) };
   },
+  async "close-after-write"(port) {
+    const conn = await connect({ port });
+    const size = 2 << 20;
+    void conn.write(new Uint8Array(size).map((_, i) => i % 251));
+    await conn.close();
+    return { closed: size };
+  },
   async "starttls-idle"(port) {
     const plain = await connect({ port, idleTimeout: 400 });
     const conn = await startTls(plain, { handshakeTimeout: 5000 });
