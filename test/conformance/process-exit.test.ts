@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "../support/harness.ts";
 import { runChild, runtimeCommand } from "../support/child.ts";
-import { sha256, withPeer } from "../support/peer.ts";
-import { sleep, text } from "../support/fixtures.ts";
+import { recvSlowly, sha256, withPeer } from "../support/peer.ts";
+import { text } from "../support/fixtures.ts";
 import { runtime } from "../support/runtime.ts";
 
 const givenUpConnect = fileURLToPath(new URL("../fixtures/given-up-connect.ts", import.meta.url));
@@ -77,21 +77,13 @@ describe(`process exit (${runtime})`, () => {
         // The peer floods us the whole time: had the process exited, its bytes would meet a closed
         // socket, and the kernel's RST would discard what it still held of ours.
         const flooding = peer.send(remote, { size: 1 << 30, fill: 0x61 });
-        const parts: Uint8Array[] = [];
-        let got = 0;
-        for (let i = 0; i < 400 && got < size; i++) {
-          const part = await peer.recv(remote, { count: Math.min(65536, size - got), timeoutMs: 3000 });
-          parts.push(part.data);
-          got += part.length;
-          if (part.end !== "count") break;
-          await sleep(20);
-        }
+        const got = await recvSlowly(peer, remote, size);
         const run = await running;
         await flooding;
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(JSON.parse(run.lines[0]!.text), { closed: size });
-        assert.equal(got, size, `the peer got ${got} of ${size} bytes`);
-        assert.equal(sha256(...parts), sha256(new Uint8Array(size).map((_, i) => i % 251)));
+        assert.equal(got.length, size, `the peer got ${got.length} of ${size} bytes`);
+        assert.equal(got.sha256, sha256(new Uint8Array(size).map((_, i) => i % 251)));
         const lived = run.exitedAt - run.lines.at(-1)!.at;
         assert.ok(lived < 4000, `the linger is bounded: the process lived ${lived} ms after close()`);
       }),

@@ -198,6 +198,23 @@ export class Peer {
   }
 }
 
+/**
+ * Reads `size` bytes from `conn` slowly, 64 KiB every 20 ms (a reader far behind a fast
+ * writer), or until the stream ends; returns how many came and their SHA-256.
+ */
+export async function recvSlowly(peer: Peer, conn: number, size: number): Promise<{ length: number; sha256: string }> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (let i = 0; i < 10_000 && length < size; i++) {
+    const part = await peer.recv(conn, { count: Math.min(65536, size - length), timeoutMs: 3000 });
+    parts.push(part.data);
+    length += part.length;
+    if (part.end !== "count") break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { length, sha256: sha256(...parts) };
+}
+
 export function sha256(...parts: Uint8Array[]): string {
   const hash = createHash("sha256");
   for (const part of parts) hash.update(part);

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
 import { assertColumnMatches } from "../support/capabilities-table.ts";
 import { describe, test } from "../support/harness.ts";
-import { type Peer, type PeerCert, sha256, withPeer } from "../support/peer.ts";
+import { type Peer, type PeerCert, recvSlowly, sha256, withPeer } from "../support/peer.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 let workerd: ChildProcess | undefined;
@@ -108,20 +108,12 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
       // Had the request ended at once, workerd would drop the socket: the peer's next bytes would
       // meet it closed, and the kernel's RST would discard what it still held of ours.
       const flooding = peer.send(remote, { size: 1 << 30, fill: 0x61 });
-      const parts: Uint8Array[] = [];
-      let got = 0;
-      for (let i = 0; i < 400 && got < size; i++) {
-        const part = await peer.recv(remote, { count: Math.min(65536, size - got), timeoutMs: 3000 });
-        parts.push(part.data);
-        got += part.length;
-        if (part.end !== "count") break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const got = await recvSlowly(peer, remote, size);
       const r = await result;
       await flooding;
       assert.equal(r.closed, size);
-      assert.equal(got, size, `the peer got ${got} of ${size} bytes`);
-      assert.equal(sha256(...parts), sha256(new Uint8Array(size).map((_, i) => i % 251)));
+      assert.equal(got.length, size, `the peer got ${got.length} of ${size} bytes`);
+      assert.equal(got.sha256, sha256(new Uint8Array(size).map((_, i) => i % 251)));
     }, { rcvbuf: 16384 }));
 
   test('reset after data: the bytes, then ConnectionResetError (workerd\'s "Network connection lost.")', () =>
