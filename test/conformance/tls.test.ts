@@ -169,7 +169,8 @@ if (!hasTls) {
       test(
         "writes in flight when the peer's close_notify comes settle: sent once it reads on (on Bun: BrokenPipeError, never a hang)",
         withTlsPair(side, async ({ conn, peer, remote }) => {
-          // 4 MiB in 1 KiB writes nobody awaits, to a peer that reads nothing yet: most wait in flight.
+          // 4 MiB in 1 KiB writes nobody awaits, to a peer that reads nothing yet and has a small receive
+          // buffer (the kernel's autotuned buffers could hold 4 MiB): most wait in flight.
           const piece = new Uint8Array(1024).fill(7);
           const writes = Array.from({ length: 4096 }, () => conn.write(piece).then(() => "sent", (err: unknown) => err));
           await sleep(200);
@@ -196,7 +197,7 @@ if (!hasTls) {
           assert.equal(seen.length, 4 << 20, "the peer reads every byte after its close_notify");
           assert.deepEqual(new Set(await within(5000, Promise.all(writes), "every write settles")), new Set(["sent"]));
           await conn.close();
-        }),
+        }, { peerRcvbuf: 16384 }),
       );
 
       test(

@@ -49,21 +49,28 @@ export interface TlsPair extends Pair {
 export async function openTlsPair(
   peer: Peer,
   side: Side,
-  options: { tls?: TlsOptions; conn?: ConnOptions; peer?: Partial<PeerTls> & { cert?: PeerCert } } = {},
+  options: {
+    tls?: TlsOptions;
+    conn?: ConnOptions;
+    peer?: Partial<PeerTls> & { cert?: PeerCert };
+    /** The peer's receive buffer: small, our writes wait in flight sooner than the kernel's autotuned buffers let them. */
+    peerRcvbuf?: number;
+  } = {},
 ): Promise<TlsPair> {
   const tls = tlsOptionsFor(side, options.tls);
+  const rcvbuf = options.peerRcvbuf === undefined ? {} : { rcvbuf: options.peerRcvbuf };
   if (side === "server") {
     const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0, tls, ...options.conn });
     try {
       const port = listener.addr.port;
-      const remote = await peer.connect({ port });
+      const remote = await peer.connect({ port, ...rcvbuf });
       const [peerTls, conn] = await Promise.all([peer.tls(remote, { side: "client", ...options.peer }), listener.accept()]);
       return { conn: conn!, peer, remote, peerTls };
     } finally {
       await listener.close();
     }
   }
-  const { listener, port } = await peer.listen();
+  const { listener, port } = await peer.listen(rcvbuf);
   const accepted = peer.accept(listener);
   const connecting = tlsAdapter.connect({ port, tls, ...options.conn });
   const remote = await accepted;
