@@ -62,7 +62,7 @@ import {
 } from "../src/index.ts";
 import { nodeTlsHooks, plainChunk, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 import { checkUnixPath } from "./unix-path.ts";
-import { WRAP_REFUSES_TLS } from "./wrap-tls.ts";
+import { refuseNodeTlsSocket, WRAP_REFUSES_TLS } from "./wrap-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -643,7 +643,7 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
  */
 export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socket<unknown>> {
   const socket = native as Socket<SocketOwner>;
-  if ((socket as { encrypted?: unknown } | null)?.encrypted === true) throw new TypeError(WRAP_REFUSES_TLS); // node:tls
+  refuseNodeTlsSocket(socket);
   if (!isBunSocket(socket)) throw new TypeError("native must be a Bun socket (from Bun.connect, or unwrap() of a hangup Conn)");
   if (Object.prototype.toString.call(socket) === "[object TLSSocket]") throw new TypeError(WRAP_REFUSES_TLS);
   const listener = (socket as { listener?: object }).listener;

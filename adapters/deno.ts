@@ -58,7 +58,7 @@ import {
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 import type { TLSSocket } from "node:tls";
 import { checkUnixPath } from "./unix-path.ts";
-import { WRAP_REFUSES_TLS } from "./wrap-tls.ts";
+import { refuseNodeTlsSocket, WRAP_REFUSES_TLS } from "./wrap-tls.ts";
 
 export type { StartTlsOptions } from "./node-tls.ts";
 
@@ -478,7 +478,7 @@ function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
  * ```
  */
 export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> {
-  if ((native as { encrypted?: unknown } | null)?.encrypted === true) throw new TypeError(WRAP_REFUSES_TLS); // node:tls
+  refuseNodeTlsSocket(native);
   const candidate = native as Partial<Deno.Conn> | null;
   // A node:tls socket (what unwrap() of a TLS Conn hands out) has read() too, not closeWrite() nor localAddr.
   if (

@@ -58,7 +58,7 @@ import {
 
 import { nodeTlsHooks, type StartTlsOptions, upgradeToTls } from "./node-tls.ts";
 import { checkUnixPath, unixBindError } from "./unix-path.ts";
-import { WRAP_REFUSES_TLS } from "./wrap-tls.ts";
+import { refuseNodeTlsSocket } from "./wrap-tls.ts";
 
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -428,7 +428,7 @@ async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promis
  */
 export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket> {
   if (!(native instanceof net.Socket)) throw new TypeError("native must be a connected net.Socket");
-  if ((native as { encrypted?: unknown }).encrypted === true) throw new TypeError(WRAP_REFUSES_TLS);
+  refuseNodeTlsSocket(native);
   const source = nodeSource(native);
   (native as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
   return createConn(source, options);
