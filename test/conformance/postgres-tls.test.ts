@@ -1,5 +1,5 @@
 /**
- * STARTTLS against a real PostgreSQL server: examples/postgres-tls.ts asks for TLS with an
+ * STARTTLS against a real PostgreSQL server: examples/postgres/client.ts asks for TLS with an
  * `SSLRequest`, upgrades the same connection with `startTls`, and speaks the simple query
  * protocol. How the server leaves is hangup's answer: its close_notify is `eof`, a backend killed
  * mid-query is a truncation, a certificate that does not verify is a `TlsHandshakeError`. Fails,
@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import process from "node:process";
 import { type Conn, TlsHandshakeError, TlsTruncatedError } from "../../src/index.ts";
-import { PgClient, PgError, requestTls } from "../../examples/postgres-tls.ts";
+import { PgClient, PgError, requestTls } from "../../examples/postgres/client.ts";
 import { rejection, within } from "../support/fixtures.ts";
 import { describe, test } from "../support/harness.ts";
 import { type PostgresServer, withPostgres } from "../support/postgres.ts";
@@ -30,7 +30,7 @@ async function session(server: PostgresServer): Promise<PgClient> {
 
 const md5 = (text: string): string => createHash("md5").update(text).digest("hex");
 
-describe("PostgreSQL over STARTTLS: examples/postgres-tls.ts against a real server", () => {
+describe("PostgreSQL over STARTTLS: examples/postgres/client.ts against a real server", () => {
   test("SSLRequest, then startTls on the same connection: rows, an error's SQLSTATE, a 4 MB value whole; Terminate ends with the server's close_notify (eof)", () =>
     withPostgres(async (server) => {
       assert.ok(hasTls, "this runtime's adapter has TLS");

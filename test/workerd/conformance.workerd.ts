@@ -6,14 +6,19 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import process from "node:process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
 import { assertColumnMatches } from "../support/capabilities-table.ts";
 import { describe, test } from "../support/harness.ts";
+import { connect as nodeConnect } from "../../adapters/node.ts";
+import { PgClient } from "../../examples/postgres/client.ts";
 import { type Peer, type PeerCert, recvSlowly, sha256, withPeer } from "../support/peer.ts";
+import { withPostgres } from "../support/postgres.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 let workerd: ChildProcess | undefined;
@@ -408,4 +413,50 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       assert.equal(r.error?.isTypeError, true, JSON.stringify(r.error));
       assert.match(r.error?.message as string, /options\.side must be "client"/);
     }));
+});
+
+describe("Cloudflare Workers adapter, in real workerd: PostgreSQL over STARTTLS (examples/postgres/client.ts against a real server)", () => {
+  test(
+    "rows, a 4 MB value whole, an error's SQLSTATE; Terminate ends with close_notify (eof)",
+    () =>
+      withPostgres(async (server) => {
+        const r = await run("postgres", server.port);
+        assert.equal((r.tls as { protocol?: string } | undefined)?.protocol, "TLS", "workerd does not say which version");
+        assert.equal(r.rows, 1000);
+        assert.deepEqual(r.first, ["1", createHash("md5").update("1").digest("hex")]);
+        assert.deepEqual(r.last, ["1000", createHash("md5").update("1000").digest("hex")]);
+        assert.equal(r.bigLength, 4_200_000);
+        assert.equal(r.bigHashMatches, true, "the 4 MB value's bytes are the server's");
+        assert.equal(r.error?.name, "PgError", JSON.stringify(r.error));
+        assert.equal(r.error?.sqlstate, "22012");
+        assert.equal(r.ended, "eof");
+      }),
+    { timeout: 30_000 },
+  );
+
+  test(
+    "a backend killed mid-query: the query rejects, never a short result (fallback: workerd reports the FIN without close_notify as a clean end, so the client's own framing says the server closed mid-query)",
+    () =>
+      withPostgres(async (server) => {
+        const result = run("postgres-killed", server.port);
+        const admin = await PgClient.login(await nodeConnect({ hostname: "127.0.0.1", port: server.port, idleTimeout: 20_000 }), {
+          user: "hangup",
+          database: "postgres",
+        });
+        let pid: string | null | undefined;
+        for (let i = 0; i < 100 && !pid; i++) {
+          const found = await admin.query("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30) AS hangup_sleeps%'");
+          pid = found.rows[0]?.[0];
+          if (!pid) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        assert.ok(pid, "the Worker's query never reached the server");
+        process.kill(Number(pid), "SIGKILL");
+        const r = await result;
+        admin.conn.reset();
+        assert.equal(r.error?.name, "PgError", JSON.stringify(r));
+        assert.match(r.error?.message as string, /the server closed the connection/);
+        assert.equal(r.ended, "eof", "workerd cannot tell a truncation from a close_notify (README: what each runtime can and cannot do)");
+      }),
+    { timeout: 30_000 },
+  );
 });

@@ -16,6 +16,7 @@ import {
   TlsTruncatedError,
   UnexpectedEofError,
 } from "../../adapters/workerd.ts";
+import { PgClient, requestTls } from "../../examples/postgres/client.ts";
 import { concat } from "../support/bytes.ts";
 
 async function sha256(bytes: Uint8Array): Promise<string> {
@@ -241,6 +242,44 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
       return { error: describeError(err) };
     }
   },
+  /** examples/postgres/client.ts against a real PostgreSQL: SSLRequest, startTls, queries, Terminate. */
+  async postgres(port) {
+    const pg = await postgresSession(port);
+    const numbers = await pg.query("SELECT n, md5(n::text) FROM generate_series(1, 1000) AS n");
+    const big = await pg.query(
+      "SELECT repeat('hangup', 700000) AS big, encode(sha256(convert_to(repeat('hangup', 700000), 'UTF8')), 'hex') AS hash",
+    );
+    const [value = "", hash] = big.rows[0] ?? [];
+    let error: Record<string, unknown> | undefined;
+    try {
+      await pg.query("SELECT 1 / 0");
+    } catch (err) {
+      error = { ...describeError(err), sqlstate: (err as { code?: unknown }).code };
+    }
+    await pg.close();
+    return {
+      tls: pg.conn.tls,
+      rows: numbers.rows.length,
+      first: numbers.rows[0],
+      last: numbers.rows.at(-1),
+      bigLength: value?.length,
+      bigHashMatches: hash === await sha256(new TextEncoder().encode(value ?? "")),
+      error,
+      ended: (await pg.conn.ended).reason,
+    };
+  },
+  /** A query whose backend the test kills (SIGKILL) while it sleeps. */
+  async "postgres-killed"(port) {
+    const pg = await postgresSession(port);
+    try {
+      await pg.query("SELECT pg_sleep(30) AS hangup_sleeps");
+      return { error: undefined };
+    } catch (err) {
+      return { error: describeError(err), ended: (await pg.conn.ended).reason };
+    } finally {
+      pg.conn.reset();
+    }
+  },
   async refused(port) {
     try {
       await connect({ port, timeout: 5000 });
@@ -250,6 +289,13 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
     }
   },
 };
+
+async function postgresSession(port: number): Promise<PgClient> {
+  const plain = await connect({ port, idleTimeout: 20_000 });
+  await requestTls(plain);
+  const conn = await startTls(plain, { handshakeTimeout: 5000 });
+  return PgClient.login(conn, { user: "hangup", database: "postgres" });
+}
 
 export default {
   async fetch(request: Request): Promise<Response> {
