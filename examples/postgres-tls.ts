@@ -2,7 +2,7 @@
  * A PostgreSQL client over STARTTLS, run: the `SSLRequest`, `startTls` on the same connection,
  * a few queries (`examples/postgres/client.ts` is the client to copy).
  *
- *   npx tsx examples/postgres-tls.ts <host> <port> <user> <database> [ca.pem]   a few queries against your server
+ *   npx tsx examples/postgres-tls.ts <host> <port> <user> <database> [ca.pem]   a few queries against your server (password: $PGPASSWORD)
  *   ... --check      starts a local PostgreSQL (ssl = on) with the test certificates and runs against it
  *
  * How the server left is hangup's answer, as for any Conn: a server that ends the session says
@@ -14,7 +14,7 @@ import process from "node:process";
 import { PgClient, PgError, type PgLogin, requestTls } from "./postgres/client.ts";
 
 async function demo(pg: PgClient): Promise<void> {
-  console.log("TLS:", pg.conn.tls?.protocol, "server", pg.parameters.get("server_version"));
+  console.log("TLS:", pg.conn.tls?.protocol, "server", pg.parameters.get("server_version"), "login:", pg.authentication);
   const { rows } = await pg.query("SELECT n, md5(n::text) FROM generate_series(1, 3) AS n");
   console.log("rows:", rows.map((row) => row.join(" ")).join(", "));
   const failed = await pg.query("SELECT 1 / 0").then(() => undefined, (err: unknown) => err);
@@ -42,9 +42,16 @@ if (isMain) {
     // A local PostgreSQL with the test-only certificates (test/fixtures/tls; never use them elsewhere).
     const { withPostgres } = await import("../test/support/postgres.ts");
     const ca = readFileSync(new URL("../test/fixtures/tls/ca.pem", import.meta.url), "utf8");
-    await withPostgres(({ port }) => run("localhost", port, { user: "hangup", database: "postgres" }, ca));
+    const password = "example only";
+    await withPostgres(({ port }) => run("localhost", port, { user: "hangup", database: "postgres", password }, ca), { password });
   } else {
     const [hostname = "localhost", port = "5432", user = "postgres", database = user, caFile] = process.argv.slice(2);
-    await run(hostname, Number(port), { user, database }, caFile ? readFileSync(caFile, "utf8") : undefined);
+    const password = process.env.PGPASSWORD;
+    await run(
+      hostname,
+      Number(port),
+      { user, database, ...(password ? { password } : {}) },
+      caFile ? readFileSync(caFile, "utf8") : undefined,
+    );
   }
 }

@@ -18,6 +18,7 @@
  * @module
  */
 import type { Conn, DecodeResult } from "hangup";
+import { Scram } from "./scram.ts";
 
 /** An `ErrorResponse` from the server: `code` is its SQLSTATE (`22012` division by zero). */
 export class PgError extends Error {
@@ -38,7 +39,7 @@ export interface PgResult {
 export interface PgLogin {
   user: string;
   database: string;
-  /** For `password` authentication (sent only over TLS); other methods (SCRAM, MD5) are not in this example. */
+  /** For SCRAM-SHA-256 (bound to the TLS connection where the server offers it) or `password` authentication; MD5 is not in this example. */
   password?: string;
 }
 
@@ -55,9 +56,12 @@ const MAX_MESSAGE = 64 << 20;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-/** A frontend message: its type letter (none for the startup ones), then the length-prefixed body. */
-function message(type: string | undefined, ...parts: (string | number)[]): Uint8Array {
-  const bodies = parts.map((part) => typeof part === "number" ? int32(part) : utf8.encode(`${part}\0`));
+/**
+ * A frontend message: its type letter (none for the startup ones), then the length-prefixed body
+ * of `parts`: a number is an Int32, a string a NUL-terminated string, bytes go as they are.
+ */
+function message(type: string | undefined, ...parts: (string | number | Uint8Array)[]): Uint8Array {
+  const bodies = parts.map((part) => typeof part === "number" ? int32(part) : typeof part === "string" ? utf8.encode(`${part}\0`) : part);
   const length = 4 + bodies.reduce((sum, body) => sum + body.length, 0);
   const out = new Uint8Array((type ? 1 : 0) + length);
   let at = 0;
@@ -138,6 +142,8 @@ export class PgClient {
   readonly parameters: Map<string, string> = new Map();
   /** The backend serving this session (what `pg_terminate_backend` takes). */
   backendPid: number = 0;
+  /** How the server authenticated this session: `trust`, `password`, `SCRAM-SHA-256` or `SCRAM-SHA-256-PLUS`. */
+  authentication: string = "trust";
   readonly #messages: AsyncIterator<PgMessage>;
 
   private constructor(readonly conn: Conn) {
@@ -165,6 +171,7 @@ export class PgClient {
 
   /** Authentication, then the parameters, until ReadyForQuery. */
   async #startup(password: string | undefined): Promise<void> {
+    let scram: Scram | undefined;
     for (;;) {
       const { type, body } = await this.#next();
       if (type === "E") throw errorFrom(body);
@@ -175,13 +182,38 @@ export class PgClient {
       } else if (type === "K") {
         this.backendPid = new DataView(body.buffer, body.byteOffset, 8).getInt32(0);
       } else if (type === "R") {
-        const method = new DataView(body.buffer, body.byteOffset, 4).getInt32(0);
-        if (method === 3 && password !== undefined) await this.conn.write(message("p", password));
-        else if (method !== 0) {
-          throw new PgError("FATAL", "28000", `authentication method ${method} is not in this example (trust or password only)`);
-        }
+        scram = await this.#authenticate(body, password, scram);
       }
     }
+  }
+
+  /** One Authentication message: answers it, and returns the SCRAM exchange under way. */
+  async #authenticate(body: Uint8Array, password: string | undefined, scram: Scram | undefined): Promise<Scram | undefined> {
+    const method = new DataView(body.buffer, body.byteOffset, 4).getInt32(0);
+    const data = text.decode(body.subarray(4));
+    if (method === 0) return scram; // AuthenticationOk
+    if (password === undefined) throw new PgError("FATAL", "28000", `the server asks for a password (authentication method ${method})`);
+    if (method === 3) { // cleartext, sent only inside TLS here
+      this.authentication = "password";
+      await this.conn.write(message("p", password));
+      return undefined;
+    }
+    if (method === 10) { // SASL: the mechanisms offered
+      const started = await Scram.start(cStrings(body, 4), this.conn.tls?.peerCertificate ?? null, password);
+      this.authentication = started.mechanism;
+      const first = utf8.encode(started.clientFirst);
+      await this.conn.write(message("p", started.mechanism, first.length, first));
+      return started;
+    }
+    if (method === 11 && scram) { // SASLContinue: the server's first message
+      await this.conn.write(message("p", utf8.encode(await scram.clientFinal(data))));
+      return scram;
+    }
+    if (method === 12 && scram) { // SASLFinal: the server's signature
+      await scram.verify(data);
+      return scram;
+    }
+    throw new PgError("FATAL", "28000", `authentication method ${method} is not in this example (SCRAM-SHA-256, password or trust)`);
   }
 
   /** Runs `sql` (one statement) with the simple query protocol. Rejects with `PgError` for an error the server reports. */

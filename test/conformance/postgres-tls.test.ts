@@ -102,4 +102,15 @@ describe("PostgreSQL over STARTTLS: examples/postgres/client.ts against a real s
       assert.equal(plain.tls, undefined, "still plaintext");
       await plain.close();
     }, { ssl: false }));
+
+  test("SCRAM-SHA-256-PLUS: the login is bound to the TLS connection by a hash of conn.tls.peerCertificate, and the server accepts it; a wrong password is FATAL 28P01", () =>
+    withPostgres(async (server) => {
+      const pg = await PgClient.login(await upgraded(server), { ...LOGIN, password: "s3cret, with a comma" });
+      assert.equal(pg.authentication, "SCRAM-SHA-256-PLUS", "PostgreSQL offers channel binding over TLS, and the client took it");
+      const { rows } = await pg.query("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+      assert.deepEqual(rows, [["t", "TLSv1.3"]], "the server sees this session over TLS 1.3");
+      await pg.close();
+      const wrong = await rejection(PgClient.login(await upgraded(server), { ...LOGIN, password: "wrong" }));
+      assert.ok(wrong instanceof PgError && wrong.code === "28P01", `a wrong password is SQLSTATE 28P01, got ${String(wrong)}`);
+    }, { password: "s3cret, with a comma" }));
 });

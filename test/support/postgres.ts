@@ -1,11 +1,11 @@
 /**
- * A real PostgreSQL server on loopback, made for one test: `initdb` into a fresh directory (trust
- * authentication, user `hangup`), then `postgres` with TLS from the test-only certificates, or
+ * A real PostgreSQL server on loopback, made for one test: `initdb` into a fresh directory (user
+ * `hangup`, trusted, or with a password for SCRAM-SHA-256), then `postgres` with TLS from the test-only certificates, or
  * with `ssl = off`. As root it runs as the `postgres` user (PostgreSQL refuses to run as root).
  * Fails, never skips, where PostgreSQL is not installed (Debian: apt-get install postgresql).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +23,8 @@ export interface PostgresServer {
 export interface PostgresOptions {
   /** TLS on (the test-only server certificate, valid for 127.0.0.1 and localhost); default true. */
   ssl?: boolean;
+  /** The password of user `hangup`: TCP logins then need it, by SCRAM-SHA-256 (default: trust, no password). */
+  password?: string;
 }
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
@@ -73,12 +75,16 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     copyFileSync(fixture("server.pem"), cert);
     copyFileSync(fixture("server.key"), key);
     chmodSync(key, 0o600); // PostgreSQL refuses a key others can read
-    if (user) { for (const path of [dir, cert, key]) chownSync(path, user.uid, user.gid); }
+    const pwfile = join(dir, "password");
+    writeFileSync(pwfile, options.password ?? "", { mode: 0o600 });
+    if (user) { for (const path of [dir, cert, key, pwfile]) chownSync(path, user.uid, user.gid); }
+    const auth = options.password === undefined
+      ? ["-A", "trust"]
+      : ["--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`];
     const [initdb, initArgs] = asServerUser(user, join(bin, "initdb"), [
       "-D",
       join(dir, "data"),
-      "-A",
-      "trust",
+      ...auth,
       "-U",
       "hangup",
       "--no-sync",

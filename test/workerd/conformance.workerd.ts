@@ -459,4 +459,15 @@ describe("Cloudflare Workers adapter, in real workerd: PostgreSQL over STARTTLS 
       }),
     { timeout: 30_000 },
   );
+
+  test(
+    "SCRAM-SHA-256 without channel binding: Workers give no peer certificate, so the client says it does not bind, and the server accepts the login",
+    () =>
+      withPostgres(async (server) => {
+        const r = await run("postgres-scram", server.port);
+        assert.equal(r.authentication, "SCRAM-SHA-256", JSON.stringify(r));
+        assert.deepEqual(r.rows, [["t"]], "the server sees this session over TLS");
+      }, { password: "s3cret" }),
+    { timeout: 30_000 },
+  );
 });

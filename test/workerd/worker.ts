@@ -268,6 +268,13 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
       ended: (await pg.conn.ended).reason,
     };
   },
+  /** A login by SCRAM-SHA-256: Workers have no peer certificate to bind it to. */
+  async "postgres-scram"(port) {
+    const pg = await postgresSession(port, "s3cret");
+    const { rows } = await pg.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+    await pg.close();
+    return { authentication: pg.authentication, rows };
+  },
   /** A query whose backend the test kills (SIGKILL) while it sleeps. */
   async "postgres-killed"(port) {
     const pg = await postgresSession(port);
@@ -290,11 +297,11 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
   },
 };
 
-async function postgresSession(port: number): Promise<PgClient> {
+async function postgresSession(port: number, password?: string): Promise<PgClient> {
   const plain = await connect({ port, idleTimeout: 20_000 });
   await requestTls(plain);
   const conn = await startTls(plain, { handshakeTimeout: 5000 });
-  return PgClient.login(conn, { user: "hangup", database: "postgres" });
+  return PgClient.login(conn, { user: "hangup", database: "postgres", ...(password === undefined ? {} : { password }) });
 }
 
 export default {
