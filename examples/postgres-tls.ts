@@ -31,11 +31,16 @@ const isMain = /postgres-tls\.ts$/.test(process.argv[1] ?? "");
 if (isMain) {
   const { connect, startTls } = await import("hangup");
   const { readFileSync } = await import("node:fs");
-  const run = async (hostname: string, port: number, login: PgLogin, ca: string | undefined): Promise<void> => {
+  const run = async (hostname: string, port: number, login: PgLogin, ca: string | undefined, serverName = hostname): Promise<void> => {
     const plain = await connect({ hostname, port, idleTimeout: 30_000 });
-    await requestTls(plain);
+    try {
+      await requestTls(plain);
+    } catch (err) {
+      plain.reset();
+      throw err;
+    }
     // The upgraded connection keeps the plaintext one's options (its idleTimeout).
-    const conn = await startTls(plain, { serverName: hostname, ...(ca === undefined ? {} : { ca }) });
+    const conn = await startTls(plain, { serverName, ...(ca === undefined ? {} : { ca }) });
     await demo(await PgClient.login(conn, login));
   };
   if (process.argv.includes("--check")) {
@@ -43,7 +48,9 @@ if (isMain) {
     const { withPostgres } = await import("../test/support/postgres.ts");
     const ca = readFileSync(new URL("../test/fixtures/tls/ca.pem", import.meta.url), "utf8");
     const password = "example only";
-    await withPostgres(({ port }) => run("localhost", port, { user: "hangup", database: "postgres", password }, ca), { password });
+    await withPostgres(({ port }) => run("127.0.0.1", port, { user: "hangup", database: "postgres", password }, ca, "localhost"), {
+      password,
+    });
   } else {
     const [hostname = "localhost", port = "5432", user = "postgres", database = user, caFile] = process.argv.slice(2);
     const password = process.env.PGPASSWORD;

@@ -95,22 +95,30 @@ function cStrings(body: Uint8Array, at = 0): string[] {
   const strings: string[] = [];
   while (at < body.length && body[at] !== 0) {
     const end = body.indexOf(0, at);
+    if (end < 0) throw malformed("a string without its NUL");
     strings.push(text.decode(body.subarray(at, end)));
     at = end + 1;
   }
   return strings;
 }
 
+/** A message that breaks the protocol: the connection cannot be trusted further. */
+function malformed(what: string): PgError {
+  return new PgError("FATAL", "08P01", `malformed message from the server: ${what}`);
+}
+
 function errorFrom(body: Uint8Array): PgError {
   const fields = new Map(cStrings(body).map((field) => [field[0], field.slice(1)]));
-  return new PgError(fields.get("S") ?? "ERROR", fields.get("C") ?? "XX000", fields.get("M") ?? "unknown error");
+  // V is the severity never translated (PostgreSQL 9.6 and later), S the localized one.
+  return new PgError(fields.get("V") ?? fields.get("S") ?? "ERROR", fields.get("C") ?? "XX000", fields.get("M") ?? "unknown error");
 }
 
 /**
  * Asks the server for TLS on a new plaintext connection (`SSLRequest`): resolves once it agreed,
- * and the caller upgrades `plain` with `startTls`. Rejects if the server refused, or if it sent
- * anything after agreeing: those bytes were never encrypted, and a client that took them as the
- * server's would let a man in the middle speak for it (CVE-2021-23222).
+ * and the caller upgrades `plain` with `startTls`. Rejects if the server refused (`plain` is
+ * still open: close it), or if bytes already came after its "S": those were never encrypted, and
+ * libpq refuses them too (CVE-2021-23222). Bytes that come later are safe: `startTls` hands
+ * them to the TLS layer as ciphertext, where they fail the handshake.
  *
  * @example
  * ```ts
@@ -154,7 +162,7 @@ export class PgClient {
   static async login(conn: Conn, login: PgLogin): Promise<PgClient> {
     const client = new PgClient(conn);
     try {
-      await conn.write(message(undefined, PROTOCOL_3_0, "user", login.user, "database", login.database, ""));
+      await conn.write(message(undefined, PROTOCOL_3_0, "user", login.user, "database", login.database, "client_encoding", "UTF8", ""));
       await client.#startup(login.password);
       return client;
     } catch (err) {
@@ -191,9 +199,15 @@ export class PgClient {
   async #authenticate(body: Uint8Array, password: string | undefined, scram: Scram | undefined): Promise<Scram | undefined> {
     const method = new DataView(body.buffer, body.byteOffset, 4).getInt32(0);
     const data = text.decode(body.subarray(4));
-    if (method === 0) return scram; // AuthenticationOk
+    if (method === 0) { // AuthenticationOk
+      // A SCRAM exchange counts only once the server proved it knows the password too: an "OK"
+      // before that is a server (or a man in the middle) skipping its half.
+      if (scram && !scram.verified) throw new PgError("FATAL", "28000", "the server ended SCRAM without proving it knows the password");
+      return scram;
+    }
     if (password === undefined) throw new PgError("FATAL", "28000", `the server asks for a password (authentication method ${method})`);
-    if (method === 3) { // cleartext, sent only inside TLS here
+    if (method === 3) { // cleartext: only inside TLS
+      if (!this.conn.tls) throw new PgError("FATAL", "28000", "the server asks for the password in clear over an unencrypted connection");
       this.authentication = "password";
       await this.conn.write(message("p", password));
       return undefined;
@@ -231,6 +245,7 @@ export class PgClient {
         for (let column = 0, at = 2; column < view.getInt16(0); column++) {
           const length = view.getInt32(at);
           at += 4;
+          if (at + Math.max(length, 0) > body.length) throw malformed("a DataRow value past its end");
           row.push(length < 0 ? null : text.decode(body.subarray(at, at + length)));
           if (length > 0) at += length;
         }
@@ -267,6 +282,7 @@ function columnNames(body: Uint8Array, count: number): string[] {
   const names: string[] = [];
   for (let column = 0, at = 2; column < count; column++) {
     const end = body.indexOf(0, at);
+    if (end < 0) throw malformed("a RowDescription name without its NUL");
     names.push(text.decode(body.subarray(at, end)));
     at = end + 1 + 18;
   }

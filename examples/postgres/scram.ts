@@ -39,27 +39,31 @@ function attributes(message: string): Map<string, string> {
 export class Scram {
   #authMessage = "";
   #serverKey: Uint8Array<ArrayBuffer> | undefined;
+  #verified = false;
 
   private constructor(
     /** The mechanism chosen: `SCRAM-SHA-256-PLUS` when the server offers it and the certificate is known. */
     readonly mechanism: string,
+    /** The client-first-message, sent with the mechanism. */
     readonly clientFirst: string,
-    readonly password: string,
-    readonly gs2Header: string,
-    readonly bindingData: Uint8Array | undefined,
-    readonly clientNonce: string,
+    private readonly password: string,
+    private readonly gs2Header: string,
+    private readonly bindingData: Uint8Array | undefined,
+    private readonly clientNonce: string,
   ) {}
 
   /**
    * Starts an exchange with the mechanisms the server offered. `peerCertificate` (DER) turns on
-   * channel binding; without it (Workers have none) the client says it does not bind (`n`),
-   * which a server requiring binding refuses.
+   * channel binding where the server offers it; without it (Workers have none) the client says
+   * it cannot bind (`n`), which a server requiring binding refuses.
    */
   static async start(offered: string[], peerCertificate: Uint8Array | null, password: string): Promise<Scram> {
     const plus = offered.includes("SCRAM-SHA-256-PLUS") && peerCertificate !== null;
     if (!plus && !offered.includes("SCRAM-SHA-256")) throw new Error(`no SCRAM-SHA-256 among ${offered.join(", ")}`);
     const nonce = base64(crypto.getRandomValues(new Uint8Array(18)));
-    const gs2Header = plus ? "p=tls-server-end-point,," : "n,,";
+    // "y": we could bind but the server offered no -PLUS, so a server that did offer it sees the
+    // offer was stripped on the way; "n": we cannot bind at all (no certificate).
+    const gs2Header = plus ? "p=tls-server-end-point,," : peerCertificate !== null ? "y,," : "n,,";
     // tls-server-end-point hashes the certificate with its signature's hash, SHA-256 for the
     // usual certificates (and for SHA-1 or MD5 ones); a SHA-384 or SHA-512 one would need that hash.
     const binding = plus ? await sha256(Uint8Array.from(peerCertificate)) : undefined;
@@ -92,5 +96,11 @@ export class Scram {
   async verify(serverFinal: string): Promise<void> {
     const expected = base64(await hmac(this.#serverKey!, this.#authMessage));
     if (attributes(serverFinal).get("v") !== expected) throw new Error("the server's SCRAM signature does not verify");
+    this.#verified = true;
+  }
+
+  /** Whether the server's signature verified: only then is the login mutual. */
+  get verified(): boolean {
+    return this.#verified;
   }
 }

@@ -63,6 +63,50 @@ function asServerUser(user: { uid: number; gid: number } | undefined, program: s
   return user ? ["setpriv", [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", program, ...args]] : [program, args];
 }
 
+/** The C locale: English log lines (what startup waits for) and untranslated messages, whatever the machine's. */
+const C_LOCALE = { ...process.env, LC_ALL: "C", LANG: "C" };
+
+/** Servers still running: stopped if the test process exits without stopping them. */
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** Starts `postgres` on `port`; resolves once it is ready, rejects with its log if it exits or is not ready within 20 s. */
+async function serve(program: string, args: string[]): Promise<{ child: ChildProcess; exited: Promise<void> }> {
+  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], env: C_LOCALE });
+  running.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      running.delete(child);
+      resolve();
+    })
+  );
+  await new Promise<void>((resolve, reject) => {
+    let log = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`postgres was not ready within 20 s:\n${log}`));
+    }, 20_000);
+    const onData = (chunk: Buffer): void => {
+      log += chunk.toString();
+      if (!log.includes("ready to accept connections")) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`postgres exited (${code ?? signal}) before it was ready:\n${log}`));
+    });
+  }).catch(async (err: unknown) => {
+    await exited;
+    throw err;
+  });
+  return { child, exited };
+}
+
 /** Starts a fresh server; rejects with its log if it is not ready within 20 s. */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = binDir();
@@ -90,49 +134,40 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       "--no-sync",
       "-E",
       "UTF8",
+      "--no-locale",
     ]);
-    const init = spawnSync(initdb, initArgs, { encoding: "utf8" });
+    const init = spawnSync(initdb, initArgs, { encoding: "utf8", env: C_LOCALE });
     if (init.status !== 0) throw new Error(`initdb failed (${init.status ?? init.signal}):\n${init.stdout}${init.stderr}`);
-    const port = await freePort();
-    const settings = [
-      "listen_addresses=127.0.0.1",
-      `ssl=${options.ssl === false ? "off" : "on"}`,
-      `ssl_cert_file=${cert}`,
-      `ssl_key_file=${key}`,
-      "fsync=off",
-      "max_connections=20",
-      "shared_buffers=16MB",
-    ].flatMap((setting) => ["-c", setting]);
-    const [program, args] = asServerUser(user, join(bin, "postgres"), [
-      "-D",
-      join(dir, "data"),
-      "-k",
-      dir,
-      "-p",
-      String(port),
-      ...settings,
-    ]);
-    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      let log = "";
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`postgres was not ready within 20 s:\n${log}`));
-      }, 20_000);
-      const onData = (chunk: Buffer): void => {
-        log += chunk.toString();
-        if (!log.includes("ready to accept connections")) return;
-        clearTimeout(timer);
-        resolve();
-      };
-      child.stdout!.on("data", onData);
-      child.stderr!.on("data", onData);
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`postgres exited (${code ?? signal}) before it was ready:\n${log}`));
-      });
-    });
+    // Another process may take the free port before postgres binds it: three tries, as for Redis.
+    let started: { child: ChildProcess; exited: Promise<void>; port: number } | undefined;
+    for (let attempt = 0; !started; attempt++) {
+      const port = await freePort();
+      const settings = [
+        "listen_addresses=127.0.0.1",
+        `ssl=${options.ssl === false ? "off" : "on"}`,
+        `ssl_cert_file=${cert}`,
+        `ssl_key_file=${key}`,
+        "fsync=off",
+        "max_connections=20",
+        "shared_buffers=16MB",
+        "lc_messages=C",
+      ].flatMap((setting) => ["-c", setting]);
+      const [program, args] = asServerUser(user, join(bin, "postgres"), [
+        "-D",
+        join(dir, "data"),
+        "-k",
+        dir,
+        "-p",
+        String(port),
+        ...settings,
+      ]);
+      try {
+        started = { ...(await serve(program, args)), port };
+      } catch (err) {
+        if (attempt === 2) throw err;
+      }
+    }
+    const { child, exited, port } = started;
     return {
       port,
       process: child,
