@@ -13,13 +13,14 @@ import { PgClient, PgError, requestTls } from "../../examples/postgres/client.ts
 import { rejection, within } from "../support/fixtures.ts";
 import { describe, test } from "../support/harness.ts";
 import { type PostgresServer, withPostgres } from "../support/postgres.ts";
+import { hangup } from "../support/runtime.ts";
 import { CERTS, hasTls, pem, type TlsAdapter, tlsAdapter } from "../support/tls.ts";
 
 const LOGIN = { user: "hangup", database: "postgres" };
 
 /** A plaintext connection, the SSLRequest, then `startTls` with `tls` (default: trust the test CA, verify "localhost"). */
 async function upgraded(server: PostgresServer, tls: Parameters<TlsAdapter["startTls"]>[1] = {}): Promise<Conn> {
-  const plain = await tlsAdapter.connect({ hostname: "127.0.0.1", port: server.port, idleTimeout: 20_000 } as never);
+  const plain = await hangup.connect({ hostname: "127.0.0.1", port: server.port, idleTimeout: 20_000 });
   await requestTls(plain);
   return tlsAdapter.startTls(plain, { serverName: "localhost", ca: CERTS.ca, ...tls });
 }
@@ -39,6 +40,15 @@ async function untilSleeping(admin: PgClient, pid: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.fail(`backend ${pid} never slept in pg_sleep`);
+}
+
+/** A session whose query sleeps in pg_sleep (the backend has read it), and a second session to watch or end it. */
+async function sleepingQuery(server: PostgresServer): Promise<{ pg: PgClient; admin: PgClient; sleeping: Promise<unknown> }> {
+  const pg = await session(server);
+  const admin = await session(server);
+  const sleeping = rejection(pg.query("SELECT pg_sleep(30)"));
+  await untilSleeping(admin, pg.backendPid);
+  return { pg, admin, sleeping };
 }
 
 /** Cases start a server each (initdb included): a generous bound for a loaded machine. */
@@ -79,10 +89,7 @@ describe("PostgreSQL over STARTTLS: examples/postgres/client.ts against a real s
     "pg_terminate_backend from another session: the waiting query rejects with FATAL 57P01, then the server's close_notify: eof, not a truncation",
     () =>
       withPostgres(async (server) => {
-        const victim = await session(server);
-        const admin = await session(server);
-        const sleeping = rejection(victim.query("SELECT pg_sleep(30)"));
-        await untilSleeping(admin, victim.backendPid);
+        const { pg: victim, admin, sleeping } = await sleepingQuery(server);
         assert.deepEqual((await admin.query(`SELECT pg_terminate_backend(${victim.backendPid})`)).rows, [["t"]]);
         const err = await within(10_000, sleeping, "the terminated session's query");
         assert.ok(err instanceof PgError && err.code === "57P01" && err.severity === "FATAL", `expected FATAL 57P01, got ${String(err)}`);
@@ -97,10 +104,7 @@ describe("PostgreSQL over STARTTLS: examples/postgres/client.ts against a real s
     "a backend killed (SIGKILL) mid-query: its FIN came without close_notify, so the query rejects with TlsTruncatedError, never a short result",
     () =>
       withPostgres(async (server) => {
-        const pg = await session(server);
-        const admin = await session(server);
-        const sleeping = rejection(pg.query("SELECT pg_sleep(30)"));
-        await untilSleeping(admin, pg.backendPid);
+        const { pg, admin, sleeping } = await sleepingQuery(server);
         admin.conn.reset();
         process.kill(pg.backendPid, "SIGKILL");
         const err = await within(10_000, sleeping, "the query after its backend was killed");
@@ -128,14 +132,16 @@ describe("PostgreSQL over STARTTLS: examples/postgres/client.ts against a real s
   );
 
   test(
-    "a server with ssl = off answers N: requestTls rejects with PgError, and no handshake is tried",
+    "a server with ssl = off answers N: requestTls rejects with PgError, and the same connection logs in in plaintext (the one byte read, nothing lost)",
     () =>
       withPostgres(async (server) => {
-        const plain = await tlsAdapter.connect({ hostname: "127.0.0.1", port: server.port } as never);
+        const plain = await hangup.connect({ hostname: "127.0.0.1", port: server.port, idleTimeout: 20_000 });
         const err = await rejection(requestTls(plain));
         assert.ok(err instanceof PgError && /refused TLS \(it answered "N"/.test(err.message), `got ${String(err)}`);
         assert.equal(plain.tls, undefined, "still plaintext");
-        await plain.close();
+        const pg = await PgClient.login(plain, LOGIN);
+        assert.deepEqual((await pg.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows, [["f"]]);
+        await pg.close();
       }, { ssl: false }),
     SLOW,
   );

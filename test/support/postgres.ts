@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./free-port.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -47,15 +47,6 @@ function serverUser(): { uid: number; gid: number } | undefined {
   const uid = id("-u");
   if (!Number.isInteger(uid) || uid <= 0) throw new Error("running as root, and there is no postgres user to run PostgreSQL as");
   return { uid, gid: id("-g") };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().on("error", reject).listen(0, "127.0.0.1", () => {
-      const address = probe.address() as { port: number };
-      probe.close(() => resolve(address.port));
-    });
-  });
 }
 
 /** `program args` as the server's user: through setpriv when we are root (it execs, so signals reach the program). */

@@ -1,6 +1,6 @@
 /** A real `redis-server` on loopback with TLS on an ephemeral port, using the test-only certificates. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./free-port.ts";
 import { fileURLToPath } from "node:url";
 
 const cert = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
@@ -10,15 +10,6 @@ export interface RedisServer {
   process: ChildProcess;
   /** SIGKILL, then wait for the exit. */
   kill(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().on("error", reject).listen(0, "127.0.0.1", () => {
-      const address = probe.address() as { port: number };
-      probe.close(() => resolve(address.port));
-    });
-  });
 }
 
 /** One attempt on one port: resolves once redis logs that it is ready, rejects if it exits or stays silent 10 s. */

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import process from "node:process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,20 +18,11 @@ import { connect as nodeConnect } from "../../adapters/node.ts";
 import { PgClient } from "../../examples/postgres/client.ts";
 import { type Peer, type PeerCert, recvSlowly, sha256, withPeer } from "../support/peer.ts";
 import { withPostgres } from "../support/postgres.ts";
+import { freePort } from "../support/free-port.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 let workerd: ChildProcess | undefined;
 let base = "";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = address !== null && typeof address === "object" ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   execFileSync(join(root, "node_modules", ".bin", "esbuild"), [
