@@ -212,6 +212,11 @@ export class NodeTlsEngine implements TlsEngine {
         rejectUnauthorized: false,
       });
       socket.once("secure", () => {
+        // What tls.Server does once a handshake is done: without it a standalone server socket
+        // reports a TLS error after the handshake (a corrupt record, a fatal alert) only as an
+        // internal '_tlsError' event, and the connection hangs (Node, Deno) or ends as a clean
+        // close (Bun).
+        (socket as tls.TLSSocket & { _releaseControl?: () => boolean })._releaseControl?.();
         const sni = (socket as tls.TLSSocket & { servername?: string | false }).servername;
         events.handshake(this.#info(typeof sni === "string" && sni !== "" ? sni : null));
       });

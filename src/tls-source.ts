@@ -1,5 +1,5 @@
 import { addAbortListener, removeAbortListener } from "./abort-listeners.ts";
-import { TlsHandshakeError, TlsTruncatedError } from "./errors.ts";
+import { SocketError, TlsHandshakeError, TlsTruncatedError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
 import type { Addr, TlsInfo } from "./types.ts";
@@ -254,7 +254,7 @@ export class TlsSource implements ConnSource {
         if (this.#tcpError !== UNSET) return;
         // After the TCP FIN, a TLS layer that cannot finish (a record cut in half) is a truncation too.
         if (this.#tcpEnded) return this.#finish({ kind: "end", truncated: true }, err);
-        this.#finish({ kind: "error", err });
+        this.#finish({ kind: "error", err: tlsLayerError(err) });
       },
     };
   }
@@ -459,17 +459,56 @@ function deliver(sink: ConnSink, event: Pending): void {
 /** The runtime's handshake failure, typed; its certificate code kept where it has one. */
 function handshakeError(err: unknown, failed: string): TlsHandshakeError {
   if (err instanceof TlsHandshakeError) return err;
-  const { code, message } = (typeof err === "object" && err !== null ? err : {}) as { code?: unknown; message?: unknown };
-  const text = typeof message === "string" && message !== "" ? message : String(err);
-  // OpenSSL's queue entry ("...:error:0A0000F4:SSL routines:<function>:unexpected message:<file>.c:396:\n")
-  // says the reason in its fifth field; the rest is the library's source position. BoringSSL (Bun)
-  // names it in capitals ("WRONG_VERSION_NUMBER").
-  const reason = /error:[0-9a-f]+:[^:]*:[^:]*:([^:\n]+)/i.exec(text)?.[1];
-  const detail = reason === undefined
-    ? text.trim()
-    : /^[A-Z0-9_]+$/.test(reason)
-    ? reason.toLowerCase().replaceAll("_", " ")
-    : reason.trim();
-  const tlsCode = typeof code === "string" && code !== "" && !/^E[A-Z]+$/.test(code) ? code : "ERR_TLS_HANDSHAKE";
-  return new TlsHandshakeError(`${failed}: the TLS handshake failed: ${detail}`, { code: tlsCode, cause: err });
+  const code = (err as { code?: unknown } | null)?.code;
+  // SPEC: the runtime's certificate code, else ERR_TLS_HANDSHAKE. The runtime's other codes
+  // (ERR_SSL_WRONG_VERSION_NUMBER for a plaintext server) stay on the cause.
+  const tlsCode = typeof code === "string" && isCertificateCode(code) ? code : "ERR_TLS_HANDSHAKE";
+  return new TlsHandshakeError(`${failed}: the TLS handshake failed: ${tlsReason(errorText(err))}`, { code: tlsCode, cause: err });
+}
+
+/**
+ * A certificate's verification code: OpenSSL's X509 names (`CERT_HAS_EXPIRED`,
+ * `DEPTH_ZERO_SELF_SIGNED_CERT`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), node:tls's
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, and the peer's alerts about a certificate
+ * (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`); not an errno (`ECONNRESET`) nor another TLS failure.
+ */
+function isCertificateCode(code: string): boolean {
+  if (code.startsWith("ERR_")) return code.startsWith("ERR_TLS_CERT") || code.includes("CERTIFICATE");
+  return /^[A-Z0-9]+(_[A-Z0-9]+)+$/.test(code);
+}
+
+/**
+ * A TLS error after the handshake (a corrupt record, a fatal alert), its message cut to the TLS
+ * library's reason; any other error as it is.
+ */
+function tlsLayerError(err: unknown): unknown {
+  const text = errorText(err);
+  if (!OPENSSL_ENTRY.test(text)) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  return new SocketError(
+    `Cannot read: the TLS layer failed: ${tlsReason(text)}`,
+    typeof code === "string" && code !== "" ? code : "ERR_TLS",
+    {
+      cause: err,
+    },
+  );
+}
+
+/**
+ * An OpenSSL error-queue entry ("...:error:0A0000F4:SSL routines:<function>:unexpected message:<file>.c:396:\n")
+ * says the reason in its fifth field; the rest is the library's source position. BoringSSL (Bun)
+ * names it in capitals ("error:1000008b:SSL routines:OPENSSL_internal:DECRYPTION_FAILED_OR_BAD_RECORD_MAC").
+ */
+const OPENSSL_ENTRY = /error:[0-9a-f]+:[^:]*:[^:]*:([^:\n]+)/i;
+
+function errorText(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === "string" && message !== "" ? message : String(err);
+}
+
+/** The reason a TLS library's error text gives, in words. */
+function tlsReason(text: string): string {
+  const reason = OPENSSL_ENTRY.exec(text)?.[1];
+  if (reason === undefined) return text.trim();
+  return /^[A-Z0-9_]+$/.test(reason) ? reason.toLowerCase().replaceAll("_", " ") : reason.trim();
 }

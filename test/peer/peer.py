@@ -111,7 +111,8 @@ def rst(sock):
 
 def op_send(cmd):
     """Sends bytes, then optionally ends with `then`: "fin", "rst", "close" or, over TLS,
-    "close_notify" (close_notify then FIN); over TLS "fin" is the TCP FIN alone, a truncation."""
+    "close_notify" (close_notify then FIN) or "forged_record" (a record that does not decrypt);
+    over TLS "fin" is the TCP FIN alone, a truncation."""
     sock = sockets[cmd["conn"]]
     chunk = cmd.get("chunk", 65536)
     st = stats[cmd["conn"]]
@@ -142,6 +143,10 @@ def op_send(cmd):
         rst(sock)
     elif then == "close":
         sock.close()
+    elif then == "forged_record":
+        # An application_data record nobody encrypted, written beneath the TLS layer: what a
+        # corrupted or tampered stream looks like. The connection stays open.
+        sock.raw.sendall(bytes([0x17, 0x03, 0x03, 0x00, 0x20]) + b"A" * 32)
     result = {"sent": total, "sha256": digest.hexdigest()}
     if error:
         result["sendError"] = error

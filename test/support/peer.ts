@@ -29,7 +29,8 @@ type Send = {
   text?: string;
   size?: number;
   fill?: number;
-  then?: "fin" | "rst" | "close" | "close_notify";
+  /** Over TLS, "forged_record" is a record that does not decrypt, the connection left open. */
+  then?: "fin" | "rst" | "close" | "close_notify" | "forged_record";
   chunk?: number;
 };
 
