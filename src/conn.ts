@@ -568,7 +568,12 @@ class SourceConn implements Conn {
     const heartbeat = this.#options.heartbeat!;
     if (this.#endInfo || this.#writeClosed) return;
     const quiet = Date.now() - this.#lastWrite;
-    if (quiet >= heartbeat.interval) {
+    // Bytes still waiting to go (a peer that reads nothing): another heartbeat behind them would
+    // only add to what waits, one message per interval, without bound. writeTimeout is what
+    // tells such a peer apart.
+    if (this.#inFlight !== undefined || this.#writeQueue?.length) {
+      this.#armHeartbeat(heartbeat.interval);
+    } else if (quiet >= heartbeat.interval) {
       this.write(heartbeat.message).catch((err: unknown) => {
         // A failed heartbeat ends the connection, but does not name how the peer left: a reset
         // taken by the write already ended the read side as one (#onWriteFailed), and EPIPE only

@@ -62,7 +62,7 @@ export interface ConnOptions {
   noDelay?: boolean | undefined;
   /** Most unread bytes held before reading from the OS pauses; default 65536. */
   highWaterMark?: number | undefined;
-  /** Write `message` whenever nothing was written for `interval` ms. */
+  /** Write `message` whenever nothing was written for `interval` ms (and nothing still waits to go). */
   heartbeat?: { interval: number; message: Uint8Array | string } | undefined;
   /** Abort: the connection is closed, pending operations reject with `signal.reason`. */
   signal?: AbortSignal | undefined;

@@ -9,6 +9,7 @@ import { sha256 } from "../support/peer.ts";
 import { capabilities } from "../support/runtime.ts";
 
 const HEARTBEAT = "<3\n";
+const BIG_HEARTBEAT = new Uint8Array(65536).fill(0x2a);
 
 function count(haystack: string, needle: string): number {
   return haystack.split(needle).length - 1;
@@ -115,6 +116,23 @@ for (const side of SIDES) {
         const beats = count(text(seen.data), HEARTBEAT);
         assert.ok(beats >= 1 && beats <= 3, `expected 2 heartbeats before close, saw ${beats}`);
       }, { heartbeat: { interval: 100, message: HEARTBEAT } }),
+    );
+
+    test(
+      "a peer that reads nothing: heartbeats do not pile up behind the ones the kernel cannot take",
+      withPair(side, async ({ conn, peer, remote }) => {
+        // 64 KiB every 5 ms for 1.5 s is 300 messages, 19 MiB: far more than the kernel's buffers
+        // hold. Once they are full, no heartbeat is added until what waits has gone.
+        await sleep(1500);
+        // Closing stops the heartbeats: what the peer then reads to the end is all that waited.
+        const closing = conn.close();
+        const seen = await peer.recv(remote, { timeoutMs: 10_000 });
+        await closing;
+        assert.equal(seen.end, "eof");
+        const beats = seen.length / BIG_HEARTBEAT.length;
+        assert.equal(seen.length % BIG_HEARTBEAT.length, 0, "whole messages only");
+        assert.ok(beats < 150, `the peer got ${beats} heartbeats (${seen.length} bytes)`);
+      }, { heartbeat: { interval: 5, message: BIG_HEARTBEAT } }),
     );
 
     test(
