@@ -468,7 +468,7 @@ function handshakeError(err: unknown, failed: string): TlsHandshakeError {
 
 /**
  * A certificate's verification code: OpenSSL's X509 names (`CERT_HAS_EXPIRED`,
- * `DEPTH_ZERO_SELF_SIGNED_CERT`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), node:tls's
+ * `DEPTH_ZERO_SELF_SIGNED_CERT`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), the TLS layer's
  * `ERR_TLS_CERT_ALTNAME_INVALID`, and the peer's alerts about a certificate
  * (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`); not an errno (`ECONNRESET`) nor another TLS failure.
  */
