@@ -256,9 +256,21 @@ class SocketState implements SocketOwner {
     if (waiting) { for (const next of waiting) next.reject(error ?? this.deadSocketError()); }
   }
 
-  /** Bun's write on a dead socket returns -1 with no error: name it. */
+  /** Our FIN went out (closeWrite): a write refused after it is refused because of it. */
+  shutDown = false;
+
+  /**
+   * Bun's write on a dead socket returns -1 with no error: name it. The kernel refuses a write
+   * only once the peer reset (our own close and closeWrite are known here): EPIPE after the peer's
+   * FIN, else ECONNRESET. The write takes the kernel's error, so the reads then end at the
+   * unread bytes as if at a FIN, and Bun's close says nothing: this is all there is to tell a
+   * reset by (a reader paused above highWaterMark, with a peer that resets while we write).
+   */
   deadSocketError(): unknown {
-    return this.closeError ?? Object.assign(new Error("The socket is closed"), { code: this.sawEnd ? "EPIPE" : "ERR_SOCKET_CLOSED" });
+    if (this.closeError !== undefined) return this.closeError;
+    if (this.sawEnd) return Object.assign(new Error("The socket is closed"), { code: "EPIPE" });
+    if (this.shutDown || this.detached) return Object.assign(new Error("The socket is closed"), { code: "ERR_SOCKET_CLOSED" });
+    return Object.assign(new Error("The peer reset the connection: Bun refused a write"), { code: "ECONNRESET" });
   }
 
   whenClosed(): Promise<void> {
@@ -366,6 +378,7 @@ class BunSource implements ConnSource<Socket<unknown>> {
   async closeWrite(): Promise<void> {
     // After a write an earlier owner was still sending (unwrap()): the FIN must not cut it.
     await unfinishedSent(this.native);
+    this.state.shutDown = true;
     if (!this.state.closed) this.native.shutdown();
   }
 

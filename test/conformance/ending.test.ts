@@ -84,6 +84,26 @@ for (const side of SIDES) {
     );
 
     test(
+      "a peer that resets while we echo it and it reads nothing: ConnectionResetError and ended reset, never a clean end",
+      withPair(side, async ({ conn, peer, remote }) => {
+        // Our replies fill the buffers, so our writes wait and reading pauses above highWaterMark;
+        // then the RST, which a write may be the first to hear of (on Bun the only one).
+        await peer.send(remote, { text: "y\n".repeat(200_000) });
+        const echoing = rejection((async () => {
+          for await (const line of conn.lines()) await conn.write(`echo: ${line}\n`);
+        })());
+        await sleep(200);
+        await peer.rst(remote);
+        const err = await within(5000, echoing, "the echo loop ends at the reset");
+        assert.ok(err instanceof ConnectionResetError, `expected ConnectionResetError, got ${String(err)}`);
+        const ended = await within(5000, conn.ended, "ended after the reset");
+        assert.equal(ended.reason, "reset");
+        // Whatever is still buffered stays readable, and then the reset, never an end.
+        assert.ok((await rejection(collect(conn))) instanceof ConnectionResetError);
+      }),
+    );
+
+    test(
       "our own close settles ended as local and aborts signal with SocketClosedError",
       withPair(side, async ({ conn, peer, remote }) => {
         const pending = rejection(conn.read());
