@@ -263,6 +263,10 @@ class NodeSource implements ConnSource<net.Socket> {
     // resetAndDestroy() sends RST on TCP; a Unix socket has no RST, so it is closed.
     const socket = this.native;
     if (socket.destroyed) return;
+    // While our FIN is on its way (end() called, its shutdown not finished) Node cannot reset:
+    // resetAndDestroy() fails with EINVAL and never closes the handle, which then holds the
+    // process forever. Closed instead: the FIN goes, and the kernel sends an RST for unread bytes.
+    if (socket.writableEnded && !socket.writableFinished) return void socket.destroy();
     try {
       socket.resetAndDestroy();
     } catch {

@@ -14,6 +14,7 @@ import { runtime } from "../support/runtime.ts";
 const givenUpConnect = fileURLToPath(new URL("../fixtures/given-up-connect.ts", import.meta.url));
 const readToEnd = fileURLToPath(new URL("../fixtures/read-to-end.ts", import.meta.url));
 const closeThenExit = fileURLToPath(new URL("../fixtures/close-then-exit.ts", import.meta.url));
+const resetAfterClose = fileURLToPath(new URL("../fixtures/reset-after-close.ts", import.meta.url));
 
 describe(`process exit (${runtime})`, () => {
   test(
@@ -63,6 +64,27 @@ describe(`process exit (${runtime})`, () => {
       }),
     { timeout: 40_000 },
   );
+
+  for (const ending of ["close", "closeWrite"] as const) {
+    test(
+      `reset() right after ${ending}(), its FIN on its way: closed settles and nothing holds the process (Node's reset could not, and kept the socket)`,
+      () =>
+        withPeer(async (peer) => {
+          const { listener, port } = await peer.listen();
+          const accepted = peer.accept(listener);
+          const running = runChild(runtimeCommand(resetAfterClose, [String(port), ending]), { killAfter: 15_000 });
+          const remote = await accepted;
+          const seen = await peer.recv(remote, { timeoutMs: 10_000 });
+          const run = await running;
+          assert.equal(run.status, 0, `the process exits by itself: ${run.stderr}`);
+          assert.deepEqual(JSON.parse(run.lines[0]!.text), { ended: "local" });
+          assert.ok(["eof", "ECONNRESET"].includes(seen.end), `the peer sees the connection end, saw ${seen.end}`);
+          const lived = run.exitedAt - run.lines.at(-1)!.at;
+          assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
+        }),
+      { timeout: 40_000 },
+    );
+  }
 
   test(
     "a script that ends right after close() while the peer still sends lives on through the linger: the peer gets every byte",
