@@ -97,6 +97,11 @@ const LINGER_MS = 2000;
 
 const noop = (): void => {};
 
+/** The options each kind of operation has: any other is refused, naming it. */
+const OPERATION_OPTIONS: readonly string[] = ["signal"];
+const SCAN_OPTIONS: readonly string[] = ["signal", "maxBytes"];
+const PEEK_OPTIONS: readonly string[] = ["signal", "bytes"];
+
 /** A rejected promise already marked handled: nobody awaiting it is not an unhandled rejection. */
 function handledRejection(reason: unknown): Promise<never> {
   const promise = Promise.reject(reason);
@@ -691,7 +696,7 @@ class SourceConn implements Conn {
 
   read(options?: OperationOptions): Promise<Bytes | null> {
     if (options === undefined) return this.#answer(undefined, SourceConn.#nextChunk);
-    return this.#withSignal(options, (signal) => this.#answer(signal, SourceConn.#nextChunk));
+    return this.#withSignal(options, "read", OPERATION_OPTIONS, (signal) => this.#answer(signal, SourceConn.#nextChunk));
   }
 
   static #nextChunk(this: void, conn: SourceConn): Bytes | null | typeof WAIT {
@@ -714,7 +719,7 @@ class SourceConn implements Conn {
   }
 
   peek(options?: PeekOptions): Promise<Bytes | null> {
-    return this.#withSignal(options, (signal) => {
+    return this.#withSignal(options, "peek", PEEK_OPTIONS, (signal) => {
       const bytes = checkInteger(options?.bytes, "bytes", 1, 1);
       return this.#answer(signal, () => {
         if (this.#queue.length >= bytes) return this.#queue.all();
@@ -726,7 +731,7 @@ class SourceConn implements Conn {
   }
 
   skipUntil(delimiter: Uint8Array | string, options?: OperationOptions): Promise<number> {
-    return this.#withSignal(options, (signal) => {
+    return this.#withSignal(options, "skipUntil", OPERATION_OPTIONS, (signal) => {
       const delim = this.#delimiterBytes(delimiter);
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
       let skipped = 0;
@@ -760,7 +765,7 @@ class SourceConn implements Conn {
       ? decoder.decode.bind(decoder)
       : undefined;
     if (!decode) throw new TypeError(`decoder must be a function or an object with a decode() method, got ${describe(decoder)}`);
-    const { signal } = this.#checkOperationOptions(options);
+    const { signal } = this.#checkOperationOptions(options, "decode", SCAN_OPTIONS);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
     const state: DecodeState<T> = { decode, maxBytes, need: 1, tried: 0 };
     let finished = false;
@@ -899,7 +904,7 @@ class SourceConn implements Conn {
   }
 
   readExactly(n: number, options?: OperationOptions): Promise<Bytes> {
-    return this.#withSignal(options, (signal) => {
+    return this.#withSignal(options, "readExactly", OPERATION_OPTIONS, (signal) => {
       checkInteger(n, "n", 0, 0);
       return this.#answer(signal, () => {
         const buffered = this.#queue.length;
@@ -917,7 +922,7 @@ class SourceConn implements Conn {
   }
 
   readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Bytes | null> {
-    return this.#withSignal(options, (signal) => {
+    return this.#withSignal(options, "readUntil", SCAN_OPTIONS, (signal) => {
       const delim = this.#delimiterBytes(delimiter);
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
       const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
@@ -945,7 +950,7 @@ class SourceConn implements Conn {
   }
 
   lines(options?: ScanOptions): AsyncIterableIterator<string> {
-    const { signal } = this.#checkOperationOptions(options);
+    const { signal } = this.#checkOperationOptions(options, "lines", SCAN_OPTIONS);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
     // The complete lines of the first chunk are decoded in one go, then cut out one by one.
     // Their bytes leave the buffer only as each line is returned, and the cutter is reloaded if
@@ -994,15 +999,28 @@ class SourceConn implements Conn {
     return this.#atEnd() === WAIT ? WAIT : takeLine(this.#queue, maxBytes, true)!;
   }
 
-  #checkOperationOptions(options: OperationOptions | undefined): { signal: AbortSignal | undefined } {
+  /** Checks an operation's options: a misspelt `maxBytes` must not silently lift its bound. */
+  #checkOperationOptions(
+    options: OperationOptions | undefined,
+    what: string,
+    known: readonly string[] = OPERATION_OPTIONS,
+  ): { signal: AbortSignal | undefined } {
     const o = checkOptionsObject(options, "options");
+    for (const key in o) {
+      if (!known.includes(key)) refuseUnknownOptions(o, what, known);
+    }
     return { signal: checkSignal(o.signal, "options.signal") };
   }
 
   /** Checks options, then runs `operation`; argument errors become rejections. */
-  #withSignal<T>(options: OperationOptions | undefined, operation: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  #withSignal<T>(
+    options: OperationOptions | undefined,
+    what: string,
+    known: readonly string[],
+    operation: (signal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<T> {
     try {
-      return operation(this.#checkOperationOptions(options).signal);
+      return operation(this.#checkOperationOptions(options, what, known).signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -1066,7 +1084,7 @@ class SourceConn implements Conn {
     let signal: AbortSignal | undefined;
     try {
       bytes = toBytes(data, "data");
-      signal = options === undefined ? undefined : this.#checkOperationOptions(options).signal;
+      signal = options === undefined ? undefined : this.#checkOperationOptions(options, "write").signal;
     } catch (err) {
       // A bad argument is a programming error: left unhandled, it is seen.
       return Promise.reject(err);

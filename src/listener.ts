@@ -90,7 +90,9 @@ class SourceListener<A extends Addr, Native> implements Listener<A, Native> {
   }
 
   async accept(options?: OperationOptions): Promise<Conn<Native> | null> {
-    const signal = checkSignal(options?.signal, "options.signal");
+    const o = checkOptionsObject(options, "options");
+    refuseUnknownOptions(o, "accept", ["signal"]);
+    const signal = checkSignal(o.signal, "options.signal");
     for (;;) {
       signal?.throwIfAborted();
       if (this.#closing) return null;

@@ -119,5 +119,35 @@ for (const side of SIDES) {
         assert.match(badWrite.message, /data must be a Uint8Array or a string/);
       }),
     );
+
+    test(
+      "a misspelt option of a read is refused, naming it, never silently ignored (maxBytes is a memory bound)",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const refused = async (operation: () => unknown, message: string): Promise<void> => {
+          let err: unknown;
+          try {
+            await operation();
+          } catch (caught) {
+            err = caught;
+          }
+          assert.ok(err instanceof TypeError, `expected TypeError, got ${String(err)}`);
+          assert.equal(err.message, message);
+        };
+        const typo = { maxbytes: 4 } as never;
+        await refused(() => conn.readUntil("\n", typo), "options.maxbytes is not an option of readUntil: did you mean maxBytes?");
+        await refused(() => conn.lines(typo), "options.maxbytes is not an option of lines: did you mean maxBytes?");
+        await refused(() => conn.decode(() => ({ need: 1 }), typo), "options.maxbytes is not an option of decode: did you mean maxBytes?");
+        await refused(() => conn.read({ maxBytes: 4 } as never), "options.maxBytes is not an option of read (it has signal)");
+        await refused(() => conn.peek({ byte: 2 } as never), "options.byte is not an option of peek (it has signal, bytes)");
+        await refused(
+          () => conn.readExactly(1, { singal: undefined, sigal: 1 } as never),
+          "options.sigal is not an option of readExactly (it has signal)",
+        );
+        await refused(() => conn.write("x", { timeout: 5 } as never), "options.timeout is not an option of write (it has signal)");
+        // Nothing was consumed by the refused calls: the connection reads on.
+        await peer.send(remote, { text: "still here\n" });
+        assert.equal(text((await conn.readUntil("\n", { maxBytes: 64, signal: undefined }))!), "still here\n");
+      }),
+    );
   });
 }
