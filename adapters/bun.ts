@@ -109,8 +109,9 @@ export const capabilities: Readonly<Capabilities> = defineCapabilities({
  * methods, so a socket stays hangup's while `data` is hangup's state, and whoever takes an
  * unwrapped socket over sets `data` to its own handlers (Bun's `SocketHandler` signatures).
  * A handler that throws goes to `error`; without one, the socket is terminated and `close`
- * gets the error. A write hangup was still sending at `unwrap()` is finished first: `drain`
- * comes once it is, and its promise settles then; write after it. Set `data` in the turn of
+ * gets the error. A write hangup was still sending at `unwrap()` is finished first: until it
+ * is, the socket's `write()` takes nothing (returns 0, as when Bun's buffer is full) and its
+ * `shutdown()` / `end()` wait; `drain` comes once it is done, and its promise settles then. Set `data` in the turn of
  * `unwrap()`: what Bun reports before (bytes and a close at an RST, even to the paused socket)
  * is not replayed to you (`wrap()` does replay it).
  *
@@ -135,6 +136,45 @@ export interface SocketOwner {
 const ownListeners = new WeakSet<object>();
 /** A write a state was still sending when its socket was unwrapped: finished before anything else. */
 const unfinished = new WeakMap<object, SocketState[]>();
+/** True while `drain` sends the writes earlier owners left unfinished: past the guard below. */
+let finishingUnfinished = false;
+/** A new owner's shutdown() or end() called before the unfinished writes went: run after them. */
+const deferredEnds = new WeakMap<object, (() => void)[]>();
+
+/**
+ * While a write hangup was sending at `unwrap()` is unfinished, the socket's new owner cannot
+ * get ahead of it: its `write()` takes nothing (0, as when Bun's buffer is full: it writes again
+ * at `drain`, which comes once hangup's write is done), and its `shutdown()` or `end()` waits for
+ * it. Without this its bytes went out in the middle of hangup's, and its FIN cut the rest.
+ */
+function guardUnfinished(socket: Socket<SocketOwner>): void {
+  if (Object.hasOwn(socket, "write")) return;
+  const proto = Object.getPrototypeOf(socket) as Socket<SocketOwner>;
+  const held = (): boolean => unfinished.has(socket) && !finishingUnfinished;
+  const guarded = socket as unknown as Record<"write" | "shutdown" | "end", (...args: unknown[]) => unknown>;
+  guarded.write = (...args) => (held() ? 0 : (proto.write as (...a: unknown[]) => number).apply(socket, args));
+  for (const name of ["shutdown", "end"] as const) {
+    guarded[name] = (...args) => {
+      const call = () => (proto[name] as (...a: unknown[]) => unknown).apply(socket, args);
+      if (!held()) return call();
+      const deferred = deferredEnds.get(socket);
+      if (deferred) deferred.push(call);
+      else deferredEnds.set(socket, [call]);
+    };
+  }
+}
+
+/** The unfinished writes are done (or the socket closed): the owner's own methods again, and what it deferred. */
+function unguard(socket: Socket<SocketOwner>, closed: boolean): void {
+  const guarded = socket as unknown as Record<string, unknown>;
+  delete guarded.write;
+  delete guarded.shutdown;
+  delete guarded.end;
+  const deferred = deferredEnds.get(socket);
+  deferredEnds.delete(socket);
+  if (deferred && !closed) { for (const call of deferred) call(); }
+}
+
 /** Why a socket was terminated by the `error` handler, for its `close`. */
 const failures = new WeakMap<object, unknown>();
 
@@ -303,6 +343,7 @@ const handlers: SocketHandler<SocketOwner> = {
     const previous = unfinished.get(socket);
     if (previous !== undefined) {
       unfinished.delete(socket);
+      unguard(socket, true);
       for (const state of previous) {
         state.close(socket, why);
         state.sent();
@@ -316,12 +357,18 @@ const handlers: SocketHandler<SocketOwner> = {
       // Earlier owners' writes, oldest first: each goes on once the one before it is done.
       while (previous.length > 0) {
         const state = previous[0]!;
-        state.drain();
+        finishingUnfinished = true;
+        try {
+          state.drain();
+        } finally {
+          finishingUnfinished = false;
+        }
         if (state.pendingWrite !== undefined) return;
         previous.shift();
         state.sent();
       }
       unfinished.delete(socket);
+      unguard(socket, false);
     }
     socket.data?.drain?.(socket);
   },
@@ -391,8 +438,9 @@ class BunSource implements ConnSource<Socket<unknown>> {
   }
 
   destroy(): void {
-    // Bun has no close that is neither graceful nor an RST: `end()` is the nearest to "release now".
-    if (!this.state.closed) this.native.end();
+    // Bun has no close that is neither graceful nor an RST: `end()` is the nearest to "release now",
+    // Bun's own, not held behind an earlier owner's write (guardUnfinished).
+    if (!this.state.closed) (Object.getPrototypeOf(this.native) as Socket<SocketOwner>).end.call(this.native);
   }
 
   reset(): void {
@@ -411,6 +459,7 @@ class BunSource implements ConnSource<Socket<unknown>> {
       const previous = unfinished.get(this.native);
       if (previous === undefined) unfinished.set(this.native, [this.state]);
       else if (!previous.includes(this.state)) previous.push(this.state);
+      guardUnfinished(this.native);
     }
     this.native.pause();
   }

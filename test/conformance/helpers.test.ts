@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { ConnectionResetError, LimitExceededError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
-import { connectNative, listenNative, readNativeStreamToEnd, readNativeToEnd } from "../support/native.ts";
+import {
+  connectNative,
+  destroyNative,
+  listenNative,
+  readNativeStreamToEnd,
+  readNativeToEnd,
+  writeNativeThenEnd,
+} from "../support/native.ts";
 import { assertReceivedThenEnd, patterned, withPeer } from "../support/peer.ts";
 import { capabilities, hangup, runtime } from "../support/runtime.ts";
 
@@ -419,6 +426,24 @@ for (const side of SIDES) {
         { timeout: 30_000 },
       );
     }
+
+    test(
+      "a write in flight at unwrap(), then the runtime's own API writes and half-closes at once: every byte in order, then its FIN",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const payload = patterned(16 << 20);
+        const writing = conn.write(payload);
+        await sleep(200); // the peer does not read yet: the write is still being sent
+        const { native } = conn.unwrap();
+        const tail = new TextEncoder().encode("tail");
+        const handing = writeNativeThenEnd(native, tail);
+        const seen = peer.recv(remote, { timeoutMs: 20_000 });
+        await within(20_000, writing, "the write in flight settled");
+        await within(20_000, handing, "the new owner's write and FIN");
+        assertReceivedThenEnd(await seen, concat([payload, tail]));
+        destroyNative(native);
+      }),
+      { timeout: 30_000 },
+    );
 
     test(
       "a socket handed over twice, each owner leaving a write in flight: every write goes out whole, in order",

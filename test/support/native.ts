@@ -64,6 +64,53 @@ export async function readNativeToEnd(native: unknown): Promise<Uint8Array> {
 }
 
 /**
+ * What a new owner of `conn.unwrap().native` writes with the runtime's own API: `bytes`, then its
+ * FIN, as soon as the runtime takes them (Bun: write, keep the rest for `drain`, then `shutdown()`,
+ * as examples/handoff/bun.ts does). Resolves once the FIN was asked for.
+ */
+export async function writeNativeThenEnd(native: unknown, bytes: Uint8Array): Promise<void> {
+  if (runtime === "deno") {
+    const conn = native as { write(p: Uint8Array): Promise<number>; closeWrite(): Promise<void> };
+    for (let rest = bytes; rest.length > 0;) rest = rest.subarray(await conn.write(rest));
+    await conn.closeWrite();
+    return;
+  }
+  if (runtime === "bun") {
+    const socket = native as {
+      data: Record<string, (...args: never[]) => void>;
+      write(p: Uint8Array): number;
+      shutdown(): void;
+      resume(): void;
+    };
+    await new Promise<void>((resolve, reject) => {
+      let rest = bytes;
+      const attempt = (): void => {
+        const n = socket.write(rest);
+        if (n < 0) return reject(new Error("the socket is closed"));
+        rest = rest.subarray(n);
+        if (rest.length > 0) return;
+        socket.shutdown();
+        resolve();
+      };
+      socket.data = { data: () => {}, drain: () => attempt(), close: () => {}, error: (_s: unknown, err: unknown) => reject(err) };
+      socket.resume();
+      attempt();
+    });
+    return;
+  }
+  const socket = native as {
+    write(p: Uint8Array): boolean;
+    end(callback: () => void): void;
+    on(event: "error", fn: (err: unknown) => void): void;
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.on("error", reject);
+    socket.write(bytes);
+    socket.end(() => resolve());
+  });
+}
+
+/**
  * Every byte until the peer's FIN, read through the runtime's own stream view of the socket,
  * taken up twice: Deno's `conn.readable` (one chunk with a reader, then `for await` over
  * `conn.readable` again), Node's `net.Socket` as an async iterable. Bun's socket has no stream
