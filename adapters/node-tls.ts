@@ -531,8 +531,8 @@ export async function serverTls(
  * handshake completed; one that fails or stalls past `handshakeTimeout`, or is still running
  * when `closed` aborts (the listener closed), is dropped. Handshakes
  * run side by side, so none blocks the accept loop, and at most `maxHandshakes` at once: a
- * connection beyond them is dropped at once. Throws a TypeError naming `name` for a bad
- * certificate or key.
+ * connection beyond them drops the oldest handshake still running. Throws a TypeError naming
+ * `name` for a bad certificate or key.
  *
  * @example
  * ```ts
@@ -550,7 +550,14 @@ export function tlsAcceptor(
   const running = new Set<AbortController>();
   let watching = false;
   return (sink, tcp, closed) => {
-    if (running.size >= options.maxHandshakes || closed.aborted) return tcp.reset();
+    if (closed.aborted) return tcp.reset();
+    // At the cap the oldest handshake makes way, not the newcomer: otherwise maxHandshakes silent
+    // connections, renewed every handshakeTimeout, kept every real client out.
+    if (running.size >= options.maxHandshakes) {
+      const oldest = running.values().next().value!;
+      running.delete(oldest);
+      oldest.abort();
+    }
     if (!watching) {
       watching = true;
       closed.addEventListener("abort", () => {

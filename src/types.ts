@@ -389,9 +389,9 @@ export interface TlsOptions {
   /** ms to wait for the handshake (a listener drops the connection after it); default 10000. */
   handshakeTimeout?: number | undefined;
   /**
-   * `listen` only: handshakes a listener runs at once, default 128. A connection beyond it is
-   * dropped at once (a flood of clients that never finish their handshake holds at most this
-   * many sockets, each for at most `handshakeTimeout`).
+   * `listen` only: handshakes a listener runs at once, default 128. A connection beyond it drops
+   * the oldest handshake still running (a flood of clients that never finish their handshake
+   * holds at most this many sockets, and cannot keep a real client out).
    */
   maxHandshakes?: number | undefined;
 }
