@@ -104,6 +104,24 @@ for (const side of SIDES) {
     );
 
     test(
+      "closeWrite() after a reset the runtime has not read yet (reading paused): the reset, never a clean end",
+      withPair(side, async ({ conn, peer, remote }) => {
+        // 1 MiB unread holds reading paused at the mark; the RST then waits in the kernel, where
+        // Node 20 and 22 lose it once our side is shut, unless closeWrite() asks first.
+        await peer.send(remote, { size: 1 << 20 });
+        await peer.rst(remote);
+        await sleep(300);
+        const shut = await conn.closeWrite().then(() => "sent", (err: unknown) => err);
+        if (shut !== "sent") {
+          assert.ok(shut instanceof ConnectionResetError, `closeWrite(): expected ConnectionResetError, got ${String(shut)}`);
+        }
+        const err = await within(5000, rejection(collect(conn)), "the reads end");
+        assert.ok(err instanceof ConnectionResetError, `expected ConnectionResetError, got ${String(err)}`);
+        assert.equal((await conn.ended).reason, "reset");
+      }, { highWaterMark: 16384 }),
+    );
+
+    test(
       "our own close settles ended as local and aborts signal with SocketClosedError",
       withPair(side, async ({ conn, peer, remote }) => {
         const pending = rejection(conn.read());
