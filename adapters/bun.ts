@@ -204,6 +204,11 @@ class SocketState implements SocketOwner {
   }
 
   end(): void {
+    // The kernel's answer to a write Bun refused was the peer's reset: this end is its consequence.
+    if (this.refusedReset !== undefined) {
+      if (!this.detached) this.sink?.error(this.refusedReset);
+      return;
+    }
     this.sawEnd = true;
     this.holdOnlyWhileWriting();
     if (!this.detached) this.sink?.end();
@@ -223,7 +228,8 @@ class SocketState implements SocketOwner {
   close(_socket: unknown, error?: unknown): void {
     if (this.closed) return;
     this.closed = true;
-    this.closeError = error;
+    this.closeError = error ?? this.refusedReset;
+    error = this.closeError;
     this.failPendingWrite(error);
     const waiting = this.onClosed;
     this.onClosed = undefined;
@@ -270,6 +276,9 @@ class SocketState implements SocketOwner {
     if (this.sawEnd) this.socket.ref();
     const written = this.closed ? -1 : this.socket.write(bytes);
     if (written < 0 && !this.closed) {
+      // The write took the kernel's error, so Bun's end and close that follow carry none.
+      const refused = this.deadSocketError() as { code?: unknown };
+      if (refused.code === "ECONNRESET") this.refusedReset ??= refused;
       // The socket died before Bun's close handler said why (an RST on its way): the write waits
       // for that, briefly, rather than name a peer's reset our own close.
       const timer = setTimeout(() => reject(this.deadSocketError()), 100);
@@ -298,6 +307,8 @@ class SocketState implements SocketOwner {
 
   /** Our FIN went out (closeWrite): a write refused after it is refused because of it. */
   shutDown = false;
+  /** A write Bun refused before the peer's FIN: the peer's reset (deadSocketError). */
+  refusedReset: unknown;
 
   /**
    * Bun's write on a dead socket returns -1 with no error: name it. The kernel refuses a write

@@ -372,7 +372,7 @@ export interface Listener<A extends Addr = Addr, Native = unknown> extends Async
  * ```
  */
 export interface TlsOptions {
-  /** SNI, and the name the peer's certificate must match; default: the hostname connected to. */
+  /** SNI, and the name the peer's certificate must match; default: the hostname connected to ("localhost" over a Unix socket). */
   serverName?: string | undefined;
   /** PEM roots to trust instead of the runtime's store. */
   ca?: string | string[] | undefined;
