@@ -239,7 +239,10 @@ class NodeSource implements ConnSource<net.Socket> {
 
   closeWrite(): Promise<void> {
     const socket = this.native;
-    if (!FALSE_EOF_POSSIBLE || !socket.writable) return new Promise<void>((resolve) => void socket.end(() => resolve()));
+    // end()'s callback gets the error when the socket fails before its FIN went: then none did.
+    const shut = (resolve: () => void, reject: (err: unknown) => void): void =>
+      void socket.end((err?: Error | null) => (err ? reject(err) : resolve()));
+    if (!FALSE_EOF_POSSIBLE || !socket.writable) return new Promise<void>(shut);
     // The last chance to read a reset the kernel holds (see confirmEnd): once our side is shut,
     // Node 20 and 22 report it as a clean 'end'. Found, it is the reset, and no FIN can go.
     return new Promise<void>((resolve, reject) => {
@@ -248,7 +251,7 @@ class NodeSource implements ConnSource<net.Socket> {
           this.#sink?.error(err);
           return reject(err);
         }
-        socket.end(() => resolve());
+        shut(resolve, reject);
       });
     });
   }
