@@ -111,7 +111,8 @@ export const capabilities: Readonly<Capabilities> = defineCapabilities({
  * A handler that throws goes to `error`; without one, the socket is terminated and `close`
  * gets the error. A write hangup was still sending at `unwrap()` is finished first: until it
  * is, the socket's `write()` takes nothing (returns 0, as when Bun's buffer is full) and its
- * `shutdown()` / `end()` wait; `drain` comes once it is done, and its promise settles then. Set `data` in the turn of
+ * `shutdown()` / `end()` wait (`terminate()` does not: give up with it, if the peer never reads);
+ * `drain` comes once it is done, and its promise settles then. Set `data` in the turn of
  * `unwrap()`: what Bun reports before (bytes and a close at an RST, even to the paused socket)
  * is not replayed to you (`wrap()` does replay it).
  *
@@ -162,14 +163,21 @@ function guardUnfinished(socket: Socket<SocketOwner>): void {
       else deferredEnds.set(socket, [call]);
     };
   }
+  guards.set(socket, { write: guarded.write, shutdown: guarded.shutdown, end: guarded.end });
 }
+
+/** The guard's methods on each guarded socket, so that only they are removed. */
+const guards = new WeakMap<object, Record<"write" | "shutdown" | "end", unknown>>();
 
 /** The unfinished writes are done (or the socket closed): the owner's own methods again, and what it deferred. */
 function unguard(socket: Socket<SocketOwner>, closed: boolean): void {
   const guarded = socket as unknown as Record<string, unknown>;
-  delete guarded.write;
-  delete guarded.shutdown;
-  delete guarded.end;
+  const ours = guards.get(socket);
+  guards.delete(socket);
+  for (const name of ["write", "shutdown", "end"] as const) {
+    // Only the guard's own: a method the owner set since stays.
+    if (ours !== undefined && Object.hasOwn(guarded, name) && guarded[name] === ours[name]) delete guarded[name];
+  }
   const deferred = deferredEnds.get(socket);
   deferredEnds.delete(socket);
   if (deferred && !closed) { for (const call of deferred) call(); }
@@ -509,11 +517,17 @@ function freshState(socket: Socket<SocketOwner>): SocketState {
     state.early = previous.early;
     previous.early = undefined;
     if (previous.closed) state.close(socket, previous.closeError);
-    else state.sawEnd = previous.sawEnd;
+    else {
+      state.sawEnd = previous.sawEnd;
+      state.shutDown = previous.shutDown;
+      state.refusedReset = previous.refusedReset;
+    }
   } else if (socket.readyState === -1 || socket.readyState === 0) {
     // Bun's readyState: 1 open, -2 shut down (still readable), -1 detached, 0 closed.
     state.close(socket, undefined);
   }
+  // Our FIN went out before (Bun: shut down, still readable): a refused write is no reset.
+  if (socket.readyState === -2) state.shutDown = true;
   return state;
 }
 

@@ -531,8 +531,8 @@ export async function serverTls(
  * handshake completed; one that fails or stalls past `handshakeTimeout`, or is still running
  * when `closed` aborts (the listener closed), is dropped. Handshakes
  * run side by side, so none blocks the accept loop, and at most `maxHandshakes` at once: a
- * connection beyond them drops the oldest handshake still running. Throws a TypeError naming
- * `name` for a bad certificate or key.
+ * connection beyond them drops the oldest handshake that has not heard a byte yet, or, when each
+ * has, is dropped itself. Throws a TypeError naming `name` for a bad certificate or key.
  *
  * @example
  * ```ts
@@ -546,29 +546,50 @@ export function tlsAcceptor(
 ): (sink: ListenerSink, tcp: ConnSource, closed: AbortSignal) => void {
   const context = checkedServerContext(options, name);
   // Each handshake has its own signal, all aborted at once when the listener closes: one
-  // listener on `closed`, not one per handshake (Node warns past 10 on one signal).
-  const running = new Set<AbortController>();
+  // listener on `closed`, not one per handshake (Node warns past 10 on one signal). `heard`: a
+  // byte of the client's came.
+  const running = new Map<AbortController, { heard: boolean }>();
   let watching = false;
   return (sink, tcp, closed) => {
     if (closed.aborted) return tcp.reset();
-    // At the cap the oldest handshake makes way, not the newcomer: otherwise maxHandshakes silent
-    // connections, renewed every handshakeTimeout, kept every real client out.
     if (running.size >= options.maxHandshakes) {
-      const oldest = running.values().next().value!;
-      running.delete(oldest);
-      oldest.abort();
+      // At the cap a handshake that never heard a byte, the oldest, makes way for the newcomer:
+      // otherwise maxHandshakes silent connections, renewed every handshakeTimeout, kept every
+      // real client out. When all of them are under way, the newcomer is dropped.
+      let silent: AbortController | undefined;
+      for (const [controller, handshake] of running) {
+        if (!handshake.heard) {
+          silent = controller;
+          break;
+        }
+      }
+      if (silent === undefined) return tcp.reset();
+      running.delete(silent);
+      silent.abort();
     }
     if (!watching) {
       watching = true;
       closed.addEventListener("abort", () => {
-        for (const handshake of running) handshake.abort();
+        for (const handshake of running.keys()) handshake.abort();
       }, { once: true });
     }
-    const handshake = new AbortController();
-    running.add(handshake);
-    serverTls(tcp, context, options, undefined, handshake.signal)
+    const controller = new AbortController();
+    const handshake = { heard: false };
+    running.set(controller, handshake);
+    const start = tcp.start;
+    tcp.start = (inner) =>
+      start.call(tcp, {
+        data: (chunk) => {
+          handshake.heard = true;
+          inner.data(chunk);
+        },
+        end: (info) => inner.end(info),
+        error: (err) => inner.error(err),
+        closed: () => inner.closed(),
+      });
+    serverTls(tcp, context, options, undefined, controller.signal)
       .then((source) => sink.connection(source), () => {})
-      .finally(() => running.delete(handshake));
+      .finally(() => running.delete(controller));
   };
 }
 

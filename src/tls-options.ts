@@ -3,7 +3,7 @@ import { checkDuration, checkInteger, checkOptionsObject, CONN_OPTION_KEYS, desc
 /** Default of `handshakeTimeout`: a peer that connects and sends nothing is dropped after it. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
-/** Default of `maxHandshakes`: handshakes a TLS listener runs at once before it drops new connections. */
+/** Default of `maxHandshakes`: handshakes a TLS listener runs at once (see `TlsOptions.maxHandshakes`). */
 export const DEFAULT_MAX_HANDSHAKES = 128;
 
 /**

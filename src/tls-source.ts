@@ -473,7 +473,7 @@ function handshakeError(err: unknown, failed: string): TlsHandshakeError {
  * (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`); not an errno (`ECONNRESET`) nor another TLS failure.
  */
 function isCertificateCode(code: string): boolean {
-  if (code.startsWith("ERR_")) return code.startsWith("ERR_TLS_CERT") || code.includes("CERTIFICATE");
+  if (code.startsWith("ERR_")) return code.startsWith("ERR_TLS_CERT") || code.includes("CERTIFICATE") || code.endsWith("_UNKNOWN_CA");
   return /^[A-Z0-9]+(_[A-Z0-9]+)+$/.test(code);
 }
 

@@ -390,8 +390,8 @@ export interface TlsOptions {
   handshakeTimeout?: number | undefined;
   /**
    * `listen` only: handshakes a listener runs at once, default 128. A connection beyond it drops
-   * the oldest handshake still running (a flood of clients that never finish their handshake
-   * holds at most this many sockets, and cannot keep a real client out).
+   * the oldest handshake that has not heard a byte yet (so clients that connect and send nothing
+   * cannot keep a real client out), or is dropped itself when every handshake is under way.
    */
   maxHandshakes?: number | undefined;
 }

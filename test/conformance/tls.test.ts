@@ -663,33 +663,50 @@ if (!hasTls) {
         }
       }));
 
-    test("maxHandshakes: silent connections holding every slot do not keep a real client out: the oldest handshake makes way", () =>
+    test("maxHandshakes: a silent connection makes way for a newcomer, the oldest first; handshakes under way keep their slots", () =>
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({
           hostname: "127.0.0.1",
           port: 0,
           tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 2 }),
         });
-        try {
-          const port = listener.addr.port;
-          // Two clients that never send a ClientHello hold both slots (for up to handshakeTimeout).
-          const stalled = [await peer.connect({ port }), await peer.connect({ port })];
-          await sleep(200); // the listener has taken both from the kernel's queue
+        const ended = async (remote: number, timeoutMs: number) => (await peer.recv(remote, { timeoutMs })).end;
+        const goodClient = async () => {
           const started = Date.now();
           const accepting = within(5000, listener.accept(), "accept of the good client");
-          const good = await peer.connect({ port });
+          const good = await peer.connect({ port: listener.addr.port });
           const peerTls = await peer.tls(good, { side: "client" });
           assert.equal(peerTls.protocol, "TLSv1.3", `the good client's handshake: ${JSON.stringify(peerTls)}`);
-          const conn = await accepting;
+          const conn = (await accepting)!;
           assert.ok(Date.now() - started < 2000, `accepted at once, not after handshakeTimeout (${Date.now() - started} ms)`);
           await peer.send(good, { text: "in", then: "close_notify" });
-          assert.equal(text(await collect(conn!)), "in");
-          conn!.reset();
-          // The oldest silent connection was dropped to make way; the newer one still waits.
-          const oldest = await peer.recv(stalled[0]!, { timeoutMs: 2000 });
-          assert.ok(oldest.end === "reset" || oldest.end === "eof", `the oldest handshake was dropped (${oldest.end})`);
-          const newer = await peer.recv(stalled[1]!, { timeoutMs: 300 });
-          assert.equal(newer.end, "timeout", "the newer handshake still runs");
+          assert.equal(text(await collect(conn)), "in");
+          conn.reset();
+        };
+        try {
+          const port = listener.addr.port;
+          // Two clients that never send a byte hold both slots (for up to handshakeTimeout).
+          const silent = [await peer.connect({ port }), await peer.connect({ port })];
+          await sleep(200); // the listener has taken both from the kernel's queue
+          await goodClient();
+          assert.ok(["reset", "eof"].includes(await ended(silent[0]!, 2000)), "the oldest silent connection was dropped");
+          assert.equal(await ended(silent[1]!, 300), "timeout", "the newer one still waits");
+          // A client whose handshake is under way (the start of a record came) keeps its slot: the
+          // silent one makes way again.
+          const underWay = [await peer.connect({ port })];
+          await peer.send(underWay[0]!, { data: new Uint8Array([0x16, 0x03, 0x01]) });
+          await sleep(200);
+          await goodClient();
+          assert.ok(["reset", "eof"].includes(await ended(silent[1]!, 2000)), "the silent connection was dropped");
+          assert.equal(await ended(underWay[0]!, 300), "timeout", "the handshake under way keeps its slot");
+          // Both slots under way: now the newcomer is the one dropped.
+          underWay.push(await peer.connect({ port }));
+          await peer.send(underWay[1]!, { data: new Uint8Array([0x16, 0x03, 0x01]) });
+          await sleep(200);
+          const newcomer = await peer.connect({ port }).catch((err: Error) => err);
+          if (typeof newcomer === "number") assert.ok(["reset", "eof"].includes(await ended(newcomer, 2000)), "the newcomer was dropped");
+          else assert.match(newcomer.message, /ConnectionResetError/);
+          for (const remote of underWay) assert.equal(await ended(remote, 300), "timeout", "the handshakes under way keep their slots");
         } finally {
           await listener.close();
         }
