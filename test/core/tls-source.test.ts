@@ -154,6 +154,32 @@ describe("TlsSource", () => {
     assert.equal(err.code, "CERT_HAS_EXPIRED");
     assert.ok(err.cause instanceof Error);
 
+    // Only a certificate's code is kept: any other failure is ERR_TLS_HANDSHAKE, its code on the cause.
+    const codes: [string, string][] = [
+      ["ERR_TLS_CERT_ALTNAME_INVALID", "ERR_TLS_CERT_ALTNAME_INVALID"],
+      ["DEPTH_ZERO_SELF_SIGNED_CERT", "DEPTH_ZERO_SELF_SIGNED_CERT"],
+      ["ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE", "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE"],
+      ["ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA"],
+      ["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_TLS_HANDSHAKE"],
+      ["ECONNRESET", "ERR_TLS_HANDSHAKE"],
+    ];
+    for (const [code, expected] of codes) {
+      const codeEngine = new FakeEngine();
+      const failing = new TlsSource(scripted().source, codeEngine, { allowTruncation: false }).handshake(0).catch((e: unknown) => e);
+      const raw =
+        "C0EC4ED3E87F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/ssl/record/ssl3_record.c:354:\n";
+      codeEngine.events.error(Object.assign(new Error(raw), { code }));
+      const failed = await failing;
+      assert.ok(failed instanceof TlsHandshakeError);
+      assert.equal(failed.code, expected, code);
+      assert.equal((failed.cause as { code: string }).code, code);
+      assert.equal(
+        failed.message,
+        "Cannot connect: the TLS handshake failed: wrong version number",
+        "the library's reason, without its file and line",
+      );
+    }
+
     const tcp = scripted();
     const third = new TlsSource(tcp.source, new FakeEngine(), { allowTruncation: false });
     const p3 = third.handshake(0).catch((e: unknown) => e);
