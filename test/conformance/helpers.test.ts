@@ -1,6 +1,6 @@
 /** SPEC semantics 7–9 and unwrap: peek, readExactly, readUntil, lines, over real sockets. */
 import assert from "node:assert/strict";
-import { ConnectionResetError, LimitExceededError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
+import { type Conn, ConnectionResetError, LimitExceededError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
 import {
@@ -28,6 +28,14 @@ function pattern(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = (i * 31 + seed * 7) & 0xff;
   return out;
+}
+
+/** A 16 MiB write to a peer that does not read yet, still being sent when this resolves. */
+async function writeInFlight(conn: Conn): Promise<{ payload: Uint8Array; writing: Promise<void> }> {
+  const payload = patterned(16 << 20);
+  const writing = conn.write(payload);
+  await sleep(200);
+  return { payload, writing };
 }
 
 for (const side of SIDES) {
@@ -412,9 +420,7 @@ for (const side of SIDES) {
           ? "with a writeTimeout (sent in pieces, as under serve()), a write in flight at unwrap() still finishes whole, before what its next owner writes"
           : "a write in flight at unwrap() finishes on the handed-out socket, before what its next owner writes",
         withPair(side, async ({ conn, peer, remote }) => {
-          const payload = patterned(16 << 20);
-          const writing = conn.write(payload);
-          await sleep(200); // the peer does not read yet: the write is still being sent
+          const { payload, writing } = await writeInFlight(conn);
           const next = hangup.wrap(conn.unwrap().native);
           const tail = next.write("tail");
           const seen = peer.recv(remote, { timeoutMs: 20_000 });
@@ -430,9 +436,7 @@ for (const side of SIDES) {
     test(
       "a write in flight at unwrap(), then the runtime's own API writes and half-closes at once: every byte in order, then its FIN",
       withPair(side, async ({ conn, peer, remote }) => {
-        const payload = patterned(16 << 20);
-        const writing = conn.write(payload);
-        await sleep(200); // the peer does not read yet: the write is still being sent
+        const { payload, writing } = await writeInFlight(conn);
         const { native } = conn.unwrap();
         const tail = new TextEncoder().encode("tail");
         const handing = writeNativeThenEnd(native, tail);
@@ -468,9 +472,7 @@ for (const side of SIDES) {
     test(
       "a write in flight at unwrap(): the next owner's close() waits for it (every byte, then the FIN)",
       withPair(side, async ({ conn, peer, remote }) => {
-        const payload = patterned(16 << 20);
-        const writing = conn.write(payload);
-        await sleep(200); // the peer does not read yet: the write is still being sent
+        const { payload, writing } = await writeInFlight(conn);
         const next = hangup.wrap(conn.unwrap().native);
         const closing = next.close();
         const seen = peer.recv(remote, { timeoutMs: 20_000 });
