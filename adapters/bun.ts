@@ -139,8 +139,13 @@ const ownListeners = new WeakSet<object>();
 const unfinished = new WeakMap<object, SocketState[]>();
 /** True while `drain` sends the writes earlier owners left unfinished: past the guard below. */
 let finishingUnfinished = false;
-/** A new owner's shutdown() or end() called before the unfinished writes went: run after them. */
-const deferredEnds = new WeakMap<object, (() => void)[]>();
+
+/** A guarded socket's stand-in methods, and the shutdown() or end() its owner called meanwhile. */
+interface Guard {
+  methods: Record<"write" | "shutdown" | "end", (...args: unknown[]) => unknown>;
+  deferred: (() => void)[];
+}
+const guards = new WeakMap<object, Guard>();
 
 /**
  * While a write hangup was sending at `unwrap()` is unfinished, the socket's new owner cannot
@@ -149,38 +154,35 @@ const deferredEnds = new WeakMap<object, (() => void)[]>();
  * it. Without this its bytes went out in the middle of hangup's, and its FIN cut the rest.
  */
 function guardUnfinished(socket: Socket<SocketOwner>): void {
-  if (Object.hasOwn(socket, "write")) return;
-  const proto = Object.getPrototypeOf(socket) as Socket<SocketOwner>;
+  if (guards.has(socket) || Object.hasOwn(socket, "write")) return;
+  const proto = Object.getPrototypeOf(socket) as Record<"write" | "shutdown" | "end", (...args: unknown[]) => unknown>;
   const held = (): boolean => unfinished.has(socket) && !finishingUnfinished;
-  const guarded = socket as unknown as Record<"write" | "shutdown" | "end", (...args: unknown[]) => unknown>;
-  guarded.write = (...args) => (held() ? 0 : (proto.write as (...a: unknown[]) => number).apply(socket, args));
-  for (const name of ["shutdown", "end"] as const) {
-    guarded[name] = (...args) => {
-      const call = () => (proto[name] as (...a: unknown[]) => unknown).apply(socket, args);
-      if (!held()) return call();
-      const deferred = deferredEnds.get(socket);
-      if (deferred) deferred.push(call);
-      else deferredEnds.set(socket, [call]);
-    };
-  }
-  guards.set(socket, { write: guarded.write, shutdown: guarded.shutdown, end: guarded.end });
+  const deferred: (() => void)[] = [];
+  const later = (name: "shutdown" | "end") => (...args: unknown[]): unknown => {
+    const call = () => proto[name].apply(socket, args);
+    if (!held()) return call();
+    deferred.push(call);
+  };
+  const methods = {
+    write: (...args: unknown[]) => (held() ? 0 : proto.write.apply(socket, args)),
+    shutdown: later("shutdown"),
+    end: later("end"),
+  };
+  guards.set(socket, { methods, deferred });
+  Object.assign(socket, methods);
 }
-
-/** The guard's methods on each guarded socket, so that only they are removed. */
-const guards = new WeakMap<object, Record<"write" | "shutdown" | "end", unknown>>();
 
 /** The unfinished writes are done (or the socket closed): the owner's own methods again, and what it deferred. */
 function unguard(socket: Socket<SocketOwner>, closed: boolean): void {
-  const guarded = socket as unknown as Record<string, unknown>;
-  const ours = guards.get(socket);
+  const guard = guards.get(socket);
+  if (guard === undefined) return;
   guards.delete(socket);
-  for (const name of ["write", "shutdown", "end"] as const) {
+  const own = socket as unknown as Record<string, unknown>;
+  for (const [name, method] of Object.entries(guard.methods)) {
     // Only the guard's own: a method the owner set since stays.
-    if (ours !== undefined && Object.hasOwn(guarded, name) && guarded[name] === ours[name]) delete guarded[name];
+    if (own[name] === method) delete own[name];
   }
-  const deferred = deferredEnds.get(socket);
-  deferredEnds.delete(socket);
-  if (deferred && !closed) { for (const call of deferred) call(); }
+  if (!closed) { for (const call of guard.deferred) call(); }
 }
 
 /** Why a socket was terminated by the `error` handler, for its `close`. */

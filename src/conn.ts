@@ -18,9 +18,12 @@ import {
   CONN_OPTION_KEYS,
   DEFAULT_LIMIT,
   describe,
+  OPERATION_OPTION_KEYS,
+  PEEK_OPTION_KEYS,
   refuseUnknownOptions,
   resolveConnOptions,
   type ResolvedConnOptions,
+  SCAN_OPTION_KEYS,
   toBytes,
 } from "./options.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
@@ -96,11 +99,6 @@ const CLOSE_FLUSH_TIMEOUT = 60_000;
 const LINGER_MS = 2000;
 
 const noop = (): void => {};
-
-/** The options each kind of operation has: any other is refused, naming it. */
-const OPERATION_OPTIONS: readonly string[] = ["signal"];
-const SCAN_OPTIONS: readonly string[] = ["signal", "maxBytes"];
-const PEEK_OPTIONS: readonly string[] = ["signal", "bytes"];
 
 /** A rejected promise already marked handled: nobody awaiting it is not an unhandled rejection. */
 function handledRejection(reason: unknown): Promise<never> {
@@ -696,7 +694,7 @@ class SourceConn implements Conn {
 
   read(options?: OperationOptions): Promise<Bytes | null> {
     if (options === undefined) return this.#answer(undefined, SourceConn.#nextChunk);
-    return this.#withSignal(options, "read", OPERATION_OPTIONS, (signal) => this.#answer(signal, SourceConn.#nextChunk));
+    return this.#withSignal(options, "read", OPERATION_OPTION_KEYS, (signal) => this.#answer(signal, SourceConn.#nextChunk));
   }
 
   static #nextChunk(this: void, conn: SourceConn): Bytes | null | typeof WAIT {
@@ -719,7 +717,7 @@ class SourceConn implements Conn {
   }
 
   peek(options?: PeekOptions): Promise<Bytes | null> {
-    return this.#withSignal(options, "peek", PEEK_OPTIONS, (signal) => {
+    return this.#withSignal(options, "peek", PEEK_OPTION_KEYS, (signal) => {
       const bytes = checkInteger(options?.bytes, "bytes", 1, 1);
       return this.#answer(signal, () => {
         if (this.#queue.length >= bytes) return this.#queue.all();
@@ -731,7 +729,7 @@ class SourceConn implements Conn {
   }
 
   skipUntil(delimiter: Uint8Array | string, options?: OperationOptions): Promise<number> {
-    return this.#withSignal(options, "skipUntil", OPERATION_OPTIONS, (signal) => {
+    return this.#withSignal(options, "skipUntil", OPERATION_OPTION_KEYS, (signal) => {
       const delim = this.#delimiterBytes(delimiter);
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
       let skipped = 0;
@@ -765,7 +763,7 @@ class SourceConn implements Conn {
       ? decoder.decode.bind(decoder)
       : undefined;
     if (!decode) throw new TypeError(`decoder must be a function or an object with a decode() method, got ${describe(decoder)}`);
-    const { signal } = this.#checkOperationOptions(options, "decode", SCAN_OPTIONS);
+    const { signal } = this.#checkOperationOptions(options, "decode", SCAN_OPTION_KEYS);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
     const state: DecodeState<T> = { decode, maxBytes, need: 1, tried: 0 };
     let finished = false;
@@ -904,7 +902,7 @@ class SourceConn implements Conn {
   }
 
   readExactly(n: number, options?: OperationOptions): Promise<Bytes> {
-    return this.#withSignal(options, "readExactly", OPERATION_OPTIONS, (signal) => {
+    return this.#withSignal(options, "readExactly", OPERATION_OPTION_KEYS, (signal) => {
       checkInteger(n, "n", 0, 0);
       return this.#answer(signal, () => {
         const buffered = this.#queue.length;
@@ -922,7 +920,7 @@ class SourceConn implements Conn {
   }
 
   readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Bytes | null> {
-    return this.#withSignal(options, "readUntil", SCAN_OPTIONS, (signal) => {
+    return this.#withSignal(options, "readUntil", SCAN_OPTION_KEYS, (signal) => {
       const delim = this.#delimiterBytes(delimiter);
       if (delim.length === 0) throw new RangeError("delimiter must not be empty");
       const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
@@ -950,7 +948,7 @@ class SourceConn implements Conn {
   }
 
   lines(options?: ScanOptions): AsyncIterableIterator<string> {
-    const { signal } = this.#checkOperationOptions(options, "lines", SCAN_OPTIONS);
+    const { signal } = this.#checkOperationOptions(options, "lines", SCAN_OPTION_KEYS);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
     // The complete lines of the first chunk are decoded in one go, then cut out one by one.
     // Their bytes leave the buffer only as each line is returned, and the cutter is reloaded if
@@ -1003,7 +1001,7 @@ class SourceConn implements Conn {
   #checkOperationOptions(
     options: OperationOptions | undefined,
     what: string,
-    known: readonly string[] = OPERATION_OPTIONS,
+    known: readonly string[] = OPERATION_OPTION_KEYS,
   ): { signal: AbortSignal | undefined } {
     const o = checkOptionsObject(options, "options");
     for (const key in o) {

@@ -3,6 +3,7 @@ import {
   checkOptionsObject,
   checkSignal,
   CONN_OPTION_KEYS,
+  OPERATION_OPTION_KEYS,
   refuseUnknownOptions,
   resolveConnOptions,
   type ResolvedConnOptions,
@@ -91,7 +92,7 @@ class SourceListener<A extends Addr, Native> implements Listener<A, Native> {
 
   async accept(options?: OperationOptions): Promise<Conn<Native> | null> {
     const o = checkOptionsObject(options, "options");
-    refuseUnknownOptions(o, "accept", ["signal"]);
+    refuseUnknownOptions(o, "accept", OPERATION_OPTION_KEYS);
     const signal = checkSignal(o.signal, "options.signal");
     for (;;) {
       signal?.throwIfAborted();

@@ -12,9 +12,23 @@ export const DEFAULT_LIMIT = 65536;
  * ```
  */
 export const CONN_OPTION_KEYS = ["idleTimeout", "keepAlive", "noDelay", "highWaterMark", "heartbeat", "signal", "writeTimeout"] as const;
+
 // A ConnOptions key missing above fails to compile here.
 const everyConnOption: Exclude<keyof ConnOptions, (typeof CONN_OPTION_KEYS)[number]> extends never ? true : never = true;
 void everyConnOption;
+
+/**
+ * The options of each kind of operation (`read`, `write`, `accept`...; `readUntil`, `lines`,
+ * `decode`; `peek`): any other is refused by name, since a misspelt `maxBytes` would lift a bound.
+ *
+ * @example
+ * ```ts
+ * refuseUnknownOptions({ maxbytes: 4 }, "lines", SCAN_OPTION_KEYS); // TypeError: ... did you mean maxBytes?
+ * ```
+ */
+export const OPERATION_OPTION_KEYS: readonly string[] = ["signal"];
+export const SCAN_OPTION_KEYS: readonly string[] = ["signal", "maxBytes"];
+export const PEEK_OPTION_KEYS: readonly string[] = ["signal", "bytes"];
 
 /**
  * ConnOptions after checking, with defaults filled in.

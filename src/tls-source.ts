@@ -485,13 +485,8 @@ function tlsLayerError(err: unknown): unknown {
   const text = errorText(err);
   if (!OPENSSL_ENTRY.test(text)) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  return new SocketError(
-    `Cannot read: the TLS layer failed: ${tlsReason(text)}`,
-    typeof code === "string" && code !== "" ? code : "ERR_TLS",
-    {
-      cause: err,
-    },
-  );
+  const tlsCode = typeof code === "string" && code !== "" ? code : "ERR_TLS";
+  return new SocketError(`Cannot read: the TLS layer failed: ${tlsReason(text)}`, tlsCode, { cause: err });
 }
 
 /**
