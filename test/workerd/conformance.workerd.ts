@@ -16,7 +16,7 @@ import { assertColumnMatches } from "../support/capabilities-table.ts";
 import { describe, test } from "../support/harness.ts";
 import { connect as nodeConnect } from "../../adapters/node.ts";
 import { PgClient } from "../../examples/postgres/client.ts";
-import { type Peer, type PeerCert, recvSlowly, sha256, withPeer } from "../support/peer.ts";
+import { patterned, type Peer, type PeerCert, recvSlowly, sha256, withPeer } from "../support/peer.ts";
 import { withPostgres } from "../support/postgres.ts";
 import { freePort } from "../support/free-port.ts";
 
@@ -241,6 +241,22 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       assert.equal(r.sha256, sent.sha256);
       assert.equal(r.error?.isReset, true, JSON.stringify(r.error));
       assert.equal(r.ended, "reset");
+    }));
+
+  test("a record that does not decrypt: the stream's start, then a SocketError, never eof, truncated or a hang (fallback: workerd drops what came with the broken record)", () =>
+    withWorkerTls("tls-drain", async (peer, remote, result) => {
+      // The peer's connection stays open until the Worker has answered: only the TLS layer can tell.
+      const data = patterned(50_000);
+      await peer.send(remote, { data, then: "forged_record" });
+      const r = await result;
+      assert.ok((r.length as number) <= data.length);
+      assert.equal(r.sha256, sha256(data.subarray(0, r.length as number)), "what is yielded is the stream's start, unaltered");
+      assert.equal(r.error?.isSocketError, true, JSON.stringify(r.error));
+      assert.equal(r.error?.isReset, false, "a broken record is not a reset");
+      assert.equal(r.error?.isTruncated, false, "nor a truncation");
+      // workerd hides the TLS library's reason behind "internal error; reference = …".
+      assert.match(r.error?.message as string, /^Cannot read: /);
+      assert.equal(r.ended, "error");
     }));
 
   test("close_notify without FIN: eof at the close_notify; the Worker can still write, then close", () =>
