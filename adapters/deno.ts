@@ -78,8 +78,8 @@ export const runtime: Runtime = "deno";
 
 /**
  * What Deno can do (README: "What each runtime can and cannot do"): no abortive close, so
- * `reset()` sends a FIN; keepalive is on/off with the kernel's delay; no server-side STARTTLS
- * (an accepted conn's `startTls` sends a ClientHello); rustls tells a truncation apart.
+ * `reset()` sends a FIN; keepalive is on/off with the kernel's delay. TLS (server STARTTLS
+ * included, and a truncation told apart) runs Deno's `node:tls` over hangup's own TCP reads.
  *
  * @example
  * ```ts
