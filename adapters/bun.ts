@@ -87,7 +87,7 @@ export const runtime: Runtime = "bun";
  * @example
  * ```ts
  * import { capabilities } from "hangup/bun";
- * console.log(capabilities.wrap); // false
+ * console.log(capabilities.wrap); // true: wrap() takes a socket from Bun.connect, or one unwrap() handed out
  * ```
  */
 export const capabilities: Readonly<Capabilities> = defineCapabilities({

@@ -194,7 +194,8 @@ export class IdleTimeoutError extends SocketError {
 }
 
 /**
- * EOF arrived inside `readExactly` or `readUntil`; `partial` holds the bytes that came before it.
+ * EOF arrived inside `readExactly`, `readUntil` or a `decode()` message; `partial` holds the
+ * bytes that came before it.
  *
  * @example
  * ```ts
@@ -221,7 +222,8 @@ export class UnexpectedEofError extends SocketError {
 }
 
 /**
- * `readUntil` or `lines` saw `limit` bytes without a delimiter, code `ERR_LIMIT_EXCEEDED`.
+ * `readUntil` or `lines` saw `limit` bytes without a delimiter, or `decode()` a message (or
+ * its `need`) over `limit`; code `ERR_LIMIT_EXCEEDED`.
  * The bytes stay buffered.
  *
  * @example

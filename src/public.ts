@@ -1,8 +1,9 @@
 /**
  * The user API every entry shares (`hangup`, `hangup/<runtime>`, `hangup/core`):
  * the error classes, `toSocketError`, `fromStreams`, `serve` and the public types.
- * Each adapter adds `connect`, `listen`, `wrap` and `runtime`; the adapter
- * contract and its helpers are exported from `hangup/core` only.
+ * Each adapter adds `connect`, `startTls`, `runtime` and `capabilities`, and `listen` and
+ * `wrap` except on Workers (a Worker cannot listen); the adapter contract and its helpers are
+ * exported from `hangup/core` only.
  *
  * @example
  * ```ts

@@ -413,7 +413,8 @@ export type ServerTlsOptions = TlsOptions & { cert: string; key: string };
  *
  * @example
  * ```ts
- * console.log(conn.tls); // { protocol: "TLSv1.3", alpnProtocol: "h2", serverName: "example.com" }
+ * console.log(conn.tls);
+ * // { protocol: "TLSv1.3", alpnProtocol: "h2", serverName: "example.com", peerCertificate: Uint8Array(…) }
  * ```
  */
 export interface TlsInfo {

@@ -256,6 +256,7 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       assert.equal(r.error?.isTruncated, false, "nor a truncation");
       // workerd hides the TLS library's reason behind "internal error; reference = …".
       assert.match(r.error?.message as string, /^Cannot read: /);
+      assert.equal(r.error?.code, "ERR_SOCKET");
       assert.equal(r.ended, "error");
     }));
 
