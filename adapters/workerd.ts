@@ -67,7 +67,7 @@ export const runtime: Runtime = "workerd";
 
 /**
  * What Workers can do (docs/runtimes.md: "Cloudflare Workers (workerd)"): connect only, over TCP; no RST
- * (`reset()` aborts the streams), no socket options; over TLS
+ * (`reset()` closes the socket with a FIN), no socket options; over TLS
  * a truncation reads as a reset (`connect`) or a clean end (`startTls`), never told apart.
  *
  * @example
@@ -182,6 +182,8 @@ function connOf(socket: Socket, hostname: string, port: number, tls: boolean, op
       translateError,
       // workerd drops the socket when the request ends: close() keeps the request until the peer has our bytes.
       lingerInClose: true,
+      // Aborting and cancelling its streams leaves workerd's socket open until the request ends.
+      destroy: () => socket.close(),
       // workerd says neither the version nor anything else it negotiated.
       // SNI carries names only (RFC 6066): for an IP address there is none, as on the other runtimes.
       tls: tls

@@ -37,6 +37,14 @@ export interface StreamPair {
    * the kernel answer with an RST that discards what it still held of ours.
    */
   readonly lingerInClose?: boolean | undefined;
+  /**
+   * Drops the connection beneath the streams at once (a Workers socket's `close()`), for
+   * `reset()` and every other end hangup gives a connection itself: a timeout, an aborted
+   * `signal`, the end of `close()`'s linger. The writable is aborted and the readable cancelled
+   * once it settled (its error is ignored); without it that is all hangup does, and workerd
+   * keeps the connection open until the request ends.
+   */
+  readonly destroy?: (() => unknown) | undefined;
 }
 
 /**
@@ -61,7 +69,8 @@ const noop = (): void => {};
  * A `Conn` over a Web Streams pair: the same reads, helpers, timeouts and
  * errors as every adapter. A stream can only say "done" or "errored", so the
  * end is `eof` when the readable closes and whatever its error maps to when it
- * errors (`toSocketError`); `reset()` aborts the writable and cancels the readable.
+ * errors (`toSocketError`); `reset()` aborts the writable and cancels the readable (once
+ * `streams.destroy` ran, when given).
  * `unwrap().native` is `{ readable, writable }`, where `readable` continues the
  * original stream after the bytes in `buffered`.
  *
@@ -100,6 +109,7 @@ class StreamTransport implements PullTransport<StreamNative> {
   readonly closeAwaitsLinger: boolean;
   readonly #streams: StreamPair;
   readonly #translate: (error: unknown) => unknown;
+  readonly #destroy: (() => unknown) | undefined;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   #handedOver: StreamNative | undefined;
@@ -113,6 +123,7 @@ class StreamTransport implements PullTransport<StreamNative> {
     this.linger = streams.lingerInClose === true ? noop : undefined;
     this.closeAwaitsLinger = streams.lingerInClose === true;
     this.#translate = streams.translateError ?? ((error: unknown) => error);
+    this.#destroy = streams.destroy;
     this.#reader = streams.readable.getReader();
     this.#writer = streams.writable.getWriter();
   }
@@ -142,6 +153,13 @@ class StreamTransport implements PullTransport<StreamNative> {
   }
 
   destroy(): void {
+    const destroyed = this.#destroy === undefined ? undefined : Promise.resolve().then(this.#destroy);
+    // Aborted at once, workerd's streams stop its socket's close() from sending a FIN.
+    if (destroyed) void destroyed.catch(noop).then(() => this.#abortStreams());
+    else this.#abortStreams();
+  }
+
+  #abortStreams(): void {
     this.#writer.abort().catch(noop);
     this.#reader.cancel().catch(noop);
   }

@@ -152,6 +152,29 @@ describe(`fromStreams (${runtime}'s own streams over TCP)`, () => {
     { timeout: 30_000 },
   );
 
+  test("streams.destroy drops the connection first, at reset() and at every end hangup gives it; its error is ignored", async () => {
+    const run = async (end: (conn: Conn<StreamNative>) => void, options: ConnOptions, fails = false): Promise<string[]> => {
+      const events: string[] = [];
+      const conn = fromStreams({
+        readable: new ReadableStream<Uint8Array>({ cancel: () => void events.push("readable cancelled") }),
+        writable: new WritableStream<Uint8Array>({ abort: () => void events.push("writable aborted") }),
+        destroy: () => {
+          events.push("destroy");
+          if (fails) throw new Error("already gone");
+        },
+      }, options);
+      end(conn);
+      await within(3000, conn.closed, "closed");
+      await sleep(20);
+      return events;
+    };
+    const expected = ["destroy", "writable aborted", "readable cancelled"];
+    assert.deepEqual(await run((conn) => conn.reset(), {}), expected);
+    assert.deepEqual(await run(() => {}, { idleTimeout: 100 }), expected);
+    assert.deepEqual(await run(() => {}, { signal: AbortSignal.timeout(100) }), expected);
+    assert.deepEqual(await run((conn) => conn.reset(), {}, true), expected, "a destroy that throws still ends in the abort");
+  });
+
   test("bad arguments: TypeError that names the stream", async () => {
     const notStreams = [undefined, {}, { readable: {}, writable: new WritableStream() }, { readable: new ReadableStream(), writable: 1 }];
     for (const bad of notStreams) {

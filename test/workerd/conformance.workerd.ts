@@ -181,6 +181,32 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
       assert.ok((r.elapsed as number) >= 250 && (r.elapsed as number) < 3000, `idle after ${String(r.elapsed)} ms`);
     }));
 
+  for (
+    const [name, how, reason] of [
+      ["ends-by-reset", "reset()", "local"],
+      ["ends-by-idle-timeout", "idleTimeout", "idle"],
+      ["ends-by-signal", "an aborted signal", "aborted"],
+      ["ends-by-write-timeout", "writeTimeout (the peer reads nothing)", "timeout"],
+    ] as const
+  ) {
+    test(`ended by ${how}: the peer sees the connection end at once, not when the request ends`, () =>
+      withWorkerCase(name, async (peer, remote, result) => {
+        let answeredAt = Infinity;
+        const answered = result.then((r) => {
+          answeredAt = Date.now();
+          return r;
+        });
+        // The write-timeout case: the peer reads nothing until the Worker has given up.
+        if (reason === "timeout") await new Promise((resolve) => setTimeout(resolve, 1000));
+        const seen = await peer.recv(remote, { timeoutMs: 2000 });
+        const seenAt = Date.now();
+        const r = await answered;
+        assert.equal(r.ended, reason, JSON.stringify(r));
+        assert.ok(seen.end === "eof" || seen.end === "reset", `the peer saw ${seen.end}`);
+        assert.ok(seenAt < answeredAt - 500, "while the request was still going on");
+      }));
+  }
+
   test("nothing listening: connect rejects with ConnectionRefusedError", async () => {
     const port = await freePort();
     const r = await run("refused", port);

@@ -59,7 +59,39 @@ async function drain(conn: Conn): Promise<Record<string, unknown>> {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : new TextDecoder().decode(bytes));
 
+/**
+ * The connection ended by hangup itself (`end`), then the request goes on for `stayMs`: the
+ * peer must see the end meanwhile, not when workerd drops the request's sockets.
+ */
+async function endThenStay(conn: Conn, end: () => Promise<unknown> | void, stayMs = 2500): Promise<Record<string, unknown>> {
+  let error: Record<string, unknown> | undefined;
+  try {
+    await end();
+  } catch (err) {
+    error = describeError(err);
+  }
+  const ended = await conn.ended;
+  await sleep(stayMs);
+  return { ended: ended.reason, endedError: ended.error?.name, error };
+}
+
 const cases: Record<string, (port: number) => Promise<unknown>> = {
+  async "ends-by-reset"(port) {
+    const conn = await connect({ port });
+    return endThenStay(conn, () => conn.reset());
+  },
+  async "ends-by-idle-timeout"(port) {
+    const conn = await connect({ port, idleTimeout: 300 });
+    return endThenStay(conn, () => conn.ended);
+  },
+  async "ends-by-signal"(port) {
+    const conn = await connect({ port, signal: AbortSignal.timeout(300) });
+    return endThenStay(conn, () => conn.ended);
+  },
+  async "ends-by-write-timeout"(port) {
+    const conn = await connect({ port, writeTimeout: 300 });
+    return endThenStay(conn, () => conn.write(new Uint8Array(32 * 1024 * 1024)));
+  },
   async eof(port) {
     return drain(await connect({ port }));
   },
