@@ -252,11 +252,13 @@ export async function connect(options: WorkersConnectOptions): Promise<Conn<Stre
 /**
  * The TLS options workerd has a counterpart for: it trusts the CAs of its own configuration,
  * always verifies, sends and checks the hostname connected to, and offers no client certificate
- * or ALPN (the others are refused with a TypeError when given anyway).
+ * or ALPN (the others are refused with a TypeError when given anyway). `allowTruncation` is
+ * taken, for portable code, and changes nothing: workerd reports a FIN without `close_notify`
+ * as a reset (`connect`) or a clean end (`startTls`).
  *
  * @example
  * ```ts
- * const tls: WorkersTlsOptions = { handshakeTimeout: 5000, allowTruncation: false };
+ * const tls: WorkersTlsOptions = { handshakeTimeout: 5000 };
  * ```
  */
 export type WorkersTlsOptions = Pick<TlsOptions, "serverName" | "allowTruncation" | "handshakeTimeout"> & {
