@@ -129,6 +129,8 @@ export class TlsSource implements ConnSource {
   #tcpError: unknown = UNSET;
   /** end/error reported outward: later TLS events are moot. */
   #finished = false;
+  /** `destroy()` or `reset()` was called: the TLS layer, destroyed, will report no end to wait for. */
+  #droppedByUs = false;
   #innerClosed = false;
   /** Wake the writes that failed before TCP said why (see #tcpFailure). */
   #awaitingTcpNews: (() => void)[] | undefined;
@@ -293,8 +295,9 @@ export class TlsSource implements ConnSource {
         if (this.#handshake) {
           return this.#handshake.reject(new TlsHandshakeError(`${this.#failed}: the connection closed during the TLS handshake`));
         }
-        // After a FIN or a reset, `closed` waits for the end or error the TLS layer is still working out.
-        if (this.#finished || (this.#tcpError === UNSET && !this.#tcpEnded)) this.#report({ kind: "closed" });
+        // After a FIN or a reset, `closed` waits for the end or error the TLS layer is still working out
+        // (Bun reports a FIN at the close that follows our own reset, too).
+        if (this.#finished || this.#droppedByUs || (this.#tcpError === UNSET && !this.#tcpEnded)) this.#report({ kind: "closed" });
       },
     };
   }
@@ -414,6 +417,7 @@ export class TlsSource implements ConnSource {
   }
 
   destroy(): void {
+    this.#droppedByUs = true;
     this.#engine.destroy();
     this.#inner.destroy();
   }
@@ -425,6 +429,7 @@ export class TlsSource implements ConnSource {
   }
 
   reset(): void {
+    this.#droppedByUs = true;
     this.#engine.destroy();
     this.#inner.reset();
   }

@@ -324,6 +324,22 @@ if (!hasTls) {
         );
       }
 
+      test(
+        "reset() while the peer floods a reader that reads nothing (the TLS layer paused): close() and closed settle at once",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          const sending = peer.send(remote, { size: 16 << 20 }).then(() => "sent", () => "failed");
+          // Paused once 256 KiB of plaintext came beyond highWaterMark (src/tls-source.ts).
+          const paused = (256 << 10) + 16384;
+          for (let waited = 0; conn.buffered < paused && waited < 5000; waited += 50) await sleep(50);
+          assert.ok(conn.buffered >= paused, `the peer's bytes are held back unread (${conn.buffered})`);
+          conn.reset();
+          await within(3000, conn.close(), "close() after reset()");
+          await within(3000, conn.closed, "closed after reset()");
+          assert.equal((await conn.ended).reason, "local");
+          await within(10_000, sending, "the peer's send ends");
+        }, { conn: { highWaterMark: 16384 } }),
+      );
+
       // Once per runtime: the write path over TLS is the same for a connection accepted or made.
       if (side === "server") {
         test(
