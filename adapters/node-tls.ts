@@ -22,6 +22,7 @@ import {
   resolveConnOptions,
   type ResolvedTlsOptions,
   type ServerTlsOptions,
+  SocketClosedError,
   type TlsEngine,
   type TlsEvents,
   type TlsHooks,
@@ -31,7 +32,7 @@ import {
   type TlsWire,
 } from "../src/index.ts";
 import { checkOptionsObject } from "../src/options.ts";
-import { defaultServerName, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
+import { defaultServerName, recordHandshake, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -494,12 +495,16 @@ export async function clientTls(
   initial?: Uint8Array,
   signal?: AbortSignal,
 ): Promise<TlsSource> {
-  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), {
+  const source = clientTlsSource(tcp, hostname, options, initial);
+  await source.handshake(options.handshakeTimeout, signal);
+  return source;
+}
+
+function clientTlsSource(tcp: ConnSource, hostname: string, options: ResolvedTlsOptions, initial: Uint8Array | undefined): TlsSource {
+  return new TlsSource(tcp, new NodeTlsEngine({ side: "client", hostname, options }), {
     allowTruncation: options.allowTruncation,
     initial,
   });
-  await source.handshake(options.handshakeTimeout, signal);
-  return source;
 }
 
 /**
@@ -517,13 +522,22 @@ export async function serverTls(
   initial?: Uint8Array,
   signal?: AbortSignal,
 ): Promise<TlsSource> {
-  const source = new TlsSource(tcp, new NodeTlsEngine({ side: "server", context, options }), {
+  const source = serverTlsSource(tcp, context, options, initial);
+  await source.handshake(options.handshakeTimeout, signal);
+  return source;
+}
+
+function serverTlsSource(
+  tcp: ConnSource,
+  context: tls.SecureContext,
+  options: ResolvedTlsOptions,
+  initial: Uint8Array | undefined,
+): TlsSource {
+  return new TlsSource(tcp, new NodeTlsEngine({ side: "server", context, options }), {
     side: "server",
     allowTruncation: options.allowTruncation,
     initial,
   });
-  await source.handshake(options.handshakeTimeout, signal);
-  return source;
 }
 
 /**
@@ -638,14 +652,23 @@ export async function upgradeToTls(
   const { buffered, native } = conn.unwrap();
   const tcp = tcpOf(native, remote);
   const source = side === "client"
-    ? await clientTls(
-      tcp,
-      tlsOptions.serverName ?? defaultServerName(conn),
-      tlsOptions,
-      buffered,
-      connOptions.signal,
-    )
-    : await serverTls(tcp, context!, tlsOptions, buffered, connOptions.signal);
+    ? clientTlsSource(tcp, tlsOptions.serverName ?? defaultServerName(conn), tlsOptions, buffered)
+    : serverTlsSource(tcp, context!, tlsOptions, buffered);
+  // serve()'s shutdown resets the connection it holds: here, the handshake that consumed it.
+  const handshakeOver = recordHandshake(
+    conn,
+    () =>
+      source.stopHandshake(
+        new SocketClosedError(
+          `${side === "client" ? "Cannot start TLS" : "Cannot accept"}: the connection was reset during the TLS handshake`,
+        ),
+      ),
+  );
+  try {
+    await source.handshake(tlsOptions.handshakeTimeout, connOptions.signal);
+  } finally {
+    handshakeOver();
+  }
   // Its native, which unwrap() hands out, is the node:tls socket over our TCP source.
   const upgraded = createConn(source, connOptions) as Conn<tls.TLSSocket>;
   recordUpgrade(conn, upgraded);

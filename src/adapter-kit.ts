@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createConn, inheritedConnOptions, recordUpgrade } from "./conn.ts";
+import { createConn, inheritedConnOptions, recordHandshake, recordUpgrade } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
 import { TimedOutError, TlsHandshakeError } from "./errors.ts";
 import {
@@ -187,7 +187,7 @@ export function upgradeConnOptions(conn: Conn, options: ConnOptions): ConnOption
   return merged as ConnOptions;
 }
 
-export { recordUpgrade };
+export { recordHandshake, recordUpgrade };
 
 /** The host name each plaintext connection was opened to, which `remoteAddr` (numeric) does not keep. */
 const connectedNames = new WeakMap<Conn, string>();

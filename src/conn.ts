@@ -179,6 +179,20 @@ const upgrades = new WeakMap<Conn, Conn>();
 /** Connections reset for good (serve()'s shutdown): one upgraded from them later is reset at once. */
 const resetForGood = new WeakSet<Conn>();
 
+/** Upgrades whose handshake is running, each with what stops it (resets its connection). */
+const handshaking = new WeakMap<Conn, () => void>();
+
+/**
+ * `startTls` consumed `from` and runs the handshake of its upgrade: a shutdown that resets
+ * `from` meanwhile calls `stop`. Returns what to call once the handshake is over, either way.
+ */
+export function recordHandshake(from: Conn, stop: () => void): () => void {
+  handshaking.set(from, stop);
+  return () => {
+    if (handshaking.get(from) === stop) handshaking.delete(from);
+  };
+}
+
 /** `startTls` replaced `from` with `to`: whoever holds `from` (serve()) closes `to` in its place. */
 export function recordUpgrade(from: Conn, to: Conn): void {
   upgrades.set(from, to);
@@ -192,6 +206,8 @@ export function resetConnForGood(conn: Conn): void {
   const current = currentConn(conn);
   resetForGood.add(current);
   current.reset();
+  // Consumed by startTls and handshaking: reset() above was a no-op, the handshake is what runs.
+  handshaking.get(current)?.();
 }
 
 /** The connection that stands for `conn` now: the last one it was upgraded to, or itself. */

@@ -123,7 +123,7 @@ export class TlsSource implements ConnSource {
   #pending: Pending[] = [];
   /** Plaintext bytes in `#pending`: past `PAUSE_SLACK` the engine is paused until `start`. */
   #pendingBytes = 0;
-  #handshake: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #handshake: { resolve: () => void; reject: (err: unknown) => void; stop: (err: unknown) => void } | undefined;
   #tcpEnded = false;
   /** The TCP error (a reset) waiting for the engine to hand over the plaintext before it. */
   #tcpError: unknown = UNSET;
@@ -183,13 +183,15 @@ export class TlsSource implements ConnSource {
         cancelTimer?.();
         if (signal) removeAbortListener(signal, onAbort);
       };
-      const fail = (err: unknown): void => {
+      const fail = (err: unknown, reset = false): void => {
         done();
+        if (reset) this.#droppedByUs = true;
         this.#engine.destroy();
-        this.#inner.destroy();
+        if (reset) this.#inner.reset();
+        else this.#inner.destroy();
         reject(err);
       };
-      this.#handshake = { resolve: () => (done(), resolve()), reject: fail };
+      this.#handshake = { resolve: () => (done(), resolve()), reject: fail, stop: (err) => fail(err, true) };
       if (timeout > 0) {
         cancelTimer = setLongTimeout(
           () => fail(new TlsHandshakeError(`${this.#failed}: the TLS handshake did not finish within ${timeout} ms`)),
@@ -209,6 +211,21 @@ export class TlsSource implements ConnSource {
       }
       this.#inner.start(this.#innerSink());
     });
+  }
+
+  /**
+   * Ends a running handshake at once: the TCP connection is reset and `handshake()` rejects
+   * with `reason`. Nothing happens once the handshake is over.
+   *
+   * @example
+   * ```ts
+   * const handshake = source.handshake(10_000);
+   * shutdown.addEventListener("abort", () => source.stopHandshake(new SocketClosedError("Cannot accept: shutting down")));
+   * await handshake;
+   * ```
+   */
+  stopHandshake(reason: unknown): void {
+    this.#handshake?.stop(reason);
   }
 
   #wire(): TlsWire {
