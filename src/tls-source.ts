@@ -87,13 +87,8 @@ type Pending = { kind: "data"; chunk: Uint8Array } | { kind: "end"; truncated: b
 };
 
 const UNSET = Symbol("unset");
-/**
- * Plaintext the engine may still report after the core asked to pause, before the engine is
- * paused. A TLS layer decrypts a whole TCP read in one burst, several records at once, so the
- * core's high-water mark is crossed on most bursts; pausing and resuming the TLS layer and its
- * stream for each one cost a tenth of the CPU per GiB on Bun (measured, bench/tls.mjs).
- */
-const PAUSE_SLACK = 256 * 1024;
+/** Plaintext a connection waiting to be accepted may hold: past it the engine is paused until `start`. */
+const PENDING_LIMIT = 256 * 1024;
 
 /**
  * TLS over a TCP `ConnSource`, as a `ConnSource`: hangup keeps the TCP socket (and its
@@ -121,7 +116,7 @@ export class TlsSource implements ConnSource {
   #sink: ConnSink | undefined;
   /** Events before `start` (the peer may speak before the application accepts). */
   #pending: Pending[] = [];
-  /** Plaintext bytes in `#pending`: past `PAUSE_SLACK` the engine is paused until `start`. */
+  /** Plaintext bytes in `#pending`: past `PENDING_LIMIT` the engine is paused until `start`. */
   #pendingBytes = 0;
   #handshake: { resolve: () => void; reject: (err: unknown) => void; stop: (err: unknown) => void } | undefined;
   #tcpEnded = false;
@@ -136,10 +131,12 @@ export class TlsSource implements ConnSource {
   #awaitingTcpNews: (() => void)[] | undefined;
   #wireError: unknown = UNSET;
   #detached = false;
-  /** The core asked to pause; the engine is paused once `PAUSE_SLACK` more bytes came. */
+  /**
+   * The core asked to pause: the engine is paused when it next reports plaintext, so what is
+   * held stays under the high-water mark plus what the TLS layer decrypts of one TCP read.
+   */
   #pauseAsked = false;
   #enginePaused = false;
-  #sincePause = 0;
 
   constructor(
     inner: ConnSource,
@@ -250,7 +247,7 @@ export class TlsSource implements ConnSource {
         this.#handshake?.resolve();
       },
       data: (chunk) => {
-        if (this.#pauseAsked && !this.#enginePaused && (this.#sincePause += chunk.length) >= PAUSE_SLACK) {
+        if (this.#pauseAsked && !this.#enginePaused) {
           this.#enginePaused = true;
           this.#engine.pause();
         }
@@ -350,7 +347,7 @@ export class TlsSource implements ConnSource {
     if (!sink) {
       this.#pending.push(event);
       // A connection waiting to be accepted holds back its peer, as over TCP (the kernel's buffers do there).
-      if (event.kind === "data" && (this.#pendingBytes += event.chunk.length) >= PAUSE_SLACK && !this.#enginePaused) {
+      if (event.kind === "data" && (this.#pendingBytes += event.chunk.length) >= PENDING_LIMIT && !this.#enginePaused) {
         this.#enginePaused = true;
         this.#engine.pause();
       }
@@ -375,7 +372,6 @@ export class TlsSource implements ConnSource {
   pause(): void {
     if (this.#pauseAsked) return;
     this.#pauseAsked = true;
-    this.#sincePause = 0;
   }
 
   resume(): void {
