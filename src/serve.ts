@@ -17,7 +17,11 @@ import type { Addr, Conn, Listener } from "./types.ts";
 export interface ServeOptions<Native = unknown> {
   /** Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are reset. */
   signal?: AbortSignal | undefined;
-  /** ms handlers get to finish after `signal` aborts; default 10000. */
+  /**
+   * ms handlers get to finish after `signal` aborts; default 10000. Then their connections are
+   * reset, which ends every read, write and `startTls()` handshake; `serve()` still waits for
+   * each handler to return, so one that awaits something else keeps it pending.
+   */
   drainTimeout?: number | undefined;
   /** Most handlers running at once; connections past it are closed at once. */
   maxConnections?: number | undefined;
