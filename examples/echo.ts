@@ -1,7 +1,8 @@
 /**
  * An echo server: every byte back, until the client closes (FIN) or resets (RST).
  *
- *   npx tsx examples/echo.ts [port]    deno run -A examples/echo.ts    bun examples/echo.ts
+ *   npx tsx examples/echo.ts [port]    deno run -A examples/echo.ts
+ *   bun --tsconfig-override=tsconfig.bun-run.json examples/echo.ts   (in a clone, so that "hangup" is the Bun adapter)
  *   ... --check                        runs a client against it once and exits
  */
 import process from "node:process";

@@ -7,7 +7,7 @@
  *   ... --check                        sends a few frames, then quits mid-frame
  */
 import process from "node:process";
-import { type Conn, connect, listen, serve, UnexpectedEofError } from "hangup";
+import { type Conn, connect, LimitExceededError, listen, serve, UnexpectedEofError } from "hangup";
 
 const check = process.argv.includes("--check");
 const port = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 0);
@@ -25,7 +25,7 @@ async function readFrame(conn: Conn): Promise<Uint8Array | null> {
   if ((await conn.peek()) === null) return null;
   const header = await conn.readExactly(4);
   const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
-  if (length > MAX_FRAME) throw new RangeError(`frame of ${length} bytes is over the ${MAX_FRAME} limit`);
+  if (length > MAX_FRAME) throw new LimitExceededError(MAX_FRAME, `Cannot read: a frame of ${length} bytes, over ${MAX_FRAME}`);
   return conn.readExactly(length);
 }
 
@@ -40,6 +40,8 @@ const server = serve(listener, async (conn) => {
       await conn.write(frame(new TextEncoder().encode(text.toUpperCase())));
     }
   } catch (err) {
+    // The peer's doing, one line each (a stack per hostile client would flood the log).
+    if (err instanceof LimitExceededError) return void console.log(`client dropped: ${err.message}`);
     if (!(err instanceof UnexpectedEofError)) throw err;
     lastError = `client quit mid-frame after ${err.partial.length} bytes`;
     console.log(lastError);

@@ -4,8 +4,10 @@
  * waiting for each, so a pipelining client gets its replies in few writes. Try it with
  * `redis-cli -p <port>` or `redis-benchmark -p <port> -t ping,set,get -P 32`.
  *
- *   npx tsx examples/resp-server.ts [port]    deno run -A examples/resp-server.ts    bun examples/resp-server.ts
- *   ... --check                               sends a pipelined batch once and checks the replies
+ *   npx tsx examples/resp-server.ts [port]    deno run -A examples/resp-server.ts
+ *   bun --tsconfig-override=tsconfig.bun-run.json examples/resp-server.ts   (in a clone, so that "hangup" is the Bun adapter)
+ *   ... --check                               sends a pipelined batch once and checks the replies;
+ *                                             a client that never reads holds bounded memory
  */
 import process from "node:process";
 import { connect, listen, serve } from "hangup";
@@ -32,7 +34,31 @@ if (check) {
   for await (const chunk of conn) replies += new TextDecoder().decode(chunk);
   console.log("replies:", JSON.stringify(replies));
   await conn.close();
+  const grown = await neverReadingClient(listener.addr.port);
   stop.abort();
   await server;
-  if (replies !== "+PONG\r\n+OK\r\n$5\r\nhello\r\n$-1\r\n") process.exit(1);
+  if (replies !== "+PONG\r\n+OK\r\n$5\r\nhello\r\n$-1\r\n" || grown > 100) process.exit(1);
+}
+
+/**
+ * A client that asks for a 60 KB value 5,000 times (300 MB of replies), always stopping mid-command,
+ * and never reads: the server's memory must not grow by the replies. Returns the growth in MB.
+ */
+async function neverReadingClient(port: number): Promise<number> {
+  const value = "v".repeat(60_000);
+  const setter = await connect({ port });
+  await setter.write(`*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$${value.length}\r\n${value}\r\n`);
+  await setter.readUntil("\r\n");
+  await setter.close();
+  const before = process.memoryUsage().rss;
+  const greedy = await connect({ port });
+  const get = "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+  const commands = get.repeat(5000) + get.slice(0, 5);
+  // In pieces that each end mid-command, so the server never finds its input buffer empty.
+  for (let at = 0; at < commands.length; at += 1000) void greedy.write(commands.slice(at, Math.min(at + 1000, commands.length)));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const grown = (process.memoryUsage().rss - before) / 1e6;
+  console.log(`a client that never reads: the server grew by ${grown.toFixed(0)} MB`);
+  greedy.reset();
+  return grown;
 }

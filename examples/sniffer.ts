@@ -27,7 +27,11 @@ console.log("sniffer on", listener.addr);
 const stop = new AbortController();
 const server = serve(listener, async (conn) => {
   // Four bytes, however they arrive: a plain peek() could see just "G" or "P".
-  const head = await conn.peek({ bytes: 4, signal: AbortSignal.timeout(5000) });
+  // A client that says less than that in 5 s is dropped without a word (serve() closes it).
+  const head = await conn.peek({ bytes: 4, signal: AbortSignal.timeout(5000) }).catch((err: unknown) => {
+    if (err instanceof DOMException && err.name === "TimeoutError") return null;
+    throw err;
+  });
   if (head === null) return;
   const first = new TextDecoder().decode(head.subarray(0, 4));
   if (first === "PING") {

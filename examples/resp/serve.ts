@@ -1,8 +1,9 @@
 /**
  * One RESP connection served with hangup: every command decoded with one `await`, every reply
- * written without waiting for it, and the writes awaited (backpressure) only once no more input
- * is buffered, so a pipelining client's burst of commands gets its burst of replies in as few
- * runtime writes as the core can merge.
+ * written without waiting for it, and the writes awaited (backpressure) once no more input is
+ * buffered or 64 KiB of replies wait, so a pipelining client's burst of commands gets its burst
+ * of replies in as few runtime writes as the core can merge, and a client that never reads
+ * holds no more than that.
  *
  * @example
  * ```ts
@@ -37,19 +38,26 @@ export async function serveResp(conn: Conn, store: RespStore): Promise<void> {
   }
 }
 
+/** Replies written without awaiting them, at most: then they are awaited before reading on. */
+const UNAWAITED_BYTES = 64 * 1024;
+
 async function serveDecoded(conn: Conn, store: RespStore): Promise<void> {
   let last: Promise<void> | undefined;
+  let unawaited = 0;
   for await (const command of conn.decode(decodeCommand)) {
     const reply = store.execute(command);
     if (reply === null) continue;
     // Not awaited: hangup never lets a failed write go unhandled, and a failed write fails every
     // later one and the reads too, so the one awaited below reports it.
     last = conn.write(reply);
+    unawaited += reply.length;
     // Nothing more buffered: the client waits for these replies, so let them go and take
-    // backpressure before reading on.
-    if (conn.buffered === 0) {
+    // backpressure before reading on. Input may never run dry (a client that never reads and
+    // keeps a command half sent), so a bound on what waits takes backpressure too.
+    if (conn.buffered === 0 || unawaited > UNAWAITED_BYTES) {
       await last;
       last = undefined;
+      unawaited = 0;
     }
   }
   await last;
