@@ -67,7 +67,7 @@ export const runtime: Runtime = "workerd";
 
 /**
  * What Workers can do (docs/runtimes.md: "Cloudflare Workers (workerd)"): connect only, over TCP; no RST
- * (`reset()` closes the socket with a FIN), no socket options; over TLS
+ * (`reset()` closes the socket with a FIN, behind any write workerd still holds), no socket options; over TLS
  * a truncation reads as a reset (`connect`) or a clean end (`startTls`), never told apart.
  *
  * @example

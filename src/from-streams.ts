@@ -38,7 +38,7 @@ export interface StreamPair {
    */
   readonly lingerInClose?: boolean | undefined;
   /**
-   * Drops the connection beneath the streams at once (a Workers socket's `close()`), for
+   * Drops the connection beneath the streams at once (`() => socket.close()` for a Workers socket), for
    * `reset()` and every other end hangup gives a connection itself: a timeout, an aborted
    * `signal`, the end of `close()`'s linger. The writable is aborted and the readable cancelled
    * once it settled (its error is ignored); without it that is all hangup does, and workerd
