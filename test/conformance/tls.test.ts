@@ -924,16 +924,18 @@ if (!hasTls) {
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
         const stop = new AbortController();
-        let outcome: unknown = "still upgrading";
+        let outcome: unknown = "not upgrading yet";
         const serving = hangup.serve(listener as never, async (plain: Conn) => {
           await plain.readUntil("\r\n");
+          outcome = "still upgrading";
           outcome = await tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key })
             .then(() => "upgraded", (err: unknown) => err);
         }, { signal: stop.signal, drainTimeout: 200 });
         const remote = await peer.connect({ port: listener.addr.port });
         // The client says STARTTLS and never sends its ClientHello: the handshake waits (default 10 s).
         await peer.send(remote, { text: "STARTTLS\r\n" });
-        await sleep(200);
+        for (let waited = 0; outcome === "not upgrading yet" && waited < 5000; waited += 20) await sleep(20);
+        await sleep(100); // inside startTls(), waiting for the ClientHello
         const stopped = Date.now();
         stop.abort();
         await within(3000, serving, "serve() ends once the drain has reset the connection");
