@@ -22,7 +22,6 @@ import {
   resolveConnOptions,
   type ResolvedTlsOptions,
   type ServerTlsOptions,
-  SocketClosedError,
   type TlsEngine,
   type TlsEvents,
   type TlsHooks,
@@ -655,15 +654,7 @@ export async function upgradeToTls(
     ? clientTlsSource(tcp, tlsOptions.serverName ?? defaultServerName(conn), tlsOptions, buffered)
     : serverTlsSource(tcp, context!, tlsOptions, buffered);
   // serve()'s shutdown resets the connection it holds: here, the handshake that consumed it.
-  const handshakeOver = recordHandshake(
-    conn,
-    () =>
-      source.stopHandshake(
-        new SocketClosedError(
-          `${side === "client" ? "Cannot start TLS" : "Cannot accept"}: the connection was reset during the TLS handshake`,
-        ),
-      ),
-  );
+  const handshakeOver = recordHandshake(conn, () => source.stopHandshake());
   try {
     await source.handshake(tlsOptions.handshakeTimeout, connOptions.signal);
   } finally {

@@ -1,5 +1,5 @@
 import { addAbortListener, removeAbortListener } from "./abort-listeners.ts";
-import { SocketError, TlsHandshakeError, TlsTruncatedError } from "./errors.ts";
+import { SocketClosedError, SocketError, TlsHandshakeError, TlsTruncatedError } from "./errors.ts";
 import { setLongTimeout } from "./long-timeout.ts";
 import type { ConnSink, ConnSource } from "./source.ts";
 import type { Addr, TlsInfo } from "./types.ts";
@@ -118,7 +118,7 @@ export class TlsSource implements ConnSource {
   #pending: Pending[] = [];
   /** Plaintext bytes in `#pending`: past `PENDING_LIMIT` the engine is paused until `start`. */
   #pendingBytes = 0;
-  #handshake: { resolve: () => void; reject: (err: unknown) => void; stop: (err: unknown) => void } | undefined;
+  #handshake: { resolve: () => void; reject: (err: unknown) => void; stop: () => void } | undefined;
   #tcpEnded = false;
   /** The TCP error (a reset) waiting for the engine to hand over the plaintext before it. */
   #tcpError: unknown = UNSET;
@@ -182,13 +182,15 @@ export class TlsSource implements ConnSource {
       };
       const fail = (err: unknown, reset = false): void => {
         done();
-        if (reset) this.#droppedByUs = true;
-        this.#engine.destroy();
-        if (reset) this.#inner.reset();
-        else this.#inner.destroy();
+        if (reset) this.reset();
+        else this.destroy();
         reject(err);
       };
-      this.#handshake = { resolve: () => (done(), resolve()), reject: fail, stop: (err) => fail(err, true) };
+      this.#handshake = {
+        resolve: () => (done(), resolve()),
+        reject: fail,
+        stop: () => fail(new SocketClosedError(`${this.#failed}: the connection was reset during the TLS handshake`), true),
+      };
       if (timeout > 0) {
         cancelTimer = setLongTimeout(
           () => fail(new TlsHandshakeError(`${this.#failed}: the TLS handshake did not finish within ${timeout} ms`)),
@@ -212,17 +214,17 @@ export class TlsSource implements ConnSource {
 
   /**
    * Ends a running handshake at once: the TCP connection is reset and `handshake()` rejects
-   * with `reason`. Nothing happens once the handshake is over.
+   * with `SocketClosedError`. Nothing happens once the handshake is over.
    *
    * @example
    * ```ts
    * const handshake = source.handshake(10_000);
-   * shutdown.addEventListener("abort", () => source.stopHandshake(new SocketClosedError("Cannot accept: shutting down")));
-   * await handshake;
+   * shutdown.addEventListener("abort", () => source.stopHandshake());
+   * await handshake; // SocketClosedError: "Cannot accept: the connection was reset during the TLS handshake"
    * ```
    */
-  stopHandshake(reason: unknown): void {
-    this.#handshake?.stop(reason);
+  stopHandshake(): void {
+    this.#handshake?.stop();
   }
 
   #wire(): TlsWire {
