@@ -6,7 +6,13 @@
  * @module
  */
 
-const watchers = new WeakMap<AbortSignal, Set<() => void>>();
+/** A signal's one listener and the callbacks it calls. */
+interface Watch {
+  readonly callbacks: Set<() => void>;
+  readonly listener: () => void;
+}
+
+const watchers = new WeakMap<AbortSignal, Watch>();
 
 /**
  * Calls `onAbort` once when `signal` aborts (as `addEventListener("abort", onAbort, { once: true })`).
@@ -19,15 +25,13 @@ const watchers = new WeakMap<AbortSignal, Set<() => void>>();
  * ```
  */
 export function addAbortListener(signal: AbortSignal, onAbort: () => void): void {
-  let callbacks = watchers.get(signal);
-  if (callbacks === undefined) {
-    const set = new Set<() => void>();
-    callbacks = set;
-    watchers.set(signal, set);
-    signal.addEventListener("abort", () => {
-      for (const callback of [...set]) {
+  let watch = watchers.get(signal);
+  if (watch === undefined) {
+    const callbacks = new Set<() => void>();
+    const listener = (): void => {
+      for (const callback of [...callbacks]) {
         // Removed by a callback before it in this dispatch: not called, as with removeEventListener.
-        if (!set.has(callback)) continue;
+        if (!callbacks.has(callback)) continue;
         try {
           callback();
         } catch (err) {
@@ -38,14 +42,19 @@ export function addAbortListener(signal: AbortSignal, onAbort: () => void): void
         }
       }
       watchers.delete(signal);
-      set.clear();
-    }, { once: true });
+      callbacks.clear();
+    };
+    watch = { callbacks, listener };
+    watchers.set(signal, watch);
+    signal.addEventListener("abort", listener, { once: true });
   }
-  callbacks.add(onAbort);
+  watch.callbacks.add(onAbort);
 }
 
 /**
- * Forgets `onAbort` (as `removeEventListener("abort", onAbort)`).
+ * Forgets `onAbort` (as `removeEventListener("abort", onAbort)`). The signal's listener goes with
+ * its last callback: on Deno, a listener left on `AbortSignal.timeout()` keeps the process alive
+ * until the timer fires.
  *
  * @example
  * ```ts
@@ -53,5 +62,8 @@ export function addAbortListener(signal: AbortSignal, onAbort: () => void): void
  * ```
  */
 export function removeAbortListener(signal: AbortSignal, onAbort: () => void): void {
-  watchers.get(signal)?.delete(onAbort);
+  const watch = watchers.get(signal);
+  if (watch === undefined || !watch.callbacks.delete(onAbort) || watch.callbacks.size > 0) return;
+  watchers.delete(signal);
+  signal.removeEventListener("abort", watch.listener);
 }

@@ -15,6 +15,7 @@ const givenUpConnect = fileURLToPath(new URL("../fixtures/given-up-connect.ts", 
 const readToEnd = fileURLToPath(new URL("../fixtures/read-to-end.ts", import.meta.url));
 const closeThenExit = fileURLToPath(new URL("../fixtures/close-then-exit.ts", import.meta.url));
 const resetAfterClose = fileURLToPath(new URL("../fixtures/reset-after-close.ts", import.meta.url));
+const signalsThenExit = fileURLToPath(new URL("../fixtures/signals-then-exit.ts", import.meta.url));
 
 describe(`process exit (${runtime})`, () => {
   test(
@@ -85,6 +86,29 @@ describe(`process exit (${runtime})`, () => {
       { timeout: 40_000 },
     );
   }
+
+  test(
+    "signals given to finished operations and to a closed connection do not keep the process alive until they fire (Deno did)",
+    () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const running = runChild(runtimeCommand(signalsThenExit, [String(port)]), { killAfter: 20_000 });
+        const remote = await accepted;
+        // The line first, the last chunk once it has been read: each operation waits with its signal.
+        await peer.send(remote, { text: "hello\n" });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await peer.send(remote, { text: "rest" });
+        const reply = await peer.recv(remote, { count: 3, timeoutMs: 10_000 });
+        const run = await running;
+        assert.equal(run.status, 0, `the process exits by itself: ${run.stderr}`);
+        assert.deepEqual(JSON.parse(run.lines[0]!.text), { head: "he", line: "hello\n", chunk: "rest", ended: "local" });
+        assert.equal(text(reply.data), "bye");
+        const lived = run.exitedAt - run.lines.at(-1)!.at;
+        assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
+      }),
+    { timeout: 40_000 },
+  );
 
   test(
     "a script that ends right after close() while the peer still sends lives on through the linger: the peer gets every byte",
