@@ -323,6 +323,10 @@ class SourceConn implements Conn {
 
   // Made on first use: a connection without a signal, idle timeout or heartbeat pays for none.
   #onAbort: (() => void) | undefined;
+  /** Whether `#onAbort` is on the signal now. */
+  #watchingSignal = false;
+  /** Taken off it while the connection is at rest (#restIfDone), to be looked at again by the next operation. */
+  #signalResting = false;
   #checkIdle: (() => void) | undefined;
   #beat: (() => void) | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -355,7 +359,7 @@ class SourceConn implements Conn {
         this.#source.destroy();
       };
       if (signal.aborted) this.#onAbort();
-      else addAbortListener(signal, this.#onAbort);
+      else this.#watchSignal();
     }
   }
 
@@ -440,6 +444,7 @@ class SourceConn implements Conn {
     if (this.#read !== OPEN) return;
     this.#read = AT_EOF;
     this.#settle(truncated ? "truncated" : "eof");
+    this.#restIfDone();
     this.#wakeReader();
     // Not at closeWrite() itself: the writes before it may still be flushing.
     if (this.#writeShut) this.#release();
@@ -485,7 +490,7 @@ class SourceConn implements Conn {
       this.#read = AT_EOF;
       this.#settle("eof");
     }
-    if (this.#onAbort) removeAbortListener(this.#options.signal!, this.#onAbort);
+    this.#unwatchSignal();
     this.#wakeReader();
     this.#markClosed();
   }
@@ -507,9 +512,50 @@ class SourceConn implements Conn {
     this.#read = { state: "stopped", stop };
     const abortReason = stop.by === "aborted" ? stop.reason : undefined;
     this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
-    if (this.#onAbort) removeAbortListener(this.#options.signal!, this.#onAbort);
+    this.#unwatchSignal();
     this.#wakeReader();
     return true;
+  }
+
+  #watchSignal(): void {
+    addAbortListener(this.#options.signal!, this.#onAbort!);
+    this.#watchingSignal = true;
+    this.#signalResting = false;
+  }
+
+  /** For good (stopped, or the handle released) unless `resting`. */
+  #unwatchSignal(resting = false): void {
+    this.#signalResting = resting;
+    if (!this.#watchingSignal) return;
+    this.#watchingSignal = false;
+    removeAbortListener(this.#options.signal!, this.#onAbort!);
+  }
+
+  /**
+   * The connection ended, nothing of ours is being written, and, for the signal, every byte was
+   * read and nothing waits to be written: nothing can time out or be aborted half-way, so the
+   * write timer stops and the signal is no longer watched. Neither then holds the process (Deno
+   * keeps it alive while an `AbortSignal.timeout()` has a listener) when a script reads to the
+   * peer's end and never closes. The next operation looks at the signal again (#abortedAtRest).
+   */
+  #restIfDone(): void {
+    if (this.#endInfo === undefined || this.#inFlight !== undefined) return;
+    this.#stopWriteTimer();
+    if (this.#watchingSignal && this.#queue.length === 0 && !this.#writeQueue?.length) this.#unwatchSignal(true);
+  }
+
+  /**
+   * At rest, the signal unwatched: aborted meanwhile, it stops the connection now. Else a write
+   * (`watchAgain`) watches it again while it goes out.
+   */
+  #abortedAtRest(watchAgain: boolean): boolean {
+    if (!this.#signalResting || this.#read.state === "stopped") return false;
+    if (this.#options.signal!.aborted) {
+      this.#onAbort!();
+      return true;
+    }
+    if (watchAgain) this.#watchSignal();
+    return false;
   }
 
   #refusal(operation: SocketOperation | "unwrap"): unknown {
@@ -703,7 +749,8 @@ class SourceConn implements Conn {
   #atEnd(): null | typeof WAIT {
     const read = this.#read;
     if (read.state === "open") return WAIT;
-    if (read.state === "stopped") throw this.#refusal("read");
+    if (read.state === "stopped" || this.#abortedAtRest(false)) throw this.#refusal("read");
+    this.#restIfDone();
     if (read.error === null) return null;
     throw read.error;
   }
@@ -1104,6 +1151,7 @@ class SourceConn implements Conn {
       return Promise.reject(err);
     }
     if (signal?.aborted) return handledRejection(signal.reason);
+    this.#abortedAtRest(true);
     const refused = this.#writeRefusal();
     if (refused !== undefined) {
       // Refused because the connection failed: a loop still answering buffered requests must not
@@ -1198,7 +1246,10 @@ class SourceConn implements Conn {
     this.#flushHeld = false;
     const queue = this.#writeQueue;
     if (this.#inFlight || !queue || queue.length === 0) {
-      if (!this.#inFlight) this.#notifyFlushed();
+      if (!this.#inFlight) {
+        this.#notifyFlushed();
+        this.#restIfDone();
+      }
       return;
     }
     const first = queue[0]!;

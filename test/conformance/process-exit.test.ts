@@ -16,6 +16,7 @@ const readToEnd = fileURLToPath(new URL("../fixtures/read-to-end.ts", import.met
 const closeThenExit = fileURLToPath(new URL("../fixtures/close-then-exit.ts", import.meta.url));
 const resetAfterClose = fileURLToPath(new URL("../fixtures/reset-after-close.ts", import.meta.url));
 const signalsThenExit = fileURLToPath(new URL("../fixtures/signals-then-exit.ts", import.meta.url));
+const endThenStay = fileURLToPath(new URL("../fixtures/end-then-stay.ts", import.meta.url));
 
 describe(`process exit (${runtime})`, () => {
   test(
@@ -104,6 +105,26 @@ describe(`process exit (${runtime})`, () => {
         assert.equal(run.status, 0, `the process exits by itself: ${run.stderr}`);
         assert.deepEqual(JSON.parse(run.lines[0]!.text), { head: "he", line: "hello\n", chunk: "rest", ended: "local" });
         assert.equal(text(reply.data), "bye");
+        const lived = run.exitedAt - run.lines.at(-1)!.at;
+        assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
+      }),
+    { timeout: 40_000 },
+  );
+
+  test(
+    "a connection read to the peer's FIN and never closed: its write timeout and its signal do not keep the process alive until they fire",
+    () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const running = runChild(runtimeCommand(endThenStay, [String(port)]), { killAfter: 20_000 });
+        const remote = await accepted;
+        const request = await peer.recv(remote, { count: 7, timeoutMs: 10_000 });
+        assert.equal(text(request.data), "request");
+        await peer.send(remote, { text: "reply", then: "fin" });
+        const run = await running;
+        assert.equal(run.status, 0, `the process exits by itself: ${run.stderr}`);
+        assert.deepEqual(JSON.parse(run.lines[0]!.text), { text: "reply", ended: "eof" });
         const lived = run.exitedAt - run.lines.at(-1)!.at;
         assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
       }),

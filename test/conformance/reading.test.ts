@@ -108,6 +108,25 @@ for (const side of SIDES) {
       }, { signal: controller.signal })();
     });
 
+    test("read to the peer's FIN and idle, the connection still obeys its signal: a later write or read rejects with the reason and closes it", async () => {
+      const controller = new AbortController();
+      await withPair(side, async ({ conn, peer, remote }) => {
+        await peer.send(remote, { text: "all of it", then: "fin" });
+        assert.equal(text(await collect(conn)), "all of it");
+        await conn.write("reply");
+        assert.equal(text((await peer.recv(remote, { count: 5 })).data), "reply");
+        const reason = new Error("shutting down");
+        controller.abort(reason);
+        assert.equal(await rejection(conn.write("late")), reason);
+        assert.equal(await rejection(conn.read()), reason);
+        assert.equal((await conn.ended).reason, "eof", "the end already reported stays");
+        await within(5000, conn.closed, "closed after abort");
+        const seen = await peer.recv(remote);
+        assert.ok(seen.end === "eof" || seen.end === "reset", `the peer sees the close, got ${seen.end}`);
+        assert.equal(text(seen.data), "", "the late write sent nothing");
+      }, { signal: controller.signal })();
+    });
+
     test(
       "bad read arguments throw TypeError or RangeError naming the argument",
       withPair(side, async ({ conn }) => {
