@@ -64,7 +64,11 @@ export interface ConnOptions {
   highWaterMark?: number | undefined;
   /** Write `message` whenever nothing was written for `interval` ms (and nothing still waits to go). */
   heartbeat?: { interval: number; message: Uint8Array | string } | undefined;
-  /** Abort: the connection is closed, pending operations reject with `signal.reason`. */
+  /**
+   * Abort: the connection is closed, pending operations reject with `signal.reason`. Once the
+   * connection ended, was read to its end and has nothing to send, the signal no longer holds the
+   * process (Deno's `AbortSignal.timeout()` would): an abort then takes effect at the next operation.
+   */
   signal?: AbortSignal | undefined;
   /**
    * ms a write (or the flush inside `close()`) may go without the peer taking a piece of it (256
