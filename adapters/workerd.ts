@@ -214,6 +214,7 @@ export async function connect(options: WorkersConnectOptions): Promise<Conn<Stre
   const { endpoint, timeout, tls, options: o } = checkConnectOptions(options);
   if (endpoint.transport !== "tcp") throw new TypeError("Workers connect over TCP only: give hostname and port, not path");
   if (tls) checkWorkersTls(tls, "tls", endpoint.hostname);
+  if (o.signal?.aborted) throw o.signal.reason; // before dialing, as on every runtime
   // Plaintext as "starttls" so that startTls() can upgrade it. TLS as "on": after startTls() workerd
   // reports a FIN without close_notify as a clean end, with "on" as a lost connection.
   const socket = socketsConnect(

@@ -132,6 +132,8 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   const { endpoint, timeout, tls, options: o } = checkConnectOptions(options);
   if (tls && !steps.tls) refuseTls();
   if (tls) steps.tls!.checkClient?.(tls);
+  // Before dialing: an attempt started and then dropped still reaches the server (Deno, Bun).
+  if (o.signal?.aborted) throw o.signal.reason;
   const started = Date.now();
   const cancelled = new AbortController();
   let attempt: Promise<Socket>;

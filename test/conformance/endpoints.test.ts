@@ -54,6 +54,20 @@ describe("connect", () => {
       assert.equal(await rejection(hangup.connect({ port, signal: controller.signal })), reason);
     }), { timeout: 20_000 });
 
+  test("with a signal already aborted rejects with its reason and never dials (a reconnect loop after shutdown must not reach the server)", async () => {
+    const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const reason = new Error("pool closed");
+      for (let i = 0; i < 3; i++) {
+        assert.equal(await rejection(hangup.connect({ port: listener.addr.port, signal: AbortSignal.abort(reason) })), reason);
+      }
+      const none = await rejection(listener.accept({ signal: AbortSignal.timeout(300) }));
+      assert.equal((none as Error).name, "TimeoutError", "no connection reached the listener");
+    } finally {
+      await listener.close();
+    }
+  });
+
   test("bad options throw TypeError or RangeError naming the option", async () => {
     const cases: Array<[unknown, typeof TypeError | typeof RangeError, RegExp]> = [
       [undefined, TypeError, /options/],

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import process from "node:process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -213,6 +214,21 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     const r = await run("refused", port);
     assert.equal(r.error?.isRefused, true, JSON.stringify(r.error));
     assert.equal(r.error?.code, "ECONNREFUSED");
+  });
+
+  test("with a signal already aborted, connect rejects with its reason and never dials", async () => {
+    const server = createServer();
+    let dialed = 0;
+    server.on("connection", (socket) => (dialed++, socket.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const r = await run("preAborted", (server.address() as { port: number }).port);
+      assert.equal(r.error?.message, "pool closed", JSON.stringify(r.error));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(dialed, 0, "no connection reached the server");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('capabilities: frozen, and the README\'s capabilities table, column "Workers", agrees with them', async () => {

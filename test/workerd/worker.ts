@@ -319,6 +319,14 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
       pg.conn.reset();
     }
   },
+  async preAborted(port) {
+    try {
+      await connect({ port, signal: AbortSignal.abort(new Error("pool closed")) });
+      return { error: undefined };
+    } catch (err) {
+      return { error: describeError(err) };
+    }
+  },
   async refused(port) {
     try {
       await connect({ port, timeout: 5000 });
