@@ -285,7 +285,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * `UnexpectedEofError` (with `partial`) at EOF inside one, `LimitExceededError` when a message
    * would be longer than `maxBytes` (default 65536): `maxBytes` buffered without a message, a
    * `need` over it, or a message that `used` more, however the bytes arrived (they stay buffered),
-   * and whatever `decode` throws.
+   * and whatever `decode` throws. Its `signal` is the whole iteration's: an abort, as anything the
+   * iteration throws, ends it; for a deadline per message, call `decode()` per message.
    */
   decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array<ArrayBuffer>) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
   /** Bytes read from the OS and not yet consumed, known synchronously. */
