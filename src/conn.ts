@@ -490,6 +490,8 @@ class SourceConn implements Conn {
       this.#read = AT_EOF;
       this.#settle("eof");
     }
+    // Aborted while the connection rested: it was stopped then, as if the signal had been watched.
+    if (this.#signalResting && this.#options.signal!.aborted) this.#halt({ by: "aborted", reason: this.#options.signal!.reason });
     this.#unwatchSignal();
     this.#wakeReader();
     this.#markClosed();
@@ -1099,7 +1101,7 @@ class SourceConn implements Conn {
 
   unwrap(): { buffered: Bytes; native: unknown } {
     if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
-    if (this.#isStopped()) throw this.#refusal("unwrap");
+    if (this.#isStopped() || this.#abortedAtRest(false)) throw this.#refusal("unwrap");
     // A write sent in pieces finishes whole: its rest goes to the source now, behind
     // the piece in flight, before the next owner can write. The timeout is the next owner's concern.
     const inFlight = this.#inFlight;
@@ -1431,7 +1433,7 @@ class SourceConn implements Conn {
   }
 
   closeWrite(): Promise<void> {
-    if (this.#isStopped()) return handledRejection(this.#refusal("write"));
+    if (this.#isStopped() || this.#abortedAtRest(false)) return handledRejection(this.#refusal("write"));
     if (this.#writeClosing === undefined) {
       this.#writeClosing = this.#shutWrite();
       // As for writes: a failure nobody awaits is not an unhandled rejection; an awaiting caller sees it.
@@ -1458,6 +1460,7 @@ class SourceConn implements Conn {
   }
 
   close(): Promise<void> {
+    this.#abortedAtRest(false);
     return (this.#closing ??= this.#closeGracefully());
   }
 
@@ -1530,6 +1533,7 @@ class SourceConn implements Conn {
 
   reset(): void {
     if (this.#isUnwrapped()) return;
+    this.#abortedAtRest(false);
     // After close() only the linger is left: a reset ends it at once (the process need not wait for it).
     if (this.#lingered) return this.#endLinger();
     this.#resetAsked = true;
