@@ -41,7 +41,8 @@ export function addAbortListener(signal: AbortSignal, onAbort: () => void): void
           });
         }
       }
-      watchers.delete(signal);
+      // Only this watch: a callback may have replaced it (removed the last, added another).
+      if (watchers.get(signal) === watch) watchers.delete(signal);
       callbacks.clear();
     };
     watch = { callbacks, listener };
@@ -51,10 +52,26 @@ export function addAbortListener(signal: AbortSignal, onAbort: () => void): void
   watch.callbacks.add(onAbort);
 }
 
+/** Signals whose last callback went: their listener is removed at the next sweep unless watched again. */
+const emptied = new Set<AbortSignal>();
+let sweepScheduled = false;
+
+function sweep(): void {
+  sweepScheduled = false;
+  for (const signal of emptied) {
+    const watch = watchers.get(signal);
+    if (watch === undefined || watch.callbacks.size > 0) continue;
+    watchers.delete(signal);
+    signal.removeEventListener("abort", watch.listener);
+  }
+  emptied.clear();
+}
+
 /**
  * Forgets `onAbort` (as `removeEventListener("abort", onAbort)`). The signal's listener goes with
- * its last callback: on Deno, a listener left on `AbortSignal.timeout()` keeps the process alive
- * until the timer fires.
+ * its last callback, a moment later (so a signal reused read after read keeps one listener and
+ * pays no add and remove each time): on Deno, a listener left on `AbortSignal.timeout()` keeps the
+ * process alive until the timer fires.
  *
  * @example
  * ```ts
@@ -64,6 +81,8 @@ export function addAbortListener(signal: AbortSignal, onAbort: () => void): void
 export function removeAbortListener(signal: AbortSignal, onAbort: () => void): void {
   const watch = watchers.get(signal);
   if (watch === undefined || !watch.callbacks.delete(onAbort) || watch.callbacks.size > 0) return;
-  watchers.delete(signal);
-  signal.removeEventListener("abort", watch.listener);
+  emptied.add(signal);
+  if (sweepScheduled) return;
+  sweepScheduled = true;
+  setTimeout(sweep, 0);
 }

@@ -323,10 +323,6 @@ class SourceConn implements Conn {
 
   // Made on first use: a connection without a signal, idle timeout or heartbeat pays for none.
   #onAbort: (() => void) | undefined;
-  /** Whether `#onAbort` is on the signal now. */
-  #watchingSignal = false;
-  /** Taken off it while the connection is at rest (#restIfDone), to be looked at again by the next operation. */
-  #signalResting = false;
   #checkIdle: (() => void) | undefined;
   #beat: (() => void) | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -359,7 +355,7 @@ class SourceConn implements Conn {
         this.#source.destroy();
       };
       if (signal.aborted) this.#onAbort();
-      else this.#watchSignal();
+      else addAbortListener(signal, this.#onAbort);
     }
   }
 
@@ -444,7 +440,7 @@ class SourceConn implements Conn {
     if (this.#read !== OPEN) return;
     this.#read = AT_EOF;
     this.#settle(truncated ? "truncated" : "eof");
-    this.#restIfDone();
+    this.#stopWriteTimerIfEnded();
     this.#wakeReader();
     // Not at closeWrite() itself: the writes before it may still be flushing.
     if (this.#writeShut) this.#release();
@@ -490,9 +486,7 @@ class SourceConn implements Conn {
       this.#read = AT_EOF;
       this.#settle("eof");
     }
-    // Aborted while the connection rested: it was stopped then, as if the signal had been watched.
-    if (this.#signalResting && this.#options.signal!.aborted) this.#halt({ by: "aborted", reason: this.#options.signal!.reason });
-    this.#unwatchSignal();
+    if (this.#onAbort) removeAbortListener(this.#options.signal!, this.#onAbort);
     this.#wakeReader();
     this.#markClosed();
   }
@@ -514,50 +508,18 @@ class SourceConn implements Conn {
     this.#read = { state: "stopped", stop };
     const abortReason = stop.by === "aborted" ? stop.reason : undefined;
     this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
-    this.#unwatchSignal();
+    if (this.#onAbort) removeAbortListener(this.#options.signal!, this.#onAbort);
     this.#wakeReader();
     return true;
   }
 
-  #watchSignal(): void {
-    addAbortListener(this.#options.signal!, this.#onAbort!);
-    this.#watchingSignal = true;
-    this.#signalResting = false;
-  }
-
-  /** For good (stopped, or the handle released) unless `resting`. */
-  #unwatchSignal(resting = false): void {
-    this.#signalResting = resting;
-    if (!this.#watchingSignal) return;
-    this.#watchingSignal = false;
-    removeAbortListener(this.#options.signal!, this.#onAbort!);
-  }
-
   /**
-   * The connection ended, nothing of ours is being written, and, for the signal, every byte was
-   * read and nothing waits to be written: nothing can time out or be aborted half-way, so the
-   * write timer stops and the signal is no longer watched. Neither then holds the process (Deno
-   * keeps it alive while an `AbortSignal.timeout()` has a listener) when a script reads to the
-   * peer's end and never closes. The next operation looks at the signal again (#abortedAtRest).
+   * The connection ended and nothing of ours is being written: the write timer stops (it is armed
+   * once, not per write), so it does not hold the process of a script that read to the peer's end
+   * and never closed. The next write arms it again.
    */
-  #restIfDone(): void {
-    if (this.#endInfo === undefined || this.#inFlight !== undefined) return;
-    this.#stopWriteTimer();
-    if (this.#watchingSignal && this.#queue.length === 0 && !this.#writeQueue?.length) this.#unwatchSignal(true);
-  }
-
-  /**
-   * At rest, the signal unwatched: aborted meanwhile, it stops the connection now. Else a write
-   * (`watchAgain`) watches it again while it goes out.
-   */
-  #abortedAtRest(watchAgain: boolean): boolean {
-    if (!this.#signalResting || this.#read.state === "stopped") return false;
-    if (this.#options.signal!.aborted) {
-      this.#onAbort!();
-      return true;
-    }
-    if (watchAgain) this.#watchSignal();
-    return false;
+  #stopWriteTimerIfEnded(): void {
+    if (this.#endInfo !== undefined && this.#inFlight === undefined) this.#stopWriteTimer();
   }
 
   #refusal(operation: SocketOperation | "unwrap"): unknown {
@@ -751,8 +713,7 @@ class SourceConn implements Conn {
   #atEnd(): null | typeof WAIT {
     const read = this.#read;
     if (read.state === "open") return WAIT;
-    if (read.state === "stopped" || this.#abortedAtRest(false)) throw this.#refusal("read");
-    this.#restIfDone();
+    if (read.state === "stopped") throw this.#refusal("read");
     if (read.error === null) return null;
     throw read.error;
   }
@@ -1101,7 +1062,7 @@ class SourceConn implements Conn {
 
   unwrap(): { buffered: Bytes; native: unknown } {
     if (this.#reading) throw new TypeError("Cannot unwrap while a read is pending on this connection");
-    if (this.#isStopped() || this.#abortedAtRest(false)) throw this.#refusal("unwrap");
+    if (this.#isStopped()) throw this.#refusal("unwrap");
     // A write sent in pieces finishes whole: its rest goes to the source now, behind
     // the piece in flight, before the next owner can write. The timeout is the next owner's concern.
     const inFlight = this.#inFlight;
@@ -1153,7 +1114,6 @@ class SourceConn implements Conn {
       return Promise.reject(err);
     }
     if (signal?.aborted) return handledRejection(signal.reason);
-    this.#abortedAtRest(true);
     const refused = this.#writeRefusal();
     if (refused !== undefined) {
       // Refused because the connection failed: a loop still answering buffered requests must not
@@ -1250,7 +1210,7 @@ class SourceConn implements Conn {
     if (this.#inFlight || !queue || queue.length === 0) {
       if (!this.#inFlight) {
         this.#notifyFlushed();
-        this.#restIfDone();
+        this.#stopWriteTimerIfEnded();
       }
       return;
     }
@@ -1433,7 +1393,7 @@ class SourceConn implements Conn {
   }
 
   closeWrite(): Promise<void> {
-    if (this.#isStopped() || this.#abortedAtRest(false)) return handledRejection(this.#refusal("write"));
+    if (this.#isStopped()) return handledRejection(this.#refusal("write"));
     if (this.#writeClosing === undefined) {
       this.#writeClosing = this.#shutWrite();
       // As for writes: a failure nobody awaits is not an unhandled rejection; an awaiting caller sees it.
@@ -1460,7 +1420,6 @@ class SourceConn implements Conn {
   }
 
   close(): Promise<void> {
-    this.#abortedAtRest(false);
     return (this.#closing ??= this.#closeGracefully());
   }
 
@@ -1533,7 +1492,6 @@ class SourceConn implements Conn {
 
   reset(): void {
     if (this.#isUnwrapped()) return;
-    this.#abortedAtRest(false);
     // After close() only the linger is left: a reset ends it at once (the process need not wait for it).
     if (this.#lingered) return this.#endLinger();
     this.#resetAsked = true;

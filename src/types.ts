@@ -65,9 +65,9 @@ export interface ConnOptions {
   /** Write `message` whenever nothing was written for `interval` ms (and nothing still waits to go). */
   heartbeat?: { interval: number; message: Uint8Array | string } | undefined;
   /**
-   * Abort: the connection is closed, pending operations reject with `signal.reason`. Once the
-   * connection ended, was read to its end and has nothing to send, the signal no longer holds the
-   * process (Deno's `AbortSignal.timeout()` would): an abort then takes effect at the next operation.
+   * Abort: the connection is closed, pending operations reject with `signal.reason`. Watched
+   * until the connection is closed: on Deno an `AbortSignal.timeout()` given here keeps the process
+   * alive until then (or until it fires).
    */
   signal?: AbortSignal | undefined;
   /**

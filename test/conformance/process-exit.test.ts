@@ -112,7 +112,7 @@ describe(`process exit (${runtime})`, () => {
   );
 
   test(
-    "a connection read to the peer's FIN and never closed: its write timeout and its signal do not keep the process alive until they fire",
+    "a connection read to the peer's FIN and never closed: its write timeout does not keep the process alive until it fires",
     () =>
       withPeer(async (peer) => {
         const { listener, port } = await peer.listen();

@@ -4,16 +4,17 @@ import { addAbortListener, removeAbortListener } from "../../src/abort-listeners
 import { describe, test } from "../support/harness.ts";
 
 /** A signal that counts the abort listeners on it. */
-function countedSignal(): { controller: AbortController; listeners: () => number } {
+function countedSignal(): { controller: AbortController; listeners: () => number; added: () => number } {
   const controller = new AbortController();
   const signal = controller.signal;
   let count = 0;
+  let adds = 0;
   const add = signal.addEventListener.bind(signal);
   const remove = signal.removeEventListener.bind(signal);
   const seen = new Set<unknown>();
   Object.assign(signal, {
     addEventListener(type: string, listener: () => void, options?: AddEventListenerOptions) {
-      if (type === "abort" && !seen.has(listener)) (seen.add(listener), count++);
+      if (type === "abort" && !seen.has(listener)) (seen.add(listener), count++, adds++);
       add(type, listener, options);
     },
     removeEventListener(type: string, listener: () => void) {
@@ -21,7 +22,7 @@ function countedSignal(): { controller: AbortController; listeners: () => number
       remove(type, listener);
     },
   });
-  return { controller, listeners: () => count };
+  return { controller, listeners: () => count, added: () => adds };
 }
 
 describe("abort listeners", () => {
@@ -34,7 +35,25 @@ describe("abort listeners", () => {
     removeAbortListener(controller.signal, callbacks[1]!);
     assert.equal(listeners(), 1, "a callback still watches");
     removeAbortListener(controller.signal, callbacks[2]!);
+    await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(listeners(), 0, "nothing left on the signal (on Deno it would hold the process for an AbortSignal.timeout)");
+  });
+
+  test("a signal watched again in the same turn keeps its one listener: a read loop reusing a signal adds and removes none", async () => {
+    const { controller, listeners, added } = countedSignal();
+    let called = 0;
+    for (let i = 0; i < 100; i++) {
+      const callback = (): void => void called++;
+      addAbortListener(controller.signal, callback);
+      removeAbortListener(controller.signal, callback);
+    }
+    const last = (): void => void called++;
+    addAbortListener(controller.signal, last);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(listeners(), 1, "still watched");
+    assert.equal(added(), 1, "by the one listener added first");
+    controller.abort();
+    assert.equal(called, 1, "only the callback still added is called");
   });
 
   test("removing a callback that was never added leaves the others' listener in place", async () => {
