@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AddressInUseError, ConnectionRefusedError, SocketError, TimedOutError } from "../../src/index.ts";
+import { countedSignal } from "../support/counted-signal.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, rejection, sleep, text, within } from "../support/fixtures.ts";
 import { sha256, withPeer } from "../support/peer.ts";
@@ -267,22 +268,8 @@ describe("listen", () => {
 
 describe("one signal for many connections", () => {
   test("50 connections sharing a shutdown signal add one abort listener to it (Node 20 warns past 10), and its abort ends them all", async () => {
-    const shutdown = new AbortController();
+    const { controller: shutdown, listeners, most } = countedSignal();
     const signal = shutdown.signal;
-    // Listeners on the signal now, and the most there ever were at once.
-    let listeners = 0;
-    let most = 0;
-    const add = signal.addEventListener.bind(signal);
-    const remove = signal.removeEventListener.bind(signal);
-    const on = new Set<unknown>();
-    signal.addEventListener = ((type: string, listener: EventListenerOrEventListenerObject, options?: AddEventListenerOptions) => {
-      if (type === "abort" && !on.has(listener)) (on.add(listener), listeners++, (most = Math.max(most, listeners)));
-      return add(type, listener, options);
-    }) as typeof signal.addEventListener;
-    signal.removeEventListener = ((type: string, listener: EventListenerOrEventListenerObject) => {
-      if (type === "abort" && on.delete(listener)) listeners--;
-      return remove(type, listener);
-    }) as typeof signal.removeEventListener;
     const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, signal });
     try {
       const clients = await Promise.all(
@@ -291,8 +278,8 @@ describe("one signal for many connections", () => {
       const pairs = [];
       for (const client of clients) pairs.push([client, await listener.accept()] as const);
       // The listener's own and the connections' (clients and accepted alike): one each way, not one per connection.
-      assert.ok(most <= 2, `${most} abort listeners on one signal at once`);
-      assert.ok(listeners >= 1, "the connections still watch it");
+      assert.ok(most() <= 2, `${most()} abort listeners on one signal at once`);
+      assert.ok(listeners() >= 1, "the connections still watch it");
       const reason = new Error("shutdown");
       shutdown.abort(reason);
       for (const [client, accepted] of pairs) {

@@ -1,29 +1,8 @@
 /** The one abort listener hangup puts on a signal, however many operations watch it. */
 import assert from "node:assert/strict";
 import { addAbortListener, removeAbortListener } from "../../src/abort-listeners.ts";
+import { countedSignal } from "../support/counted-signal.ts";
 import { describe, test } from "../support/harness.ts";
-
-/** A signal that counts the abort listeners on it. */
-function countedSignal(): { controller: AbortController; listeners: () => number; added: () => number } {
-  const controller = new AbortController();
-  const signal = controller.signal;
-  let count = 0;
-  let adds = 0;
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  const seen = new Set<unknown>();
-  Object.assign(signal, {
-    addEventListener(type: string, listener: () => void, options?: AddEventListenerOptions) {
-      if (type === "abort" && !seen.has(listener)) (seen.add(listener), count++, adds++);
-      add(type, listener, options);
-    },
-    removeEventListener(type: string, listener: () => void) {
-      if (type === "abort" && seen.delete(listener)) count--;
-      remove(type, listener);
-    },
-  });
-  return { controller, listeners: () => count, added: () => adds };
-}
 
 describe("abort listeners", () => {
   test("many callbacks share one listener on the signal, and it goes with the last of them", async () => {
