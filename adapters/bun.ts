@@ -220,18 +220,23 @@ class SocketState implements SocketOwner {
       return;
     }
     this.sawEnd = true;
-    this.holdOnlyWhileWriting();
+    this.updateHold();
     if (!this.detached) this.sink?.end();
   }
+
+  /** `conn.unref()` was called (and no `ref()` since). */
+  unreferenced = false;
 
   /**
    * After the peer's FIN the socket stays open for our writes (allowHalfOpen), and Bun keeps the
    * process alive for it: a script that read to the end and never closed would not exit, as it
-   * does on Node and Deno. So from then on it holds the process only while a write is going out.
+   * does on Node and Deno. So from then on, as while the connection is unref'd, it holds the
+   * process only while a write is going out.
    */
-  holdOnlyWhileWriting(): void {
-    if (!this.sawEnd || this.closed || this.detached) return;
-    if (this.pendingWrite !== undefined || (this.waitingWrites?.length ?? 0) > 0) this.socket.ref();
+  updateHold(): void {
+    if (this.closed || this.detached) return;
+    const writing = this.pendingWrite !== undefined || (this.waitingWrites?.length ?? 0) > 0;
+    if (writing || !(this.sawEnd || this.unreferenced)) this.socket.ref();
     else this.socket.unref();
   }
 
@@ -283,7 +288,7 @@ class SocketState implements SocketOwner {
       this.pendingWrite = { bytes, resolve, reject };
       return;
     }
-    if (this.sawEnd) this.socket.ref();
+    if (this.sawEnd || this.unreferenced) this.socket.ref();
     const written = this.closed ? -1 : this.socket.write(bytes);
     if (written < 0 && !this.closed) {
       // The write took the kernel's error, so Bun's end and close that follow carry none.
@@ -300,7 +305,7 @@ class SocketState implements SocketOwner {
     }
     if (written < 0) return reject(this.deadSocketError());
     if (written === bytes.length) {
-      this.holdOnlyWhileWriting();
+      if (this.sawEnd || this.unreferenced) this.updateHold();
       return resolve();
     }
     this.pendingWrite = { bytes: bytes.subarray(written), resolve, reject };
@@ -492,6 +497,11 @@ class BunSource implements ConnSource<Socket<unknown>> {
 
   setNoDelay(noDelay: boolean): void {
     this.native.setNoDelay(noDelay);
+  }
+
+  setRef(referenced: boolean): void {
+    this.state.unreferenced = !referenced;
+    this.state.updateHold();
   }
 }
 

@@ -264,6 +264,12 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   setNoDelay(noDelay: boolean): void {
     (this.native as Deno.TcpConn).setNoDelay?.(noDelay);
   }
+
+  setRef(referenced: boolean): void {
+    // Deno's unref() is the pending read's (ours, always pending); a write is an op of its own and holds the process.
+    if (referenced) this.native.ref();
+    else this.native.unref();
+  }
 }
 
 function denoSource(conn: Deno.Conn): ConnSource<Deno.Conn> {

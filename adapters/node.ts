@@ -311,6 +311,12 @@ class NodeSource implements ConnSource<net.Socket> {
   setNoDelay(noDelay: boolean): void {
     this.native.setNoDelay(noDelay);
   }
+
+  setRef(referenced: boolean): void {
+    // A write going out holds the process either way: libuv counts its request as alive.
+    if (referenced) this.native.ref();
+    else this.native.unref();
+  }
 }
 
 /** A connected socket's source; `endpoint` is what it connected to, or (`accepted`) listens on. */

@@ -10,7 +10,7 @@ import {
   UnexpectedEofError,
   WriteTimeoutError,
 } from "./errors.ts";
-import { MAX_TIMER_DELAY, setLongTimeout } from "./long-timeout.ts";
+import { holdProcess, MAX_TIMER_DELAY, setLongTimeout } from "./long-timeout.ts";
 import {
   checkInteger,
   checkOptionsObject,
@@ -331,6 +331,8 @@ class SourceConn implements Conn {
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the last write began; kept only with a heartbeat. */
   #lastWrite = 0;
+  /** Whether the connection keeps the process alive (`ref()`, `unref()`). */
+  #referenced = true;
 
   constructor(source: ConnSource, options: ResolvedConnOptions) {
     this.#source = source;
@@ -568,6 +570,7 @@ class SourceConn implements Conn {
     const idle = this.#options.idleTimeout;
     if (idle === 0 || this.#idleTimer !== undefined || this.#endInfo) return;
     this.#idleTimer = setTimeout(this.#checkIdle ??= () => this.#onIdleTimer(), Math.min(idle, MAX_TIMER_DELAY));
+    if (!this.#referenced) holdProcess(this.#idleTimer, false);
   }
 
   #clearIdle(): void {
@@ -583,13 +586,36 @@ class SourceConn implements Conn {
     const quiet = Date.now() - this.#lastData;
     if (quiet < idle) {
       this.#idleTimer = setTimeout(this.#checkIdle!, Math.min(idle - quiet, MAX_TIMER_DELAY));
+      if (!this.#referenced) holdProcess(this.#idleTimer, false);
       return;
     }
     this.#fail(new IdleTimeoutError(`Connection idle: no byte received for ${idle} ms`));
   }
 
   #armHeartbeat(delay: number): void {
-    if (delay > 0) this.#heartbeatTimer = setTimeout(this.#beat ??= () => this.#onHeartbeatTimer(), Math.min(delay, MAX_TIMER_DELAY));
+    if (delay <= 0) return;
+    this.#heartbeatTimer = setTimeout(this.#beat ??= () => this.#onHeartbeatTimer(), Math.min(delay, MAX_TIMER_DELAY));
+    if (!this.#referenced) holdProcess(this.#heartbeatTimer, false);
+  }
+
+  ref(): void {
+    this.#setReferenced(true);
+  }
+
+  unref(): void {
+    this.#setReferenced(false);
+  }
+
+  #setReferenced(referenced: boolean): void {
+    if (referenced === this.#referenced || this.#sourceClosed || this.#isUnwrapped()) return;
+    this.#referenced = referenced;
+    this.#source.setRef?.(referenced);
+    holdProcess(this.#idleTimer, referenced);
+    holdProcess(this.#heartbeatTimer, referenced);
+    if (this.#cancelWriteTimer === undefined) return;
+    // Armed again as the new state says; idle (nothing in flight) it only waits for the next flush.
+    this.#stopWriteTimer();
+    if (this.#inFlight) this.#cancelWriteTimer = setLongTimeout(() => this.#onWriteTimer(), this.#writeTimeLeft(), referenced);
   }
 
   #onHeartbeatTimer(): void {
@@ -1077,6 +1103,8 @@ class SourceConn implements Conn {
       this.#restHandedOver = rest;
     }
     this.#stopWriteTimer();
+    // The next owner gets the socket as a new one is: keeping the process alive.
+    if (!this.#referenced) this.#source.setRef?.(true);
     this.#source.detach();
     // Writes the source never saw are refused; one it is writing finishes on the socket handed out.
     const queued = this.#writeQueue;
@@ -1331,7 +1359,7 @@ class SourceConn implements Conn {
     const ms = this.#writeTimeout;
     if (ms === 0) return;
     this.#flushStartedAt = Date.now();
-    this.#cancelWriteTimer ??= setLongTimeout(() => this.#onWriteTimer(), ms);
+    this.#cancelWriteTimer ??= setLongTimeout(() => this.#onWriteTimer(), ms, this.#referenced);
   }
 
   #stopWriteTimer(): void {
@@ -1343,9 +1371,14 @@ class SourceConn implements Conn {
   #onWriteTimer(): void {
     this.#cancelWriteTimer = undefined;
     if (!this.#inFlight) return; // idle: the next flush arms it again
-    const left = this.#flushStartedAt + this.#writeTimeout - Date.now();
-    if (left > 0) this.#cancelWriteTimer = setLongTimeout(() => this.#onWriteTimer(), left);
+    const left = this.#writeTimeLeft();
+    if (left > 0) this.#cancelWriteTimer = setLongTimeout(() => this.#onWriteTimer(), left, this.#referenced);
     else this.#onWriteTimeout();
+  }
+
+  /** How long the flush in flight has before its write timeout; 0 or less once it is due. */
+  #writeTimeLeft(): number {
+    return this.#flushStartedAt + this.#writeTimeout - Date.now();
   }
 
   /** The peer took no byte for `writeTimeout` ms: the write fails and the connection is reset. */
@@ -1425,6 +1458,8 @@ class SourceConn implements Conn {
 
   async #closeGracefully(): Promise<void> {
     if (this.#isUnwrapped()) return;
+    // The flush, our FIN and the linger that keeps them from an RST hold the process, unref() or not.
+    this.#setReferenced(true);
     // Until the peer's FIN more bytes may come: they are read and dropped, during the flush (a
     // peer may not read before it has sent) and after our FIN (see LINGER_MS).
     const peerMaySend = this.#read === OPEN && this.#source.linger !== undefined;
@@ -1475,8 +1510,7 @@ class SourceConn implements Conn {
   #linger(): void {
     this.#lingered = true;
     this.#lingerTimer = setTimeout(() => this.#endLinger(), LINGER_MS);
-    // Node's, Bun's and Deno's timers have unref(); a runtime whose timer is a number keeps it.
-    (this.#lingerTimer as unknown as { unref?: () => void }).unref?.();
+    holdProcess(this.#lingerTimer, false);
     this.#source.linger!();
     this.#markClosed();
   }

@@ -63,6 +63,8 @@ export interface PullTransport<Native> {
   readonly closeAwaitsLinger?: boolean | undefined;
   setKeepAlive?(delay: number | false): void;
   setNoDelay?(noDelay: boolean): void;
+  /** See `ConnSource.setRef`: the pending read follows it too. */
+  setRef?(referenced: boolean): void;
 }
 
 /**
@@ -221,5 +223,9 @@ export class PullSource<Native> implements ConnSource<Native> {
 
   setNoDelay(noDelay: boolean): void {
     this.#transport.setNoDelay?.(noDelay);
+  }
+
+  setRef(referenced: boolean): void {
+    this.#transport.setRef?.(referenced);
   }
 }

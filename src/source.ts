@@ -101,6 +101,12 @@ export interface ConnSource<Native = unknown> {
   /** Stop reporting to the sink and reading, leaving the socket open (for `Conn.unwrap`). */
   detach(): void;
   /**
+   * Whether the handle (its socket, a read pending on it) keeps the process alive, for
+   * `Conn.ref()` / `unref()`. While it does not, a write going out still does, so the bytes
+   * reach the kernel. Absent where there is no process to keep (Workers, streams).
+   */
+  setRef?(referenced: boolean): void;
+  /**
    * A source that has it gets a lingering `close()`. Closing a socket with bytes unread, or
    * getting bytes after it closed, makes the kernel answer with an RST, which discards what it
    * still holds for the peer. So when `conn.close()` comes with the peer not yet ended, and bytes

@@ -461,6 +461,10 @@ export class TlsSource implements ConnSource {
   setNoDelay(noDelay: boolean): void {
     this.#inner.setNoDelay?.(noDelay);
   }
+
+  setRef(referenced: boolean): void {
+    this.#inner.setRef?.(referenced);
+  }
 }
 
 function deliver(sink: ConnSink, event: Pending): void {

@@ -340,6 +340,27 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   close(): Promise<void>;
   /** Abortive close: RST where the runtime can; idempotent. */
   reset(): void;
+  /**
+   * Lets the process exit while this connection is open, as `unref()` does for a Node socket:
+   * its socket, the read hangup keeps pending on it, and its timers (`idleTimeout`, `heartbeat`,
+   * `writeTimeout`) stop keeping the process alive. For connections resting in a pool (what
+   * node-postgres calls `allowExitOnIdle`): `ref()` one before using it again, since a read that
+   * waits on an unref'd connection lets the process exit under it. A write going out still holds
+   * the process until the runtime took its bytes; `close()` refs the connection again for its
+   * flush and linger, and `unwrap()` hands the socket over ref'd. Nothing to do on Workers.
+   *
+   * @example
+   * ```ts
+   * idle.push(conn);
+   * conn.unref(); // an idle pooled connection does not keep a script from ending
+   * // ...later, taken from the pool:
+   * conn.ref();
+   * await conn.write(query);
+   * ```
+   */
+  unref(): void;
+  /** Undoes `unref()`: the connection keeps the process alive again, as it does from the start. */
+  ref(): void;
 }
 
 /**

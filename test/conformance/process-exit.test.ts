@@ -10,6 +10,7 @@ import { runChild, runtimeCommand } from "../support/child.ts";
 import { recvSlowly, sha256, withPeer } from "../support/peer.ts";
 import { text } from "../support/fixtures.ts";
 import { runtime } from "../support/runtime.ts";
+import { hasTls } from "../support/tls.ts";
 
 const givenUpConnect = fileURLToPath(new URL("../fixtures/given-up-connect.ts", import.meta.url));
 const readToEnd = fileURLToPath(new URL("../fixtures/read-to-end.ts", import.meta.url));
@@ -17,6 +18,7 @@ const closeThenExit = fileURLToPath(new URL("../fixtures/close-then-exit.ts", im
 const resetAfterClose = fileURLToPath(new URL("../fixtures/reset-after-close.ts", import.meta.url));
 const signalsThenExit = fileURLToPath(new URL("../fixtures/signals-then-exit.ts", import.meta.url));
 const endThenStay = fileURLToPath(new URL("../fixtures/end-then-stay.ts", import.meta.url));
+const unrefThenExit = fileURLToPath(new URL("../fixtures/unref-then-exit.ts", import.meta.url));
 
 describe(`process exit (${runtime})`, () => {
   test(
@@ -127,6 +129,73 @@ describe(`process exit (${runtime})`, () => {
         assert.deepEqual(JSON.parse(run.lines[0]!.text), { text: "reply", ended: "eof" });
         const lived = run.exitedAt - run.lines.at(-1)!.at;
         assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
+      }),
+    { timeout: 40_000 },
+  );
+
+  for (const overTls of hasTls ? [false, true] : [false]) {
+    test(
+      `an unref()'d connection resting with an idle timeout, a heartbeat and a write timeout does not keep the process alive${
+        overTls ? " (over TLS)" : ""
+      }`,
+      () =>
+        withPeer(async (peer) => {
+          const { listener, port } = await peer.listen();
+          const accepted = peer.accept(listener);
+          const running = runChild(runtimeCommand(unrefThenExit, [String(port), overTls ? "rest-tls" : "rest"]), { killAfter: 20_000 });
+          const remote = await accepted;
+          if (overTls) assert.equal((await peer.tls(remote, { side: "server" })).handshakeError, undefined);
+          assert.equal(text((await peer.recv(remote, { count: 4, timeoutMs: 10_000 })).data), "ping");
+          await peer.send(remote, { text: "pong" });
+          const run = await running;
+          assert.equal(run.status, 0, `the process exits by itself: ${run.stderr}`);
+          assert.deepEqual(run.lines.map((l) => JSON.parse(l.text)), [{ reply: "pong" }], "it ended with the connection still open");
+          const lived = run.exitedAt - run.lines.at(-1)!.at;
+          assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
+        }),
+      { timeout: 40_000 },
+    );
+  }
+
+  test(
+    "ref() after unref() keeps the process alive again, until the peer's FIN",
+    () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const running = runChild(runtimeCommand(unrefThenExit, [String(port), "ref-again"]), { killAfter: 20_000 });
+        const remote = await accepted;
+        assert.equal(text((await peer.recv(remote, { count: 4, timeoutMs: 10_000 })).data), "ping");
+        await peer.send(remote, { text: "pong" });
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        await peer.fin(remote);
+        const run = await running;
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(run.lines.map((l) => JSON.parse(l.text)), [{ reply: "pong" }, { ended: "eof" }]);
+        const waited = run.lines[1]!.at - run.lines[0]!.at;
+        assert.ok(waited >= 2500, `the process lived on for the peer's FIN, ${waited} ms later`);
+      }),
+    { timeout: 40_000 },
+  );
+
+  test(
+    "an unref()'d connection's write still holds the process until the runtime took its bytes: the peer gets every byte",
+    () =>
+      withPeer(async (peer) => {
+        const size = 2 << 20;
+        // A small receive buffer and a slow reader: the write waits in flight for seconds.
+        const { listener, port } = await peer.listen({ rcvbuf: 16384 });
+        const accepted = peer.accept(listener);
+        const running = runChild(runtimeCommand(unrefThenExit, [String(port), "write", String(size)]), { killAfter: 30_000 });
+        const remote = await accepted;
+        const got = await recvSlowly(peer, remote, size);
+        const run = await running;
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(run.lines.map((l) => JSON.parse(l.text)), [{ written: size }], "the write resolved before the process ended");
+        assert.equal(got.length, size, `the peer got ${got.length} of ${size} bytes`);
+        assert.equal(got.sha256, sha256(new Uint8Array(size).map((_, i) => i % 251)));
+        const lived = run.exitedAt - run.lines.at(-1)!.at;
+        assert.ok(lived < 3000, `unref()'d, the process lived ${lived} ms after its write`);
       }),
     { timeout: 40_000 },
   );

@@ -479,6 +479,55 @@ describe("heartbeat over a scripted source", () => {
   });
 });
 
+describe("ref() and unref() over a scripted source", () => {
+  test("unref() and ref() tell the source only when the state changes; close() and unwrap() hand the socket on referenced", async () => {
+    const refs: boolean[] = [];
+    const setRef = (referenced: boolean) => void refs.push(referenced);
+    const first = createConn(scripted({ setRef }).source, {});
+    first.ref();
+    assert.deepEqual(refs, [], "referenced from the start");
+    first.unref();
+    first.unref();
+    first.ref();
+    first.unref();
+    assert.deepEqual(refs, [false, true, false]);
+    await first.close();
+    assert.deepEqual(refs, [false, true, false, true], "close() refs it again for its flush and linger");
+    first.unref();
+    assert.equal(refs.length, 4, "closed: nothing to tell");
+
+    refs.length = 0;
+    const second = createConn(scripted({ setRef }).source, {});
+    second.unref();
+    second.unwrap();
+    second.ref();
+    second.unref();
+    assert.deepEqual(refs, [false, true], "unwrap() hands the socket over referenced, and leaves it to its new owner");
+
+    refs.length = 0;
+    const third = createConn(scripted({ setRef }).source, {});
+    third.unref();
+    third.reset();
+    third.ref();
+    assert.deepEqual(refs, [false], "reset: the handle is released, nothing to tell");
+  });
+
+  test("unref() and ref() during a write in flight keep its write timeout where it was", async () => {
+    const { source } = scripted({ write: () => new Promise<void>(() => {}) });
+    const conn = createConn(source, { writeTimeout: 300 });
+    const started = Date.now();
+    const outcome = conn.write("stuck").then(() => undefined, (error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    conn.unref();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    conn.ref();
+    const err = await outcome;
+    const took = Date.now() - started;
+    assert.ok(err instanceof WriteTimeoutError, `got ${String(err)}`);
+    assert.ok(took >= 280 && took < 600, `timed out after ${took} ms, for a writeTimeout of 300`);
+  });
+});
+
 describe("ChunkQueue", () => {
   test("finds a delimiter split across chunks, resuming the search, and takes exact byte counts", async () => {
     const q = new ChunkQueue();

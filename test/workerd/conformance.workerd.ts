@@ -186,6 +186,7 @@ describe("Cloudflare Workers adapter, in real workerd (hangup as client)", () =>
     const [name, how, reason] of [
       ["ends-by-reset", "reset()", "local"],
       ["ends-by-idle-timeout", "idleTimeout", "idle"],
+      ["ends-by-idle-timeout-unrefd", "idleTimeout, unref()'d", "idle"],
       ["ends-by-signal", "an aborted signal", "aborted"],
       // workerd's close() sends what it queued first: the peer meets the end once it reads that.
       ["ends-by-write-timeout", "writeTimeout (the peer reads nothing, then reads)", "timeout"],

@@ -84,6 +84,12 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
     const conn = await connect({ port, idleTimeout: 300 });
     return endThenStay(conn, () => conn.ended);
   },
+  async "ends-by-idle-timeout-unrefd"(port) {
+    // Workers have no process to keep: unref() changes nothing, the timers still run.
+    const conn = await connect({ port, idleTimeout: 300 });
+    conn.unref();
+    return endThenStay(conn, () => conn.ended);
+  },
   async "ends-by-signal"(port) {
     const conn = await connect({ port, signal: AbortSignal.timeout(300) });
     return endThenStay(conn, () => conn.ended);
