@@ -704,6 +704,8 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   const common = { allowHalfOpen: true, socket: socketHandlers, data: undefined as unknown as SocketOwner };
   const server: {
     stop(closeActiveConnections?: boolean): void;
+    ref(): void;
+    unref(): void;
     hostname?: string;
     port?: number;
     getsockname?(out: { address?: string }): void;
@@ -714,6 +716,7 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
   return {
     addr: endpoint.transport === "unix" ? { transport: "unix", path: endpoint.path } : tcpAddr(boundAddress(server), server.port),
     start: (s) => void (sink = s),
+    setRef: (referenced) => void (referenced ? server.ref() : server.unref()),
     async close() {
       // false: established connections stay open.
       server.stop(false);

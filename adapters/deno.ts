@@ -453,6 +453,8 @@ function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
       paused = false;
       wake?.();
     },
+    // Deno's unref() is the pending accept's.
+    setRef: (referenced) => void (referenced ? server.ref() : server.unref()),
     async close() {
       closed = true;
       wake?.();

@@ -423,6 +423,7 @@ async function bindNode(endpoint: Endpoint, backlog: number | undefined): Promis
     start(sink) {
       server.on("connection", (socket: net.Socket) => sink.connection(nodeSource(socket, endpoint, true)));
     },
+    setRef: (referenced) => void (referenced ? server.ref() : server.unref()),
     close: () =>
       new Promise<void>((resolve) => {
         // server.close()'s callback waits for every connection; the address is free as soon as the handle closes.

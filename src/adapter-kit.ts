@@ -241,6 +241,7 @@ export async function listenWith<Native>(options: ListenOptions | undefined, ste
     start: (sink) => bound.start({ connection: (tcp) => accept(sink as ListenerSink, tcp, closing.signal) }),
     pause: bound.pause && (() => bound.pause!()),
     resume: bound.resume && (() => bound.resume!()),
+    setRef: bound.setRef && ((referenced) => bound.setRef!(referenced)),
     close: () => {
       closing.abort();
       return bound.close();

@@ -44,6 +44,7 @@ class SourceListener<A extends Addr, Native> implements Listener<A, Native> {
   readonly #queue: ConnSource<Native>[] = [];
   #head = 0;
   #paused = false;
+  #referenced = true;
   #closing: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
@@ -121,6 +122,20 @@ class SourceListener<A extends Addr, Native> implements Listener<A, Native> {
       if (conn === null) return;
       yield conn;
     }
+  }
+
+  ref(): void {
+    this.#setReferenced(true);
+  }
+
+  unref(): void {
+    this.#setReferenced(false);
+  }
+
+  #setReferenced(referenced: boolean): void {
+    if (referenced === this.#referenced || this.#closing) return;
+    this.#referenced = referenced;
+    this.#source.setRef?.(referenced);
   }
 
   close(): Promise<void> {

@@ -167,6 +167,8 @@ export interface ListenerSource<A extends Addr = Addr, Native = unknown> {
   readonly pause?: (() => void) | undefined;
   /** Accept again. */
   readonly resume?: (() => void) | undefined;
+  /** Whether the listening handle keeps the process alive (`Listener.ref()` / `unref()`); absent where there is no process. */
+  readonly setRef?: ((referenced: boolean) => void) | undefined;
   /** Stop listening; resolves when the address is released. */
   close(): Promise<void>;
 }

@@ -386,6 +386,21 @@ export interface Listener<A extends Addr = Addr, Native = unknown> extends Async
    * a FIN). Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Lets the process exit while the listener is open, as `unref()` does for a Node server: a
+   * pending `accept()` or `serve()` no longer keeps it alive. Connections it hands out are their
+   * own (`Conn.unref()`), and so are clients waiting to be accepted. Nothing to do on Workers.
+   *
+   * @example
+   * ```ts
+   * const metrics = await listen({ port: 9100 });
+   * metrics.unref(); // serves while the program runs, never keeps it running
+   * void serve(metrics, answerMetrics);
+   * ```
+   */
+  unref(): void;
+  /** Undoes `unref()`: the listener keeps the process alive again, as it does from the start. */
+  ref(): void;
 }
 
 /**

@@ -11,6 +11,7 @@ import { recvSlowly, sha256, withPeer } from "../support/peer.ts";
 import { text } from "../support/fixtures.ts";
 import { runtime } from "../support/runtime.ts";
 import { hasTls } from "../support/tls.ts";
+import { freePort } from "../support/free-port.ts";
 
 const givenUpConnect = fileURLToPath(new URL("../fixtures/given-up-connect.ts", import.meta.url));
 const readToEnd = fileURLToPath(new URL("../fixtures/read-to-end.ts", import.meta.url));
@@ -19,6 +20,7 @@ const resetAfterClose = fileURLToPath(new URL("../fixtures/reset-after-close.ts"
 const signalsThenExit = fileURLToPath(new URL("../fixtures/signals-then-exit.ts", import.meta.url));
 const endThenStay = fileURLToPath(new URL("../fixtures/end-then-stay.ts", import.meta.url));
 const unrefThenExit = fileURLToPath(new URL("../fixtures/unref-then-exit.ts", import.meta.url));
+const listenUnref = fileURLToPath(new URL("../fixtures/listen-unref.ts", import.meta.url));
 
 describe(`process exit (${runtime})`, () => {
   test(
@@ -196,6 +198,37 @@ describe(`process exit (${runtime})`, () => {
         assert.equal(got.sha256, sha256(new Uint8Array(size).map((_, i) => i % 251)));
         const lived = run.exitedAt - run.lines.at(-1)!.at;
         assert.ok(lived < 3000, `unref()'d, the process lived ${lived} ms after its write`);
+      }),
+    { timeout: 40_000 },
+  );
+
+  for (const mode of hasTls ? ["unref", "unref-tls"] : ["unref"]) {
+    test(
+      `an unref()'d listener with an accept() pending does not keep the process alive${mode === "unref-tls" ? " (TLS)" : ""}`,
+      async () => {
+        const run = await runChild(runtimeCommand(listenUnref, [mode]), { killAfter: 20_000 });
+        assert.equal(run.status, 0, `the process exits by itself: ${run.stderr}`);
+        assert.equal(run.lines.length, 1, run.stdout);
+        const lived = run.exitedAt - run.lines[0]!.at;
+        assert.ok(lived < 3000, `the process lived ${lived} ms after its last line`);
+      },
+      { timeout: 40_000 },
+    );
+  }
+
+  test(
+    "ref() after unref() keeps a listener's process alive again: it serves a client that comes seconds later",
+    () =>
+      withPeer(async (peer) => {
+        const port = await freePort();
+        const running = runChild(runtimeCommand(listenUnref, ["ref-again", String(port)]), { killAfter: 20_000 });
+        // Seconds after the child is up (a runtime starts in well under 2 s): only ref() can have kept it alive.
+        await new Promise((resolve) => setTimeout(resolve, 3500));
+        const remote = await peer.connect({ port });
+        await peer.send(remote, { text: "hi" });
+        const run = await running;
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(run.lines.map((l) => JSON.parse(l.text)), [{ port }, { got: "hi" }]);
       }),
     { timeout: 40_000 },
   );

@@ -512,6 +512,23 @@ describe("ref() and unref() over a scripted source", () => {
     assert.deepEqual(refs, [false], "reset: the handle is released, nothing to tell");
   });
 
+  test("a listener's unref() and ref() tell its source only when the state changes, and nothing once it is closed", async () => {
+    const refs: boolean[] = [];
+    const listener = createListener({
+      addr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+      start: () => {},
+      setRef: (referenced) => void refs.push(referenced),
+      close: async () => {},
+    });
+    listener.ref();
+    listener.unref();
+    listener.unref();
+    listener.ref();
+    await listener.close();
+    listener.unref();
+    assert.deepEqual(refs, [false, true]);
+  });
+
   test("unref() and ref() during a write in flight keep its write timeout where it was", async () => {
     const { source } = scripted({ write: () => new Promise<void>(() => {}) });
     const conn = createConn(source, { writeTimeout: 300 });

@@ -21,7 +21,7 @@ export interface TlsAdapter {
   connect(options: { port: number; hostname?: string; tls: true | TlsOptions } & ConnOptions): Promise<Conn>;
   listen(
     options: { hostname?: string; port?: number; tls: TlsOptions } & ConnOptions,
-  ): Promise<{ addr: { port: number }; accept(): Promise<Conn | null>; close(): Promise<void> }>;
+  ): Promise<{ addr: { port: number }; accept(): Promise<Conn | null>; close(): Promise<void>; ref(): void; unref(): void }>;
   startTls(conn: Conn, options?: TlsOptions & ConnOptions & { side?: "client" | "server" }): Promise<Conn>;
   /** Node, Deno and Bun have it (capabilities.wrap). */
   wrap(native: unknown, options?: ConnOptions): Conn;
