@@ -955,6 +955,8 @@ class SourceConn implements Conn {
 
   readExactly(n: number, options?: OperationOptions): Promise<Bytes> {
     return this.#withSignal(options, "readExactly", OPERATION_OPTION_KEYS, (signal) => {
+      // Required: a missing n would wait for `undefined` bytes forever, holding the read.
+      if (n === undefined) throw new TypeError("n must be an integer, got undefined");
       checkInteger(n, "n", 0, 0);
       return this.#answer(signal, () => {
         const buffered = this.#queue.length;

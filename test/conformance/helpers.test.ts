@@ -131,15 +131,21 @@ for (const side of SIDES) {
     );
 
     test(
-      "n must be a non-negative safe integer; 0 resolves with no bytes",
-      withPair(side, async ({ conn }) => {
+      "n must be a non-negative safe integer, and is required; 0 resolves with no bytes",
+      withPair(side, async ({ conn, peer, remote }) => {
         for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) {
           const err = await rejection(conn.readExactly(bad));
           assert.ok(err instanceof RangeError, `readExactly(${bad}) should be a RangeError, got ${String(err)}`);
           assert.match(err.message, /^n must be/);
         }
         assert.ok((await rejection(conn.readExactly("4" as never))) instanceof TypeError);
+        // Forgotten, n held the read forever (every later read refused as concurrent).
+        const missing = await rejection((conn.readExactly as (n?: number) => Promise<Uint8Array>)());
+        assert.ok(missing instanceof TypeError, `got ${String(missing)}`);
+        assert.equal(missing.message, "n must be an integer, got undefined");
         assert.equal((await conn.readExactly(0)).length, 0);
+        await peer.send(remote, { text: "ok" });
+        assert.equal(text(await conn.readExactly(2)), "ok", "the connection reads on");
       }),
     );
 
