@@ -49,7 +49,7 @@ import {
   withDeadline,
 } from "../src/index.ts";
 import { checkOptionsObject, resolveConnOptions } from "../src/options.ts";
-import { recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
+import { locateFailure, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
 
 export * from "../src/public.ts";
 
@@ -242,7 +242,7 @@ export async function connect(options: WorkersConnectOptions): Promise<Conn<Stre
     });
   } catch (err) {
     void socket.close().catch(() => {});
-    throw err;
+    throw locateFailure(err, "connect", endpoint);
   } finally {
     clearTimeout(timer);
   }

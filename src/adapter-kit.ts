@@ -11,7 +11,7 @@
  */
 import { createConn, inheritedConnOptions, recordHandshake, recordUpgrade } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
-import { TimedOutError, TlsHandshakeError } from "./errors.ts";
+import { SocketError, TimedOutError, TlsHandshakeError } from "./errors.ts";
 import {
   checkConnectOptions,
   checkListenOptions,
@@ -110,6 +110,31 @@ export interface ListenSteps<Native> {
   tls?: TlsHooks | undefined;
 }
 
+/**
+ * A connect or listen failure as the caller gets it: the message says where ("Cannot connect to
+ * db.internal:5432: connection refused", "Cannot listen on 0.0.0.0:80: permission denied"), and
+ * the stack is the caller's, not that of the timer or runtime callback that made the error (the
+ * runtime's own error stays as `cause`, stack and all). Anything but a `SocketError` (a signal's
+ * reason, a TypeError) is returned as it is.
+ *
+ * @example
+ * ```ts
+ * try { socket = await open(endpoint); } catch (err) { throw locateFailure(toSocketError(err, "connect"), "connect", endpoint); }
+ * ```
+ */
+export function locateFailure(err: unknown, operation: "connect" | "listen", endpoint: Endpoint): unknown {
+  if (!(err instanceof SocketError)) return err;
+  const prefix = `Cannot ${operation}: `;
+  if (err.message.startsWith(prefix)) {
+    const where = endpoint.transport === "unix"
+      ? endpoint.path
+      : `${endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname}:${endpoint.port}`;
+    err.message = `Cannot ${operation} ${operation === "connect" ? "to" : "on"} ${where}: ${err.message.slice(prefix.length)}`;
+  }
+  (Error as { captureStackTrace?: (target: object) => void }).captureStackTrace?.(err);
+  return err;
+}
+
 function refuseTls(): never {
   throw new TypeError("tls is not supported by this adapter");
 }
@@ -134,6 +159,20 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   if (tls) steps.tls!.checkClient?.(tls);
   // Before dialing: an attempt started and then dropped still reaches the server (Deno, Bun).
   if (o.signal?.aborted) throw o.signal.reason;
+  try {
+    return await dial(endpoint, timeout, tls, o, steps);
+  } catch (err) {
+    throw locateFailure(err, "connect", endpoint);
+  }
+}
+
+async function dial<Socket, Native>(
+  endpoint: Endpoint,
+  timeout: number,
+  tls: ResolvedTlsOptions | undefined,
+  o: ConnectOptions,
+  steps: ConnectSteps<Socket, Native>,
+): Promise<Conn<Native>> {
   const started = Date.now();
   const cancelled = new AbortController();
   let attempt: Promise<Socket>;
@@ -231,7 +270,7 @@ export async function listenWith<Native>(options: ListenOptions | undefined, ste
   try {
     bound = await steps.bind(endpoint, backlog);
   } catch (err) {
-    throw toSocketError(err, "listen");
+    throw locateFailure(toSocketError(err, "listen"), "listen", endpoint);
   }
   if (!accept) return createListener(bound, connOptionsOf(o));
   // Closing the listener ends the handshakes still running too: their sockets are not kept open.

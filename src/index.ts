@@ -26,5 +26,13 @@ export { type DeadlineOptions, withDeadline } from "./deadline.ts";
 export { checkConnectOptions, checkListenOptions, connOptionsOf, type Endpoint, tcpAddr } from "./endpoint-options.ts";
 export { defineCapabilities } from "./capabilities.ts";
 export { claim, isClaimed, release } from "./owned.ts";
-export { type ConnectSteps, connectWith, flushBeforeUpgrade, type ListenSteps, listenWith, type TlsHooks } from "./adapter-kit.ts";
+export {
+  type ConnectSteps,
+  connectWith,
+  flushBeforeUpgrade,
+  type ListenSteps,
+  listenWith,
+  locateFailure,
+  type TlsHooks,
+} from "./adapter-kit.ts";
 export { PullSource, type PullTransport } from "./pull-source.ts";

@@ -30,11 +30,17 @@ async function freePort(): Promise<number> {
 }
 
 describe("connect", () => {
-  test("to a port nothing listens on rejects with ConnectionRefusedError", async () => {
-    const err = await rejection(hangup.connect({ port: await freePort() }));
+  test("to a port nothing listens on rejects with ConnectionRefusedError, saying where, with the caller's stack", async () => {
+    const port = await freePort();
+    async function connectToTheDatabase(): Promise<unknown> {
+      return await hangup.connect({ port });
+    }
+    const err = await rejection(connectToTheDatabase());
     assert.ok(err instanceof ConnectionRefusedError, `got ${String(err)}`);
     assert.equal(err.code, "ECONNREFUSED");
-    assert.match(err.message, /^Cannot connect: connection refused/);
+    assert.equal(err.message, `Cannot connect to 127.0.0.1:${port}: connection refused`);
+    assert.match(err.stack ?? "", /connectToTheDatabase/, "the stack leads to the caller, not a runtime callback");
+    assert.ok(err.cause !== undefined, "the runtime's error is the cause");
   });
 
   test("that cannot complete rejects with TimedOutError after `timeout` ms, or signal.reason on abort", () =>
@@ -137,7 +143,7 @@ describe("connect", () => {
     const err = await rejection(hangup.connect({ hostname: "no-such-host.invalid", port: 7000, timeout: 10_000 }));
     assert.ok(err instanceof SocketError, `got ${String(err)}`);
     assert.equal(err.code, "ENOTFOUND", `got ${err.code}: ${err.message}`);
-    assert.equal(err.message, "Cannot connect: host not found");
+    assert.equal(err.message, "Cannot connect to no-such-host.invalid:7000: host not found");
     assert.ok(err.cause !== undefined, "the runtime's error is the cause");
     assert.ok(Date.now() - started < 9_000, "failed by the resolver, not by the timeout");
   });
@@ -169,7 +175,7 @@ describe("listen", () => {
     const err = await rejection(hangup.listen({ hostname: "no-such-host.invalid", port: 0 }));
     assert.ok(err instanceof SocketError, `got ${String(err)}`);
     assert.equal(err.code, "ENOTFOUND", `got ${err.code}: ${err.message}`);
-    assert.equal(err.message, "Cannot listen: host not found");
+    assert.equal(err.message, "Cannot listen on no-such-host.invalid:0: host not found");
     assert.ok(err.cause !== undefined, "the runtime's error is the cause");
   });
 
@@ -340,10 +346,11 @@ describe("Unix sockets", () => {
   test(
     "listening in a directory that does not exist rejects with SocketError ENOENT (Node says EACCES), never 'permission denied'",
     withTempDir(async (dir) => {
-      const err = await rejection(hangup.listen({ path: join(dir, "missing", "app.sock") }));
+      const path = join(dir, "missing", "app.sock");
+      const err = await rejection(hangup.listen({ path }));
       assert.ok(err instanceof SocketError, `got ${String(err)}`);
       assert.equal(err.code, "ENOENT");
-      assert.equal(err.message, "Cannot listen: no such directory for the socket");
+      assert.equal(err.message, `Cannot listen on ${path}: no such directory for the socket`);
     }),
   );
 
@@ -356,7 +363,10 @@ describe("Unix sockets", () => {
         const err = await rejection(attempt());
         assert.ok(err instanceof SocketError, `got ${String(err)}`);
         assert.equal(err.code, "EINVAL");
-        assert.match(err.message, /^Cannot (listen|connect): path must be shorter than SUN_LEN: \d+ bytes, at most 10[37]$/);
+        assert.match(
+          err.message,
+          /^Cannot (listen on|connect to) \/\S+\.sock: path must be shorter than SUN_LEN: \d+ bytes, at most 10[37]$/,
+        );
       }
       assert.deepEqual(readdirSync(dir), [], "no socket file left");
     }),

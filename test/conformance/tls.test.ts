@@ -523,7 +523,7 @@ if (!hasTls) {
           assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
           assert.equal(err.name, "TlsHandshakeError");
           assert.equal(err.code, CERT_CODES[runtime]![bad.code]);
-          assert.match(err.message, /^Cannot connect: the TLS handshake failed/);
+          assert.match(err.message, new RegExp(`^Cannot connect to 127\\.0\\.0\\.1:${port}: the TLS handshake failed`));
           assert.ok(err.cause !== undefined, "the runtime's error is kept as cause");
           assert.ok(peerSide.handshakeError, "the peer saw the handshake fail too");
         }));
@@ -542,7 +542,7 @@ if (!hasTls) {
         // No certificate failed: the code is ERR_TLS_HANDSHAKE, and the runtime's own stays on the cause.
         assert.equal(err.code, "ERR_TLS_HANDSHAKE", err.message);
         assert.equal((err.cause as { code?: unknown }).code, "ERR_SSL_WRONG_VERSION_NUMBER");
-        assert.match(err.message, /^Cannot connect: the TLS handshake failed: \S[^\n]*\S$/);
+        assert.match(err.message, /^Cannot connect to 127\.0\.0\.1:\d+: the TLS handshake failed: \S[^\n]*\S$/);
         assert.doesNotMatch(err.message, /\.c:\d+|error:[0-9a-f]{8}/i, "no file and line of the TLS library");
         await peer.close(listener);
       }));
@@ -600,7 +600,7 @@ if (!hasTls) {
         const started = Date.now();
         const err = await rejection(tlsAdapter.connect({ port, timeout: 400, tls: { ca: CERTS.ca } } as never));
         assert.ok(err instanceof TimedOutError, `expected TimedOutError, got ${String(err)}`);
-        assert.equal(err.message, "Cannot connect: timed out after 400 ms");
+        assert.equal(err.message, `Cannot connect to 127.0.0.1:${port}: timed out after 400 ms`);
         const took = Date.now() - started;
         assert.ok(took >= 350 && took < 5000, `rejected after ${took} ms, not the 10 s handshakeTimeout`);
         await peer.close(listener);

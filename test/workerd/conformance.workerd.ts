@@ -340,7 +340,7 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
         assert.equal(r.error?.code, "ERR_TLS_HANDSHAKE");
         assert.match(
           r.error?.message as string,
-          /^Cannot connect: the TCP connection or its TLS handshake failed \(workerd does not say which\): /,
+          /^Cannot connect to 127\.0\.0\.1:\d+: the TCP connection or its TLS handshake failed \(workerd does not say which\): /,
         );
         assert.equal(typeof r.error?.causeMessage, "string");
       }));
