@@ -78,6 +78,7 @@ const ADAPTER_CONTRACT = [
   "connectWith",
   "flushBeforeUpgrade",
   "listenWith",
+  "locateFailure",
   "PullSource",
   "checkTlsOptions",
   "DEFAULT_HANDSHAKE_TIMEOUT",
