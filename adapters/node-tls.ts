@@ -8,6 +8,7 @@
 import { Buffer } from "node:buffer";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
+import process from "node:process";
 import { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import {
@@ -153,6 +154,11 @@ export class NodeTlsEngine implements TlsEngine {
   #listeners: { data: (chunk: Buffer) => void; end: () => void; error: (err: Error) => void } | undefined;
   /** TCP reads held while the core is paused (PAUSE_HOLDS_TCP). */
   #holding = false;
+  /**
+   * What was fed before the TLS socket started (see start()), in order; `null` is the TCP EOF.
+   * Undefined once it started.
+   */
+  #early: (Uint8Array | null)[] | undefined = [];
 
   constructor(role: NodeTlsRole) {
     this.#role = role;
@@ -250,6 +256,18 @@ export class NodeTlsEngine implements TlsEngine {
     socket.on("end", listeners.end);
     socket.on("error", listeners.error);
     this.#listeners = listeners;
+    // Deno's TLS socket starts a tick after it is made: bytes fed before that (a STARTTLS client's
+    // bytes read ahead) whose handshake fails at once leave it without its handle when it starts, and
+    // it throws out of a tick, killing the process. So what comes before is fed once it started.
+    process.nextTick(() => {
+      const early = this.#early!;
+      this.#early = undefined;
+      if (duplex.destroyed) return; // the handshake was given up meanwhile
+      for (const bytes of early) {
+        if (bytes === null) this.feedEnd();
+        else this.feed(bytes);
+      }
+    });
   }
 
   #info(serverName: string | null): TlsInfo {
@@ -266,12 +284,14 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   feed(bytes: Uint8Array): void {
+    if (this.#early) return void this.#early.push(bytes);
     // A stream makes a Buffer of any other Uint8Array through its `.buffer` (a copy on Bun, see
     // plainChunk); the TCP chunk is ours alone, so on Bun it becomes the Buffer it was.
     if (!this.#duplex!.push(IS_BUN ? Object.setPrototypeOf(bytes, Buffer.prototype) : bytes)) this.#wire!.pause();
   }
 
   feedEnd(): void {
+    if (this.#early) return void this.#early.push(null);
     this.#duplex!.push(null);
   }
 

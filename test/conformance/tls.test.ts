@@ -863,6 +863,42 @@ if (!hasTls) {
         conn.reset();
       }));
 
+    test("server side: plaintext read ahead behind STARTTLS\\r\\n fails the upgrade with TlsHandshakeError, and the process lives on (Deno's TLS socket threw out of a tick)", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
+        const remote = await peer.connect({ port: listener.addr.port });
+        const plain = (await listener.accept())!;
+        await listener.close();
+        // One segment: a client that speaks on in plaintext instead of sending its ClientHello.
+        await peer.send(remote, { text: "STARTTLS\r\nNOOP\r\n" });
+        assert.equal(text(await plain.readUntil("\r\n")), "STARTTLS\r\n");
+        assert.equal(text((await plain.peek({ bytes: 6 }))!), "NOOP\r\n", "read ahead into the plaintext conn");
+        const err = await rejection(startTlsWithin(plain, { side: "server", cert: CERTS.cert, key: CERTS.key }));
+        assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
+        assert.match(err.message, /^Cannot accept: the TLS handshake failed/);
+        // A tick for what Deno's TLS socket had scheduled: the harness fails the case on an uncaught exception.
+        await sleep(100);
+        const seen = await peer.recv(remote, { timeoutMs: 5000 });
+        assert.ok(["eof", "reset"].includes(seen.end), `the peer sees the connection end, saw ${seen.end}`);
+      }));
+
+    test("client side: plaintext read ahead behind the server's answer fails the upgrade with TlsHandshakeError, and the process lives on", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ port } as never);
+        const remote = await accepted;
+        await peer.close(listener);
+        // The server's go-ahead and more plaintext in one segment (CVE-2021-23222 is the kind of thing this is).
+        await peer.send(remote, { text: "+OK\r\nINJECTED\r\n" });
+        assert.equal(text(await plain.readUntil("\r\n")), "+OK\r\n");
+        assert.equal(text((await plain.peek({ bytes: 10 }))!), "INJECTED\r\n");
+        const err = await rejection(startTlsWithin(plain, { ca: CERTS.ca }));
+        assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
+        assert.match(err.message, /^Cannot start TLS: the TLS handshake failed/);
+        await sleep(100);
+      }));
+
     test("server side: the listener and its other connections are untouched by one connection's upgrade", () =>
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
