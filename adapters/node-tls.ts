@@ -64,6 +64,15 @@ const PAUSE_HOLDS_TCP = "Deno" in globalThis;
 
 const IS_BUN = "Bun" in globalThis;
 
+/**
+ * Bun's TLS socket, once its stream ended, ends without writing a close_notify (measured on Bun
+ * 1.4: `end()` after the peer's FIN without one sends a bare FIN, where Node and Deno send the
+ * alert). So on Bun the TCP EOF is not handed to it: the TLS layer takes what it holds, and if it
+ * did not end by itself (a close_notify), the end is a truncation; the stream ends only when the
+ * socket is handed over (`unwrap()`), for its new owner.
+ */
+const EOF_SILENCES_CLOSE_NOTIFY = IS_BUN;
+
 /** The part of Deno's `node:tls` handle (its native `TLSWrap`) that `reportEndWhileStopped` touches. */
 interface DenoTlsHandle {
   reading: boolean;
@@ -159,6 +168,10 @@ export class NodeTlsEngine implements TlsEngine {
    * Undefined once it started.
    */
   #early: (Uint8Array | null)[] | undefined = [];
+  /** The TLS layer's readable side ended (its 'end'): reported once. */
+  #ended = false;
+  /** The TCP EOF came and was not handed to the TLS layer (EOF_SILENCES_CLOSE_NOTIFY). */
+  #eofHeld = false;
 
   constructor(role: NodeTlsRole) {
     this.#role = role;
@@ -240,6 +253,8 @@ export class NodeTlsEngine implements TlsEngine {
     const listeners = {
       data: (chunk: Buffer) => events.data(plainChunk(chunk)),
       end: () => {
+        if (this.#ended) return;
+        this.#ended = true;
         const closeNotify = !(this.#endedByEof ?? this.#eofConsumed);
         if (closeNotify && ANSWERS_CLOSE_NOTIFY) {
           this.#writeGone = true;
@@ -292,7 +307,13 @@ export class NodeTlsEngine implements TlsEngine {
 
   feedEnd(): void {
     if (this.#early) return void this.#early.push(null);
-    this.#duplex!.push(null);
+    if (!EOF_SILENCES_CLOSE_NOTIFY) return void this.#duplex!.push(null);
+    this.#eofHeld = true;
+    this.#eofConsumed = true;
+    // What the TLS layer still holds comes first; a close_notify among it ends it by itself.
+    void this.drain().then(() => {
+      if (!this.#ended && !this.#socket!.destroyed) this.#listeners?.end();
+    });
   }
 
   /**
@@ -349,13 +370,27 @@ export class NodeTlsEngine implements TlsEngine {
     return (this.#ending ??= new Promise<void>((resolve, reject) => {
       if (socket.destroyed) return reject(socket.errored ?? new Error("TLS socket destroyed"));
       const onError = (err: Error): void => reject(err);
+      // Destroyed before it finished, with no error (Node 20, when the peer's FIN without
+      // close_notify races our end): our close_notify and FIN did not go, and end() never calls back.
+      const onClose = (): void => reject(socket.errored ?? new Error("TLS socket destroyed"));
       socket.once("error", onError);
+      socket.once("close", onClose);
       socket.end(() => {
         socket.off("error", onError);
+        socket.off("close", onClose);
         const duplex = this.#duplex!;
         // Deno's TLSSocket finishes without ending the stream beneath: end it, so `final` sends the FIN.
         if (duplex.writableEnded) return resolve();
-        duplex.end(() => resolve());
+        // Destroyed with the TLS socket once our close_notify went (Node 20, when the peer's FIN
+        // without close_notify races our end): `final` never runs and end() never calls back, so
+        // the FIN goes to TCP directly.
+        if (duplex.destroyed) return void this.#wire!.end().then(resolve, reject);
+        const onDuplexClose = (): void => void this.#wire!.end().then(resolve, reject);
+        duplex.once("close", onDuplexClose);
+        duplex.end(() => {
+          duplex.off("close", onDuplexClose);
+          resolve();
+        });
       });
     }));
   }
@@ -436,6 +471,8 @@ export class NodeTlsEngine implements TlsEngine {
       if (!duplex.writableEnded) duplex.end();
     });
     socket.once("close", () => this.#wire!.close());
+    // Its new owner meets the peer's FIN (EOF_SILENCES_CLOSE_NOTIFY).
+    if (this.#eofHeld) duplex.push(null);
   }
 }
 

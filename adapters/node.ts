@@ -229,9 +229,7 @@ class NodeSource implements ConnSource<net.Socket> {
         // Node 20 calls back without an error once the socket is destroyed, Node 22+ with ECANCELED:
         // either way the bytes did not go, and the error that destroyed the socket says why.
         if (!err && !socket.destroyed) resolve();
-        else {reject(
-            socket.errored ?? err ?? Object.assign(new Error("Cannot write: the socket was destroyed"), { code: "ERR_STREAM_DESTROYED" }),
-          );}
+        else reject(socket.errored ?? err ?? destroyedError());
       };
       if (early) settle(early.err);
     });
@@ -239,9 +237,19 @@ class NodeSource implements ConnSource<net.Socket> {
 
   closeWrite(): Promise<void> {
     const socket = this.native;
-    // end()'s callback gets the error when the socket fails before its FIN went: then none did.
-    const shut = (resolve: () => void, reject: (err: unknown) => void): void =>
-      void socket.end((err?: Error | null) => (err ? reject(err) : resolve()));
+    // end()'s callback gets the error when the socket fails before its FIN went: then none did. On a
+    // socket already destroyed, Node 20 never calls it back: that is refused here, and a socket
+    // destroyed while its end waits rejects too.
+    const shut = (resolve: () => void, reject: (err: unknown) => void): void => {
+      if (socket.destroyed) return reject(socket.errored ?? destroyedError());
+      const onClose = (): void => reject(socket.errored ?? destroyedError());
+      socket.once("close", onClose);
+      socket.end((err?: Error | null) => {
+        socket.off("close", onClose);
+        if (err) reject(err);
+        else resolve();
+      });
+    };
     if (!FALSE_EOF_POSSIBLE || !socket.writable) return new Promise<void>(shut);
     // The last chance to read a reset the kernel holds (see confirmEnd): once our side is shut,
     // Node 20 and 22 report it as a clean 'end'. Found, it is the reset, and no FIN can go.
@@ -317,6 +325,11 @@ class NodeSource implements ConnSource<net.Socket> {
     if (referenced) this.native.ref();
     else this.native.unref();
   }
+}
+
+/** What a write or FIN on a socket destroyed without an error of its own rejects with. */
+function destroyedError(): Error {
+  return Object.assign(new Error("Cannot write: the socket was destroyed"), { code: "ERR_STREAM_DESTROYED" });
 }
 
 /** A connected socket's source; `endpoint` is what it connected to, or (`accepted`) listens on. */

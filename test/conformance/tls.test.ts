@@ -118,12 +118,51 @@ if (!hasTls) {
       );
 
       test(
+        "closeWrite() as the peer's FIN without close_notify arrives always settles (Node 20 could leave it pending)",
+        () =>
+          withPeer(async (peer) => {
+            for (let trial = 0; trial < 25; trial++) {
+              const { conn, remote } = await openTlsPair(peer, side);
+              try {
+                // Not awaited: the FIN comes while closeWrite() is under way.
+                const sent = peer.send(remote, { text: "hello\n", then: "fin" });
+                assert.equal(text((await conn.readUntil("\n"))!), "hello\n");
+                const shut = conn.closeWrite().then(() => "resolved", (err: unknown) => err);
+                await sent;
+                const read = await rejection(conn.read());
+                assert.ok(read instanceof TlsTruncatedError, `trial ${trial}: got ${String(read)}`);
+                const outcome = await within(3000, shut, `trial ${trial}: closeWrite() settles`);
+                assert.ok(outcome === "resolved" || outcome instanceof SocketError, `trial ${trial}: got ${String(outcome)}`);
+              } finally {
+                conn.reset();
+                await conn.closed;
+              }
+            }
+          }),
+        { timeout: 60_000 },
+      );
+
+      test(
         "allowTruncation: the same FIN ends the loop cleanly and ended still says truncated",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 100_000, then: "fin" }), drain(conn)]);
           assert.equal(outcome, "eof");
           assert.equal(sha256(bytes), sent.sha256);
           assert.deepEqual(await conn.ended, { reason: "truncated" });
+        }, { tls: { allowTruncation: true } }),
+      );
+
+      test(
+        "allowTruncation: after the peer's FIN we still answer, and close() sends close_notify before our FIN (Bun sent a bare FIN)",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          await peer.send(remote, { text: "last words", then: "fin" });
+          assert.equal(text(await collect(conn)), "last words");
+          assert.deepEqual(await conn.ended, { reason: "truncated" });
+          await conn.write("answer");
+          await conn.close();
+          const seen = await peer.recv(remote, { timeoutMs: 5000 });
+          assert.equal(text(seen.data), "answer");
+          assert.equal(seen.end, "eof", "the peer meets our close_notify, then our FIN");
         }, { tls: { allowTruncation: true } }),
       );
 
