@@ -15,7 +15,12 @@ import type { Addr, Conn, Listener } from "./types.ts";
  * ```
  */
 export interface ServeOptions<Native = unknown> {
-  /** Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are reset. */
+  /**
+   * Stop: no new connections; running handlers get `drainTimeout` ms, then their connections are
+   * reset. A handler that waits between requests (HTTP keep-alive) should wait with this signal
+   * too (`conn.peek({ signal })`), so that an idle client does not hold the shutdown for
+   * `drainTimeout` and then meet a reset.
+   */
   signal?: AbortSignal | undefined;
   /**
    * ms handlers get to finish after `signal` aborts; default 10000. Then their connections are
