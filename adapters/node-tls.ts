@@ -31,7 +31,7 @@ import {
   TlsSource,
   type TlsWire,
 } from "../src/index.ts";
-import { checkOptionsObject } from "../src/options.ts";
+import { checkOptionsObject, describe } from "../src/options.ts";
 import { defaultServerName, recordHandshake, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
@@ -690,7 +690,7 @@ export async function upgradeToTls(
 ): Promise<Conn<tls.TLSSocket>> {
   const o = checkOptionsObject(options, "options");
   const side = o.side ?? "client";
-  if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${String(side)}`);
+  if (side !== "client" && side !== "server") throw new TypeError(`options.side must be "client" or "server", got ${describe(side)}`);
   const tlsOptions = checkTlsOptions(o, "options", side, true);
   const connOptions = upgradeConnOptions(conn, o as ConnOptions);
   resolveConnOptions(connOptions);

@@ -889,8 +889,13 @@ class SourceConn implements Conn {
     const queue = this.#queue;
     if (result === undefined) {
       state.need = bytes.length + 1;
-    } else if (typeof result !== "object" || result === null) {
-      throw new TypeError(`decode() returned ${String(result)}; it must return { value, used }, { need } or undefined`);
+    } else if (typeof result !== "object" || result === null || !("value" in result || "need" in result)) {
+      const got = typeof result === "object" && result !== null
+        ? "an object with neither value nor need"
+        : result === null
+        ? "null"
+        : describe(result);
+      throw new TypeError(`decode() returned ${got}; it must return { value, used }, { need } or undefined`);
     } else if ("value" in result) {
       const used = result.used;
       if (!Number.isSafeInteger(used) || used < 1 || used > bytes.length) {

@@ -83,7 +83,9 @@ export async function serve<Native = unknown>(
   const signal = checkSignal(o.signal);
   const drainTimeout = checkDuration(o.drainTimeout, "drainTimeout", 10_000);
   const maxConnections = checkInteger(o.maxConnections, "maxConnections", Number.MAX_SAFE_INTEGER, 1);
-  if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("onError must be a function");
+  if (o.onError !== undefined && typeof o.onError !== "function") {
+    throw new TypeError(`onError must be a function, got ${describe(o.onError)}`);
+  }
   const onError = (o.onError as ServeOptions<Native>["onError"]) ?? reportOnStderr;
   const writeTimeout = checkDuration(o.writeTimeout, "writeTimeout", SERVE_WRITE_TIMEOUT);
   // A second serve() would fail on the first one's pending accept() and close the listener under it.

@@ -87,6 +87,8 @@ export function checkTlsOptions(
     : typeof o.ca === "string"
     ? [checkString(o.ca, `${name}.ca`)!]
     : checkStrings(o.ca, `${name}.ca`, true);
+  // An empty list would trust no server at all: every handshake would fail, far from the cause.
+  if (ca?.length === 0) throw new RangeError(`${name}.ca must hold at least one PEM certificate, got an empty array`);
   const alpnProtocols = o.alpnProtocols === undefined ? undefined : checkStrings(o.alpnProtocols, `${name}.alpnProtocols`);
   for (const [i, protocol] of (alpnProtocols ?? []).entries()) {
     if (new TextEncoder().encode(protocol).length > 255) throw new RangeError(`${name}.alpnProtocols[${i}] must be at most 255 bytes`);

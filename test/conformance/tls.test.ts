@@ -850,6 +850,11 @@ if (!hasTls) {
         name: "TypeError",
         message: /^tls\.ca must be PEM certificates/,
       });
+      // An empty list would trust no server: refused here, not a handshake failure later.
+      await assert.rejects(tlsAdapter.connect({ port: 1, tls: { ca: [] } }), {
+        name: "RangeError",
+        message: "tls.ca must hold at least one PEM certificate, got an empty array",
+      });
     });
 
     test("one PEM file holding the key and the certificate serves as both cert and key", () =>

@@ -259,6 +259,15 @@ describe("decode() over random chunkings (fast-check)", () => {
     const nothing = await conn.decode(() => null as never).next().then(() => undefined, (e: unknown) => e);
     assert.ok(nothing instanceof TypeError, String(nothing));
     assert.equal(nothing.message, "decode() returned null; it must return { value, used }, { need } or undefined");
+    const word = await conn.decode(() => "frame" as never).next().then(() => undefined, (e: unknown) => e);
+    assert.ok(word instanceof TypeError, String(word));
+    assert.equal(word.message, 'decode() returned the string "frame"; it must return { value, used }, { need } or undefined');
+    const empty = await conn.decode(() => ({}) as never).next().then(() => undefined, (e: unknown) => e);
+    assert.ok(empty instanceof TypeError, String(empty));
+    assert.equal(
+      empty.message,
+      "decode() returned an object with neither value nor need; it must return { value, used }, { need } or undefined",
+    );
     const tooBig = await conn.decode(() => ({ need: 100 }), { maxBytes: 10 }).next().then(() => undefined, (e: unknown) => e);
     assert.ok(tooBig instanceof LimitExceededError, String(tooBig));
     assert.equal(tooBig.message, "Cannot read: the decoder needs 100 bytes for its next message, over maxBytes (10)");
