@@ -312,7 +312,10 @@ export class NodeTlsEngine implements TlsEngine {
     this.#eofConsumed = true;
     // What the TLS layer still holds comes first; a close_notify among it ends it by itself.
     void this.drain().then(() => {
-      if (!this.#ended && !this.#socket!.destroyed) this.#listeners?.end();
+      if (this.#ended || this.#socket!.destroyed) return;
+      // Not all of it taken (the drain is bounded): the EOF goes behind it, so no byte comes after the end.
+      if (this.#duplex!.readableLength > 0 || this.#socket!.readableLength > 0) return void this.#duplex!.push(null);
+      this.#listeners?.end();
     });
   }
 

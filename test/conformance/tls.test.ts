@@ -321,6 +321,19 @@ if (!hasTls) {
       );
 
       test(
+        "after a transfer the reader held back, the peer's FIN without close_notify is a truncation after every byte",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          const size = 4 << 20;
+          const sending = peer.send(remote, { size, then: "fin" });
+          await heldBack(conn);
+          const [sent, { bytes, outcome }] = await Promise.all([sending, within(20_000, drain(conn), "the loop ended")]);
+          assert.equal(sha256(bytes), sent.sha256, "every byte, none after the end");
+          assert.ok(outcome instanceof TlsTruncatedError, `expected TlsTruncatedError, got ${String(outcome)}`);
+        }, { conn: { highWaterMark: 16384 } }),
+        { timeout: 30_000 },
+      );
+
+      test(
         "plaintext chunks are plain Uint8Arrays, as over TCP: slice() copies",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           await peer.send(remote, { text: "plain", then: "close_notify" });
