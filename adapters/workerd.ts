@@ -242,7 +242,7 @@ export async function connect(options: WorkersConnectOptions): Promise<Conn<Stre
     });
   } catch (err) {
     void socket.close().catch(() => {});
-    throw locateFailure(err, "connect", endpoint);
+    throw o.signal?.aborted && err === o.signal.reason ? err : locateFailure(err, "connect", endpoint);
   } finally {
     clearTimeout(timer);
   }

@@ -114,8 +114,8 @@ export interface ListenSteps<Native> {
  * A connect or listen failure as the caller gets it: the message says where ("Cannot connect to
  * db.internal:5432: connection refused", "Cannot listen on 0.0.0.0:80: permission denied"), and
  * the stack is the caller's, not that of the timer or runtime callback that made the error (the
- * runtime's own error stays as `cause`, stack and all). Anything but a `SocketError` (a signal's
- * reason, a TypeError) is returned as it is.
+ * runtime's own error stays as `cause`, stack and all). Anything but a `SocketError` (a TypeError)
+ * is returned as it is; so must a signal's reason be, which may be one: the caller checks.
  *
  * @example
  * ```ts
@@ -131,7 +131,10 @@ export function locateFailure(err: unknown, operation: "connect" | "listen", end
       : `${endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname}:${endpoint.port}`;
     err.message = `Cannot ${operation} ${operation === "connect" ? "to" : "on"} ${where}: ${err.message.slice(prefix.length)}`;
   }
-  (Error as { captureStackTrace?: (target: object) => void }).captureStackTrace?.(err);
+  (Error as { captureStackTrace?: (target: object, below?: (...args: never[]) => unknown) => void }).captureStackTrace?.(
+    err,
+    locateFailure,
+  );
   return err;
 }
 
@@ -162,7 +165,8 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   try {
     return await dial(endpoint, timeout, tls, o, steps);
   } catch (err) {
-    throw locateFailure(err, "connect", endpoint);
+    // The signal's reason is the caller's own object: handed back untouched.
+    throw o.signal?.aborted && err === o.signal.reason ? err : locateFailure(err, "connect", endpoint);
   }
 }
 

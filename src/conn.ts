@@ -608,6 +608,8 @@ class SourceConn implements Conn {
 
   #setReferenced(referenced: boolean): void {
     if (referenced === this.#referenced || this.#sourceClosed || this.#isUnwrapped()) return;
+    // Once close() began, its flush and linger hold the process (they are bounded): unref() waits for none.
+    if (!referenced && this.#closing !== undefined) return;
     this.#referenced = referenced;
     this.#source.setRef?.(referenced);
     holdProcess(this.#idleTimer, referenced);

@@ -347,7 +347,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * node-postgres calls `allowExitOnIdle`): `ref()` one before using it again, since a read that
    * waits on an unref'd connection lets the process exit under it. A write going out still holds
    * the process until the runtime took its bytes; `close()` refs the connection again for its
-   * flush and linger, and `unwrap()` hands the socket over ref'd. Nothing to do on Workers.
+   * flush and linger (an `unref()` after it is ignored), and `unwrap()` hands the socket over
+   * ref'd. Nothing to do on Workers.
    *
    * @example
    * ```ts

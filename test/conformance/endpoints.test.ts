@@ -59,6 +59,14 @@ describe("connect", () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(reason), 100);
       assert.equal(await rejection(hangup.connect({ port, signal: controller.signal })), reason);
+      // A reason that is itself a SocketError is the caller's own too: not renamed, not re-stacked.
+      const pool = new TimedOutError("Cannot connect: the pool gave up waiting");
+      const stack = pool.stack;
+      const poolController = new AbortController();
+      setTimeout(() => poolController.abort(pool), 100);
+      assert.equal(await rejection(hangup.connect({ port, signal: poolController.signal })), pool);
+      assert.equal(pool.message, "Cannot connect: the pool gave up waiting");
+      assert.equal(pool.stack, stack);
     }), { timeout: 20_000 });
 
   test("with a signal already aborted rejects with its reason and never dials (a reconnect loop after shutdown must not reach the server)", async () => {

@@ -505,6 +505,12 @@ describe("ref() and unref() over a scripted source", () => {
     assert.deepEqual(refs, [false, true], "unwrap() hands the socket over referenced, and leaves it to its new owner");
 
     refs.length = 0;
+    const closing = createConn(scripted({ setRef }).source, {});
+    const closed = closing.close();
+    closing.unref();
+    await closed;
+    assert.deepEqual(refs, [], "once close() began, its flush and linger hold the process: unref() is ignored");
+
     const third = createConn(scripted({ setRef }).source, {});
     third.unref();
     third.reset();
