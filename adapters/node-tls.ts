@@ -172,6 +172,8 @@ export class NodeTlsEngine implements TlsEngine {
   #ended = false;
   /** The TCP EOF came and was not handed to the TLS layer (EOF_SILENCES_CLOSE_NOTIFY). */
   #eofHeld = false;
+  /** The TCP EOF is in the TLS layer's stream (pushed once). */
+  #eofPushed = false;
 
   constructor(role: NodeTlsRole) {
     this.#role = role;
@@ -307,16 +309,23 @@ export class NodeTlsEngine implements TlsEngine {
 
   feedEnd(): void {
     if (this.#early) return void this.#early.push(null);
-    if (!EOF_SILENCES_CLOSE_NOTIFY) return void this.#duplex!.push(null);
+    if (!EOF_SILENCES_CLOSE_NOTIFY) return this.#pushEof();
     this.#eofHeld = true;
-    this.#eofConsumed = true;
-    // What the TLS layer still holds comes first; a close_notify among it ends it by itself.
+    // What the TLS layer still holds comes first; a close_notify among it ends it by itself, as
+    // one (the EOF is not in its stream, so that end cannot be taken for the EOF's).
     void this.drain().then(() => {
       if (this.#ended || this.#socket!.destroyed) return;
       // Not all of it taken (the drain is bounded): the EOF goes behind it, so no byte comes after the end.
-      if (this.#duplex!.readableLength > 0 || this.#socket!.readableLength > 0) return void this.#duplex!.push(null);
+      if (this.#duplex!.readableLength > 0 || this.#socket!.readableLength > 0) return this.#pushEof();
+      this.#endedByEof = true;
       this.#listeners?.end();
     });
+  }
+
+  #pushEof(): void {
+    if (this.#eofPushed) return;
+    this.#eofPushed = true;
+    this.#duplex!.push(null);
   }
 
   /**
@@ -475,7 +484,7 @@ export class NodeTlsEngine implements TlsEngine {
     });
     socket.once("close", () => this.#wire!.close());
     // Its new owner meets the peer's FIN (EOF_SILENCES_CLOSE_NOTIFY).
-    if (this.#eofHeld) duplex.push(null);
+    if (this.#eofHeld) this.#pushEof();
   }
 }
 
