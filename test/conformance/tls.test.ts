@@ -473,6 +473,25 @@ if (!hasTls) {
       }
 
       test(
+        "allowTruncation: unwrap() after the peer's FIN without close_notify hands over a TLS socket that has ended too, and can still answer",
+        withTlsPair(side, async ({ conn, peer, remote }) => {
+          await peer.send(remote, { text: "bye", then: "fin" });
+          assert.equal(text(await collect(conn)), "bye");
+          assert.deepEqual(await conn.ended, { reason: "truncated" });
+          const socket = conn.unwrap().native as import("node:tls").TLSSocket;
+          if (!socket.readableEnded) {
+            await within(3000, new Promise((resolve) => socket.once("end", resolve).resume()), "the handed-over socket's end");
+          }
+          const seen = peer.recv(remote, { timeoutMs: 5000 });
+          socket.end("answer");
+          const got = await seen;
+          assert.equal(text(got.data), "answer");
+          // Fallback (docs/tls.md): Bun's own TLS socket, once its stream ended, ends with a bare FIN.
+          assert.equal(got.end, runtime === "bun" ? "truncated" : "eof", "the new owner's end(): close_notify, then FIN");
+        }, { tls: { allowTruncation: true } }),
+      );
+
+      test(
         "close() sends close_notify then FIN after pending writes, the FIN at once (not when the linger ends); the peer reads every byte",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           const payload = patterned(1 << 20);
