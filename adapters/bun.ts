@@ -433,6 +433,7 @@ class BunSource implements ConnSource<Socket<unknown>> {
     }
     // The peer's FIN came before (a socket taken over after it).
     if (state.sawEnd) sink.end();
+    state.updateHold();
     this.native.resume();
   }
 
@@ -688,8 +689,10 @@ function bindBun(endpoint: Endpoint): ListenerSource<Addr, Socket<unknown>> {
     open(socket) {
       const state = new SocketState(socket);
       socket.data = state;
-      // Nothing is read until the application accepts the connection (but for what Bun delivers at an RST: kept in `early`).
+      // Nothing is read until the application accepts the connection (but for what Bun delivers at an RST: kept in `early`),
+      // and, as on Node and Deno, a connection waiting to be accepted does not keep the process alive (start() refs it).
       socket.pause();
+      socket.unref();
       if (unixPath !== undefined) return sink!.connection(bunSource(state, shared!, unnamed));
       const hostname = socket.localAddress;
       const port = socket.localPort;

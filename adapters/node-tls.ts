@@ -32,7 +32,7 @@ import {
   type TlsWire,
 } from "../src/index.ts";
 import { checkOptionsObject, describe } from "../src/options.ts";
-import { defaultServerName, recordHandshake, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
+import { defaultServerName, locateFailure, recordHandshake, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -715,19 +715,25 @@ export async function upgradeToTls(
   // A command written without awaiting right before ("STARTTLS\r\n") goes out first: unwrap()
   // refuses writes not yet handed to the socket. If the connection failed, the handshake says so.
   // The wait counts as handshake time, and the signal ends it; conn is consumed only after it.
-  await flushBeforeUpgrade(conn, tlsOptions.handshakeTimeout, connOptions.signal);
   const remote = conn.remoteAddr;
-  const { buffered, native } = conn.unwrap();
-  const tcp = tcpOf(native, remote);
-  const source = side === "client"
-    ? clientTlsSource(tcp, tlsOptions.serverName ?? defaultServerName(conn), tlsOptions, buffered)
-    : serverTlsSource(tcp, context!, tlsOptions, buffered);
-  // serve()'s shutdown resets the connection it holds: here, the handshake that consumed it.
-  const handshakeOver = recordHandshake(conn, () => source.stopHandshake());
+  let source: TlsSource;
   try {
-    await source.handshake(tlsOptions.handshakeTimeout, connOptions.signal);
-  } finally {
-    handshakeOver();
+    await flushBeforeUpgrade(conn, tlsOptions.handshakeTimeout, connOptions.signal);
+    const { buffered, native } = conn.unwrap();
+    const tcp = tcpOf(native, remote);
+    source = side === "client"
+      ? clientTlsSource(tcp, tlsOptions.serverName ?? defaultServerName(conn), tlsOptions, buffered)
+      : serverTlsSource(tcp, context!, tlsOptions, buffered);
+    // serve()'s shutdown resets the connection it holds: here, the handshake that consumed it.
+    const handshakeOver = recordHandshake(conn, () => source.stopHandshake());
+    try {
+      await source.handshake(tlsOptions.handshakeTimeout, connOptions.signal);
+    } finally {
+      handshakeOver();
+    }
+  } catch (err) {
+    const signal = connOptions.signal;
+    throw signal?.aborted && err === signal.reason ? err : locateFailure(err, side === "client" ? "start TLS" : "accept", remote);
   }
   // Its native, which unwrap() hands out, is the node:tls socket over our TCP source.
   const upgraded = createConn(source, connOptions) as Conn<tls.TLSSocket>;

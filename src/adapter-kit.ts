@@ -111,8 +111,9 @@ export interface ListenSteps<Native> {
 }
 
 /**
- * A connect or listen failure as the caller gets it: the message says where ("Cannot connect to
- * db.internal:5432: connection refused", "Cannot listen on 0.0.0.0:80: permission denied"), and
+ * A connect, listen or upgrade failure as the caller gets it: the message says where ("Cannot
+ * connect to db.internal:5432: connection refused", "Cannot listen on 0.0.0.0:80: permission
+ * denied", "Cannot start TLS with 10.0.0.5:5432: the TLS handshake failed: …"), and
  * the stack is the caller's, not that of the timer or runtime callback that made the error (the
  * runtime's own error stays as `cause`, stack and all). Anything but a `SocketError` (a TypeError)
  * is returned as it is; so must a signal's reason be, which may be one: the caller checks.
@@ -122,14 +123,14 @@ export interface ListenSteps<Native> {
  * try { socket = await open(endpoint); } catch (err) { throw locateFailure(toSocketError(err, "connect"), "connect", endpoint); }
  * ```
  */
-export function locateFailure(err: unknown, operation: "connect" | "listen", endpoint: Endpoint): unknown {
+export function locateFailure(err: unknown, operation: keyof typeof PREPOSITIONS, endpoint: Endpoint): unknown {
   if (!(err instanceof SocketError)) return err;
   const prefix = `Cannot ${operation}: `;
   if (err.message.startsWith(prefix)) {
     const where = endpoint.transport === "unix"
-      ? endpoint.path
+      ? endpoint.path || "an unnamed Unix socket"
       : `${endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname}:${endpoint.port}`;
-    err.message = `Cannot ${operation} ${operation === "connect" ? "to" : "on"} ${where}: ${err.message.slice(prefix.length)}`;
+    err.message = `Cannot ${operation} ${PREPOSITIONS[operation]} ${where}: ${err.message.slice(prefix.length)}`;
   }
   (Error as { captureStackTrace?: (target: object, below?: (...args: never[]) => unknown) => void }).captureStackTrace?.(
     err,
@@ -137,6 +138,9 @@ export function locateFailure(err: unknown, operation: "connect" | "listen", end
   );
   return err;
 }
+
+/** How each failure names its place: "Cannot connect to …", "Cannot accept from …" (a server's upgrade). */
+const PREPOSITIONS = { connect: "to", listen: "on", "start TLS": "with", accept: "from" } as const;
 
 function refuseTls(): never {
   throw new TypeError("tls is not supported by this adapter");

@@ -347,8 +347,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * node-postgres calls `allowExitOnIdle`): `ref()` one before using it again, since a read that
    * waits on an unref'd connection lets the process exit under it. A write going out still holds
    * the process until the runtime took its bytes; `close()` refs the connection again for its
-   * flush and linger (an `unref()` after it is ignored), and `unwrap()` hands the socket over
-   * ref'd. Nothing to do on Workers.
+   * flush and linger (an `unref()` after it is ignored); `unwrap()` hands the socket over ref'd,
+   * and the connection `startTls()` makes is ref'd. Nothing to do on Workers.
    *
    * @example
    * ```ts
@@ -389,8 +389,8 @@ export interface Listener<A extends Addr = Addr, Native = unknown> extends Async
   close(): Promise<void>;
   /**
    * Lets the process exit while the listener is open, as `unref()` does for a Node server: a
-   * pending `accept()` or `serve()` no longer keeps it alive. Connections it hands out are their
-   * own (`Conn.unref()`), and so are clients waiting to be accepted. Nothing to do on Workers.
+   * pending `accept()` or `serve()` no longer keeps it alive, nor do clients waiting to be
+   * accepted. Connections it hands out are their own (`Conn.unref()`). Nothing to do on Workers.
    *
    * @example
    * ```ts

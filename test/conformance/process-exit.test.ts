@@ -217,6 +217,26 @@ describe(`process exit (${runtime})`, () => {
   }
 
   test(
+    "an unref()'d listener with a client waiting to be accepted does not keep the process alive (Bun's waiting socket did)",
+    () =>
+      withPeer(async (peer) => {
+        const port = await freePort();
+        const running = runChild(runtimeCommand(listenUnref, ["queued", String(port)]), { killAfter: 20_000 });
+        let remote: number | undefined;
+        for (let i = 0; i < 40 && remote === undefined; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          remote = await peer.connect({ port }).catch(() => undefined);
+        }
+        assert.ok(remote !== undefined, "the client connected");
+        const run = await running;
+        assert.equal(run.status, 0, `the process exits by itself: ${run.stderr}`);
+        assert.deepEqual(run.lines.map((l) => JSON.parse(l.text)), [{ port }, { waited: true }]);
+        assertExitedSoon(run);
+      }),
+    { timeout: 40_000 },
+  );
+
+  test(
     "ref() after unref() keeps a listener's process alive again: it serves a client that comes seconds later",
     () =>
       withPeer(async (peer) => {

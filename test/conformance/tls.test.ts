@@ -712,11 +712,14 @@ if (!hasTls) {
           const connecting = peer.connect({ port: listener.addr.port });
           const plain = (await listener.accept())!;
           await connecting;
-          const err = await rejection(
-            tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key, handshakeTimeout: 300 }),
-          );
+          const client = plain.remoteAddr as { hostname: string; port: number };
+          async function upgradeTheSession(): Promise<unknown> {
+            return await tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key, handshakeTimeout: 300 });
+          }
+          const err = await rejection(upgradeTheSession());
           assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
-          assert.equal(err.message, "Cannot accept: the TLS handshake did not finish within 300 ms");
+          assert.equal(err.message, `Cannot accept from ${client.hostname}:${client.port}: the TLS handshake did not finish within 300 ms`);
+          assert.match(err.stack ?? "", /upgradeTheSession/, "the stack leads to the caller");
         } finally {
           await listener.close();
         }
@@ -951,7 +954,7 @@ if (!hasTls) {
         assert.equal(text((await plain.peek({ bytes: 6 }))!), "NOOP\r\n", "read ahead into the plaintext conn");
         const err = await rejection(startTlsWithin(plain, { side: "server", cert: CERTS.cert, key: CERTS.key }));
         assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
-        assert.match(err.message, /^Cannot accept: the TLS handshake failed/);
+        assert.match(err.message, /^Cannot accept from 127\.0\.0\.1:\d+: the TLS handshake failed/);
         // A tick for what Deno's TLS socket had scheduled: the harness fails the case on an uncaught exception.
         await sleep(100);
         const seen = await peer.recv(remote, { timeoutMs: 5000 });
@@ -971,7 +974,7 @@ if (!hasTls) {
         assert.equal(text((await plain.peek({ bytes: 10 }))!), "INJECTED\r\n");
         const err = await rejection(startTlsWithin(plain, { ca: CERTS.ca }));
         assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
-        assert.match(err.message, /^Cannot start TLS: the TLS handshake failed/);
+        assert.match(err.message, /^Cannot start TLS with 127\.0\.0\.1:\d+: the TLS handshake failed/);
         await sleep(100);
       }));
 
@@ -1053,7 +1056,7 @@ if (!hasTls) {
         await within(3000, serving, "serve() ends once the drain has reset the connection");
         assert.ok(Date.now() - stopped < 3000, `after ${Date.now() - stopped} ms`);
         assert.ok(outcome instanceof SocketClosedError, `the handler's startTls() rejects: got ${String(outcome)}`);
-        assert.equal(outcome.message, "Cannot accept: the connection was reset during the TLS handshake");
+        assert.match(outcome.message, /^Cannot accept from 127\.0\.0\.1:\d+: the connection was reset during the TLS handshake$/);
         const seen = await peer.recv(remote, { timeoutMs: 3000 });
         assert.equal(seen.end, capabilities.reset ? "reset" : "eof", "the client sees the reset (Deno: a FIN)");
       }));
