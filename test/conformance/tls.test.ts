@@ -19,6 +19,7 @@ import { assertReceivedThenEnd, patterned, type Peer, sha256, withPeer } from ".
 import { capabilities, hangup, runtime } from "../support/runtime.ts";
 import { holdsTcpSocket } from "../support/storm.ts";
 import { connectRuntimeTls } from "../support/native.ts";
+import { reclaimed } from "../support/gc.ts";
 import { CERTS, hasTls, openTlsPair, pem, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
 import type { Side } from "../support/fixtures.ts";
 import type { TlsOptions } from "../../src/index.ts";
@@ -178,6 +179,25 @@ if (!hasTls) {
           assert.equal(ended.reason, "reset");
           assert.equal(ended.error, outcome);
         }),
+      );
+
+      test(
+        "connections the peer resets are released, not kept (Bun kept each one: a TLS socket, a TCP socket, three errors)",
+        () =>
+          withPeer(async (peer) => {
+            const tracker = reclaimed();
+            const count = 30;
+            for (let i = 0; i < count; i++) {
+              const { conn, remote } = await openTlsPair(peer, side);
+              await peer.rst(remote);
+              assert.ok((await rejection(collect(conn))) instanceof ConnectionResetError);
+              await conn.closed;
+              tracker.track(conn);
+            }
+            const released = await tracker.settle();
+            assert.ok(released >= count - 2, `${released} of ${count} reset connections were released`);
+          }),
+        { timeout: 60_000 },
       );
 
       test(
