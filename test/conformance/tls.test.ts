@@ -727,16 +727,16 @@ if (!hasTls) {
 
     test("a server-side startTls whose client never sends a ClientHello rejects after handshakeTimeout, worded as accepting", () =>
       withPeer(async (peer) => {
+        async function upgradeTheSession(plain: Conn): Promise<unknown> {
+          return await tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key, handshakeTimeout: 300 });
+        }
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);
         try {
           const connecting = peer.connect({ port: listener.addr.port });
           const plain = (await listener.accept())!;
           await connecting;
           const client = plain.remoteAddr as { hostname: string; port: number };
-          async function upgradeTheSession(): Promise<unknown> {
-            return await tlsAdapter.startTls(plain, { side: "server", cert: CERTS.cert, key: CERTS.key, handshakeTimeout: 300 });
-          }
-          const err = await rejection(upgradeTheSession());
+          const err = await rejection(upgradeTheSession(plain));
           assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
           assert.equal(err.message, `Cannot accept from ${client.hostname}:${client.port}: the TLS handshake did not finish within 300 ms`);
           assert.match(err.stack ?? "", /upgradeTheSession/, "the stack leads to the caller");
