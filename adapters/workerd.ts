@@ -38,6 +38,7 @@ import {
   type ConnOptions,
   connOptionsOf,
   defineCapabilities,
+  type Endpoint,
   flushBeforeUpgrade,
   fromStreams,
   type ResolvedTlsOptions,
@@ -143,11 +144,11 @@ async function handshake(socket: Socket, tls: ResolvedTlsOptions, signal: AbortS
   const opened = new Promise<Socket>((resolve, reject) => {
     secure.opened.then(() => resolve(secure), (err: unknown) => {
       const detail = err instanceof Error ? err.message : String(err);
-      reject(new TlsHandshakeError(`Cannot connect: the TLS handshake failed: ${detail}`, { cause: err }));
+      reject(new TlsHandshakeError(`Cannot start TLS: the TLS handshake failed: ${detail}`, { cause: err }));
     });
     if (tls.handshakeTimeout > 0) {
       timer = setTimeout(
-        () => reject(new TlsHandshakeError(`Cannot connect: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)),
+        () => reject(new TlsHandshakeError(`Cannot start TLS: the TLS handshake did not finish within ${tls.handshakeTimeout} ms`)),
         tls.handshakeTimeout,
       );
     }
@@ -352,13 +353,21 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   }
   sockets.delete(native.writable!);
   const early = buffered.length + (await endReadAhead(native.readable));
+  const where: Endpoint = { transport: "tcp", hostname: remote.hostname, port: remote.port };
   if (early > 0) {
     void socket.close().catch(() => {});
-    throw new TlsHandshakeError(
-      `Cannot connect: the server sent ${early} bytes before the TLS handshake; workerd cannot hand them to its TLS layer`,
+    const refused = new TlsHandshakeError(
+      `Cannot start TLS: the server sent ${early} bytes before the TLS handshake; workerd cannot hand them to its TLS layer`,
     );
+    throw locateFailure(refused, "start TLS", where);
   }
-  const secure = await handshake(socket, tls, connOptions.signal);
+  let secure: Socket;
+  try {
+    secure = await handshake(socket, tls, connOptions.signal);
+  } catch (err) {
+    const signal = connOptions.signal;
+    throw signal?.aborted && err === signal.reason ? err : locateFailure(err, "start TLS", where);
+  }
   const upgraded = connOf(secure, hostname, remote.port, true, connOptions);
   recordUpgrade(conn, upgraded);
   return upgraded;

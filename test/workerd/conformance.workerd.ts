@@ -455,7 +455,7 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       const r = await result;
       assert.equal(r.reply, "220 go ahead\r\n");
       assert.equal(r.error?.isHandshake, true, JSON.stringify(r.error));
-      assert.match(r.error?.message as string, /sent 8 bytes before the TLS handshake/);
+      assert.match(r.error?.message as string, /^Cannot start TLS with 127\.0\.0\.1:\d+: the server sent 8 bytes before the TLS handshake/);
     }));
 
   test("STARTTLS server side: refused with a TypeError (Workers cannot accept connections)", () =>
