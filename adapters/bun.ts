@@ -236,8 +236,12 @@ class SocketState implements SocketOwner {
   updateHold(): void {
     if (this.closed || this.detached) return;
     const writing = this.pendingWrite !== undefined || (this.waitingWrites?.length ?? 0) > 0;
-    if (writing || !(this.sawEnd || this.unreferenced)) this.socket.ref();
+    if (writing || !this.holdsOnlyWhileWriting) this.socket.ref();
     else this.socket.unref();
+  }
+
+  get holdsOnlyWhileWriting(): boolean {
+    return this.sawEnd || this.unreferenced;
   }
 
   close(_socket: unknown, error?: unknown): void {
@@ -288,7 +292,7 @@ class SocketState implements SocketOwner {
       this.pendingWrite = { bytes, resolve, reject };
       return;
     }
-    if (this.sawEnd || this.unreferenced) this.socket.ref();
+    if (this.holdsOnlyWhileWriting) this.socket.ref();
     const written = this.closed ? -1 : this.socket.write(bytes);
     if (written < 0 && !this.closed) {
       // The write took the kernel's error, so Bun's end and close that follow carry none.
@@ -305,7 +309,7 @@ class SocketState implements SocketOwner {
     }
     if (written < 0) return reject(this.deadSocketError());
     if (written === bytes.length) {
-      if (this.sawEnd || this.unreferenced) this.updateHold();
+      if (this.holdsOnlyWhileWriting) this.updateHold();
       return resolve();
     }
     this.pendingWrite = { bytes: bytes.subarray(written), resolve, reject };

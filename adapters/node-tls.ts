@@ -732,8 +732,7 @@ export async function upgradeToTls(
       handshakeOver();
     }
   } catch (err) {
-    const signal = connOptions.signal;
-    throw signal?.aborted && err === signal.reason ? err : locateFailure(err, side === "client" ? "start TLS" : "accept", remote);
+    throw locateFailure(err, side === "client" ? "start TLS" : "accept", remote, connOptions.signal);
   }
   // Its native, which unwrap() hands out, is the node:tls socket over our TCP source.
   const upgraded = createConn(source, connOptions) as Conn<tls.TLSSocket>;

@@ -243,7 +243,7 @@ export async function connect(options: WorkersConnectOptions): Promise<Conn<Stre
     });
   } catch (err) {
     void socket.close().catch(() => {});
-    throw o.signal?.aborted && err === o.signal.reason ? err : locateFailure(err, "connect", endpoint);
+    throw locateFailure(err, "connect", endpoint, o.signal);
   } finally {
     clearTimeout(timer);
   }
@@ -365,8 +365,7 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   try {
     secure = await handshake(socket, tls, connOptions.signal);
   } catch (err) {
-    const signal = connOptions.signal;
-    throw signal?.aborted && err === signal.reason ? err : locateFailure(err, "start TLS", where);
+    throw locateFailure(err, "start TLS", where, connOptions.signal);
   }
   const upgraded = connOf(secure, hostname, remote.port, true, connOptions);
   recordUpgrade(conn, upgraded);

@@ -116,15 +116,21 @@ export interface ListenSteps<Native> {
  * denied", "Cannot start TLS with 10.0.0.5:5432: the TLS handshake failed: …"), and
  * the stack is the caller's, not that of the timer or runtime callback that made the error (the
  * runtime's own error stays as `cause`, stack and all). Anything but a `SocketError` (a TypeError)
- * is returned as it is; so must a signal's reason be, which may be one: the caller checks.
+ * is returned as it is, and so is the reason of `signal` (the operation's), the caller's own object
+ * even when it is a `SocketError`.
  *
  * @example
  * ```ts
  * try { socket = await open(endpoint); } catch (err) { throw locateFailure(toSocketError(err, "connect"), "connect", endpoint); }
  * ```
  */
-export function locateFailure(err: unknown, operation: keyof typeof PREPOSITIONS, endpoint: Endpoint): unknown {
-  if (!(err instanceof SocketError)) return err;
+export function locateFailure(
+  err: unknown,
+  operation: keyof typeof PREPOSITIONS,
+  endpoint: Endpoint,
+  signal?: AbortSignal,
+): unknown {
+  if (!(err instanceof SocketError) || (signal?.aborted && err === signal.reason)) return err;
   const prefix = `Cannot ${operation}: `;
   if (err.message.startsWith(prefix)) {
     const where = endpoint.transport === "unix"
@@ -169,8 +175,7 @@ export async function connectWith<Socket, Native>(options: ConnectOptions, steps
   try {
     return await dial(endpoint, timeout, tls, o, steps);
   } catch (err) {
-    // The signal's reason is the caller's own object: handed back untouched.
-    throw o.signal?.aborted && err === o.signal.reason ? err : locateFailure(err, "connect", endpoint);
+    throw locateFailure(err, "connect", endpoint, o.signal);
   }
 }
 
