@@ -781,6 +781,8 @@ export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socke
  * Rejects with `TlsHandshakeError`. The new connection keeps `conn`'s options
  * (`idleTimeout`, `writeTimeout`, `serve()`'s default included, `heartbeat`, `signal`, ...)
  * unless `options` set them, and under `serve()` it is closed when the handler settles.
+ * `conn` must be a plaintext `Conn` of this adapter (from its `connect`, `listen` or `wrap`);
+ * another, such as one from `fromStreams`, is refused with a `TypeError`.
  *
  * @example
  * ```ts

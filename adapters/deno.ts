@@ -505,6 +505,8 @@ export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> 
  * the bytes it had read ahead go to the TLS layer. Rejects with `TlsHandshakeError`. The new connection keeps `conn`'s options
  * (`idleTimeout`, `writeTimeout`, `serve()`'s default included, `heartbeat`, `signal`, ...)
  * unless `options` set them, and under `serve()` it is closed when the handler settles.
+ * `conn` must be a plaintext `Conn` of this adapter (from its `connect`, `listen` or `wrap`);
+ * another, such as one from `fromStreams`, is refused with a `TypeError`.
  *
  * @example
  * ```ts

@@ -481,6 +481,8 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket
  * `TlsHandshakeError` if the handshake fails or `handshakeTimeout` passes. The new connection keeps `conn`'s options
  * (`idleTimeout`, `writeTimeout`, `serve()`'s default included, `heartbeat`, `signal`, ...)
  * unless `options` set them, and under `serve()` it is closed when the handler settles.
+ * `conn` must be a plaintext `Conn` of this adapter (from its `connect`, `listen` or `wrap`);
+ * another, such as one from `fromStreams`, is refused with a `TypeError`.
  *
  * @example
  * ```ts

@@ -32,6 +32,7 @@ import type {
   Addr,
   Conn,
   ConnOptions,
+  DecodeFunction,
   Decoder,
   DecodeResult,
   EndInfo,
@@ -810,7 +811,7 @@ class SourceConn implements Conn {
     });
   }
 
-  decode<T>(decoder: Decoder<T> | ((bytes: Bytes) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T> {
+  decode<T>(decoder: Decoder<T> | DecodeFunction<T>, options?: ScanOptions): AsyncIterableIterator<T, undefined, unknown> {
     const decode = typeof decoder === "function"
       ? decoder
       : typeof decoder === "object" && decoder !== null && typeof decoder.decode === "function"
@@ -834,7 +835,7 @@ class SourceConn implements Conn {
         throw err;
       }
     };
-    const iterator: AsyncIterableIterator<T> = {
+    const iterator: AsyncIterableIterator<T, undefined, unknown> = {
       next: () => {
         if (finished) return Promise.resolve(done);
         // The common case, decoded here rather than through #answer (a third of the cost per
@@ -1008,7 +1009,7 @@ class SourceConn implements Conn {
     return this.#lastDelimiter.bytes;
   }
 
-  lines(options?: ScanOptions): AsyncIterableIterator<string> {
+  lines(options?: ScanOptions): AsyncIterableIterator<string, undefined, unknown> {
     const { signal } = this.#checkOperationOptions(options, "lines", SCAN_OPTION_KEYS);
     const maxBytes = checkInteger(options?.maxBytes, "maxBytes", DEFAULT_LIMIT, 1);
     // The complete lines of the first chunk are decoded in one go, then cut out one by one.
@@ -1018,7 +1019,7 @@ class SourceConn implements Conn {
     let mark = -1;
     let finished = false;
     const done: IteratorResult<string> = { done: true, value: undefined };
-    const iterator: AsyncIterableIterator<string> = {
+    const iterator: AsyncIterableIterator<string, undefined, unknown> = {
       next: () => {
         if (finished) return Promise.resolve(done);
         if (!this.#reading && !this.#isStopped() && !signal?.aborted) {
@@ -1085,8 +1086,8 @@ class SourceConn implements Conn {
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<Bytes> {
-    const iterator: AsyncIterableIterator<Bytes> = {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Bytes, undefined, unknown> {
+    const iterator: AsyncIterableIterator<Bytes, undefined, unknown> = {
       next: () => this.#answer(undefined, SourceConn.#nextResult),
       // Breaking out of a loop keeps the connection and its buffered bytes.
       return: () => Promise.resolve({ done: true, value: undefined }),

@@ -64,7 +64,7 @@ export type TcpListenOptions = { hostname?: string | undefined; port?: number | 
  * console.log(listener.addr.path);
  * ```
  */
-export type UnixListenOptions = { path: string } & ConnOptions & {
+export type UnixListenOptions = { path: string; hostname?: undefined; port?: undefined } & ConnOptions & {
   /** Length of the OS queue of connections not yet accepted. */
   backlog?: number | undefined;
   /** Accept TLS: `accept()` yields connections whose handshake completed. */

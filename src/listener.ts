@@ -116,7 +116,7 @@ class SourceListener<A extends Addr, Native> implements Listener<A, Native> {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Conn<Native>, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Conn<Native>, undefined, unknown> {
     for (;;) {
       const conn = await this.accept();
       if (conn === null) return;

@@ -38,6 +38,7 @@ export type {
   Addr,
   Conn,
   ConnOptions,
+  DecodeFunction,
   Decoder,
   DecodeResult,
   EndInfo,

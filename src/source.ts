@@ -51,12 +51,17 @@ export interface ConnSink {
  * import { createConn, type ConnSource } from "hangup/core";
  * const source: ConnSource = {
  *   localAddr, remoteAddr, native: socket,
- *   start(sink) { socket.onData = (b) => sink.data(b); socket.onEnd = () => sink.end(); },
+ *   start(sink) {
+ *     socket.onData = (bytes) => sink.data(bytes);
+ *     socket.onEnd = () => sink.end(); // a real FIN only
+ *     socket.onClose = (err) => { if (err) sink.error(err); sink.closed(); }; // every path ends here
+ *   },
  *   pause() { socket.pause(); }, resume() { socket.resume(); },
  *   write: (bytes) => socket.writeAll(bytes),
  *   closeWrite: () => socket.shutdown(),
  *   close: () => socket.close(),
  *   destroy() { socket.destroy(); }, reset() { socket.abort(); },
+ *   detach() { socket.pause(); }, // unwrap(): stop reading, leave the socket open
  * };
  * const conn = createConn(source, { idleTimeout: 30_000 });
  * ```

@@ -198,6 +198,18 @@ export interface Decoder<T> {
 }
 
 /**
+ * A decoder as a plain function, which `conn.decode()` takes as well as a `Decoder` object.
+ *
+ * @example
+ * ```ts
+ * // One byte per message: its value.
+ * const bytes: DecodeFunction<number> = (bytes) => ({ value: bytes[0]!, used: 1 });
+ * for await (const byte of conn.decode(bytes)) console.log(byte);
+ * ```
+ */
+export type DecodeFunction<T> = (bytes: Uint8Array<ArrayBuffer>) => DecodeResult<T>;
+
+/**
  * A connection whose `for await` ends at the peer's FIN, throws `ConnectionResetError`
  * at its RST, and never loses a byte. `Native` is the type of the runtime socket that
  * `unwrap()` hands out; each adapter's `connect`, `listen` and `wrap` name theirs.
@@ -212,7 +224,7 @@ export interface Decoder<T> {
  * }
  * ```
  */
-export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBuffer>>, AsyncDisposable {
+export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBuffer>, undefined, unknown>, AsyncDisposable {
   /**
    * Our end of the connection: for TCP the local interface and port the OS
    * chose; for a Unix socket the path we listen on, or `""` on the connecting
@@ -272,7 +284,7 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
   /** The bytes up to and including `delimiter`; `null` at a clean EOF with nothing buffered. */
   readUntil(delimiter: Uint8Array | string, options?: ScanOptions): Promise<Uint8Array<ArrayBuffer> | null>;
   /** UTF-8 lines without their `\n` / `\r\n`. */
-  lines(options?: ScanOptions): AsyncIterable<string>;
+  lines(options?: ScanOptions): AsyncIterableIterator<string, undefined, unknown>;
   /**
    * Discards bytes through the next `delimiter`, in bounded memory, and resolves with how many
    * it discarded (all of them at EOF; after a reset or a timeout it rejects with that error, the
@@ -288,7 +300,7 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * and whatever `decode` throws. Its `signal` is the whole iteration's: an abort, as anything the
    * iteration throws, ends it; for a deadline per message, call `decode()` per message.
    */
-  decode<T>(decoder: Decoder<T> | ((bytes: Uint8Array<ArrayBuffer>) => DecodeResult<T>), options?: ScanOptions): AsyncIterableIterator<T>;
+  decode<T>(decoder: Decoder<T> | DecodeFunction<T>, options?: ScanOptions): AsyncIterableIterator<T, undefined, unknown>;
   /** Bytes read from the OS and not yet consumed, known synchronously. */
   readonly buffered: number;
   /**
@@ -376,7 +388,8 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
  * for await (const conn of listener) conn.ended.then(({ reason }) => console.log(reason));
  * ```
  */
-export interface Listener<A extends Addr = Addr, Native = unknown> extends AsyncIterable<Conn<Native>>, AsyncDisposable {
+export interface Listener<A extends Addr = Addr, Native = unknown>
+  extends AsyncIterable<Conn<Native>, undefined, unknown>, AsyncDisposable {
   /** Where it listens; for TCP with the port the OS picked when 0 or none was asked. */
   readonly addr: A;
   /** The next connection; `null` once the listener is closed. */

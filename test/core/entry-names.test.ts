@@ -36,6 +36,7 @@ const USER_API = [
   "type Conn",
   "type ConnOptions",
   "type ConnectOptions",
+  "type DecodeFunction",
   "type DecodeResult",
   "type Decoder",
   "type EndInfo",

@@ -3,7 +3,19 @@
 import * as net from "node:net";
 import type { TLSSocket } from "node:tls";
 import * as hangup from "hangup";
-import { type Conn, connect, type EndInfo, listen, runtime, serve, SocketError, startTls, wrap } from "hangup";
+import {
+  type Conn,
+  connect,
+  type DecodeFunction,
+  type Decoder,
+  type EndInfo,
+  listen,
+  runtime,
+  serve,
+  SocketError,
+  startTls,
+  wrap,
+} from "hangup";
 import { type ConnSource, createConn } from "hangup/core";
 
 export async function consumer(source: ConnSource<net.Socket>): Promise<void> {
@@ -42,5 +54,24 @@ export async function consumer(source: ConnSource<net.Socket>): Promise<void> {
   const fromConfig = await connect({ hostname: configured.host, port, idleTimeout: configured.idleTimeout, tls: undefined });
   await serve(listener, () => {}, { signal: configured.signal, writeTimeout: undefined });
   console.log(fromConfig.localAddr);
+  const unixFromConfig = await listen({ path: "/tmp/consumer.sock", hostname: undefined, port: undefined });
+  console.log(unixFromConfig.addr.path);
+  // Iterated by hand, each iterable's value is its element type or undefined, never any.
+  const byte: DecodeFunction<number> = (bytes) => (bytes.length > 0 ? { value: bytes[0]!, used: 1 } : undefined);
+  const pair: Decoder<string> = { decode: (bytes) => (bytes.length < 2 ? { need: 2 } : { value: "ab", used: 2 }) };
+  const first: number | undefined = (await conn.decode(byte).next()).value;
+  const named: string | undefined = (await conn.decode(pair).next()).value;
+  const line: string | undefined = (await conn.lines().next()).value;
+  const chunk: Uint8Array | undefined = (await conn[Symbol.asyncIterator]().next()).value;
+  const accepted: Conn<net.Socket> | undefined = (await listener[Symbol.asyncIterator]().next()).value;
+  // @ts-expect-error a decoded number is not a string
+  const wrongDecoded: string | undefined = (await conn.decode(byte).next()).value;
+  // @ts-expect-error a line is not a number
+  const wrongLine: number | undefined = (await conn.lines().next()).value;
+  // @ts-expect-error a chunk is not a Date
+  const wrongChunk: Date | undefined = (await conn[Symbol.asyncIterator]().next()).value;
+  // @ts-expect-error an accepted connection is not a string
+  const wrongAccepted: string | undefined = (await listener[Symbol.asyncIterator]().next()).value;
+  console.log(first, named, line, chunk, accepted, wrongDecoded, wrongLine, wrongChunk, wrongAccepted);
   console.log(path, socket.remotePort);
 }
