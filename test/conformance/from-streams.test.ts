@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { ConnectionResetError, fromStreams, IdleTimeoutError, SocketClosedError, UnexpectedEofError } from "../../src/index.ts";
 import type { Conn, ConnOptions, StreamNative } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, concat, rejection, sleep, text, within } from "../support/fixtures.ts";
+import { collect, concat, MAX_CHUNK, rejection, sleep, text, within } from "../support/fixtures.ts";
 import { connectStreams, nativeStreamsHalfClose } from "../support/native.ts";
 import { type Peer, sha256, withPeer } from "../support/peer.ts";
 import { capabilities, runtime } from "../support/runtime.ts";
@@ -146,6 +146,7 @@ describe(`fromStreams (${runtime}'s own streams over TCP)`, () => {
       await sleep(500);
       const sentWhilePaused = await peer.sentSoFar(remote);
       assert.ok(sentWhilePaused < total / 2, `the peer should stall, but sent ${sentWhilePaused} of ${total} bytes`);
+      assert.ok(conn.buffered <= 16384 + MAX_CHUNK, `at most highWaterMark and one chunk held, got ${conn.buffered}`);
       const received = await collect(conn);
       assert.equal(sha256(received), (await sending).sha256);
     }, { highWaterMark: 16384 }),

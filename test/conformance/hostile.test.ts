@@ -123,8 +123,7 @@ for (const side of SIDES) {
         const first = await conn.read();
         assert.ok(first !== null && first.length > 0);
         peer.kill();
-        const rest = await within(10_000, collect(conn), "the loop ends after the kill");
-        assert.ok(first.length + rest.length > 0);
+        await within(10_000, collect(conn), "the loop ends after the kill");
         assert.equal((await conn.ended).reason, "eof");
         await conn.close();
       }), { timeout: 20_000 });

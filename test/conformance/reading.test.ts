@@ -1,7 +1,7 @@
 /** SPEC semantics 5, 6 and 12: loops, the single-reader rule, backpressure, aborts. */
 import assert from "node:assert/strict";
 import { describe, test } from "../support/harness.ts";
-import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
+import { assertPlainChunk, collect, concat, MAX_CHUNK, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
 import { sha256 } from "../support/peer.ts";
 
 for (const side of SIDES) {
@@ -69,6 +69,7 @@ for (const side of SIDES) {
           sentWhilePaused < total / 2,
           `the peer should stall, but sent ${sentWhilePaused} of ${total} bytes while we did not read`,
         );
+        assert.ok(conn.buffered <= 16384 + MAX_CHUNK, `at most highWaterMark and one chunk held, got ${conn.buffered}`);
         const received = await collect(conn);
         const sent = await sending;
         assert.equal(received.length, total);

@@ -6,6 +6,7 @@ import {
   createConn,
   createListener,
   LimitExceededError,
+  serve,
   SocketClosedError,
   UnexpectedEofError,
   WriteTimeoutError,
@@ -386,6 +387,43 @@ describe("close() without a writeTimeout, over a scripted source", () => {
     assert.ok(outcome instanceof WriteTimeoutError, "the unflushed write rejects with WriteTimeoutError");
     assert.deepEqual(calls, ["reset"], "the connection is reset");
     assert.equal((await conn.ended).reason, "local", "close() had stopped the connection first");
+  });
+
+  test("serve() gives a connection without a writeTimeout of its own 60 s: a client that never reads cannot hold its handler forever", async () => {
+    const calls: string[] = [];
+    const { source } = scripted({ write: () => new Promise<void>(() => {}), reset: () => void calls.push("reset") });
+    const listener = createListener({
+      addr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+      start: (sink) => sink.connection(source),
+      close: async () => {},
+    });
+    let settled: unknown = "pending";
+    const outcomeNow = (): unknown => settled; // read through a call: the handler sets it
+    let handled!: () => void;
+    const handlerDone = new Promise<void>((resolve) => (handled = resolve));
+    await null; // the harness arms its own timeout first, with the real clock
+    await withFastClock(async (skip, realSleep) => {
+      let writing = false;
+      const serving = serve(listener, async (conn) => {
+        writing = true;
+        settled = await conn.write(new Uint8Array(1000)).then(() => "resolved", (err: unknown) => err);
+        handled();
+      });
+      for (let i = 0; i < 100 && !writing; i++) await realSleep(5);
+      await realSleep(20); // the write went to the source, and its timer was armed
+      skip(59_000);
+      await realSleep(150);
+      assert.equal(outcomeNow(), "pending", "not cut before its 60 s");
+      skip(61_000);
+      for (let i = 0; i < 100 && outcomeNow() === "pending"; i++) await realSleep(20);
+      const outcome = outcomeNow();
+      assert.ok(outcome instanceof WriteTimeoutError, `got ${String(outcome)}`);
+      assert.equal(outcome.message, "Cannot write: the peer did not take 1000 bytes within 60000 ms");
+      await handlerDone;
+      await listener.close();
+      await serving;
+    });
+    assert.deepEqual(calls, ["reset"], "the connection is reset");
   });
 
   test("a big write goes in pieces of 256 KiB, so a peer that takes none of 1 MiB holds close() 60 s, not 4 minutes", async () => {

@@ -289,6 +289,8 @@ describe("coalesced writes over a scripted source", () => {
           state.written.length <= Math.ceil(total / 65536) + 1,
           `${parts.length} writes became ${state.written.length} source writes`,
         );
+        const largest = Math.max(...state.written.map((bytes) => bytes.length));
+        assert.ok(largest <= 65536, `writes of at most 3000 bytes each were joined into one of ${largest} bytes (over 64 KiB)`);
         conn.reset();
       }),
       { numRuns: 500 },

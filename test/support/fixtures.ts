@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import type { Conn } from "../../src/index.ts";
 import { concat } from "./bytes.ts";
 import { type Peer, withPeer } from "./peer.ts";
-import { hangup } from "./runtime.ts";
+import { hangup, runtime } from "./runtime.ts";
 import type { ConnOptions } from "../../src/index.ts";
 
 /** hangup's role in a case: accepting (server) or connecting (client). */
 export type Side = "server" | "client";
 export const SIDES: readonly Side[] = ["server", "client"];
+
+/** The most one read of the runtime delivers (docs/design.md, "Backpressure"): hangup's 64 KiB read size, Bun's own 512 KiB. */
+export const MAX_CHUNK: number = runtime === "bun" ? 512 << 10 : 64 << 10;
 
 export interface Pair {
   conn: Conn;

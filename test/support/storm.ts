@@ -87,9 +87,55 @@ export function holdsTcpSocket(localPort: number, remotePort: number): boolean {
   return false;
 }
 
-export function activeTimers(): number | undefined {
+/**
+ * Timers pending now. Node and Deno list them in `process.getActiveResourcesInfo()`; Bun's lists
+ * none, so there the first call starts counting the timers made from then on (fired or cleared
+ * ones leave the count): a baseline taken first, then a count after the storm, compare the two.
+ */
+export function activeTimers(): number {
+  if (trackedTimers) return trackedTimers.size;
+  const listed = listedTimers();
+  if (listed !== undefined && listsTimers()) return listed;
+  trackedTimers = trackTimers();
+  return trackedTimers.size;
+}
+
+let trackedTimers: Set<unknown> | undefined;
+
+function listedTimers(): number | undefined {
   const info = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo?.();
   return info?.filter((kind) => kind === "Timeout").length;
+}
+
+function listsTimers(): boolean {
+  const before = listedTimers() ?? 0;
+  const probe = setTimeout(() => {}, 60_000);
+  const during = listedTimers() ?? 0;
+  clearTimeout(probe);
+  return during > before;
+}
+
+function trackTimers(): Set<unknown> {
+  const live = new Set<unknown>();
+  const realSetTimeout = globalThis.setTimeout;
+  const realClearTimeout = globalThis.clearTimeout;
+  globalThis.setTimeout = ((handler: (...args: unknown[]) => void, delay?: number, ...args: unknown[]) => {
+    const timer = realSetTimeout(
+      (...given: unknown[]) => {
+        live.delete(timer);
+        handler(...given);
+      },
+      delay,
+      ...args,
+    );
+    live.add(timer);
+    return timer;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((timer: Parameters<typeof clearTimeout>[0]) => {
+    live.delete(timer);
+    realClearTimeout(timer);
+  }) as typeof clearTimeout;
+  return live;
 }
 
 function failureName(err: unknown): string {
