@@ -11,7 +11,7 @@
  * our `shutdown()` the peer's FIN shows up as `close` with no `end`; a write on
  * a dead socket returns -1; `drain` fires stray; `end()` and `terminate()` call
  * `close` re-entrantly; a `connect` that fails for want of descriptors is
- * reported as ECONNREFUSED (`outOfDescriptors`); `Bun.connect` cannot be
+ * reported as ECONNREFUSED, a `listen` with no code (`outOfDescriptors`); `Bun.connect` cannot be
  * cancelled; `backlog` is not settable; `socket.reload()` on a socket that
  * `Bun.listen` accepted replaces the handlers of every socket of that listener,
  * so hangup's handlers dispatch to `socket.data` (`SocketOwner`) and never reload
@@ -598,7 +598,7 @@ export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown> |
       return (endpoint.transport === "unix"
         ? Bun.connect({ ...common, unix: endpoint.path })
         : Bun.connect({ ...common, hostname: endpoint.hostname, port: endpoint.port }))
-        .catch((err: unknown) => Promise.reject(outOfDescriptors(err) ?? err));
+        .catch((err: unknown) => Promise.reject(outOfDescriptors(err, "ECONNREFUSED") ?? err));
     },
     discard: (late) => late.terminate(),
     toSource(socket, endpoint) {
@@ -613,11 +613,12 @@ export function connect(options: ConnectOptions): Promise<Conn<Socket<unknown> |
 
 /**
  * Bun 1.4 reports a `socket()` that failed with EMFILE/ENFILE as ECONNREFUSED (errno -111,
- * syscall "connect"), indistinguishable from a refusal. On that error only, one probe
- * descriptor tells them apart: the probe's own EMFILE/ENFILE error, or undefined.
+ * syscall "connect"), indistinguishable from a refusal, and a listen that failed so as "Failed
+ * to listen", with no code. On those errors only, one probe descriptor tells them apart: the
+ * probe's own EMFILE/ENFILE error, or undefined.
  */
-function outOfDescriptors(err: unknown): unknown {
-  if ((err as { code?: unknown } | null)?.code !== "ECONNREFUSED") return undefined;
+function outOfDescriptors(err: unknown, reportedAs: "ECONNREFUSED" | undefined): unknown {
+  if ((err as { code?: unknown } | null)?.code !== reportedAs) return undefined;
   try {
     closeSync(openSync(devNull, "r"));
     return undefined;
@@ -663,12 +664,15 @@ function boundAddress(server: { hostname?: string; getsockname?(out: { address?:
 
 /**
  * `bindBun`, its failure given a code where Bun gives none: for a host name that does not
- * resolve, Bun says only "Failed to listen at <name>", where Node and Deno say `ENOTFOUND`.
+ * resolve, Bun says only "Failed to listen at <name>", where Node and Deno say `ENOTFOUND`;
+ * and so it says when the process is out of descriptors, where they say `EMFILE`.
  */
 async function bindOrExplain(endpoint: Endpoint): Promise<ListenerSource<Addr, Socket<unknown>>> {
   try {
     return bindBun(endpoint);
   } catch (err) {
+    const exhausted = outOfDescriptors(err, undefined);
+    if (exhausted !== undefined) throw exhausted;
     const named = endpoint.transport === "tcp" && isIP(endpoint.hostname) === 0;
     if (!named || (err as { code?: unknown } | null)?.code !== undefined) throw err;
     // The lookup's own error (ENOTFOUND, EAI_AGAIN) says why; if the name resolves, Bun's stands.
