@@ -114,7 +114,7 @@ function reportEndWhileStopped(socket: tls.TLSSocket): void {
  *
  * @example
  * ```ts
- * socket.on("data", (chunk: Buffer) => sink.data(plainChunk(chunk)));
+ * netSocket.on("data", (chunk: Buffer) => sink.data(plainChunk(chunk)));
  * ```
  */
 export function plainChunk(chunk: Uint8Array): Uint8Array {
@@ -139,7 +139,8 @@ function writeGoneError(): Error {
  *
  * @example
  * ```ts
- * const source = new TlsSource(tcpSource, new NodeTlsEngine({ side: "client", hostname, options }), { allowTruncation: false });
+ * const engine = new NodeTlsEngine({ side: "client", hostname: "db.internal", options: tlsOptions });
+ * const source = new TlsSource(tcpSource, engine, { side: "client", allowTruncation: false });
  * ```
  */
 export class NodeTlsEngine implements TlsEngine {
@@ -619,7 +620,7 @@ function serverTlsSource(
  * @example
  * ```ts
  * const acceptTls = tlsAcceptor(tlsOptions, "tls");
- * server.on("connection", (socket) => acceptTls(sink, nodeSource(socket), closing.signal));
+ * netServer.on("connection", (socket) => acceptTls(sink, nodeSource(socket), closing.signal));
  * ```
  */
 export function tlsAcceptor(
@@ -692,7 +693,7 @@ export type StartTlsOptions = ConnOptions & ((TlsOptions & { side?: "client" | u
  *
  * @example
  * ```ts
- * export const startTls = (conn, options) => upgradeToTls(conn, options, (native, remote) => mySource(native));
+ * export const startTls = (conn: Conn, options?: StartTlsOptions) => upgradeToTls(conn, options, (native) => new MySource(native as MySocket));
  * ```
  */
 export async function upgradeToTls(

@@ -2,6 +2,10 @@
 // Every ```ts block of README.md, CONTRIBUTING.md and docs/*.md is type-checked, so the
 // examples users copy cannot rot. Each block becomes a module of its own and is compiled
 // against this repository's sources: `hangup` resolves to the adapter of the block's runtime.
+// So is every ```ts example of the TSDoc in src/ and adapters/ (what an editor shows on hover):
+// its runtime is its adapter's (Node's for the core), the names it uses from the repository
+// without importing them are imported for it, and the free names an example assumes (`conn`,
+// `socket`, `sink`, ...) are declared in scripts/tsdoc-context/.
 //
 // A block may be preceded (blank lines allowed) by one HTML comment that says how to check it:
 //   <!-- check: runtime=deno context=conn,pem -->
@@ -77,30 +81,112 @@ function blocksOf(file) {
   return blocks;
 }
 
+/** Source files whose TSDoc examples are checked: all of them, unless Markdown files were named. */
+function sourceFiles() {
+  if (process.argv.length > 2) return [];
+  const inDir = (dir) => readdirSync(abs(dir)).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).map((f) => `${dir}/${f}`);
+  return [...inDir("src"), ...inDir("adapters")].sort();
+}
+
+/** Every exported name of the repository's sources, with the file that declares it and whether it is a type. */
+function exportedNames(files) {
+  const names = new Map();
+  for (const file of files) {
+    for (
+      const m of readFileSync(abs(file), "utf8").matchAll(
+        /^export (?:declare )?(?:async )?(function\*?|const|let|class|abstract class|type|interface|enum) (\w+)/gm,
+      )
+    ) {
+      if (!names.has(m[2])) names.set(m[2], { file, type: m[1] === "type" || m[1] === "interface" });
+    }
+  }
+  return names;
+}
+
+const TSDOC_RUNTIMES = { "adapters/bun.ts": "bun", "adapters/deno.ts": "deno", "adapters/workerd.ts": "workerd" };
+
+/** The sources a runtime's examples may take names from: the core, and that runtime's adapter files. */
+const ADAPTER_FILES = {
+  node: ["adapters/node.ts", "adapters/node-tls.ts", "adapters/unix-path.ts", "adapters/wrap-tls.ts"],
+  deno: ["adapters/deno.ts", "adapters/node-tls.ts", "adapters/unix-path.ts", "adapters/wrap-tls.ts"],
+  bun: ["adapters/bun.ts", "adapters/node-tls.ts", "adapters/unix-path.ts", "adapters/wrap-tls.ts"],
+  workerd: ["adapters/workerd.ts"],
+};
+
+/** The ```ts examples of one source file's TSDoc, each with the imports it leaves out. */
+function tsdocBlocksOf(file) {
+  const lines = readFileSync(abs(file), "utf8").split("\n");
+  const blocks = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*\* ```ts\s*$/.test(lines[i])) continue;
+    let end = i + 1;
+    while (end < lines.length && !/^\s*\* ```\s*$/.test(lines[end])) end++;
+    if (end === lines.length) throw new Error(`${file}:${i + 1}: unclosed code block`);
+    const code = lines.slice(i + 1, end).map((line) => line.replace(/^\s*\* ?/, "")).join("\n");
+    const runtime = /"hangup\/deno"/.test(code)
+      ? "deno"
+      : /"hangup\/bun"/.test(code)
+      ? "bun"
+      : /"hangup\/workerd"|"cloudflare:sockets"/.test(code)
+      ? "workerd"
+      : TSDOC_RUNTIMES[file] ?? "node";
+    const exported = exportedNames([...sources.filter((f) => f.startsWith("src/")), ...ADAPTER_FILES[runtime]]);
+    blocks.push({ file, line: i + 2, code, directive: { runtime }, preamble: missingImports(code, file, exported) });
+    i = end;
+  }
+  return blocks;
+}
+
+/** Imports for the repository's names `code` uses without importing or declaring them: from its own file first. */
+function missingImports(code, file, exported) {
+  const imported = new Set(
+    [...code.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}/g)].flatMap((m) =>
+      m[1].split(",").map((n) => n.trim().split(/\s+as\s+/).pop().replace(/^type\s+/, ""))
+    ),
+  );
+  const declared = new Set([...code.matchAll(/(?:const|let|var|function\*?|class|type|interface)\s+(\w+)/g)].map((m) => m[1]));
+  const bare = code.replace(/"(?:[^"\\]|\\.)*"|`(?:[^`\\]|\\.)*`|\/\/.*$/gm, "");
+  const own = exportedNames([file]);
+  const byFile = new Map();
+  for (const name of new Set(bare.match(/\b[A-Za-z_]\w*\b/g) ?? [])) {
+    if (imported.has(name) || declared.has(name)) continue;
+    const from = own.get(name) ?? exported.get(name);
+    if (!from) continue;
+    byFile.set(from.file, [...(byFile.get(from.file) ?? []), from.type ? `type ${name}` : name]);
+  }
+  return [...byFile].map(([from, names]) => `import { ${names.sort().join(", ")} } from "${abs(from)}";`).join("\n");
+}
+
 const files = markdownFiles();
-const blocks = files.flatMap(blocksOf);
+const sources = sourceFiles();
+const blocks = [...files.flatMap(blocksOf), ...sources.flatMap(tsdocBlocksOf)];
 rmSync(out, { recursive: true, force: true });
-const byRuntime = new Map();
+const byRuntime = new Map(); // "node", or "node tsdoc" for TSDoc examples (their own free names)
 const sourceOf = new Map(); // generated file -> { block, offset }
 for (const [index, block] of blocks.entries()) {
   const runtime = block.directive.runtime ?? "node";
+  const group = block.preamble === undefined ? runtime : `${runtime} tsdoc`;
   if (!RUNTIMES[runtime]) throw new Error(`${block.file}:${block.line}: unknown runtime ${runtime}`);
   const contexts = (block.directive.context ?? "").split(",").filter(Boolean);
   for (const c of contexts) if (!CONTEXTS[c]) throw new Error(`${block.file}:${block.line}: unknown context ${c}`);
-  const preamble = contexts.map((c) => CONTEXTS[c]).join("\n");
+  const preamble = [...contexts.map((c) => CONTEXTS[c]), ...(block.preamble ? [block.preamble] : [])].join("\n");
   const offset = preamble === "" ? 0 : preamble.split("\n").length;
-  const dir = join(out, runtime);
+  const dir = join(out, group.replace(" ", "-"));
   mkdirSync(dir, { recursive: true });
-  const name = `${block.file.replace(/[/.]/g, "_")}_${String(index).padStart(3, "0")}.ts`;
+  const name = `${block.file.replace(/\W/g, "_")}_${String(index).padStart(3, "0")}.ts`;
   // `export {}` makes every block a module: top-level await works and names do not collide.
   writeFileSync(join(dir, name), `${preamble}${preamble ? "\n" : ""}${block.code}\nexport {};\n`);
   sourceOf.set(name, { block, offset });
-  byRuntime.set(runtime, [...(byRuntime.get(runtime) ?? []), name]);
+  byRuntime.set(group, [...(byRuntime.get(group) ?? []), name]);
 }
 
-function tscConfig(runtime, names) {
+/** The free names TSDoc examples assume, as global declarations: shared, and each runtime's. */
+const tsdocContext = (runtime) => [abs("scripts/tsdoc-context/shared.d.ts"), abs(`scripts/tsdoc-context/${runtime}.d.ts`)];
+
+function tscConfig(group, names) {
+  const [runtime, tsdoc] = group.split(" ");
   const { tsconfig, adapter, extra = [] } = RUNTIMES[runtime];
-  const dir = join(out, runtime);
+  const dir = join(out, group.replace(" ", "-"));
   const config = {
     extends: abs(tsconfig),
     compilerOptions: {
@@ -110,14 +196,14 @@ function tscConfig(runtime, names) {
       paths: { hangup: [abs(adapter)], [`hangup/${runtime}`]: [abs(adapter)], "hangup/core": [abs("src/index.ts")] },
     },
     include: [],
-    files: [...names, ...extra.map(abs)],
+    files: [...names, ...extra.map(abs), ...(tsdoc ? tsdocContext(runtime) : [])],
   };
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(config, null, 2));
   return [join(root, "node_modules", ".bin", "tsc"), ["-p", join(dir, "tsconfig.json"), "--pretty", "false"]];
 }
 
-function denoCheck(names) {
-  const dir = join(out, "deno");
+function denoCheck(group, names) {
+  const dir = join(out, group.replace(" ", "-"));
   // The repository's deno.json (compiler options, node_modules for node:* types) and a map for "hangup".
   const map = { imports: { hangup: abs("adapters/deno.ts"), "hangup/deno": abs("adapters/deno.ts"), "hangup/core": abs("src/index.ts") } };
   writeFileSync(join(dir, "import_map.json"), JSON.stringify(map, null, 2));
@@ -129,6 +215,7 @@ function denoCheck(names) {
     "--import-map",
     join(dir, "import_map.json"),
     ...names.map((n) => join(dir, n)),
+    ...(group.endsWith(" tsdoc") ? tsdocContext("deno") : []),
   ];
   return [join(root, "node_modules", ".bin", "deno"), args];
 }
@@ -138,7 +225,7 @@ function mapLocations(text) {
   // deno-lint-ignore no-control-regex -- terminal colour codes begin with ESC
   const strip = text.replace(/\x1b\[[0-9;]*m/g, "");
   return strip.replace(
-    /(?:file:\/\/)?(?:[^\s(]*doc-snippets\/\w+\/)?(\w+_\d{3}\.ts)(?:\((\d+),(\d+)\)|:(\d+):(\d+))/g,
+    /(?:file:\/\/)?(?:[^\s(]*doc-snippets\/[\w-]+\/)?(\w+_\d{3}\.ts)(?:\((\d+),(\d+)\)|:(\d+):(\d+))/g,
     (all, name, l1, c1, l2, c2) => {
       const source = sourceOf.get(name);
       if (!source) return all;
@@ -152,8 +239,8 @@ function mapLocations(text) {
 const rawOf = (child) => ((child.stdout ?? "") + (child.stderr ?? "")).replace(/\x1b\[[0-9;]*m/g, "");
 let failed = 0;
 for (const [runtime, names] of byRuntime) {
-  const [cmd, args] = runtime === "deno" ? denoCheck(names) : tscConfig(runtime, names);
-  const child = spawnSync(cmd, args, { cwd: join(out, runtime), encoding: "utf8" });
+  const [cmd, args] = runtime.startsWith("deno") ? denoCheck(runtime, names) : tscConfig(runtime, names);
+  const child = spawnSync(cmd, args, { cwd: join(out, runtime.replace(" ", "-")), encoding: "utf8" });
   const output = mapLocations((child.stdout ?? "") + (child.stderr ?? ""));
   const ok = child.status === 0;
   console.log(`${ok ? "ok  " : "FAIL"} ${runtime}: ${names.length} snippets`);
@@ -164,6 +251,6 @@ for (const [runtime, names] of byRuntime) {
     process.stdout.write(output.endsWith("\n") ? output : `${output}\n`);
   }
 }
-console.log(`${files.length} files, ${blocks.length} snippets`);
+console.log(`${files.length} Markdown files and ${sources.length} sources, ${blocks.length} snippets`);
 console.log(`${blocks.length - failed} passed, ${failed} failed`);
 process.exit(failed === 0 && blocks.length > 0 ? 0 : 1);

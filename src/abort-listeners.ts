@@ -19,9 +19,9 @@ const watchers = new WeakMap<AbortSignal, Watch>();
  *
  * @example
  * ```ts
- * addAbortListener(signal, stop);
+ * addAbortListener(shutdown, stop);
  * // later, if it did not fire:
- * removeAbortListener(signal, stop);
+ * removeAbortListener(shutdown, stop);
  * ```
  */
 export function addAbortListener(signal: AbortSignal, onAbort: () => void): void {
@@ -75,7 +75,7 @@ function sweep(): void {
  *
  * @example
  * ```ts
- * removeAbortListener(signal, stop);
+ * removeAbortListener(shutdown, stop);
  * ```
  */
 export function removeAbortListener(signal: AbortSignal, onAbort: () => void): void {

@@ -121,7 +121,12 @@ export interface ListenSteps<Native> {
  *
  * @example
  * ```ts
- * try { socket = await open(endpoint); } catch (err) { throw locateFailure(toSocketError(err, "connect"), "connect", endpoint); }
+ * let socket: MySocket;
+ * try {
+ *   socket = await mySocketConnect(endpoint, { signal });
+ * } catch (err) {
+ *   throw locateFailure(toSocketError(err, "connect"), "connect", endpoint, signal);
+ * }
  * ```
  */
 export function locateFailure(
@@ -162,7 +167,11 @@ function refuseTls(): never {
  * ```ts
  * import { connectWith } from "hangup/core";
  * export function connect(options: ConnectOptions): Promise<Conn<MySocket>> {
- *   return connectWith(options, { open: mySocketConnect, discard: (s) => s.close(), toSource: (s) => new MySource(s) });
+ *   return connectWith(options, {
+ *     open: (endpoint, cancelled) => mySocketConnect(endpoint, { signal: cancelled }),
+ *     discard: (s) => s.close(),
+ *     toSource: (s) => new MySource(s),
+ *   });
  * }
  * ```
  */

@@ -7,7 +7,9 @@ import { setLongTimeout } from "./long-timeout.ts";
  *
  * @example
  * ```ts
- * await withDeadline(attempt, { timeout: 5000, signal, cancel: () => socket.destroy(), discard: (s) => s.close() });
+ * const cancelled = new AbortController();
+ * const attempt = mySocketConnect(endpoint, { signal: cancelled.signal });
+ * await withDeadline(attempt, { timeout: 5000, signal, cancel: () => cancelled.abort(), discard: (s) => s.close() });
  * ```
  */
 export interface DeadlineOptions<T> {
@@ -28,8 +30,9 @@ export interface DeadlineOptions<T> {
  *
  * @example
  * ```ts
- * const socket = await withDeadline(openSocket(), {
- *   timeout: 5000, signal, cancel: () => pending.destroy(), discard: (s) => s.close(),
+ * const cancelled = new AbortController();
+ * const socket = await withDeadline(mySocketConnect(endpoint, { signal: cancelled.signal }), {
+ *   timeout: 5000, signal, cancel: () => cancelled.abort(), discard: (s) => s.close(),
  * });
  * ```
  */

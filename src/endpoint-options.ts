@@ -87,7 +87,7 @@ export type Endpoint = { transport: "tcp"; hostname: string; port: number } | { 
  *
  * @example
  * ```ts
- * tcpAddr(socket.remoteAddress, socket.remotePort); // { transport: "tcp", hostname: "127.0.0.1", port: 52114 }
+ * tcpAddr(netSocket.remoteAddress, netSocket.remotePort); // { transport: "tcp", hostname: "127.0.0.1", port: 52114 }
  * ```
  */
 export function tcpAddr(hostname: string | undefined, port: number | undefined): Endpoint & { transport: "tcp" } {

@@ -53,6 +53,7 @@ export interface StreamPair {
  *
  * @example
  * ```ts
+ * const conn = fromStreams({ readable: socket.readable, writable: socket.writable });
  * const { buffered, native } = conn.unwrap();
  * const reader = native.readable.getReader();
  * ```

@@ -6,7 +6,8 @@ import type { Addr, TlsInfo } from "./types.ts";
  *
  * @example
  * ```ts
- * start(sink) {
+ * // A ConnSource's start(), over a socket with Node-style events:
+ * function start(sink: ConnSink): void {
  *   socket.on("data", (bytes) => sink.data(bytes));
  *   socket.on("end", () => sink.end());
  *   socket.on("error", (err) => sink.error(err));
@@ -141,7 +142,10 @@ export interface ConnSource<Native = unknown> {
  *
  * @example
  * ```ts
- * start(sink) { server.on("connection", (socket) => sink.connection(toSource(socket))); }
+ * // A ListenerSource's start(), over a server with Node-style events:
+ * function start(sink: ListenerSink): void {
+ *   server.on("connection", (socket) => sink.connection(toSource(socket)));
+ * }
  * ```
  */
 export interface ListenerSink<Native = unknown> {

@@ -218,8 +218,8 @@ export class TlsSource implements ConnSource {
    *
    * @example
    * ```ts
-   * const handshake = source.handshake(10_000);
-   * shutdown.addEventListener("abort", () => source.stopHandshake());
+   * const handshake = tlsSource.handshake(10_000);
+   * shutdown.addEventListener("abort", () => tlsSource.stopHandshake());
    * await handshake; // SocketClosedError: "Cannot accept: the connection was reset during the TLS handshake"
    * ```
    */

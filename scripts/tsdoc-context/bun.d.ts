@@ -1,0 +1,1 @@
+type HangupConn = import("hangup").Conn<import("bun").Socket<unknown>>;
