@@ -175,6 +175,8 @@ export class NodeTlsEngine implements TlsEngine {
   #eofHeld = false;
   /** The TCP EOF is in the TLS layer's stream (pushed once). */
   #eofPushed = false;
+  /** The TLS socket was handed over (`unwrap()`). */
+  #detached = false;
 
   constructor(role: NodeTlsRole) {
     this.#role = role;
@@ -310,7 +312,8 @@ export class NodeTlsEngine implements TlsEngine {
 
   feedEnd(): void {
     if (this.#early) return void this.#early.push(null);
-    if (!EOF_SILENCES_CLOSE_NOTIFY) return this.#pushEof();
+    // Handed over (unwrap()), the TLS socket's new owner meets the FIN as its stream's end.
+    if (!EOF_SILENCES_CLOSE_NOTIFY || this.#detached) return this.#pushEof();
     this.#eofHeld = true;
     // What the TLS layer still holds comes first; a close_notify among it ends it by itself, as
     // one (the EOF is not in its stream, so that end cannot be taken for the EOF's).
@@ -466,6 +469,7 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   detach(): void {
+    this.#detached = true;
     const socket = this.#socket!;
     const listeners = this.#listeners!;
     socket.pause();

@@ -181,32 +181,48 @@ describe(`hand-off to the runtime's HTTP server (${runtime})`, () => {
     ));
 });
 
-describe(`hand-off to an HTTP server that is not listening itself (${runtime})`, () => {
-  const closesAfterFirst = runtime === "deno";
+/**
+ * A request, its response, then a second request on the same connection 300 ms later: the
+ * replies seen, and how the connection ended, for the caller to judge.
+ */
+function keepAlive(webListens: boolean): Promise<{ reply: string; end: string; urls: string[] }> {
+  let outcome: { reply: string; end: string; urls: string[] } | undefined;
+  return withSniffer((port, seen) =>
+    withPeer(async (peer) => {
+      const conn = await peer.connect({ port });
+      await peer.drip(conn, { text: request("GET", "/first", "k1", "", false), intervalMs: 1, piece: 7 });
+      const first = await peer.recv(conn, { count: 1, timeoutMs: 5000 });
+      assert.equal(first.end, "count");
+      const rest = peer.recv(conn, { timeoutMs: 3000 });
+      await sleepMs(300);
+      await peer.send(conn, { text: request("GET", "/second", "k2", "", true) }).catch(() => undefined);
+      const received = await rest;
+      outcome = { reply: text(first.data) + text(received.data), end: received.end, urls: seen.map((s) => s.url) };
+    }), webListens).then(() => outcome!);
+}
+
+describe(`hand-off keep-alive (${runtime})`, () => {
+  test("keep-alive with the recipe's server: a second request, sent after the first response, is answered on the same connection", async () => {
+    const { reply, end, urls } = await keepAlive(DENO_NEEDS_LISTEN);
+    assert.equal(end, "eof");
+    assert.match(reply, /GET \/first 0 [\s\S]*GET \/second 0 $/);
+    assert.deepEqual(urls, ["/first", "/second"]);
+  });
+
   test(
-    closesAfterFirst
-      ? "Deno's node:http closes the connection after the first response (the documented reason the recipe listens)"
-      : "keep-alive: a second request, sent after the first response, is answered on the same connection",
-    () =>
-      withSniffer((port, seen) =>
-        withPeer(async (peer) => {
-          const conn = await peer.connect({ port });
-          await peer.drip(conn, { text: request("GET", "/first", "k1", "", false), intervalMs: 1, piece: 7 });
-          const first = await peer.recv(conn, { count: 1, timeoutMs: 5000 });
-          assert.equal(first.end, "count");
-          const rest = peer.recv(conn, { timeoutMs: 3000 });
-          await sleepMs(300);
-          await peer.send(conn, { text: request("GET", "/second", "k2", "", true) }).catch(() => undefined);
-          const received = await rest;
-          const reply = text(first.data) + text(received.data);
-          if (closesAfterFirst) {
-            assert.equal(reply.split("HTTP/1.1 200 OK").length - 1, 1, reply);
-            assert.deepEqual(seen.map((s) => s.url), ["/first"]);
-          } else {
-            assert.equal(received.end, "eof");
-            assert.match(reply, /GET \/first 0 [\s\S]*GET \/second 0 $/);
-            assert.deepEqual(seen.map((s) => s.url), ["/first", "/second"]);
-          }
-        }), false),
+    runtime === "deno"
+      ? "Deno's node:http not listening itself closes the connection after the first response (the documented reason the recipe listens)"
+      : "keep-alive with a server that is not listening itself: the same",
+    async () => {
+      const { reply, end, urls } = await keepAlive(false);
+      if (runtime === "deno") {
+        assert.equal(reply.split("HTTP/1.1 200 OK").length - 1, 1, reply);
+        assert.deepEqual(urls, ["/first"]);
+      } else {
+        assert.equal(end, "eof");
+        assert.match(reply, /GET \/first 0 [\s\S]*GET \/second 0 $/);
+        assert.deepEqual(urls, ["/first", "/second"]);
+      }
+    },
   );
 });

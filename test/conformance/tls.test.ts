@@ -366,9 +366,12 @@ if (!hasTls) {
         }),
       );
 
-      for (const mode of ["flowing", "paused"] as const) {
+      for (
+        const [mode, ending] of [["flowing", "close_notify"], ["paused", "close_notify"], ["flowing", "fin"], ["paused", "fin"]] as const
+      ) {
+        const end = ending === "fin" ? "its end at a later FIN without close_notify" : "the close_notify";
         test(
-          `unwrap() hands over the runtime's TLS socket, paused, losing no byte; its new owner reading ${mode} gets a held-back transfer and the close_notify`,
+          `unwrap() hands over the runtime's TLS socket, paused, losing no byte; its new owner reading ${mode} gets a held-back transfer and ${end}`,
           withTlsPair(side, async ({ conn, peer, remote }) => {
             await peer.send(remote, { text: "read ahead" });
             assert.equal(text(await within(5000, conn.peek({ bytes: 10 }), "the first bytes")), "read ahead");
@@ -376,7 +379,7 @@ if (!hasTls) {
             const socket = native as import("node:tls").TLSSocket;
             assert.equal(typeof socket.getProtocol, "function", "a node:tls TLSSocket");
             // The new owner starts reading a second into a 16 MiB transfer.
-            const sending = peer.send(remote, { size: 16 << 20, then: "close_notify" });
+            const sending = peer.send(remote, { size: 16 << 20, then: ending });
             await sleep(1000);
             const chunks: Uint8Array[] = [buffered];
             const reading = mode === "flowing"
@@ -396,7 +399,7 @@ if (!hasTls) {
             assert.equal(text(all.subarray(0, 10)), "read ahead");
             assert.equal(all.length, total, "every byte reaches the new owner");
             assert.equal(sha256(all.subarray(10)), sent.sha256);
-            await within(5000, reading, "the new owner's end at the close_notify");
+            await within(5000, reading, `the new owner's end at ${ending}`);
             socket.destroy();
           }),
           { timeout: 30_000 },
