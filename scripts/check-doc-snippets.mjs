@@ -113,6 +113,9 @@ const ADAPTER_FILES = {
   workerd: ["adapters/workerd.ts"],
 };
 
+/** Per runtime, the names its examples may take from the repository (made when first needed). */
+const exportedFor = {};
+
 /** The ```ts examples of one source file's TSDoc, each with the imports it leaves out. */
 function tsdocBlocksOf(file) {
   const lines = readFileSync(abs(file), "utf8").split("\n");
@@ -130,8 +133,8 @@ function tsdocBlocksOf(file) {
       : /"hangup\/workerd"|"cloudflare:sockets"/.test(code)
       ? "workerd"
       : TSDOC_RUNTIMES[file] ?? "node";
-    const exported = exportedNames([...sources.filter((f) => f.startsWith("src/")), ...ADAPTER_FILES[runtime]]);
-    blocks.push({ file, line: i + 2, code, directive: { runtime }, preamble: missingImports(code, file, exported) });
+    exportedFor[runtime] ??= exportedNames([...sources.filter((f) => f.startsWith("src/")), ...ADAPTER_FILES[runtime]]);
+    blocks.push({ file, line: i + 2, code, directive: { runtime }, preamble: missingImports(code, file, exportedFor[runtime]) });
     i = end;
   }
   return blocks;
