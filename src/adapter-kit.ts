@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createConn, inheritedConnOptions, recordHandshake, recordUpgrade } from "./conn.ts";
+import { createConn, inheritedConnOptions, readPending, recordHandshake, recordUpgrade } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
 import { SocketError, TimedOutError, TlsHandshakeError } from "./errors.ts";
 import {
@@ -315,7 +315,8 @@ export async function listenWith<Native>(options: ListenOptions | undefined, ste
  * refuses writes not yet handed to the socket): a command written without awaiting right before
  * the upgrade ("STARTTLS\r\n") goes first. The wait counts as handshake time: it rejects with
  * `TlsHandshakeError` after `timeout` ms (0: never), or with `signal.reason`. A write that fails
- * ends the wait: the handshake then meets the failure.
+ * ends the wait: the handshake then meets the failure. With a read pending on `conn` it rejects at
+ * once with a `TypeError`, and `conn` is left as it was (the upgrade would take it from under the read).
  *
  * @example
  * ```ts
@@ -324,6 +325,9 @@ export async function listenWith<Native>(options: ListenOptions | undefined, ste
  * ```
  */
 export function flushBeforeUpgrade(conn: Conn, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+  if (readPending(conn)) {
+    return Promise.reject(new TypeError("Cannot start TLS while a read is pending on this connection; await it first"));
+  }
   return withDeadline(conn.write(new Uint8Array(0)).catch(() => {}), {
     timeout,
     signal,

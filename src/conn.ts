@@ -158,6 +158,11 @@ export function createConnResolved<Native = unknown>(source: ConnSource<Native>,
   return new SourceConn(source, options) as Conn<Native>;
 }
 
+/** Whether a read is pending on `conn` (false for a `Conn` not made by `createConn`). */
+export function readPending(conn: Conn): boolean {
+  return conn instanceof SourceConn && conn.readPending;
+}
+
 /**
  * Gives `conn` a write timeout of `ms` unless its options set one (0 included): how `serve()`
  * bounds every write and close by default. A `Conn` not made by `createConn` is left alone.
@@ -363,6 +368,10 @@ class SourceConn implements Conn {
   }
 
   /** See `defaultWriteTimeout()`. */
+  get readPending(): boolean {
+    return this.#reading;
+  }
+
   defaultWriteTimeout(ms: number): void {
     if (this.#options.writeTimeout === undefined) this.#setWriteTimeout(ms);
   }

@@ -1006,6 +1006,24 @@ if (!hasTls) {
         await sleep(100);
       }));
 
+    test("startTls() with a read pending is refused with a TypeError that says so; the connection and its read go on", () =>
+      withPeer(async (peer) => {
+        const { listener, port } = await peer.listen();
+        const accepted = peer.accept(listener);
+        const plain = await tlsAdapter.connect({ port } as never);
+        const remote = await accepted;
+        await peer.close(listener);
+        const pending = plain.readUntil("\r\n");
+        const err = await rejection(startTlsWithin(plain, { ca: CERTS.ca }));
+        assert.ok(err instanceof TypeError, `expected TypeError, got ${String(err)}`);
+        assert.equal(err.message, "Cannot start TLS while a read is pending on this connection; await it first");
+        await peer.send(remote, { text: "+OK\r\n" });
+        assert.equal(text(await within(5000, pending, "the pending read")), "+OK\r\n");
+        await plain.write("still plaintext\n");
+        assert.equal(text((await peer.recv(remote, { count: 16, timeoutMs: 5000 })).data), "still plaintext\n");
+        plain.reset();
+      }));
+
     test("server side: the listener and its other connections are untouched by one connection's upgrade", () =>
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({ hostname: "127.0.0.1", port: 0 } as never);

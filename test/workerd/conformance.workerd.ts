@@ -460,6 +460,16 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       assert.match(r.error?.message as string, /^Cannot start TLS with 127\.0\.0\.1:\d+: the server sent 8 bytes before the TLS handshake/);
     }));
 
+  test("STARTTLS with a read pending: refused with a TypeError that says so; the connection and its read go on", () =>
+    withWorkerCase("starttls-read-pending", async (peer, remote, result) => {
+      assert.equal(new TextDecoder().decode((await peer.recv(remote, { count: 6, timeoutMs: 5000 })).data), "PING\r\n");
+      await peer.send(remote, { text: "PONG\r\n" });
+      const r = await result;
+      assert.equal(r.error?.isTypeError, true, JSON.stringify(r.error));
+      assert.equal(r.error?.message, "Cannot start TLS while a read is pending on this connection; await it first");
+      assert.equal(r.reply, "PONG\r\n");
+    }));
+
   test("STARTTLS server side: refused with a TypeError (Workers cannot accept connections)", () =>
     withWorkerCase("starttls-server-side", async (_peer, _remote, result) => {
       const r = await result;

@@ -270,6 +270,20 @@ const cases: Record<string, (port: number) => Promise<unknown>> = {
       return { reply, error: describeError(err) };
     }
   },
+  async "starttls-read-pending"(port) {
+    const plain = await connect({ port });
+    const pending = plain.readUntil("\r\n");
+    let error;
+    try {
+      await startTls(plain);
+    } catch (err) {
+      error = describeError(err);
+    }
+    await plain.write("PING\r\n");
+    const reply = text(await pending);
+    plain.reset();
+    return { error, reply };
+  },
   async "starttls-server-side"(port) {
     const plain = await connect({ port });
     try {
