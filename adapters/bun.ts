@@ -798,9 +798,7 @@ export function wrap(native: Socket<unknown>, options?: ConnOptions): Conn<Socke
  * ```
  */
 export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<TLSSocket>> {
-  return upgradeToTls(conn, options, (native, remote) => {
-    const socket = native as Socket<SocketOwner>;
-    if (!isBunSocket(socket)) throw new TypeError("conn must be a hangup Conn over a Bun socket");
+  return upgradeToTls(conn, options, { is: isBunSocket, name: "Bun socket" }, (socket, remote) => {
     // The old state is detached; a fresh one takes the socket's events from here on (hangup's
     // handlers route them to `data`: a reload() here would replace its listener's handlers).
     const state = freshState(socket);

@@ -471,6 +471,13 @@ function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
   };
 }
 
+/** A `Deno.Conn`: a node:tls socket (what unwrap() of a TLS Conn hands out) has read() too, not closeWrite() nor localAddr. */
+function isDenoConn(native: unknown): native is Deno.Conn {
+  const candidate = native as Partial<Deno.Conn> | null;
+  return typeof candidate === "object" && candidate !== null && typeof candidate.read === "function" &&
+    typeof candidate.closeWrite === "function" && "localAddr" in candidate;
+}
+
 /**
  * A `Conn` over a `Deno.Conn` you already have. Throws a `TypeError` if
  * another `Conn` still reads from it (two readers would split its bytes);
@@ -487,15 +494,8 @@ function bindDeno(endpoint: Endpoint): ListenerSource<Addr, Deno.Conn> {
  */
 export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> {
   refuseNodeTlsSocket(native);
-  const candidate = native as Partial<Deno.Conn> | null;
-  // A node:tls socket (what unwrap() of a TLS Conn hands out) has read() too, not closeWrite() nor localAddr.
-  if (
-    typeof candidate !== "object" || candidate === null || typeof candidate.read !== "function" ||
-    typeof candidate.closeWrite !== "function" || !("localAddr" in candidate)
-  ) {
-    throw new TypeError("native must be a Deno.Conn");
-  }
-  if (typeof (candidate as Partial<Deno.TlsConn>).handshake === "function") throw new TypeError(WRAP_REFUSES_TLS);
+  if (!isDenoConn(native)) throw new TypeError("native must be a Deno.Conn");
+  if (typeof (native as Partial<Deno.TlsConn>).handshake === "function") throw new TypeError(WRAP_REFUSES_TLS);
   return createConn(denoSource(native), options);
 }
 
@@ -518,10 +518,5 @@ export function wrap(native: Deno.Conn, options?: ConnOptions): Conn<Deno.Conn> 
  * ```
  */
 export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<TLSSocket>> {
-  return upgradeToTls(conn, options, (native) => {
-    if (typeof native !== "object" || native === null || typeof (native as Deno.Conn).read !== "function") {
-      throw new TypeError("conn must be a hangup Conn over a Deno.Conn");
-    }
-    return denoSource(native as Deno.Conn);
-  });
+  return upgradeToTls(conn, options, { is: isDenoConn, name: "Deno.Conn" }, denoSource);
 }

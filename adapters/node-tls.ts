@@ -33,6 +33,7 @@ import {
 } from "../src/index.ts";
 import { checkOptionsObject, describe } from "../src/options.ts";
 import { defaultServerName, locateFailure, recordHandshake, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
+import { nativeOf } from "../src/conn.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -318,7 +319,8 @@ export class NodeTlsEngine implements TlsEngine {
     // What the TLS layer still holds comes first; a close_notify among it ends it by itself, as
     // one (the EOF is not in its stream, so that end cannot be taken for the EOF's).
     void this.drain().then(() => {
-      if (this.#ended || this.#socket!.destroyed) return;
+      // Handed over meanwhile: detach() gave the new owner the EOF.
+      if (this.#ended || this.#detached || this.#socket!.destroyed) return;
       // Not all of it taken (the drain is bounded): the EOF goes behind it, so no byte comes after the end.
       if (this.#duplex!.readableLength > 0 || this.#socket!.readableLength > 0) return this.#pushEof();
       this.#endedByEof = true;
@@ -692,18 +694,21 @@ export function tlsAcceptor(
 export type StartTlsOptions = ConnOptions & ((TlsOptions & { side?: "client" | undefined }) | (ServerTlsOptions & { side: "server" }));
 
 /**
- * `startTls` for any adapter: checks the options, unwraps `conn` (its read-ahead bytes go to
- * the TLS layer), takes its socket over with `tcpOf`, runs the handshake.
+ * `startTls` for any adapter: checks the options, and that `conn` is over one of the adapter's
+ * sockets (`own`: else a `TypeError` naming it, and `conn` is left as it was), unwraps `conn`
+ * (its read-ahead bytes go to the TLS layer), takes its socket over with `tcpOf`, runs the handshake.
  *
  * @example
  * ```ts
- * export const startTls = (conn: Conn, options?: StartTlsOptions) => upgradeToTls(conn, options, (native) => new MySource(native as MySocket));
+ * const own = { is: (native: unknown): native is MySocket => native === socket, name: "MySocket" };
+ * export const startTls = (conn: Conn, options?: StartTlsOptions) => upgradeToTls(conn, options, own, (native) => new MySource(native));
  * ```
  */
-export async function upgradeToTls(
+export async function upgradeToTls<Native>(
   conn: Conn,
   options: StartTlsOptions | undefined,
-  tcpOf: (native: unknown, remote: Addr) => ConnSource,
+  own: { is(native: unknown): native is Native; name: string },
+  tcpOf: (native: Native, remote: Addr) => ConnSource,
 ): Promise<Conn<tls.TLSSocket>> {
   const o = checkOptionsObject(options, "options");
   const side = o.side ?? "client";
@@ -715,6 +720,9 @@ export async function upgradeToTls(
     throw new TypeError("conn must be a hangup Conn");
   }
   if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
+  // Checked before unwrap(), which would consume a connection this adapter cannot upgrade.
+  const notOwn = (): TypeError => new TypeError(`conn must be a plaintext hangup Conn over a ${own.name} (from this adapter)`);
+  if (!own.is(nativeOf(conn))) throw notOwn();
   const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
   if (side === "client") checkPemContents(tlsOptions, "options");
   // A command written without awaiting right before ("STARTTLS\r\n") goes out first: unwrap()
@@ -725,6 +733,7 @@ export async function upgradeToTls(
   try {
     await flushBeforeUpgrade(conn, tlsOptions.handshakeTimeout, connOptions.signal);
     const { buffered, native } = conn.unwrap();
+    if (!own.is(native)) throw notOwn();
     const tcp = tcpOf(native, remote);
     source = side === "client"
       ? clientTlsSource(tcp, tlsOptions.serverName ?? defaultServerName(conn), tlsOptions, buffered)

@@ -495,10 +495,14 @@ export function wrap(native: net.Socket, options?: ConnOptions): Conn<net.Socket
  * ```
  */
 export function startTls(conn: Conn, options?: StartTlsOptions): Promise<Conn<TLSSocket>> {
-  return upgradeToTls(conn, options, (native, remote) => {
-    if (!(native instanceof net.Socket)) throw new TypeError("conn must be a hangup Conn over a net.Socket");
-    if (remote.transport === "tcp") return nodeSource(native);
-    const local = conn.localAddr as Addr & { transport: "unix" };
-    return new NodeSource(native, { local: local.path, remote: remote.path });
-  });
+  return upgradeToTls(
+    conn,
+    options,
+    { is: (native): native is net.Socket => native instanceof net.Socket, name: "net.Socket" },
+    (native, remote) => {
+      if (remote.transport === "tcp") return nodeSource(native);
+      const local = conn.localAddr as Addr & { transport: "unix" };
+      return new NodeSource(native, { local: local.path, remote: remote.path });
+    },
+  );
 }

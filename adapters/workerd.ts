@@ -51,6 +51,7 @@ import {
 } from "../src/index.ts";
 import { checkOptionsObject, resolveConnOptions } from "../src/options.ts";
 import { locateFailure, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
+import { nativeOf } from "../src/conn.ts";
 
 export * from "../src/public.ts";
 
@@ -345,13 +346,19 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   const remote = conn.remoteAddr;
   const hostname = remote.transport === "tcp" ? remote.hostname : "";
   checkWorkersTls(tls, "options", hostname);
-  await flushBeforeUpgrade(conn, tls.handshakeTimeout, connOptions.signal);
-  const { buffered, native } = (conn as Conn<unknown>).unwrap() as { buffered: Uint8Array; native: Partial<StreamNative> };
-  const socket = native.writable && sockets.get(native.writable);
-  if (!socket || !native.readable || remote.transport !== "tcp") {
+  // Checked before unwrap(), which would consume a connection this adapter cannot upgrade.
+  const own = (native: unknown): native is StreamNative => {
+    const streams = native as Partial<StreamNative> | null | undefined;
+    return !!streams?.readable && !!streams.writable && sockets.has(streams.writable);
+  };
+  if (!own(nativeOf(conn)) || remote.transport !== "tcp") {
     throw new TypeError("conn must be a plaintext Conn made by this adapter's connect");
   }
-  sockets.delete(native.writable!);
+  await flushBeforeUpgrade(conn, tls.handshakeTimeout, connOptions.signal);
+  const { buffered, native } = (conn as Conn<unknown>).unwrap();
+  if (!own(native)) throw new TypeError("conn must be a plaintext Conn made by this adapter's connect");
+  const socket = sockets.get(native.writable)!;
+  sockets.delete(native.writable);
   const early = buffered.length + (await endReadAhead(native.readable));
   const where: Endpoint = { transport: "tcp", hostname: remote.hostname, port: remote.port };
   if (early > 0) {

@@ -3,8 +3,8 @@
 // examples users copy cannot rot. Each block becomes a module of its own and is compiled
 // against this repository's sources: `hangup` resolves to the adapter of the block's runtime.
 // So is every ```ts example of the TSDoc in src/ and adapters/ (what an editor shows on hover):
-// its runtime is its adapter's (Node's for the core), the names it uses from the repository
-// without importing them are imported for it, and the free names an example assumes (`conn`,
+// its runtime is its adapter's (Node's for the core), the public names and its own file's names
+// it uses without importing them are imported for it, and the free names an example assumes (`conn`,
 // `socket`, `sink`, ...) are declared in scripts/tsdoc-context/.
 //
 // A block may be preceded (blank lines allowed) by one HTML comment that says how to check it:
@@ -105,15 +105,26 @@ function exportedNames(files) {
 
 const TSDOC_RUNTIMES = { "adapters/bun.ts": "bun", "adapters/deno.ts": "deno", "adapters/workerd.ts": "workerd" };
 
-/** The sources a runtime's examples may take names from: the core, and that runtime's adapter files. */
-const ADAPTER_FILES = {
-  node: ["adapters/node.ts", "adapters/node-tls.ts", "adapters/unix-path.ts", "adapters/wrap-tls.ts"],
-  deno: ["adapters/deno.ts", "adapters/node-tls.ts", "adapters/unix-path.ts", "adapters/wrap-tls.ts"],
-  bun: ["adapters/bun.ts", "adapters/node-tls.ts", "adapters/unix-path.ts", "adapters/wrap-tls.ts"],
-  workerd: ["adapters/workerd.ts"],
-};
+/**
+ * The names an entry point exports (its own declarations, `export { … } from` and `export * from`,
+ * followed), each with that entry as the file to import it from, as a user would.
+ */
+function entryNames(entry, file = entry, names = new Map()) {
+  const text = readFileSync(abs(file), "utf8");
+  for (const [name, { type }] of exportedNames([file])) if (!names.has(name)) names.set(name, { file: entry, type });
+  for (const m of text.matchAll(/^export (type )?\{([^}]*)\} from "([^"]+)";/gm)) {
+    for (const item of m[2].split(",").map((i) => i.trim()).filter(Boolean)) {
+      const name = item.replace(/^type\s+/, "").split(/\s+as\s+/).pop();
+      if (!names.has(name)) names.set(name, { file: entry, type: m[1] !== undefined || item.startsWith("type ") });
+    }
+  }
+  for (const m of text.matchAll(/^export \* from "([^"]+)";/gm)) {
+    entryNames(entry, join(dirname(file), m[1]).replace(`${root}/`, ""), names);
+  }
+  return names;
+}
 
-/** Per runtime, the names its examples may take from the repository (made when first needed). */
+/** Per runtime, the names its examples may take without importing them: hangup/core's and its adapter's. */
 const exportedFor = {};
 
 /** The ```ts examples of one source file's TSDoc, each with the imports it leaves out. */
@@ -133,14 +144,14 @@ function tsdocBlocksOf(file) {
       : /"hangup\/workerd"|"cloudflare:sockets"/.test(code)
       ? "workerd"
       : TSDOC_RUNTIMES[file] ?? "node";
-    exportedFor[runtime] ??= exportedNames([...sources.filter((f) => f.startsWith("src/")), ...ADAPTER_FILES[runtime]]);
+    exportedFor[runtime] ??= new Map([...entryNames(`adapters/${runtime}.ts`), ...entryNames("src/index.ts")]);
     blocks.push({ file, line: i + 2, code, directive: { runtime }, preamble: missingImports(code, file, exportedFor[runtime]) });
     i = end;
   }
   return blocks;
 }
 
-/** Imports for the repository's names `code` uses without importing or declaring them: from its own file first. */
+/** Imports for the names `code` uses without importing or declaring them: its own file's, then the public ones. */
 function missingImports(code, file, exported) {
   const imported = new Set(
     [...code.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}/g)].flatMap((m) =>
@@ -197,6 +208,9 @@ function tscConfig(group, names) {
       isolatedDeclarations: false,
       declaration: false,
       paths: { hangup: [abs(adapter)], [`hangup/${runtime}`]: [abs(adapter)], "hangup/core": [abs("src/index.ts")] },
+      // Node's examples without the browser's globals (`name`, `status`, `close()`), which would
+      // stand in for a name an example forgot to make (Bun's and workerd's types need them).
+      ...(tsdoc && runtime === "node" ? { lib: ["ES2023", "ESNext.Disposable"] } : {}),
     },
     include: [],
     files: [...names, ...extra.map(abs), ...(tsdoc ? tsdocContext(runtime) : [])],

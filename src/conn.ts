@@ -158,6 +158,14 @@ export function createConnResolved<Native = unknown>(source: ConnSource<Native>,
   return new SourceConn(source, options) as Conn<Native>;
 }
 
+/**
+ * The runtime socket `conn.unwrap()` would hand out, without unwrapping: what `startTls` checks
+ * before it takes the connection over. Undefined for a `Conn` not made by `createConn`.
+ */
+export function nativeOf(conn: Conn): unknown {
+  return conn instanceof SourceConn ? conn.sourceNative : undefined;
+}
+
 /** Whether a read is pending on `conn` (false for a `Conn` not made by `createConn`). */
 export function readPending(conn: Conn): boolean {
   return conn instanceof SourceConn && conn.readPending;
@@ -368,6 +376,10 @@ class SourceConn implements Conn {
   }
 
   /** See `defaultWriteTimeout()`. */
+  get sourceNative(): unknown {
+    return this.#source.native;
+  }
+
   get readPending(): boolean {
     return this.#reading;
   }

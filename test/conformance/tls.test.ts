@@ -5,6 +5,7 @@ import {
   BrokenPipeError,
   type Conn,
   ConnectionResetError,
+  fromStreams,
   IdleTimeoutError,
   SocketClosedError,
   SocketError,
@@ -1005,6 +1006,19 @@ if (!hasTls) {
         assert.match(err.message, /^Cannot start TLS with 127\.0\.0\.1:\d+: the TLS handshake failed/);
         await sleep(100);
       }));
+
+    test("startTls() refuses a Conn it cannot upgrade (one from fromStreams) with a TypeError, and leaves it as it was: its bytes still read", async () => {
+      const conn = fromStreams({
+        readable: new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode("read ahead")) }),
+        writable: new WritableStream<Uint8Array>(),
+      });
+      assert.equal(text(await conn.peek({ bytes: 10 })), "read ahead");
+      const err = await rejection(startTlsWithin(conn, { ca: CERTS.ca, serverName: "localhost" }));
+      assert.ok(err instanceof TypeError, `expected TypeError, got ${String(err)}`);
+      assert.match(err.message, /^conn must be a plaintext hangup Conn over a (net\.Socket|Deno\.Conn|Bun socket) \(from this adapter\)$/);
+      assert.equal(text(await conn.read()), "read ahead", "the buffered bytes are still the conn's");
+      conn.reset();
+    });
 
     test("startTls() with a read pending is refused with a TypeError that says so; the connection and its read go on", () =>
       withPeer(async (peer) => {
