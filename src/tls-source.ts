@@ -346,6 +346,7 @@ export class TlsSource implements ConnSource {
       this.#report(event);
     }
     if (this.#innerClosed) this.#report({ kind: "closed" });
+    this.#tcpNews(); // a write that failed as the peer left waits for this report
   }
 
   #report(event: Pending): void {
@@ -413,14 +414,20 @@ export class TlsSource implements ConnSource {
   /**
    * The TCP failure beneath (a write's, or the reset reads met) says more than the TLS layer's
    * "stream destroyed". The TLS layer may fail a write a moment before TCP reports the reset that
-   * caused it: then the write waits for TCP's news, 100 ms at most.
+   * caused it, and the peer's end is reported once the TLS layer gave up what it held: the write
+   * waits for both, 100 ms at most, so its failure never comes before `ended` says how the peer
+   * left (a handler that closes on it would make that `local`).
    */
   async #tcpFailure(err: unknown): Promise<unknown> {
-    if (this.#wireError === UNSET && this.#tcpError === UNSET && !this.#tcpEnded && !this.#innerClosed) {
+    const until = Date.now() + 100;
+    // TCP closed with no end or reset: nothing more comes (the close is reported as it is).
+    while (!this.#finished && !this.#droppedByUs && !(this.#innerClosed && this.#tcpError === UNSET && !this.#tcpEnded)) {
+      const left = until - Date.now();
+      if (left <= 0) break;
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         (this.#awaitingTcpNews ??= []).push(resolve);
-        timer = setTimeout(resolve, 100);
+        timer = setTimeout(resolve, left);
       });
       clearTimeout(timer);
     }

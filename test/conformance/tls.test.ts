@@ -150,6 +150,37 @@ if (!hasTls) {
       );
 
       test(
+        "a write under way as the peer leaves without close_notify (its kernel answers the write with an RST): ended has settled, truncated, when the write rejects (Node said local once the handler closed on it; Bun may say reset, docs/runtimes.md)",
+        () =>
+          withPeer(async (peer) => {
+            for (let trial = 0; trial < 10; trial++) {
+              let endedFirst: string | undefined;
+              const { conn, remote } = await openTlsPair(peer, side);
+              try {
+                // Read by the peer, and its session tickets with it: it then closes with a FIN, not an RST.
+                await conn.write("hello\n");
+                await peer.recv(remote, { count: 6, timeoutMs: 5000 });
+                await peer.send(remote, { text: "GET\n", then: "close" });
+                assert.equal(text(await conn.readUntil("\n")), "GET\n");
+                void conn.ended.then((info) => (endedFirst = info.reason));
+                const err = await rejection(conn.write(patterned(8 << 20)));
+                assert.ok(err instanceof SocketError, `trial ${trial}: got ${String(err)}`);
+                // Bun cannot tell a FIN it had not read yet from the reset that followed it (its write took the kernel's error).
+                const endings = runtime === "bun" ? ["truncated", "reset"] : ["truncated"];
+                assert.ok(
+                  endings.includes(endedFirst!),
+                  `trial ${trial}: ended was ${endedFirst} when the write rejected with ${err.name}`,
+                );
+              } finally {
+                await conn.close();
+              }
+              assert.equal((await conn.ended).reason, endedFirst, `trial ${trial}`);
+            }
+          }),
+        { timeout: 60_000 },
+      );
+
+      test(
         "allowTruncation: the same FIN ends the loop cleanly and ended still says truncated",
         withTlsPair(side, async ({ conn, peer, remote }) => {
           const [sent, { bytes, outcome }] = await Promise.all([peer.send(remote, { size: 100_000, then: "fin" }), drain(conn)]);
