@@ -32,21 +32,8 @@ interface MyConn {
   close(): void;
   abort(): void;
 }
-declare class MySource implements ConnSource<MySocket> {
-  constructor(socket: MySocket, endpoint?: import("hangup/core").Endpoint);
-  readonly localAddr: import("hangup/core").Addr;
-  readonly remoteAddr: import("hangup/core").Addr;
-  readonly native: MySocket;
-  start(sink: import("hangup/core").ConnSink): void;
-  pause(): void;
-  resume(): void;
-  write(bytes: Uint8Array): Promise<void>;
-  closeWrite(): Promise<void>;
-  close(): Promise<void>;
-  destroy(): void;
-  reset(): void;
-  detach(): void;
-}
+/** An adapter's source over a `MySocket`. */
+declare const MySource: new (socket: MySocket, endpoint?: import("hangup/core").Endpoint) => ConnSource<MySocket>;
 /** A listening socket with Node-style events. */
 declare const server: {
   port: number;

@@ -1053,11 +1053,7 @@ if (!hasTls) {
 
     test("startTls() with a read pending is refused with a TypeError that says so; the connection and its read go on", () =>
       withPeer(async (peer) => {
-        const { listener, port } = await peer.listen();
-        const accepted = peer.accept(listener);
-        const plain = await tlsAdapter.connect({ port } as never);
-        const remote = await accepted;
-        await peer.close(listener);
+        const { plain, remote } = await plainClient(peer);
         const pending = plain.readUntil("\r\n");
         const err = await rejection(startTlsWithin(plain, { ca: CERTS.ca }));
         assert.ok(err instanceof TypeError, `expected TypeError, got ${String(err)}`);
