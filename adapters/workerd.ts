@@ -351,12 +351,11 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
     const streams = native as Partial<StreamNative> | null | undefined;
     return !!streams?.readable && !!streams.writable && sockets.has(streams.writable);
   };
-  if (!own(nativeOf(conn)) || remote.transport !== "tcp") {
-    throw new TypeError("conn must be a plaintext Conn made by this adapter's connect");
-  }
+  const notOwn = (): TypeError => new TypeError("conn must be a plaintext Conn made by this adapter's connect");
+  if (!own(nativeOf(conn)) || remote.transport !== "tcp") throw notOwn();
   await flushBeforeUpgrade(conn, tls.handshakeTimeout, connOptions.signal);
   const { buffered, native } = (conn as Conn<unknown>).unwrap();
-  if (!own(native)) throw new TypeError("conn must be a plaintext Conn made by this adapter's connect");
+  if (!own(native)) throw notOwn();
   const socket = sockets.get(native.writable)!;
   sockets.delete(native.writable);
   const early = buffered.length + (await endReadAhead(native.readable));

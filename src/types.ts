@@ -174,7 +174,7 @@ export type DecodeResult<T> = { value: T; used: number } | { need: number } | un
  * view: all of them, or a front part holding at least the `need` last asked for (a message
  * crossing from one chunk into the next is decoded from a copy of just that front, so the
  * chunks are not joined); it is called again with more while more is buffered. A message may
- * keep views into `bytes` (hangup never writes that memory again). A plain function may stand in.
+ * keep views into `bytes` (hangup never writes that memory again). A plain function (`DecodeFunction`) may stand in.
  * Each call starts from the message's first byte: a decoder that answers `undefined` for a big
  * message made of many parts (a long RESP array) re-reads it with every chunk that arrives, so
  * answer the `need` you know, or remember your progress between calls.
