@@ -16,6 +16,7 @@ import {
   checkTlsOptions,
   type Conn,
   type ConnOptions,
+  type ConnSink,
   type ConnSource,
   createConn,
   flushBeforeUpgrade,
@@ -612,16 +613,34 @@ function serverTlsSource(
     side: "server",
     allowTruncation: options.allowTruncation,
     initial,
+    startAtFirstByte: true,
   });
+}
+
+/** Connections a TLS listener keeps in their handshake (silent, or waiting for a slot) per `maxHandshakes`. */
+const WAITING_PER_HANDSHAKE = 8;
+
+/** One accepted connection, from its acceptance until its handshake is over. */
+interface Handshake {
+  /** Ends it: the connection is reset. */
+  stop(): void;
+  /** silent: no byte yet; waiting: bytes came, all slots taken; running: the TLS layer has them. */
+  state: "silent" | "waiting" | "running";
+  /** What came while waiting for a slot, for the TLS layer once it has one. */
+  held: Uint8Array[];
+  admit(): void;
 }
 
 /**
  * A TLS listener's handshakes: `accept(sink, tcp, closed)` hands the connection to `sink` once its
  * handshake completed; one that fails or stalls past `handshakeTimeout`, or is still running
- * when `closed` aborts (the listener closed), is dropped. Handshakes
- * run side by side, so none blocks the accept loop, and at most `maxHandshakes` at once: a
- * connection beyond them drops the oldest handshake that has not heard a byte yet, or, when each
- * has, is dropped itself. Throws a TypeError naming `name` for a bad certificate or key.
+ * when `closed` aborts (the listener closed), is dropped. Handshakes run side by side, so none
+ * blocks the accept loop. The TLS layer of a connection is made at its first byte, and at most
+ * `maxHandshakes` run at once: a connection whose bytes come while all are running waits, its
+ * reads paused, for one to finish. Until its first byte a connection costs what a TCP one does,
+ * and `WAITING_PER_HANDSHAKE` times `maxHandshakes` are kept: past that a newcomer drops the oldest
+ * that has not sent a byte yet, or is dropped itself when each has. Throws a TypeError naming
+ * `name` for a bad certificate or key.
  *
  * @example
  * ```ts
@@ -634,51 +653,91 @@ export function tlsAcceptor(
   name: string,
 ): (sink: ListenerSink, tcp: ConnSource, closed: AbortSignal) => void {
   const context = checkedServerContext(options, name);
-  // Each handshake has its own signal, all aborted at once when the listener closes: one
-  // listener on `closed`, not one per handshake (Node warns past 10 on one signal). `heard`: a
-  // byte of the client's came.
-  const running = new Map<AbortController, { heard: boolean }>();
+  const maxRunning = options.maxHandshakes;
+  const maxKept = maxRunning * WAITING_PER_HANDSHAKE;
+  // Every connection in its handshake, oldest first, all stopped at once when the listener closes:
+  // one listener on `closed`, not one signal per handshake (Node's costs 4 KiB).
+  const kept = new Set<Handshake>();
+  const waiting: Handshake[] = [];
+  let running = 0;
   let watching = false;
+
+  const admitWaiting = (): void => {
+    while (running < maxRunning && waiting.length > 0) waiting.shift()!.admit();
+  };
+
   return (sink, tcp, closed) => {
     if (closed.aborted) return tcp.reset();
-    if (running.size >= options.maxHandshakes) {
-      // At the cap a handshake that never heard a byte, the oldest, makes way for the newcomer:
-      // otherwise maxHandshakes silent connections, renewed every handshakeTimeout, kept every
-      // real client out. When all of them are under way, the newcomer is dropped.
-      let silent: AbortController | undefined;
-      for (const [controller, handshake] of running) {
-        if (!handshake.heard) {
-          silent = controller;
+    if (kept.size >= maxKept) {
+      // A connection that never sent a byte, the oldest, makes way for the newcomer: otherwise
+      // silent connections, renewed every handshakeTimeout, kept every real client out.
+      let silent: Handshake | undefined;
+      for (const handshake of kept) {
+        if (handshake.state === "silent") {
+          silent = handshake;
           break;
         }
       }
       if (silent === undefined) return tcp.reset();
-      running.delete(silent);
-      silent.abort();
+      kept.delete(silent);
+      silent.stop();
     }
     if (!watching) {
       watching = true;
       closed.addEventListener("abort", () => {
-        for (const handshake of running.keys()) handshake.abort();
+        for (const handshake of kept) handshake.stop();
       }, { once: true });
     }
-    const controller = new AbortController();
-    const handshake = { heard: false };
-    running.set(controller, handshake);
+    let inner: ConnSink | undefined;
+    const source = serverTlsSource(tcp, context, options, undefined);
+    const handshake: Handshake = {
+      stop: () => source.stopHandshake(),
+      state: "silent",
+      held: [],
+      admit: () => {
+        // Reads resume before the held bytes go in: the TLS layer may pause them as it takes those.
+        if (handshake.state === "waiting") tcp.resume();
+        handshake.state = "running";
+        running++;
+        const held = handshake.held;
+        handshake.held = [];
+        for (const chunk of held) inner!.data(chunk);
+      },
+    };
+    kept.add(handshake);
+    const leaveQueue = (): void => {
+      if (handshake.state !== "waiting") return;
+      waiting.splice(waiting.indexOf(handshake), 1);
+      handshake.state = "silent";
+    };
     const start = tcp.start;
-    tcp.start = (inner) =>
+    tcp.start = (sinkOfTls) => {
+      inner = sinkOfTls;
       start.call(tcp, {
         data: (chunk) => {
-          handshake.heard = true;
-          inner.data(chunk);
+          if (handshake.state === "running") return inner!.data(chunk);
+          if (handshake.state === "waiting") return void handshake.held.push(chunk);
+          handshake.held.push(chunk);
+          if (running < maxRunning) return handshake.admit();
+          handshake.state = "waiting";
+          waiting.push(handshake);
+          tcp.pause();
         },
-        end: (info) => inner.end(info),
-        error: (err) => inner.error(err),
-        closed: () => inner.closed(),
+        end: (info) => (leaveQueue(), inner!.end(info)),
+        error: (err) => (leaveQueue(), inner!.error(err)),
+        closed: () => (leaveQueue(), inner!.closed()),
       });
-    serverTls(tcp, context, options, undefined, controller.signal)
-      .then((source) => sink.connection(source), () => {})
-      .finally(() => running.delete(controller));
+    };
+    source.handshake(options.handshakeTimeout)
+      .then(() => sink.connection(source), () => {})
+      .finally(() => {
+        kept.delete(handshake);
+        leaveQueue();
+        if (handshake.state === "running") {
+          running--;
+          admitWaiting();
+        }
+      });
   };
 }
 

@@ -137,16 +137,26 @@ export class TlsSource implements ConnSource {
    */
   #pauseAsked = false;
   #enginePaused = false;
+  /** The engine starts at the peer's first byte (a server's): until then a connection costs what a TCP one does. */
+  readonly #lazy: boolean;
+  #engineStarted = false;
 
   constructor(
     inner: ConnSource,
     engine: TlsEngine,
-    options: { allowTruncation: boolean; initial?: Uint8Array | undefined; side?: "client" | "server" | undefined },
+    options: {
+      allowTruncation: boolean;
+      initial?: Uint8Array | undefined;
+      side?: "client" | "server" | undefined;
+      /** A server's engine (with no `initial` bytes) is made at the client's first byte, not before. */
+      startAtFirstByte?: boolean | undefined;
+    },
   ) {
     this.#inner = inner;
     this.#engine = engine;
     this.#allowTruncation = options.allowTruncation;
     this.#initial = options.initial;
+    this.#lazy = options.startAtFirstByte === true && options.side === "server" && !(options.initial && options.initial.length > 0);
     // `initial` is what a plaintext connection read ahead: this is startTls's upgrade.
     this.#failed = options.side === "server" ? "Cannot accept" : options.initial !== undefined ? "Cannot start TLS" : "Cannot connect";
   }
@@ -201,15 +211,23 @@ export class TlsSource implements ConnSource {
         if (signal.aborted) return fail(signal.reason);
         addAbortListener(signal, onAbort);
       }
-      try {
-        this.#engine.start(this.#wire(), this.#events());
-        if (this.#initial && this.#initial.length > 0) this.#engine.feed(this.#initial);
-      } catch (err) {
-        // The runtime's TLS layer refused to start (a certificate it cannot load): release TCP.
-        return fail(handshakeError(err, this.#failed));
-      }
+      if (!this.#lazy && !this.#startEngine()) return;
       this.#inner.start(this.#innerSink());
     });
+  }
+
+  /** Starts the runtime's TLS layer; false when it refused (the handshake has failed then). */
+  #startEngine(): boolean {
+    this.#engineStarted = true;
+    try {
+      this.#engine.start(this.#wire(), this.#events());
+      if (this.#initial && this.#initial.length > 0) this.#engine.feed(this.#initial);
+      return true;
+    } catch (err) {
+      // The runtime's TLS layer refused to start (a certificate it cannot load): release TCP.
+      this.#handshake?.reject(handshakeError(err, this.#failed));
+      return false;
+    }
   }
 
   /**
@@ -279,9 +297,15 @@ export class TlsSource implements ConnSource {
 
   #innerSink(): ConnSink {
     return {
-      data: (chunk) => this.#engine.feed(chunk),
+      data: (chunk) => {
+        if (!this.#engineStarted && !this.#startEngine()) return;
+        this.#engine.feed(chunk);
+      },
       end: () => {
         const handshake = this.#handshake;
+        if (handshake && !this.#engineStarted) {
+          return handshake.reject(new TlsHandshakeError(`${this.#failed}: the peer closed the connection during the TLS handshake`));
+        }
         if (handshake) {
           // The bytes right before the FIN may say why (an alert, a plaintext server's answer): the
           // TLS layer reads them first, and its error, if any, is the one reported.

@@ -444,9 +444,11 @@ export interface TlsOptions {
   /** ms to wait for the handshake (a listener drops the connection after it); default 10000. */
   handshakeTimeout?: number | undefined;
   /**
-   * `listen` only: handshakes a listener runs at once, default 128. A connection beyond it drops
-   * the oldest handshake that has not heard a byte yet (so clients that connect and send nothing
-   * cannot keep a real client out), or is dropped itself when every handshake is under way.
+   * `listen` only: handshakes a listener runs at once, default 128. A connection takes one at its
+   * first byte (until then it costs what a TCP connection does); one whose bytes come while all
+   * are taken waits for one, its reads paused. Eight times as many connections are kept in their
+   * handshake: past that a newcomer drops the oldest that has not sent a byte (so clients that
+   * connect and send nothing cannot keep a real client out), or is dropped itself when each has.
    */
   maxHandshakes?: number | undefined;
 }

@@ -816,50 +816,66 @@ if (!hasTls) {
         }
       }));
 
-    test("maxHandshakes: a silent connection makes way for a newcomer, the oldest first; handshakes under way keep their slots", () =>
+    test("maxHandshakes: a connection takes a slot at its first byte; one that sends while all run waits for a slot; past 8× the oldest silent one makes way", () =>
       withPeer(async (peer) => {
         const listener = await tlsAdapter.listen({
           hostname: "127.0.0.1",
           port: 0,
-          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 2 }),
+          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
         });
         const ended = async (remote: number, timeoutMs: number) => (await peer.recv(remote, { timeoutMs })).end;
-        const goodClient = async () => {
-          const started = Date.now();
-          const accepting = within(5000, listener.accept(), "accept of the good client");
-          const good = await peer.connect({ port: listener.addr.port });
-          const peerTls = await peer.tls(good, { side: "client" });
-          assert.equal(peerTls.protocol, "TLSv1.3", `the good client's handshake: ${JSON.stringify(peerTls)}`);
-          const conn = (await accepting)!;
-          assert.ok(Date.now() - started < 2000, `accepted at once, not after handshakeTimeout (${Date.now() - started} ms)`);
-          await peer.send(good, { text: "in", then: "close_notify" });
+        const served = async (remote: number, conn: Conn) => {
+          await peer.send(remote, { text: "in", then: "close_notify" });
           assert.equal(text(await collect(conn)), "in");
           conn.reset();
         };
+        const startOfRecord = new Uint8Array([0x16, 0x03, 0x01]);
         try {
           const port = listener.addr.port;
-          // Two clients that never send a byte hold both slots (for up to handshakeTimeout).
-          const silent = [await peer.connect({ port }), await peer.connect({ port })];
-          await sleep(200); // the listener has taken both from the kernel's queue
-          await goodClient();
-          assert.ok(["reset", "eof"].includes(await ended(silent[0]!, 2000)), "the oldest silent connection was dropped");
-          assert.equal(await ended(silent[1]!, 300), "timeout", "the newer one still waits");
-          // A client whose handshake is under way (the start of a record came) keeps its slot: the
-          // silent one makes way again.
-          const underWay = [await peer.connect({ port })];
-          await peer.send(underWay[0]!, { data: new Uint8Array([0x16, 0x03, 0x01]) });
+          // Connections that send nothing hold no slot: three of them, one slot, and a client is served at once.
+          const silent = [await peer.connect({ port }), await peer.connect({ port }), await peer.connect({ port })];
+          await sleep(200); // the listener has taken them from the kernel's queue
+          const started = Date.now();
+          const accepting = within(5000, listener.accept(), "accept of the client");
+          const client = await peer.connect({ port });
+          assert.equal((await peer.tls(client, { side: "client" })).protocol, "TLSv1.3");
+          await served(client, (await accepting)!);
+          assert.ok(Date.now() - started < 2000, `served at once (${Date.now() - started} ms)`);
+          for (const remote of silent) assert.equal(await ended(remote, 100), "timeout", "the silent connections are kept");
+
+          // A handshake under way (the start of a record came) holds the slot: a client whose hello
+          // comes meanwhile waits for it, its bytes kept, and is served once the slot is free.
+          const underWay = await peer.connect({ port });
+          await peer.send(underWay, { data: startOfRecord });
           await sleep(200);
-          await goodClient();
-          assert.ok(["reset", "eof"].includes(await ended(silent[1]!, 2000)), "the silent connection was dropped");
-          assert.equal(await ended(underWay[0]!, 300), "timeout", "the handshake under way keeps its slot");
-          // Both slots under way: now the newcomer is the one dropped.
-          underWay.push(await peer.connect({ port }));
-          await peer.send(underWay[1]!, { data: new Uint8Array([0x16, 0x03, 0x01]) });
+          const waiter = await peer.connect({ port });
+          const waiterAccepted = listener.accept();
+          const waiterTls = peer.tls(waiter, { side: "client" });
+          const early = await Promise.race([waiterAccepted.then(() => "accepted"), sleep(600).then(() => "waiting")]);
+          assert.equal(early, "waiting", "no second handshake runs while the slot is taken");
+          assert.equal(await ended(underWay, 100), "timeout", "the handshake under way keeps its slot");
+          await peer.rst(underWay);
+          const waiterConn = await within(5000, waiterAccepted, "accept of the waiting client once the slot is free");
+          assert.equal((await waiterTls).protocol, "TLSv1.3");
+          await served(waiter, waiterConn!);
+
+          // 8 × maxHandshakes connections are kept in their handshake: a ninth drops the oldest silent one.
+          for (let i = 0; i < 5; i++) silent.push(await peer.connect({ port }));
+          await sleep(200);
+          silent.push(await peer.connect({ port }));
+          assert.ok(["reset", "eof"].includes(await ended(silent[0]!, 2000)), "the oldest silent connection was dropped");
+          assert.equal(await ended(silent[1]!, 300), "timeout", "the next one still waits");
+
+          // None silent (one runs, seven wait for its slot): now the newcomer is the one dropped.
+          const kept = silent.slice(1);
+          for (const remote of kept) await peer.send(remote, { data: startOfRecord });
           await sleep(200);
           const newcomer = await peer.connect({ port }).catch((err: Error) => err);
           if (typeof newcomer === "number") assert.ok(["reset", "eof"].includes(await ended(newcomer, 2000)), "the newcomer was dropped");
           else assert.match(newcomer.message, /ConnectionResetError/);
-          for (const remote of underWay) assert.equal(await ended(remote, 300), "timeout", "the handshakes under way keep their slots");
+          for (const remote of [kept[0]!, kept[7]!]) {
+            assert.equal(await ended(remote, 300), "timeout", "the connections that sent keep their places");
+          }
         } finally {
           await listener.close();
         }
