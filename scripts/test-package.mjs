@@ -67,6 +67,7 @@ try {
       const r = JSON.parse(out);
       const expected = name.includes("require") && runtime === "bun" ? "bun" : runtime;
       const ok = r.runtime === expected && r.sameResetClass && r.crossInstanceof && r.className === "ConnectionResetError" &&
+        r.misnamed?.length === 0 &&
         r.hasAdapter && r.roundTrip === "ping" &&
         (r.requireThrownInstanceof ?? true);
       return ok ? "ok" : `wrong: ${out}`;
