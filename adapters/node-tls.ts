@@ -34,7 +34,7 @@ import {
 } from "../src/index.ts";
 import { checkOptionsObject, describe } from "../src/options.ts";
 import { defaultServerName, locateFailure, recordHandshake, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
-import { nativeOf } from "../src/conn.ts";
+import { nativeOf, unwrapForUpgrade } from "../src/conn.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -791,7 +791,7 @@ export async function upgradeToTls<Native>(
   let source: TlsSource;
   try {
     await flushBeforeUpgrade(conn, tlsOptions.handshakeTimeout, connOptions.signal);
-    const { buffered, native } = conn.unwrap();
+    const { buffered, native } = unwrapForUpgrade(conn);
     if (!own.is(native)) throw notOwn();
     const tcp = tcpOf(native, remote);
     source = side === "client"

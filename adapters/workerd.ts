@@ -51,7 +51,7 @@ import {
 } from "../src/index.ts";
 import { checkOptionsObject, resolveConnOptions } from "../src/options.ts";
 import { locateFailure, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
-import { nativeOf } from "../src/conn.ts";
+import { nativeOf, unwrapForUpgrade } from "../src/conn.ts";
 
 export * from "../src/public.ts";
 
@@ -354,7 +354,7 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   const notOwn = (): TypeError => new TypeError("conn must be a plaintext Conn made by this adapter's connect");
   if (!own(nativeOf(conn)) || remote.transport !== "tcp") throw notOwn();
   await flushBeforeUpgrade(conn, tls.handshakeTimeout, connOptions.signal);
-  const { buffered, native } = (conn as Conn<unknown>).unwrap();
+  const { buffered, native } = unwrapForUpgrade(conn);
   if (!own(native)) throw notOwn();
   const socket = sockets.get(native.writable)!;
   sockets.delete(native.writable);

@@ -118,7 +118,7 @@ interface DecodeState<T> {
 }
 
 /** Why our side stopped the connection: every later operation is refused. */
-type Stop = { by: "local" | "unwrapped" } | { by: "aborted"; reason: unknown };
+type Stop = { by: "local" | "unwrapped" | "upgraded" } | { by: "aborted"; reason: unknown };
 
 /**
  * How far a connection is, in one value. It only moves forward: open → ended → stopped, or
@@ -164,6 +164,22 @@ export function createConnResolved<Native = unknown>(source: ConnSource<Native>,
  */
 export function nativeOf(conn: Conn): unknown {
   return conn instanceof SourceConn ? conn.sourceNative : undefined;
+}
+
+/** Conns being unwrapped by `startTls()` (unwrapForUpgrade): what they refuse later says so. */
+const upgrading = new WeakSet<Conn>();
+
+/**
+ * `conn.unwrap()` for `startTls()`: the connection's later operations, and its `signal`, say it
+ * was upgraded to TLS rather than unwrapped.
+ */
+export function unwrapForUpgrade(conn: Conn): { buffered: Bytes; native: unknown } {
+  upgrading.add(conn);
+  try {
+    return conn.unwrap();
+  } finally {
+    upgrading.delete(conn);
+  }
 }
 
 /** Whether a read is pending on `conn` (false for a `Conn` not made by `createConn`). */
@@ -531,7 +547,10 @@ class SourceConn implements Conn {
     if (this.#read.state === "stopped") return false;
     this.#read = { state: "stopped", stop };
     const abortReason = stop.by === "aborted" ? stop.reason : undefined;
-    this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, abortReason);
+    const signalReason = stop.by === "unwrapped" || stop.by === "upgraded"
+      ? new SocketClosedError(`The connection ${SourceConn.#stopWhy(stop.by)}`)
+      : abortReason;
+    this.#settle(stop.by === "aborted" ? "aborted" : "local", abortReason instanceof SocketError ? abortReason : undefined, signalReason);
     if (this.#onAbort) removeAbortListener(this.#options.signal!, this.#onAbort);
     this.#wakeReader();
     return true;
@@ -549,8 +568,15 @@ class SourceConn implements Conn {
   #refusal(operation: SocketOperation | "unwrap"): unknown {
     const stop = (this.#read as Extract<ReadSide, { state: "stopped" }>).stop;
     if (stop.by === "aborted") return stop.reason;
-    const why = stop.by === "unwrapped" ? "the connection was unwrapped" : "the connection was closed here";
-    return new SocketClosedError(`Cannot ${operation}: ${why}`);
+    return new SocketClosedError(`Cannot ${operation}: the connection ${SourceConn.#stopWhy(stop.by)}`);
+  }
+
+  static #stopWhy(by: "local" | "unwrapped" | "upgraded"): string {
+    return by === "unwrapped"
+      ? "was unwrapped"
+      : by === "upgraded"
+      ? "was upgraded to TLS: use the Conn that startTls() returned"
+      : "was closed here";
   }
 
   /** Our side stopped the connection (close, reset, abort, unwrap). */
@@ -559,7 +585,7 @@ class SourceConn implements Conn {
   }
 
   #isUnwrapped(): boolean {
-    return this.#read.state === "stopped" && this.#read.stop.by === "unwrapped";
+    return this.#read.state === "stopped" && (this.#read.stop.by === "unwrapped" || this.#read.stop.by === "upgraded");
   }
 
   /** Releases the handle once both directions are done; reads of buffered bytes go on. */
@@ -1141,7 +1167,7 @@ class SourceConn implements Conn {
     const queued = this.#writeQueue;
     this.#writeQueue = undefined;
     const buffered = this.#queue.takeAll();
-    this.#halt({ by: "unwrapped" });
+    this.#halt({ by: upgrading.has(this) ? "upgraded" : "unwrapped" });
     if (queued) { for (const request of queued) if (this.#inFlight?.[0] !== request) settleWrite(request, this.#refusal("write")); }
     this.#markClosed();
     return { buffered, native: this.#source.native };
