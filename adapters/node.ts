@@ -121,6 +121,16 @@ function confirmEnd(socket: net.Socket, sink: ConnSink): void {
     sink.end();
     return;
   }
+  if (socket.writableLength > 0) {
+    // Our writes wait for a peer that does not read: a probe would wait behind them (a FIN
+    // unreported until the peer reads). No probe is needed: libuv tries the waiting write in the
+    // same poll as the shortcut's EOF, so a reset has failed it, and errored the socket, by the
+    // next turn.
+    setImmediate(() => {
+      if (!socket.errored && !socket.destroyed) sink.end();
+    });
+    return;
+  }
   // Only ECONNRESET means a false EOF. EPIPE is the kernel's answer to an RST that came after the
   // peer's FIN (a reply to our writes to a closed peer): the read side did end with a FIN (SPEC 2).
   socket.write(EMPTY, (err) => (err && (err as NodeJS.ErrnoException).code === "ECONNRESET" ? sink.error(err) : sink.end()));

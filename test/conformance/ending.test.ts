@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { ConnectionResetError, SocketClosedError, SocketError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { collect, concat, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
+import { collect, concat, openPair, rejection, SIDES, sleep, text, within, withPair } from "../support/fixtures.ts";
 import { sha256, withPeer } from "../support/peer.ts";
 import { hangup } from "../support/runtime.ts";
 
@@ -101,6 +101,40 @@ for (const side of SIDES) {
         // Whatever is still buffered stays readable, and then the reset, never an end.
         assert.ok((await rejection(collect(conn))) instanceof ConnectionResetError);
       }),
+    );
+
+    test(
+      "a FIN while our write waits for a peer that does not read: ended says eof and the loop ends at once, the write still waiting",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const writing = conn.write(new Uint8Array(16 << 20)).then(() => "written", (err: unknown) => err);
+        await sleep(200); // the buffers are full: the write waits for the peer to read
+        await peer.send(remote, { text: "last request", then: "fin" });
+        assert.deepEqual(await within(2000, conn.ended, "ended at the FIN"), { reason: "eof" });
+        assert.equal(text(await within(2000, collect(conn), "the loop ends at the FIN")), "last request");
+        assert.equal(await Promise.race([writing, sleep(100).then(() => "waiting")]), "waiting");
+      }),
+    );
+
+    test(
+      "bytes then an RST while our write waits for a peer that does not read: ConnectionResetError in 10 of 10 trials, never a clean end",
+      () =>
+        withPeer(async (peer) => {
+          const outcomes: string[] = [];
+          for (let trial = 0; trial < 10; trial++) {
+            const { conn, remote } = await openPair(peer, side);
+            try {
+              void conn.write(new Uint8Array(16 << 20)).catch(() => {});
+              await sleep(100);
+              await peer.send(remote, { size: 1000, then: "rst" });
+              const outcome = await within(5000, collect(conn).then(() => "eof", (err: unknown) => err), "the loop ends");
+              outcomes.push(outcome instanceof ConnectionResetError ? "reset" : String(outcome));
+            } finally {
+              conn.reset();
+              await conn.closed;
+            }
+          }
+          assert.deepEqual(outcomes, Array(10).fill("reset"));
+        }),
     );
 
     test(
