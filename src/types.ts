@@ -350,7 +350,11 @@ export interface Conn<Native = unknown> extends AsyncIterable<Uint8Array<ArrayBu
    * ended: awaiting it keeps the request alive until the peer has our bytes.
    */
   close(): Promise<void>;
-  /** Abortive close: RST where the runtime can; idempotent. */
+  /**
+   * Abortive close: RST where the runtime can (Deno and Workers: a FIN); idempotent. Writes not
+   * yet handed to the OS are dropped, and the RST also discards what the OS still held for the
+   * peer, so even resolved writes may never arrive: `close()` is the way to deliver them.
+   */
   reset(): void;
   /**
    * Lets the process exit while this connection is open, as `unref()` does for a Node socket:
