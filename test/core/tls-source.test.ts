@@ -67,6 +67,33 @@ async function handshaken(allowTruncation = false, overrides: Parameters<typeof 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 describe("TlsSource", () => {
+  test("a server's TLS engine starts at the client's first byte, not before; a FIN before any byte fails the handshake without one", async () => {
+    const tcp = scripted();
+    const engine = new FakeEngine();
+    let started = 0;
+    const start = engine.start.bind(engine);
+    engine.start = (wire, events) => (started++, start(wire, events));
+    const source = new TlsSource(tcp.source, engine, { allowTruncation: false, side: "server", startAtFirstByte: true });
+    const done = source.handshake(0);
+    await Promise.resolve();
+    assert.equal(started, 0, "no engine while the client has sent nothing");
+    tcp.sink().data(bytes("hello"));
+    assert.equal(started, 1, "the engine starts at the first byte");
+    assert.deepEqual(engine.fed.map((b) => new TextDecoder().decode(b)), ["hello"], "and gets that byte first");
+    engine.events.handshake(INFO);
+    await done;
+
+    const silentTcp = scripted();
+    const silentEngine = new FakeEngine();
+    silentEngine.start = () => assert.fail("no engine for a client that sent nothing");
+    const silent = new TlsSource(silentTcp.source, silentEngine, { allowTruncation: false, side: "server", startAtFirstByte: true });
+    const rejected = silent.handshake(0).then(() => undefined, (err: unknown) => err);
+    silentTcp.sink().end();
+    const err = await rejected;
+    assert.ok(err instanceof TlsHandshakeError, `expected TlsHandshakeError, got ${String(err)}`);
+    assert.match(err.message, /^Cannot accept: the peer closed the connection during the TLS handshake$/);
+  });
+
   test("a FIN right behind the bytes that finish the handshake is the connection's FIN, not lost (an engine that handshakes a tick later)", async () => {
     const tcp = scripted();
     const engine = new FakeEngine();
