@@ -622,10 +622,13 @@ const WAITING_PER_HANDSHAKE = 8;
 
 /** One accepted connection, from its acceptance until its handshake is over. */
 interface Handshake {
-  /** Ends it: the connection is reset. */
+  /** Ends it: the connection is reset, and it never takes a slot. */
   stop(): void;
-  /** silent: no byte yet; waiting: bytes came, all slots taken; running: the TLS layer has them. */
-  state: "silent" | "waiting" | "running";
+  /**
+   * silent: no byte yet; waiting: bytes came, all slots taken; running: the TLS layer has them (a
+   * slot is held until the handshake settles); stopped: ended by the listener before it ran.
+   */
+  state: "silent" | "waiting" | "running" | "stopped";
   /** What came while waiting for a slot, for the TLS layer once it has one. */
   held: Uint8Array[];
   admit(): void;
@@ -661,9 +664,11 @@ export function tlsAcceptor(
   const waiting: Handshake[] = [];
   let running = 0;
   let watching = false;
+  /** The listener closed: every handshake is being stopped, and none may start. */
+  let closing = false;
 
   const admitWaiting = (): void => {
-    while (running < maxRunning && waiting.length > 0) waiting.shift()!.admit();
+    while (!closing && running < maxRunning && waiting.length > 0) waiting.shift()!.admit();
   };
 
   return (sink, tcp, closed) => {
@@ -685,13 +690,21 @@ export function tlsAcceptor(
     if (!watching) {
       watching = true;
       closed.addEventListener("abort", () => {
+        closing = true;
         for (const handshake of kept) handshake.stop();
       }, { once: true });
     }
     let inner: ConnSink | undefined;
     const source = serverTlsSource(tcp, context, options, undefined);
     const handshake: Handshake = {
-      stop: () => source.stopHandshake(),
+      stop: () => {
+        // A running one keeps its state: its slot goes when its handshake settles (below).
+        if (handshake.state !== "running") {
+          leaveQueue();
+          handshake.state = "stopped";
+        }
+        source.stopHandshake();
+      },
       state: "silent",
       held: [],
       admit: () => {
@@ -716,6 +729,7 @@ export function tlsAcceptor(
       start.call(tcp, {
         data: (chunk) => {
           if (handshake.state === "running") return inner!.data(chunk);
+          if (handshake.state === "stopped") return;
           if (handshake.state === "waiting") return void handshake.held.push(chunk);
           handshake.held.push(chunk);
           if (running < maxRunning) return handshake.admit();

@@ -24,6 +24,7 @@ import { reclaimed } from "../support/gc.ts";
 import { CERTS, hasTls, openTlsPair, pem, TLS_RUNTIMES, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
 import type { Side } from "../support/fixtures.ts";
 import type { TlsOptions } from "../../src/index.ts";
+import { NodeTlsEngine } from "../../adapters/node-tls.ts";
 
 type PairOptions = Parameters<typeof openTlsPair>[2];
 
@@ -878,6 +879,41 @@ if (!hasTls) {
           }
         } finally {
           await listener.close();
+        }
+      }));
+
+    test("closing a TLS listener stops every handshake, running and waiting for a slot: none gets a TLS layer after the close", () =>
+      withPeer(async (peer) => {
+        // Counts the TLS layers the listener makes (every runtime's listener runs node:tls's).
+        let started = 0;
+        const start = NodeTlsEngine.prototype.start;
+        NodeTlsEngine.prototype.start = function (this: NodeTlsEngine, ...args: Parameters<typeof start>) {
+          started++;
+          return start.apply(this, args);
+        };
+        try {
+          const listener = await tlsAdapter.listen({
+            hostname: "127.0.0.1",
+            port: 0,
+            tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
+          });
+          const port = listener.addr.port;
+          const underWay = await peer.connect({ port });
+          await peer.send(underWay, { data: new Uint8Array([0x16, 0x03, 0x01]) });
+          await sleep(200);
+          const waiters = [await peer.connect({ port }), await peer.connect({ port }), await peer.connect({ port })];
+          const handshakes = waiters.map((remote) => peer.tls(remote, { side: "client", timeoutMs: 10_000 }));
+          await sleep(400); // their ClientHellos came: they wait for the slot
+          assert.equal(started, 1, "one handshake runs, the others wait without a TLS layer");
+          await listener.close();
+          for (const result of await within(5000, Promise.all(handshakes), "the waiting clients' handshakes end")) {
+            assert.ok(result.handshakeError !== undefined, `a waiting client's handshake failed: ${JSON.stringify(result)}`);
+          }
+          assert.equal(["reset", "eof"].includes((await peer.recv(underWay, { timeoutMs: 2000 })).end), true);
+          await sleep(200);
+          assert.equal(started, 1, "no TLS layer was made after the close");
+        } finally {
+          NodeTlsEngine.prototype.start = start;
         }
       }));
 
