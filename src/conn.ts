@@ -171,7 +171,7 @@ const upgrading = new WeakSet<Conn>();
 
 /**
  * `conn.unwrap()` for `startTls()`: the connection's later operations, and its `signal`, say it
- * was upgraded to TLS rather than unwrapped.
+ * was handed to `startTls()` (which may still fail) rather than unwrapped.
  */
 export function unwrapForUpgrade(conn: Conn): { buffered: Bytes; native: unknown } {
   upgrading.add(conn);
@@ -572,11 +572,7 @@ class SourceConn implements Conn {
   }
 
   static #stopWhy(by: "local" | "unwrapped" | "upgraded"): string {
-    return by === "unwrapped"
-      ? "was unwrapped"
-      : by === "upgraded"
-      ? "was upgraded to TLS: use the Conn that startTls() returned"
-      : "was closed here";
+    return by === "unwrapped" ? "was unwrapped" : by === "upgraded" ? "was handed to startTls()" : "was closed here";
   }
 
   /** Our side stopped the connection (close, reset, abort, unwrap). */

@@ -449,10 +449,11 @@ export interface TlsOptions {
   handshakeTimeout?: number | undefined;
   /**
    * `listen` only: handshakes a listener runs at once, default 128. A connection takes one at its
-   * first byte (until then it costs what a TCP connection does); one whose bytes come while all
-   * are taken waits for one, its reads paused. Eight times as many connections are kept in their
-   * handshake: past that a newcomer drops the oldest that has not sent a byte (so clients that
-   * connect and send nothing cannot keep a real client out), or is dropped itself when each has.
+   * first byte (until then it has no TLS layer, a fraction of a handshake's memory); one whose
+   * bytes come while all are taken waits for one, its reads paused. `handshakeTimeout` counts from
+   * the accept, time spent silent or waiting included. Eight times as many connections are kept in
+   * their handshake: past that a newcomer drops the oldest that has not sent a byte (so clients
+   * that connect and send nothing cannot keep a real client out), or is dropped itself when each has.
    */
   maxHandshakes?: number | undefined;
 }

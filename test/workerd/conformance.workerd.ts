@@ -393,7 +393,7 @@ describe("Cloudflare Workers adapter, in real workerd: TLS (secureTransport), ag
       const r = await result;
       assert.equal(r.reply, "220 go ahead\r\n");
       assert.equal((r.plainAfter as { name?: string } | undefined)?.name, "SocketClosedError");
-      assert.match(String((r.plainAfter as { message?: string }).message), /upgraded to TLS: use the Conn that startTls\(\) returned$/);
+      assert.match(String((r.plainAfter as { message?: string }).message), /^Cannot read: the connection was handed to startTls\(\)$/);
       assert.equal(r.length, 100_000);
       assert.equal(r.sha256, sent.sha256);
       assert.equal(r.ended, "eof");
