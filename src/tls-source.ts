@@ -137,7 +137,7 @@ export class TlsSource implements ConnSource {
    */
   #pauseAsked = false;
   #enginePaused = false;
-  /** The engine starts at the peer's first byte (a server's): until then a connection costs what a TCP one does. */
+  /** The engine starts at the peer's first byte (a server's): until then the connection has no TLS layer. */
   readonly #lazy: boolean;
   #engineStarted = false;
 
