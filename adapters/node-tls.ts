@@ -619,6 +619,14 @@ function serverTlsSource(
 
 /** Connections a TLS listener keeps in their handshake (silent, or waiting for a slot) per `maxHandshakes`. */
 const WAITING_PER_HANDSHAKE = 8;
+/**
+ * How long a TLS listener over its cap waits before it drops connections: Deno and Bun accept a
+ * burst before they read any of it, and a client whose first bytes have not been read yet would
+ * be taken for a silent one.
+ */
+const TRIM_AFTER_MS = 50;
+/** What a connection waiting for a slot may send before its reads pause (a ClientHello is far less). */
+const HELD_LIMIT = 65536;
 
 /** One accepted connection, from its acceptance until its handshake is over. */
 interface Handshake {
@@ -631,6 +639,9 @@ interface Handshake {
   state: "silent" | "waiting" | "running" | "stopped";
   /** What came while waiting for a slot, for the TLS layer once it has one. */
   held: Uint8Array[];
+  heldBytes: number;
+  /** Its reads paused: it sent more than HELD_LIMIT while it waited. */
+  paused: boolean;
   admit(): void;
 }
 
@@ -639,11 +650,11 @@ interface Handshake {
  * handshake completed; one that fails or stalls past `handshakeTimeout`, or is still running
  * when `closed` aborts (the listener closed), is dropped. Handshakes run side by side, so none
  * blocks the accept loop. The TLS layer of a connection is made at its first byte, and at most
- * `maxHandshakes` run at once: a connection whose bytes come while all are running waits, its
- * reads paused, for one to finish. Until its first byte a connection costs what a TCP one does,
- * and `WAITING_PER_HANDSHAKE` times `maxHandshakes` are kept: past that a newcomer drops the oldest
- * that has not sent a byte yet, or is dropped itself when each has. Throws a TypeError naming
- * `name` for a bad certificate or key.
+ * `maxHandshakes` run at once: a connection whose bytes come while all are running waits for one
+ * to finish (its reads go on, paused only past HELD_LIMIT). `WAITING_PER_HANDSHAKE` times
+ * `maxHandshakes` connections are kept: TRIM_AFTER_MS after that is passed the oldest that have not
+ * sent a byte are dropped, or, when each has, the newest waiting. Throws a TypeError naming `name`
+ * for a bad certificate or key.
  *
  * @example
  * ```ts
@@ -666,27 +677,36 @@ export function tlsAcceptor(
   let watching = false;
   /** The listener closed: every handshake is being stopped, and none may start. */
   let closing = false;
+  let trimScheduled = false;
 
   const admitWaiting = (): void => {
     while (!closing && running < maxRunning && waiting.length > 0) waiting.shift()!.admit();
   };
 
-  return (sink, tcp, closed) => {
-    if (closed.aborted) return tcp.reset();
-    if (kept.size >= maxKept) {
-      // A connection that never sent a byte, the oldest, makes way for the newcomer: otherwise
-      // silent connections, renewed every handshakeTimeout, kept every real client out.
-      let silent: Handshake | undefined;
+  /**
+   * Back under the cap: the oldest connections that never sent a byte make way (otherwise silent
+   * connections, renewed every handshakeTimeout, kept every real client out); when each has sent
+   * bytes, the newest waiting for a slot are dropped.
+   */
+  const trim = (): void => {
+    trimScheduled = false;
+    while (!closing && kept.size > maxKept) {
+      let victim: Handshake | undefined;
       for (const handshake of kept) {
         if (handshake.state === "silent") {
-          silent = handshake;
+          victim = handshake;
           break;
         }
       }
-      if (silent === undefined) return tcp.reset();
-      kept.delete(silent);
-      silent.stop();
+      if (victim === undefined) { for (const handshake of kept) if (handshake.state === "waiting") victim = handshake; }
+      if (victim === undefined) return;
+      kept.delete(victim);
+      victim.stop();
     }
+  };
+
+  return (sink, tcp, closed) => {
+    if (closed.aborted) return tcp.reset();
     if (!watching) {
       watching = true;
       closed.addEventListener("abort", () => {
@@ -707,9 +727,14 @@ export function tlsAcceptor(
       },
       state: "silent",
       held: [],
+      heldBytes: 0,
+      paused: false,
       admit: () => {
         // Reads resume before the held bytes go in: the TLS layer may pause them as it takes those.
-        if (handshake.state === "waiting") tcp.resume();
+        if (handshake.paused) {
+          handshake.paused = false;
+          tcp.resume();
+        }
         handshake.state = "running";
         running++;
         const held = handshake.held;
@@ -718,6 +743,10 @@ export function tlsAcceptor(
       },
     };
     kept.add(handshake);
+    if (kept.size > maxKept && !trimScheduled) {
+      trimScheduled = true;
+      setTimeout(trim, TRIM_AFTER_MS);
+    }
     const leaveQueue = (): void => {
       if (handshake.state !== "waiting") return;
       waiting.splice(waiting.indexOf(handshake), 1);
@@ -730,12 +759,18 @@ export function tlsAcceptor(
         data: (chunk) => {
           if (handshake.state === "running") return inner!.data(chunk);
           if (handshake.state === "stopped") return;
-          if (handshake.state === "waiting") return void handshake.held.push(chunk);
           handshake.held.push(chunk);
-          if (running < maxRunning) return handshake.admit();
-          handshake.state = "waiting";
-          waiting.push(handshake);
-          tcp.pause();
+          handshake.heldBytes += chunk.length;
+          if (handshake.state === "silent") {
+            if (running < maxRunning) return handshake.admit();
+            handshake.state = "waiting";
+            waiting.push(handshake);
+          }
+          // Reads go on while it waits (a FIN or a reset is seen), unless it sends too much.
+          if (handshake.heldBytes > HELD_LIMIT && !handshake.paused) {
+            handshake.paused = true;
+            tcp.pause();
+          }
         },
         end: (info) => (leaveQueue(), inner!.end(info)),
         error: (err) => (leaveQueue(), inner!.error(err)),

@@ -450,10 +450,10 @@ export interface TlsOptions {
   /**
    * `listen` only: handshakes a listener runs at once, default 128. A connection takes one at its
    * first byte (until then it has no TLS layer, a fraction of a handshake's memory); one whose
-   * bytes come while all are taken waits for one, its reads paused. `handshakeTimeout` counts from
-   * the accept, time spent silent or waiting included. Eight times as many connections are kept in
-   * their handshake: past that a newcomer drops the oldest that has not sent a byte (so clients
-   * that connect and send nothing cannot keep a real client out), or is dropped itself when each has.
+   * bytes come while all are taken waits for one. `handshakeTimeout` counts from the accept, time
+   * spent silent or waiting included. Eight times as many connections are kept in their handshake:
+   * past that the oldest that have not sent a byte are dropped (so clients that connect and send
+   * nothing cannot keep a real client out), or, when each has, the newest waiting.
    */
   maxHandshakes?: number | undefined;
 }

@@ -882,6 +882,51 @@ if (!hasTls) {
         }
       }));
 
+    test("a burst past 8 × maxHandshakes of clients that all sent bytes: the newest are dropped, never the first ones, whose bytes the listener had not read yet", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({
+          hostname: "127.0.0.1",
+          port: 0,
+          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
+        });
+        try {
+          const port = listener.addr.port;
+          const burst = await peer.burst({ port, count: 11, data: new Uint8Array([0x16]) });
+          const ends: string[] = [];
+          for (const remote of burst) ends.push((await peer.recv(remote, { timeoutMs: 300 })).end);
+          const dropped = ends.flatMap((end, i) => (end === "timeout" ? [] : [i]));
+          assert.deepEqual(dropped, [8, 9, 10], `8 kept (one runs, seven wait), the newest three dropped: ${ends.join(", ")}`);
+        } finally {
+          await listener.close();
+        }
+      }));
+
+    test("a client that leaves while it waits for a handshake slot is let go at once, not at handshakeTimeout", () =>
+      withPeer(async (peer) => {
+        const listener = await tlsAdapter.listen({
+          hostname: "127.0.0.1",
+          port: 0,
+          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
+        });
+        try {
+          const port = listener.addr.port;
+          const underWay = await peer.connect({ port });
+          await peer.send(underWay, { data: new Uint8Array([0x16, 0x03, 0x01]) });
+          await sleep(200);
+          for (let trial = 0; trial < 3; trial++) {
+            const waiter = await peer.connect({ port });
+            await peer.send(waiter, { data: new Uint8Array([0x16, 0x03, 0x01, 0x00]) });
+            await sleep(200); // it waits for the slot
+            await peer.fin(waiter);
+            const seen = await peer.recv(waiter, { timeoutMs: 3000 });
+            assert.ok(["eof", "reset"].includes(seen.end), `the listener let the waiting client go (${seen.end})`);
+          }
+          assert.equal((await peer.recv(underWay, { timeoutMs: 200 })).end, "timeout", "the handshake under way keeps its slot");
+        } finally {
+          await listener.close();
+        }
+      }));
+
     test("closing a TLS listener stops every handshake, running and waiting for a slot: none gets a TLS layer after the close", () =>
       withPeer(async (peer) => {
         // Counts the TLS layers the listener makes (every runtime's listener runs node:tls's).

@@ -104,6 +104,19 @@ def op_connect(cmd):
     return {"conn": register(sock)}
 
 
+def op_burst(cmd):
+    """`count` connections to host:port, opened one right after the other, each sending `data`
+    (base64) as soon as it is connected: a burst the server accepts before it reads any of it."""
+    data = payload(cmd)
+    handles = []
+    for _ in range(cmd["count"]):
+        sock = socket.create_connection((cmd.get("host", "127.0.0.1"), cmd["port"]), timeout=10)
+        sock.settimeout(None)
+        sock.sendall(data)
+        handles.append(register(sock))
+    return {"conns": handles}
+
+
 def rst(sock):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()

@@ -114,6 +114,12 @@ export class Peer {
     return (await this.command("connect", args)).conn as number;
   }
 
+  /** `count` connections opened one right after the other, each sending `data` once connected: their handles. */
+  async burst(args: { port: number; count: number; data: Uint8Array }): Promise<number[]> {
+    const { data, ...rest } = args;
+    return (await this.command("burst", { ...rest, data: Buffer.from(data).toString("base64") })).conns as number[];
+  }
+
   async send(conn: number, what: Send): Promise<Sent> {
     const { data, ...rest } = what;
     const args = data ? { ...rest, data: Buffer.from(data).toString("base64") } : rest;
