@@ -26,6 +26,20 @@ import type { Side } from "../support/fixtures.ts";
 import type { TlsOptions } from "../../src/index.ts";
 import { NodeTlsEngine } from "../../adapters/node-tls.ts";
 
+/** A TLS listener with one handshake slot (8 connections kept), closed once `body` is done. */
+async function withOneSlot(body: (listener: Awaited<ReturnType<typeof tlsAdapter.listen>>) => Promise<void>): Promise<void> {
+  const listener = await tlsAdapter.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
+  });
+  try {
+    await body(listener);
+  } finally {
+    await listener.close();
+  }
+}
+
 type PairOptions = Parameters<typeof openTlsPair>[2];
 
 function withTlsPair(side: Side, body: (pair: TlsPair) => Promise<void>, options: PairOptions = {}): () => Promise<void> {
@@ -818,20 +832,15 @@ if (!hasTls) {
       }));
 
     test("maxHandshakes: a connection takes a slot at its first byte; one that sends while all run waits for a slot; past 8× the oldest silent one makes way", () =>
-      withPeer(async (peer) => {
-        const listener = await tlsAdapter.listen({
-          hostname: "127.0.0.1",
-          port: 0,
-          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
-        });
-        const ended = async (remote: number, timeoutMs: number) => (await peer.recv(remote, { timeoutMs })).end;
-        const served = async (remote: number, conn: Conn) => {
-          await peer.send(remote, { text: "in", then: "close_notify" });
-          assert.equal(text(await collect(conn)), "in");
-          conn.reset();
-        };
-        const startOfRecord = new Uint8Array([0x16, 0x03, 0x01]);
-        try {
+      withPeer((peer) =>
+        withOneSlot(async (listener) => {
+          const ended = async (remote: number, timeoutMs: number) => (await peer.recv(remote, { timeoutMs })).end;
+          const served = async (remote: number, conn: Conn) => {
+            await peer.send(remote, { text: "in", then: "close_notify" });
+            assert.equal(text(await collect(conn)), "in");
+            conn.reset();
+          };
+          const startOfRecord = new Uint8Array([0x16, 0x03, 0x01]);
           const port = listener.addr.port;
           // Connections that send nothing hold no slot: three of them, one slot, and a client is served at once.
           const silent = [await peer.connect({ port }), await peer.connect({ port }), await peer.connect({ port })];
@@ -877,38 +886,24 @@ if (!hasTls) {
           for (const remote of [kept[0]!, kept[7]!]) {
             assert.equal(await ended(remote, 300), "timeout", "the connections that sent keep their places");
           }
-        } finally {
-          await listener.close();
-        }
-      }));
+        })
+      ));
 
     test("a burst past 8 × maxHandshakes of clients that all sent bytes: the newest are dropped, never the first ones, whose bytes the listener had not read yet", () =>
-      withPeer(async (peer) => {
-        const listener = await tlsAdapter.listen({
-          hostname: "127.0.0.1",
-          port: 0,
-          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
-        });
-        try {
+      withPeer((peer) =>
+        withOneSlot(async (listener) => {
           const port = listener.addr.port;
           const burst = await peer.burst({ port, count: 11, data: new Uint8Array([0x16]) });
           const ends: string[] = [];
           for (const remote of burst) ends.push((await peer.recv(remote, { timeoutMs: 300 })).end);
           const dropped = ends.flatMap((end, i) => (end === "timeout" ? [] : [i]));
           assert.deepEqual(dropped, [8, 9, 10], `8 kept (one runs, seven wait), the newest three dropped: ${ends.join(", ")}`);
-        } finally {
-          await listener.close();
-        }
-      }));
+        })
+      ));
 
     test("a client that leaves while it waits for a handshake slot is let go at once, not at handshakeTimeout", () =>
-      withPeer(async (peer) => {
-        const listener = await tlsAdapter.listen({
-          hostname: "127.0.0.1",
-          port: 0,
-          tls: tlsOptionsFor("server", { handshakeTimeout: 20_000, maxHandshakes: 1 }),
-        });
-        try {
+      withPeer((peer) =>
+        withOneSlot(async (listener) => {
           const port = listener.addr.port;
           const underWay = await peer.connect({ port });
           await peer.send(underWay, { data: new Uint8Array([0x16, 0x03, 0x01]) });
@@ -922,10 +917,8 @@ if (!hasTls) {
             assert.ok(["eof", "reset"].includes(seen.end), `the listener let the waiting client go (${seen.end})`);
           }
           assert.equal((await peer.recv(underWay, { timeoutMs: 200 })).end, "timeout", "the handshake under way keeps its slot");
-        } finally {
-          await listener.close();
-        }
-      }));
+        })
+      ));
 
     test("closing a TLS listener stops every handshake, running and waiting for a slot: none gets a TLS layer after the close", () =>
       withPeer(async (peer) => {
