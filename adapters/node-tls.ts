@@ -19,7 +19,6 @@ import {
   type ConnSink,
   type ConnSource,
   createConn,
-  flushBeforeUpgrade,
   type ListenerSink,
   resolveConnOptions,
   type ResolvedTlsOptions,
@@ -33,8 +32,15 @@ import {
   type TlsWire,
 } from "../src/index.ts";
 import { checkOptionsObject, describe } from "../src/options.ts";
-import { defaultServerName, locateFailure, recordHandshake, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
-import { nativeOf, unwrapForUpgrade } from "../src/conn.ts";
+import {
+  checkUpgradable,
+  defaultServerName,
+  locateFailure,
+  recordHandshake,
+  recordUpgrade,
+  takeForUpgrade,
+  upgradeConnOptions,
+} from "../src/adapter-kit.ts";
 
 /** One TLS connection's engine: a client, or a server with the listener's shared context. */
 export type NodeTlsRole =
@@ -824,13 +830,9 @@ export async function upgradeToTls<Native>(
   const tlsOptions = checkTlsOptions(o, "options", side, true);
   const connOptions = upgradeConnOptions(conn, o as ConnOptions);
   resolveConnOptions(connOptions);
-  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
-    throw new TypeError("conn must be a hangup Conn");
-  }
-  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
   // Checked before unwrap(), which would consume a connection this adapter cannot upgrade.
   const notOwn = (): TypeError => new TypeError(`conn must be a plaintext hangup Conn over a ${own.name} (from this adapter)`);
-  if (!own.is(nativeOf(conn))) throw notOwn();
+  checkUpgradable(conn, own.is, notOwn);
   const context = side === "server" ? checkedServerContext(tlsOptions, "options") : undefined;
   if (side === "client") checkPemContents(tlsOptions, "options");
   // A command written without awaiting right before ("STARTTLS\r\n") goes out first: unwrap()
@@ -839,9 +841,7 @@ export async function upgradeToTls<Native>(
   const remote = conn.remoteAddr;
   let source: TlsSource;
   try {
-    await flushBeforeUpgrade(conn, tlsOptions.handshakeTimeout, connOptions.signal);
-    const { buffered, native } = unwrapForUpgrade(conn);
-    if (!own.is(native)) throw notOwn();
+    const { buffered, native } = await takeForUpgrade(conn, own.is, notOwn, tlsOptions.handshakeTimeout, connOptions.signal);
     const tcp = tcpOf(native, remote);
     source = side === "client"
       ? clientTlsSource(tcp, tlsOptions.serverName ?? defaultServerName(conn), tlsOptions, buffered)

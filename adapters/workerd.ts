@@ -39,7 +39,6 @@ import {
   connOptionsOf,
   defineCapabilities,
   type Endpoint,
-  flushBeforeUpgrade,
   fromStreams,
   type ResolvedTlsOptions,
   type Runtime,
@@ -50,8 +49,7 @@ import {
   withDeadline,
 } from "../src/index.ts";
 import { checkOptionsObject, resolveConnOptions } from "../src/options.ts";
-import { locateFailure, recordUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
-import { nativeOf, unwrapForUpgrade } from "../src/conn.ts";
+import { checkUpgradable, locateFailure, recordUpgrade, takeForUpgrade, upgradeConnOptions } from "../src/adapter-kit.ts";
 
 export * from "../src/public.ts";
 
@@ -339,23 +337,17 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   const tls = checkTlsOptions(rest, "options", "client", true);
   const connOptions = upgradeConnOptions(conn, rest as ConnOptions);
   resolveConnOptions(connOptions);
-  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
-    throw new TypeError("conn must be a hangup Conn");
-  }
-  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
-  const remote = conn.remoteAddr;
-  const hostname = remote.transport === "tcp" ? remote.hostname : "";
-  checkWorkersTls(tls, "options", hostname);
   // Checked before unwrap(), which would consume a connection this adapter cannot upgrade.
   const own = (native: unknown): native is StreamNative => {
     const streams = native as Partial<StreamNative> | null | undefined;
     return !!streams?.readable && !!streams.writable && sockets.has(streams.writable);
   };
   const notOwn = (): TypeError => new TypeError("conn must be a plaintext Conn made by this adapter's connect");
-  if (!own(nativeOf(conn)) || remote.transport !== "tcp") throw notOwn();
-  await flushBeforeUpgrade(conn, tls.handshakeTimeout, connOptions.signal);
-  const { buffered, native } = unwrapForUpgrade(conn);
-  if (!own(native)) throw notOwn();
+  checkUpgradable(conn, own, notOwn);
+  const remote = conn.remoteAddr;
+  if (remote.transport !== "tcp") throw notOwn();
+  checkWorkersTls(tls, "options", remote.hostname);
+  const { buffered, native } = await takeForUpgrade(conn, own, notOwn, tls.handshakeTimeout, connOptions.signal);
   const socket = sockets.get(native.writable)!;
   sockets.delete(native.writable);
   const early = buffered.length + (await endReadAhead(native.readable));
@@ -373,7 +365,7 @@ export async function startTls(conn: Conn, options?: StartTlsOptions): Promise<C
   } catch (err) {
     throw locateFailure(err, "start TLS", where, connOptions.signal);
   }
-  const upgraded = connOf(secure, hostname, remote.port, true, connOptions);
+  const upgraded = connOf(secure, remote.hostname, remote.port, true, connOptions);
   recordUpgrade(conn, upgraded);
   return upgraded;
 }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createConn, inheritedConnOptions, readPending, recordHandshake, recordUpgrade } from "./conn.ts";
+import { createConn, inheritedConnOptions, nativeOf, readPending, recordHandshake, recordUpgrade, unwrapForUpgrade } from "./conn.ts";
 import { withDeadline } from "./deadline.ts";
 import { SocketError, TimedOutError, TlsHandshakeError } from "./errors.ts";
 import {
@@ -336,4 +336,50 @@ export function flushBeforeUpgrade(conn: Conn, timeout: number, signal: AbortSig
     discard: () => {},
     timedOut: () => new TlsHandshakeError(`Cannot start TLS: the writes before startTls() did not go out within ${timeout} ms`),
   });
+}
+
+/**
+ * Refuses, with a `TypeError` and before anything is consumed, a `conn` that `startTls()` cannot
+ * upgrade: not a hangup `Conn`, one already over TLS, or one whose socket `own` does not accept
+ * (`refuse` makes that error, naming what the adapter takes).
+ *
+ * @example
+ * ```ts
+ * const own = (native: unknown): native is MySocket => native === socket;
+ * const refuse = () => new TypeError("conn must be a plaintext hangup Conn over a MySocket");
+ * checkUpgradable(conn, own, refuse);
+ * ```
+ */
+export function checkUpgradable(conn: Conn, own: (native: unknown) => boolean, refuse: () => TypeError): void {
+  if (typeof conn !== "object" || conn === null || typeof (conn as Partial<Conn>).unwrap !== "function") {
+    throw new TypeError("conn must be a hangup Conn");
+  }
+  if (conn.tls !== undefined) throw new TypeError("conn already speaks TLS");
+  if (!own(nativeOf(conn))) throw refuse();
+}
+
+/**
+ * Takes a `conn` that `checkUpgradable` accepted over for `startTls()`: its earlier writes go out
+ * first (`flushBeforeUpgrade`, with its `timeout` and `signal`), then it is unwrapped, its later
+ * operations saying it was handed to `startTls()`. Resolves with the bytes it had read ahead and
+ * its socket, which `own` checks again (`refuse` if it is not the one checked before).
+ *
+ * @example
+ * ```ts
+ * const own = (native: unknown): native is MySocket => native === socket;
+ * const refuse = () => new TypeError("conn must be a plaintext hangup Conn over a MySocket");
+ * const { buffered, native } = await takeForUpgrade(conn, own, refuse, 10_000, undefined);
+ * ```
+ */
+export async function takeForUpgrade<Native>(
+  conn: Conn,
+  own: (native: unknown) => native is Native,
+  refuse: () => TypeError,
+  timeout: number,
+  signal: AbortSignal | undefined,
+): Promise<{ buffered: Uint8Array<ArrayBuffer>; native: Native }> {
+  await flushBeforeUpgrade(conn, timeout, signal);
+  const { buffered, native } = unwrapForUpgrade(conn);
+  if (!own(native)) throw refuse();
+  return { buffered, native };
 }

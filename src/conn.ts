@@ -391,15 +391,17 @@ class SourceConn implements Conn {
     }
   }
 
-  /** See `defaultWriteTimeout()`. */
+  /** See `nativeOf()`. */
   get sourceNative(): unknown {
     return this.#source.native;
   }
 
+  /** See `readPending()`. */
   get readPending(): boolean {
     return this.#reading;
   }
 
+  /** See `defaultWriteTimeout()`. */
   defaultWriteTimeout(ms: number): void {
     if (this.#options.writeTimeout === undefined) this.#setWriteTimeout(ms);
   }
