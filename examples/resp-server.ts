@@ -6,8 +6,9 @@
  *
  *   npx tsx examples/resp-server.ts [port]    deno run -A examples/resp-server.ts
  *   bun --tsconfig-override=tsconfig.bun-run.json examples/resp-server.ts   (in a clone, so that "hangup" is the Bun adapter)
- *   ... --check                               sends a pipelined batch once and checks the replies;
- *                                             a client that never reads holds bounded memory
+ *   ... --check                               sends a pipelined batch once and checks the replies,
+ *                                             sets and gets a 1 MB value; a client that never
+ *                                             reads holds bounded memory
  */
 import process from "node:process";
 import { connect, listen, serve } from "hangup";
@@ -17,11 +18,13 @@ import { serveResp } from "./resp/serve.ts";
 const check = process.argv.includes("--check");
 const port = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 6379);
 
+/** Commands (a SET and its value) up to 8 MiB; `decode`'s default, 64 KiB, is small for a cache. */
+const MAX_COMMAND_BYTES = 8 << 20;
 const store = new RespStore();
 const listener = await listen({ hostname: "127.0.0.1", port: check ? 0 : port, noDelay: true, idleTimeout: 300_000 });
 console.log("RESP server on", listener.addr);
 const stop = new AbortController();
-const server = serve(listener, (conn) => serveResp(conn, store), { signal: stop.signal });
+const server = serve(listener, (conn) => serveResp(conn, store, { maxBytes: MAX_COMMAND_BYTES }), { signal: stop.signal });
 
 if (check) {
   const conn = await connect({ port: listener.addr.port });
@@ -34,10 +37,29 @@ if (check) {
   for await (const chunk of conn) replies += new TextDecoder().decode(chunk);
   console.log("replies:", JSON.stringify(replies));
   await conn.close();
+  const bigRoundTrip = await setAndGetBig(listener.addr.port, 1_000_000);
   const grown = await neverReadingClient(listener.addr.port);
   stop.abort();
   await server;
-  if (replies !== "+PONG\r\n+OK\r\n$5\r\nhello\r\n$-1\r\n" || grown > 100) process.exit(1);
+  if (replies !== "+PONG\r\n+OK\r\n$5\r\nhello\r\n$-1\r\n" || !bigRoundTrip || grown > 100) process.exit(1);
+}
+
+/** SETs a value of `size` bytes and GETs it back: whether the same bytes came back. */
+async function setAndGetBig(port: number, size: number): Promise<boolean> {
+  const value = new Uint8Array(size).map((_, i) => 97 + (i % 26));
+  const conn = await connect({ port });
+  const ascii = new TextEncoder();
+  await conn.write(ascii.encode(`*3\r\n$3\r\nSET\r\n$4\r\nhuge\r\n$${size}\r\n`));
+  await conn.write(value);
+  await conn.write(ascii.encode("\r\n*2\r\n$3\r\nGET\r\n$4\r\nhuge\r\n"));
+  const line = async () => new TextDecoder().decode((await conn.readUntil("\r\n")) ?? new Uint8Array());
+  const ok = await line();
+  const header = await line();
+  const back = await conn.readExactly(size);
+  await conn.close();
+  const same = header === `$${size}\r\n` && back.every((byte, i) => byte === value[i]);
+  console.log(`a ${size}-byte value: ${JSON.stringify(ok)}, read back ${same ? "the same" : "different"}`);
+  return ok === "+OK\r\n" && same;
 }
 
 /**

@@ -20,18 +20,35 @@ import type { Conn } from "hangup";
 import { decodeCommand, RespProtocolError, type RespStore } from "./decode.ts";
 
 /**
- * Answers `conn`'s commands from `store` until the client closes. A client that breaks the
- * protocol is reset; a client that resets or quits mid-command ends the call with hangup's error,
- * and so does a command over `decode`'s default `maxBytes` (64 KiB: `LimitExceededError`).
+ * How `serveResp` bounds one connection.
  *
  * @example
  * ```ts
- * await serve(listener, (conn) => serveResp(conn, new RespStore()));
+ * const options: ServeRespOptions = { maxBytes: 8 << 20 }; // SET values up to 8 MiB
  * ```
  */
-export async function serveResp(conn: Conn, store: RespStore): Promise<void> {
+export interface ServeRespOptions {
+  /**
+   * The largest command accepted, in bytes (default 64 KiB, `decode`'s default). A larger one
+   * ends the call with `LimitExceededError`. Redis itself takes arguments up to 512 MiB; each
+   * connection may hold this much while a command arrives, so size it for your clients.
+   */
+  maxBytes?: number;
+}
+
+/**
+ * Answers `conn`'s commands from `store` until the client closes. A client that breaks the
+ * protocol is reset; a client that resets or quits mid-command ends the call with hangup's error,
+ * and so does a command over `maxBytes` (`LimitExceededError`).
+ *
+ * @example
+ * ```ts
+ * await serve(listener, (conn) => serveResp(conn, new RespStore(), { maxBytes: 8 << 20 }));
+ * ```
+ */
+export async function serveResp(conn: Conn, store: RespStore, options: ServeRespOptions = {}): Promise<void> {
   try {
-    await serveDecoded(conn, store);
+    await serveDecoded(conn, store, options.maxBytes);
   } catch (err) {
     if (!(err instanceof RespProtocolError)) throw err;
     conn.reset();
@@ -41,10 +58,10 @@ export async function serveResp(conn: Conn, store: RespStore): Promise<void> {
 /** Replies written without awaiting them, at most: then they are awaited before reading on. */
 const UNAWAITED_BYTES = 64 * 1024;
 
-async function serveDecoded(conn: Conn, store: RespStore): Promise<void> {
+async function serveDecoded(conn: Conn, store: RespStore, maxBytes: number | undefined): Promise<void> {
   let last: Promise<void> | undefined;
   let unawaited = 0;
-  for await (const command of conn.decode(decodeCommand)) {
+  for await (const command of conn.decode(decodeCommand, maxBytes === undefined ? undefined : { maxBytes })) {
     const reply = store.execute(command);
     if (reply === null) continue;
     // Not awaited: hangup never lets a failed write go unhandled, and a failed write fails every
