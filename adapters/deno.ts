@@ -4,9 +4,9 @@
  * pump. Every policy lives in `hangup/core`.
  *
  * Deno's quirks, handled here:
- * - reads use `conn.read()` into one reused 64 KiB buffer (small reads copied out
- *   of it), never `for await` over `conn.readable`, which closes the connection
- *   at EOF and loses the reply to a half-close;
+ * - reads use `conn.read()` into a reused buffer (4 KiB, 64 KiB or 128 KiB as reads
+ *   fill it; small reads copied out of it), never `for await` over `conn.readable`,
+ *   which closes the connection at EOF and loses the reply to a half-close;
  * - no abortive close: `close`, `destroy` and `reset` are one call,
  *   `conn.close()`, which sends a FIN (`capabilities.reset` is false);
  * - a pending `conn.read()` cannot be cancelled: on `unwrap()` its bytes are
@@ -103,6 +103,13 @@ export const capabilities: Readonly<Capabilities> = defineCapabilities({
 
 const READ_SIZE = 65536;
 /**
+ * The read buffer while reads fill READ_SIZE ones (a bulk stream): half the reads, promises and
+ * objects per byte. With 64 KiB reads, V8 (Deno 2.9) went into a mark-compact every 20–100 ms in
+ * most bulk runs, to free the read buffers, at 15–40% more CPU (docs/benchmarks.md). A read that
+ * does not fill it brings the next one back to READ_SIZE, and the buffer is not kept for a wait.
+ */
+const BULK_READ_SIZE = 131072;
+/**
  * The read buffer of a connection whose reads are small: Deno holds the buffer of a pending read,
  * so an idle connection keeps it, and 64 KiB each made 10,000 idle connections cost 620 MB.
  * A read that fills it makes the next buffer READ_SIZE; a read of SMALL_READ_SIZE / 2 or less
@@ -147,6 +154,18 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   #readBuffer: Uint8Array | undefined;
   /** The size of the next read buffer made: small until reads fill it. */
   #readSize = SMALL_READ_SIZE;
+  /** The buffer of the read in flight, until it settles. */
+  #reading: Uint8Array | undefined;
+  // The read's reactions, made once per connection rather than per read (less garbage per chunk).
+  readonly #onRead = (n: number | null): Uint8Array | null => {
+    const buffer = this.#reading!;
+    this.#reading = undefined;
+    return this.#received(buffer, n);
+  };
+  readonly #onFail = (error: unknown): never => {
+    this.#reading = undefined;
+    return this.#failed(error);
+  };
   // Made when asked: most connections never are, and 10,000 idle ones would hold 20,000.
   #localAddr: Addr | undefined;
   #remoteAddr: Addr | undefined;
@@ -181,7 +200,8 @@ class DenoTransport implements PullTransport<Deno.Conn> {
     const failed = failedReads.get(this.native);
     if (failed !== undefined) return Promise.reject(failed.error);
     const buffer = (this.#readBuffer ??= new Uint8Array(this.#readSize));
-    return this.native.read(buffer).then((n) => this.#received(buffer, n), (error: unknown) => this.#failed(error));
+    this.#reading = buffer;
+    return this.native.read(buffer).then(this.#onRead, this.#onFail);
   }
 
   #failed(error: unknown): never {
@@ -191,11 +211,16 @@ class DenoTransport implements PullTransport<Deno.Conn> {
 
   #received(buffer: Uint8Array, n: number | null): Uint8Array | null {
     if (n === null) return null;
-    if (n === buffer.length && buffer.length < READ_SIZE) {
-      // More is coming than the small buffer holds: reads go big, this buffer goes with its bytes.
-      this.#readSize = READ_SIZE;
+    if (n === buffer.length) {
+      // More is coming than this buffer holds: the next is a size bigger, this buffer goes with its bytes.
+      this.#readSize = buffer.length < READ_SIZE ? READ_SIZE : BULK_READ_SIZE;
       this.#readBuffer = undefined;
       return buffer;
+    }
+    if (buffer.length > READ_SIZE) {
+      // The socket had less than a bulk buffer holds: the next wait is not made in one.
+      this.#readSize = READ_SIZE;
+      this.#readBuffer = undefined;
     }
     if (n <= SMALL_READ_SIZE / 2 && buffer.length > SMALL_READ_SIZE) {
       // Small again (a burst is over): the big buffer is not kept for an idle wait.
