@@ -106,7 +106,8 @@ const READ_SIZE = 65536;
  * The read buffer while reads fill READ_SIZE ones (a bulk stream): half the reads, promises and
  * objects per byte. With 64 KiB reads, V8 (Deno 2.9) went into a mark-compact every 20–100 ms in
  * most bulk runs, to free the read buffers, at 15–40% more CPU (docs/benchmarks.md). A read that
- * does not fill it brings the next one back to READ_SIZE, and the buffer is not kept for a wait.
+ * does not fill it brings the next one back to READ_SIZE, and it is not kept for the next read. A
+ * burst whose last read filled it leaves the idle wait in one (as one in READ_SIZE did before).
  */
 const BULK_READ_SIZE = 131072;
 /**
@@ -342,12 +343,16 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
     (error: unknown) => void (failure = { error }),
   );
   const ownRead = conn.read.bind(conn);
+  // An earlier hand-over's, still holding bytes (unwrapped, wrapped and unwrapped again): it comes
+  // back once this one's bytes are taken, not the runtime's own read past it.
+  const earlierRead = Object.getOwnPropertyDescriptor(conn, "read");
+  const earlierReadable = Object.getOwnPropertyDescriptor(conn, "readable");
   const restore = (): void => {
     // Only this hand-over's own read; a later hand-over's (unwrap again) stays until its bytes go.
-    if (Object.getOwnPropertyDescriptor(conn, "read")?.value === read) delete (conn as { read?: unknown }).read;
+    if (Object.getOwnPropertyDescriptor(conn, "read")?.value === read) putBack(conn, "read", earlierRead);
     // A readable made meanwhile stays the conn's one stream (its chunks pulled ahead are in it).
     if (readable === undefined && Object.getOwnPropertyDescriptor(conn, "readable")?.get === getReadable) {
-      delete (conn as { readable?: unknown }).readable;
+      putBack(conn, "readable", earlierReadable);
     }
   };
   const read = async (p: Uint8Array): Promise<number | null> => {
@@ -386,6 +391,12 @@ function handOverInFlightRead(conn: Deno.Conn, pending: Promise<Uint8Array | nul
   };
   Object.defineProperty(conn, "read", { value: read, configurable: true, writable: true });
   Object.defineProperty(conn, "readable", { configurable: true, get: getReadable });
+}
+
+/** Puts back the property a hand-over stood in front of, or removes the hand-over's own. */
+function putBack(conn: Deno.Conn, key: "read" | "readable", earlier: PropertyDescriptor | undefined): void {
+  if (earlier) Object.defineProperty(conn, key, earlier);
+  else delete (conn as Partial<Record<typeof key, unknown>>)[key];
 }
 
 /** Until hangup's last write is sent, the conn's own write/closeWrite go after it. */

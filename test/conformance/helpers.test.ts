@@ -341,6 +341,28 @@ for (const side of SIDES) {
     );
 
     test(
+      "handed over twice while the first hand-over still holds bytes: the last owner gets every byte, in order",
+      withPair(side, async ({ conn, peer, remote }) => {
+        const first = pattern(4096, 15);
+        await peer.send(remote, { data: first });
+        const head = await conn.readExactly(first.length); // on Deno a filled 4 KiB read: the next waits in a bigger one
+        await sleep(50);
+        const handedOnce = conn.unwrap(); // that read is in flight: its bytes are the next owner's
+        const middlePart = pattern(50_000, 16);
+        await peer.send(remote, { data: middlePart });
+        await sleep(50); // the handed-over read got them
+        const middle = hangup.wrap(handedOnce.native); // its first read takes some of them
+        const handedTwice = middle.unwrap(); // ...and is in flight in turn
+        const later = pattern(20_000, 17);
+        const reading = Promise.all([readNativeToEnd(handedTwice.native), peer.send(remote, { data: later, then: "fin" })]);
+        const [rest] = await within(10_000, reading, "every byte and the FIN");
+        const all = concat([head, handedOnce.buffered, handedTwice.buffered, rest]);
+        assert.equal(all.length, first.length + middlePart.length + later.length);
+        assert.deepEqual(all, concat([first, middlePart, later]));
+      }),
+    );
+
+    test(
       "the new owner may read through the runtime's own stream view: every byte, and one stream however often it is asked for",
       withPair(side, async ({ conn, peer, remote }) => {
         await sleep(50); // hangup's read-ahead is in flight when it lets go: its bytes come first
