@@ -155,18 +155,10 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   #readBuffer: Uint8Array | undefined;
   /** The size of the next read buffer made: small until reads fill it. */
   #readSize = SMALL_READ_SIZE;
-  /** The buffer of the read in flight, until it settles. */
-  #reading: Uint8Array | undefined;
   // The read's reactions, made once per connection rather than per read (less garbage per chunk).
-  readonly #onRead = (n: number | null): Uint8Array | null => {
-    const buffer = this.#reading!;
-    this.#reading = undefined;
-    return this.#received(buffer, n);
-  };
-  readonly #onFail = (error: unknown): never => {
-    this.#reading = undefined;
-    return this.#failed(error);
-  };
+  // The read in flight is into #readBuffer: only #received changes it, and one read runs at a time.
+  readonly #onRead = (n: number | null): Uint8Array | null => this.#received(this.#readBuffer!, n);
+  readonly #onFail = (error: unknown): never => this.#failed(error);
   // Made when asked: most connections never are, and 10,000 idle ones would hold 20,000.
   #localAddr: Addr | undefined;
   #remoteAddr: Addr | undefined;
@@ -200,9 +192,7 @@ class DenoTransport implements PullTransport<Deno.Conn> {
   read(): Promise<Uint8Array | null> {
     const failed = failedReads.get(this.native);
     if (failed !== undefined) return Promise.reject(failed.error);
-    const buffer = (this.#readBuffer ??= new Uint8Array(this.#readSize));
-    this.#reading = buffer;
-    return this.native.read(buffer).then(this.#onRead, this.#onFail);
+    return this.native.read(this.#readBuffer ??= new Uint8Array(this.#readSize)).then(this.#onRead, this.#onFail);
   }
 
   #failed(error: unknown): never {
