@@ -2,10 +2,10 @@
 // `npm test`: type checks, the package, examples and demo, then the one conformance suite and
 // the core unit tests on Node 20 (the machine's), 22, 24 and 26 (vitest), Deno (deno test) and
 // Bun (bun test). Runtimes run one after another so the timing-sensitive cases do not fight
-// over the machine's 2 cores; within a runtime two test files run at once (vitest's two worker
-// processes, two deno and two bun processes), which every bound in the suite allows for. Exits non-zero if any fails. Each test runner also writes a
-// machine-readable report (.cache/test-reports/), from which the summary lists the skipped
-// cases per runtime by name, and the failed ones with their message on one line.
+// over the machine's 2 cores; within a runtime four test files run at once (see WORKERS).
+// Exits non-zero if any fails. Each test runner also writes a machine-readable report
+// (.cache/test-reports/), from which the summary lists the skipped cases per runtime by name,
+// and the failed ones with their message on one line.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -26,14 +26,35 @@ const testFiles = readdirSync(join(root, "test"), { recursive: true })
   .map((f) => `./test/${f.replaceAll("\\", "/")}`)
   .sort();
 /**
- * Deno and Bun run one file at a time, so their files go to two processes at once (not Deno's
- * --parallel, whose workers share one process: a file that counts the process's descriptors
- * would count the other's). The first takes the slowest files (about half the suite's time in
- * the last timings: tls 29 s, liveness 13 s, writing 9 s, hostile 7 s, long-timers 4 s of 127 s),
- * the second the rest.
+ * Test files run four at a time on every runtime: the cases mostly wait on sockets and timers,
+ * not the CPU (with two at a time a Node line kept about half of a 2-core machine busy), and
+ * every bound in the suite allows for it. vitest has four worker processes (vitest.config.ts); Deno and Bun
+ * run one file at a time, so their files go to four processes at once (not Deno's --parallel,
+ * whose workers share one process: a file that counts the process's descriptors would count
+ * another's), balanced by how long each file took (Bun, 2026-12-01; the rest about 2 s each).
  */
-const slowest = ["tls", "liveness", "writing", "hostile", "long-timers"].map((name) => `./test/conformance/${name}.test.ts`);
-const shards = [slowest, testFiles.filter((f) => !slowest.includes(f))];
+const WORKERS = 4;
+/** Seconds a file took, for the files far above the rest. */
+const SECONDS = {
+  "conformance/tls-endings": 33,
+  "conformance/helpers": 21,
+  "conformance/process-exit": 21,
+  "conformance/liveness": 16,
+  "conformance/tls-handshakes": 12,
+  "conformance/write-failures": 12,
+  "conformance/hostile": 9,
+  "conformance/writing": 9,
+  "conformance/ending": 9,
+  "core/conn-core": 9,
+};
+const secondsOf = (file) => SECONDS[file.replace(/^\.\/test\/|\.test\.ts$/g, "")] ?? 2;
+/** The files in WORKERS groups of about equal time: the longest first, each to the least loaded group. */
+const shards = Array.from({ length: WORKERS }, () => ({ files: [], seconds: 0 }));
+for (const file of [...testFiles].sort((a, b) => secondsOf(b) - secondsOf(a))) {
+  const shard = shards.reduce((least, s) => (s.seconds < least.seconds ? s : least));
+  shard.files.push(file);
+  shard.seconds += secondsOf(file);
+}
 const denoArgs = (files, i) => ["test", "--allow-all", "--no-check", `--junit-path=${reportOf(`deno-${i + 1}`, "xml")}`, ...files];
 const bunArgs = (
   files,
@@ -85,7 +106,7 @@ const runs = [
   {
     name: "deno",
     cmd: bin("deno"),
-    shards: shards.map(denoArgs),
+    shards: shards.map((s, i) => denoArgs(s.files, i)),
     count: denoCounts,
     skips: junitSkips,
     failures: junitFailures,
@@ -94,7 +115,7 @@ const runs = [
   {
     name: "bun",
     cmd: bin("bun"),
-    shards: shards.map(bunArgs),
+    shards: shards.map((s, i) => bunArgs(s.files, i)),
     count: bunCounts,
     skips: junitSkips,
     failures: junitFailures,
