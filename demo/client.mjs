@@ -1,7 +1,10 @@
 // The demo's misbehaving client (plain Node, which can send a real RST on every OS):
 // `node demo/client.mjs <scenario> <port> [<port> ...]` plays one way of hanging up
 // against each port at once and prints, per port, when it hung up (epoch ms, fractional).
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -50,6 +53,24 @@ const scenarios = {
     for (let sent = 0; sent < 4 << 20 && !socket.destroyed; sent += piece.length) {
       if (!socket.write(piece)) await Promise.race([new Promise((r) => socket.once("drain", r)), sleep(500)]);
     }
+    await sleep(300);
+    socket.destroy();
+    return at;
+  },
+  async "tls-truncated"(socket) {
+    // TLS over a stream this script feeds from the TCP socket, so that it can send the TCP FIN
+    // under the TLS layer: no close_notify, as an attacker cutting the stream short would.
+    const wire = new Duplex({ read() {}, write: (chunk, _encoding, done) => void socket.write(chunk, done) });
+    socket.on("data", (chunk) => wire.push(chunk));
+    socket.on("end", () => wire.push(null));
+    const ca = readFileSync(new URL("../test/fixtures/tls/ca.pem", import.meta.url), "utf8");
+    const secure = tls.connect({ socket: wire, ca, servername: "localhost" });
+    secure.on("error", () => {});
+    await new Promise((resolve) => secure.once("secureConnect", resolve));
+    secure.write("hello\n");
+    await sleep(50);
+    const at = now();
+    socket.end();
     await sleep(300);
     socket.destroy();
     return at;

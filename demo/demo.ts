@@ -4,6 +4,7 @@
  * live: what the runtime's own API reported, what hangup reported, and how long it took.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Conn } from "../src/index.ts";
 import { now, type RawReport, startRawServer } from "./raw-server.ts";
@@ -11,7 +12,7 @@ import { now, type RawReport, startRawServer } from "./raw-server.ts";
 type Runtime = "node" | "deno" | "bun";
 const runtime: Runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const hangup = (await import(`../adapters/${runtime}.ts`)) as typeof import("../adapters/node.ts");
-const { ConnectionResetError, IdleTimeoutError, LimitExceededError, UnexpectedEofError } = hangup;
+const { ConnectionResetError, IdleTimeoutError, LimitExceededError, TlsTruncatedError, UnexpectedEofError } = hangup;
 
 const IDLE_TIMEOUT = 1000;
 const REQUEST_DEADLINE = 2000;
@@ -25,7 +26,12 @@ const SCENARIOS = [
   { id: "silence", title: "silence: the peer vanished", wait: 2000 },
   { id: "endless-line", title: "an endless line (4 MiB, no \\n)", wait: 1500 },
   { id: "slow-drip", title: "slow drip (a byte per 150 ms)", wait: 2500 },
+  { id: "tls-truncated", title: "TLS: FIN without close_notify", wait: 1500, tls: true },
 ] as const;
+
+/** The test-only certificate for localhost (test/fixtures/tls): both TLS servers present it. */
+const fixture = (name: string): string => readFileSync(fileURLToPath(new URL(`../test/fixtures/tls/${name}`, import.meta.url)), "utf8");
+const TLS = { cert: fixture("server.pem"), key: fixture("server.key") };
 
 interface Report {
   what: string;
@@ -51,6 +57,7 @@ async function observe(conn: Conn): Promise<Report> {
     if (err instanceof IdleTimeoutError) return { what: `IdleTimeoutError: idle ${IDLE_TIMEOUT} ms`, at };
     if (err instanceof LimitExceededError) return { what: `LimitExceededError: no \\n in ${err.limit} B`, at };
     if (err instanceof UnexpectedEofError) return { what: `UnexpectedEofError (${err.partial.length} B partial)`, at };
+    if (err instanceof TlsTruncatedError) return { what: `TlsTruncatedError: ${bytes} B read, then FIN without close_notify`, at };
     if (err instanceof Error && err.name === "TimeoutError") return { what: `request deadline (${REQUEST_DEADLINE} ms) hit`, at };
     return { what: `${(err as Error).name}: ${(err as Error).message}`, at };
   }
@@ -87,11 +94,15 @@ const pad = (text: string, width: number): string => (text.length >= width ? tex
 
 let rawWait = 1500;
 const raw = await startRawServer(runtime, () => rawWait);
+const rawTls = await startRawServer(runtime, () => rawWait, TLS);
 const listener = await hangup.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: IDLE_TIMEOUT });
+const tlsListener = await hangup.listen({ hostname: "127.0.0.1", port: 0, idleTimeout: IDLE_TIMEOUT, tls: TLS });
 const hangupPort = listener.addr.port;
 const reports = queue<Report>();
 const stop = new AbortController();
-const serving = hangup.serve(listener, async (conn) => reports.push(await observe(conn)), { signal: stop.signal, drainTimeout: 1000 });
+const serveOptions = { signal: stop.signal, drainTimeout: 1000 };
+const handler = async (conn: Conn): Promise<void> => reports.push(await observe(conn));
+const serving = Promise.all([hangup.serve(listener, handler, serveOptions), hangup.serve(tlsListener, handler, serveOptions)]);
 
 const version = runtime === "node"
   ? `Node ${process.version}`
@@ -105,8 +116,10 @@ console.log("-".repeat(36 + 60 + 56));
 
 for (const scenario of SCENARIOS) {
   rawWait = scenario.wait;
-  const [rawClient, hangupClient] = await runClient(scenario.id, [raw.port, hangupPort]);
-  const [rawReport, hangupReport] = await Promise.all([raw.next(scenario.wait), reports.next()]);
+  const ports = "tls" in scenario ? [rawTls.port, tlsListener.addr.port] : [raw.port, hangupPort];
+  const [rawClient, hangupClient] = await runClient(scenario.id, ports);
+  const next = "tls" in scenario ? rawTls.next : raw.next;
+  const [rawReport, hangupReport] = await Promise.all([next(scenario.wait), reports.next()]);
   let rawText = rawReport.what + took(rawReport, rawClient!.at);
   let hangupText = hangupReport.what + took(hangupReport, hangupClient!.at);
   if (scenario.id === "half-close") {
@@ -119,6 +132,7 @@ for (const scenario of SCENARIOS) {
 stop.abort();
 await serving;
 raw.close();
+rawTls.close();
 if (runtime === "node" && Number(process.versions.node.split(".")[0]) < 24) {
   console.log("\nNode < 24 reports a RST that arrives together with data as a clean 'end' (the suite's reset race sees it");
   console.log("in 200 of 200 trials); whether one demo run hits that timing varies. hangup checks every 'end' (see README).");

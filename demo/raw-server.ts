@@ -60,11 +60,18 @@ function describeBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n} B`;
 }
 
-export async function startRawServer(runtime: Runtime, waitMs: () => number): Promise<RawServer> {
+/** A server certificate and its key, PEM: the raw server speaks TLS with them. */
+export interface RawTls {
+  cert: string;
+  key: string;
+}
+
+export async function startRawServer(runtime: Runtime, waitMs: () => number, tls?: RawTls): Promise<RawServer> {
   const { open, next } = reporter();
   if (runtime === "deno") {
     const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const address = { hostname: "127.0.0.1", port: 0 };
+    const listener = tls ? Deno.listenTls({ ...address, ...tls }) : Deno.listen(address);
     void (async () => {
       for await (const conn of listener) {
         const conn_ = open();
@@ -90,6 +97,7 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
     const server = Bun.listen<Conn>({
       hostname: "127.0.0.1",
       port: 0,
+      ...(tls ? { tls } : {}),
       socket: {
         open(socket) {
           socket.data = open();
@@ -111,7 +119,7 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
     return { port: server.port, next, close: () => server.stop(true) };
   }
   const net = await import("node:net");
-  const server = net.createServer((socket) => {
+  const onSocket = (socket: import("node:net").Socket) => {
     const conn = open();
     const timer = conn.silent(waitMs());
     socket.on("data", (chunk) => conn.data(chunk.length));
@@ -124,20 +132,21 @@ export async function startRawServer(runtime: Runtime, waitMs: () => number): Pr
       conn.report("'close' event");
       clearTimeout(timer);
     });
-  });
+  };
+  const server = tls ? (await import("node:tls")).createServer(tls, onSocket) : net.createServer(onSocket);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("the raw server is not on TCP");
   return { port: address.port, next, close: () => server.close() };
 }
 
+type DenoListener = AsyncIterable<{ readable: AsyncIterable<Uint8Array>; write(bytes: Uint8Array): Promise<number> }> & {
+  addr: { port: number };
+  close(): void;
+};
 interface DenoApi {
-  listen(
-    options: { hostname: string; port: number },
-  ): AsyncIterable<{ readable: AsyncIterable<Uint8Array>; write(bytes: Uint8Array): Promise<number> }> & {
-    addr: { port: number };
-    close(): void;
-  };
+  listen(options: { hostname: string; port: number }): DenoListener;
+  listenTls(options: { hostname: string; port: number } & RawTls): DenoListener;
 }
 
 interface BunSocket<T> {
@@ -149,6 +158,7 @@ interface BunApi {
   listen<T>(options: {
     hostname: string;
     port: number;
+    tls?: RawTls;
     socket: {
       open(socket: BunSocket<T>): void;
       data(socket: BunSocket<T>, chunk: Uint8Array): void;

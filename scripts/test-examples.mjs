@@ -30,6 +30,7 @@ const DEMO_VERDICTS = [
   /silence: the peer vanished .*IdleTimeoutError/,
   /an endless line .*LimitExceededError/,
   /slow drip .*request deadline/,
+  /TLS: FIN without close_notify .*TlsTruncatedError/,
 ];
 
 let passes = 0;
