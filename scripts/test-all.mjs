@@ -28,10 +28,11 @@ const testFiles = readdirSync(join(root, "test"), { recursive: true })
 /**
  * Test files run four at a time on every runtime: the cases mostly wait on sockets and timers,
  * not the CPU (with two at a time a Node line kept about half of a 2-core machine busy), and
- * every bound in the suite allows for it. vitest has four worker processes (vitest.config.ts); Deno and Bun
- * run one file at a time, so their files go to four processes at once (not Deno's --parallel,
- * whose workers share one process: a file that counts the process's descriptors would count
- * another's), balanced by how long each file took (Bun, 2026-12-01; the rest about 2 s each).
+ * every bound in the suite allows for it. vitest has four worker processes (vitest.config.ts);
+ * Deno and Bun run one file at a time, so their files go to four processes at once (not Deno's
+ * --parallel, whose workers share one process: a file that counts the process's descriptors
+ * would count another's), balanced by how long each file took (Bun, 2026-12-01; the rest about
+ * 2 s each).
  */
 const WORKERS = 4;
 /** Seconds a file took, for the files far above the rest. */
