@@ -1,4 +1,7 @@
-/** SPEC "TLS" T4: typed handshake failures with the runtime's certificate code; a listener that a failed, stalled or crowding handshake never blocks. */
+/**
+ * SPEC "TLS" T4: typed handshake failures with the runtime's certificate code, and a listener that
+ * no failed, stalled or crowding handshake blocks.
+ */
 import assert from "node:assert/strict";
 import process from "node:process";
 import { type Conn, TimedOutError, TlsHandshakeError } from "../../src/index.ts";

@@ -1,4 +1,7 @@
-/** What the TLS test files share: the guard for an adapter without TLS, draining a connection, a plaintext client for STARTTLS. */
+/**
+ * What the TLS test files share: the guard for an adapter without TLS, draining a connection, and
+ * a plaintext client for STARTTLS.
+ */
 import type { Conn } from "../../src/index.ts";
 import { concat } from "./bytes.ts";
 import { collect } from "./fixtures.ts";
