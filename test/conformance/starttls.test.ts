@@ -8,6 +8,7 @@ import { capabilities, hangup } from "../support/runtime.ts";
 import { CERTS, hasTls, pem, tlsAdapter } from "../support/tls.ts";
 import { drain, failWithoutTls, plainClient } from "../support/tls-cases.ts";
 
+/** `startTls`, bounded: an upgrade that hangs fails the case within 5 s. */
 function startTlsWithin(conn: Conn, options: Parameters<typeof tlsAdapter.startTls>[1]): Promise<Conn> {
   return within(5000, tlsAdapter.startTls(conn, options), "startTls");
 }

@@ -2,13 +2,12 @@
 import assert from "node:assert/strict";
 import { BrokenPipeError, type Conn, ConnectionResetError, SocketError, TlsTruncatedError, WriteTimeoutError } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
-import { assertPlainChunk, collect, concat, rejection, SIDES, sleep, text, within } from "../support/fixtures.ts";
+import { assertPlainChunk, collect, concat, rejection, type Side, SIDES, sleep, text, within } from "../support/fixtures.ts";
 import { assertReceivedThenEnd, patterned, sha256, withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 import { holdsTcpSocket } from "../support/storm.ts";
 import { reclaimed } from "../support/gc.ts";
 import { CERTS, hasTls, openTlsPair, tlsAdapter, tlsOptionsFor, type TlsPair } from "../support/tls.ts";
-import type { Side } from "../support/fixtures.ts";
 import { drain, failWithoutTls } from "../support/tls-cases.ts";
 
 type PairOptions = Parameters<typeof openTlsPair>[2];

@@ -4,14 +4,13 @@
  */
 import assert from "node:assert/strict";
 import process from "node:process";
-import { type Conn, TimedOutError, TlsHandshakeError } from "../../src/index.ts";
+import { type Conn, TimedOutError, TlsHandshakeError, type TlsOptions } from "../../src/index.ts";
 import { describe, test } from "../support/harness.ts";
 import { collect, rejection, sleep, text, within } from "../support/fixtures.ts";
 import { withPeer } from "../support/peer.ts";
 import { runtime } from "../support/runtime.ts";
 import { connectRuntimeTls } from "../support/native.ts";
 import { CERTS, hasTls, openTlsPair, pem, tlsAdapter, tlsOptionsFor } from "../support/tls.ts";
-import type { TlsOptions } from "../../src/index.ts";
 import { NodeTlsEngine } from "../../adapters/node-tls.ts";
 import { failWithoutTls, plainClient } from "../support/tls-cases.ts";
 
